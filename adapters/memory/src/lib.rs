@@ -1,0 +1,12 @@
+//! In-memory adapters for every port, so domain and HTTP tests run without a
+//! database, a key file or a real clock.
+
+mod clock;
+mod license_repository;
+mod random;
+mod signer;
+
+pub use clock::ManualClock;
+pub use license_repository::InMemoryLicenseRepository;
+pub use random::SeededRandomSource;
+pub use signer::InMemorySigner;

@@ -1,0 +1,236 @@
+//! The contract cases. Each takes a fresh, empty repository.
+
+use futures::future::join_all;
+use tessera_domain::audit::{Actor, AuditFilter, AuditLog};
+use tessera_domain::license::{
+    CreateLicenseError, EmailAddress, IdempotencyKey, IdempotencyRecord, LicenseFilter,
+    LicenseKey, LicenseKind, LicenseRepository, LicenseState, LicenseStatus, UpdateLicenseError,
+};
+use tessera_domain::page::PageRequest;
+use time::Duration;
+
+use crate::{audit_for, license, T0};
+
+/// What every case needs: the license store and the audit trail it writes.
+pub trait Store: LicenseRepository + AuditLog {}
+impl<T: LicenseRepository + AuditLog> Store for T {}
+
+async fn audit_count(store: &impl Store) -> usize {
+    store.list_audit(&AuditFilter::default(), &PageRequest::first(500)).await.unwrap().items.len()
+}
+
+pub async fn creates_and_finds_a_license(store: &impl Store) {
+    let mut stored = license(1);
+    stored.kind = LicenseKind::Trial;
+    stored.source_ref = Some("sale-123".into());
+    stored.notes = Some("ünïcode notes ✓".into());
+    stored.features = vec![];
+    store.create(&stored, None, &audit_for(&stored, "license.minted", 1)).await.unwrap();
+    let found = store.find_by_key(&stored.key).await.unwrap().expect("stored license");
+    assert_eq!(found, stored);
+
+    let mut perpetual = license(2);
+    perpetual.kind = LicenseKind::Perpetual;
+    perpetual.expires_at = None;
+    store.create(&perpetual, None, &audit_for(&perpetual, "license.minted", 2)).await.unwrap();
+    assert_eq!(store.find_by_key(&perpetual.key).await.unwrap(), Some(perpetual));
+}
+
+pub async fn finds_nothing_for_an_unknown_key(store: &impl Store) {
+    let key = LicenseKey::parse("NOPE-NOPE-NOPE").unwrap();
+    assert_eq!(store.find_by_key(&key).await.unwrap(), None);
+    let idempotency = IdempotencyKey::parse("never-used").unwrap();
+    assert_eq!(store.find_by_idempotency_key(&idempotency).await.unwrap(), None);
+}
+
+pub async fn refuses_a_duplicate_key_and_stores_nothing(store: &impl Store) {
+    let first = license(1);
+    store.create(&first, None, &audit_for(&first, "license.minted", 1)).await.unwrap();
+    let mut second = license(2);
+    second.key = first.key.clone();
+    let record = IdempotencyRecord { key: IdempotencyKey::parse("k-dup").unwrap(), request: "{}".into() };
+    let error = store.create(&second, Some(&record), &audit_for(&second, "license.minted", 2)).await.unwrap_err();
+    assert!(matches!(error, CreateLicenseError::KeyTaken(ref key) if *key == first.key), "{error:?}");
+    assert_eq!(store.find_by_key(&first.key).await.unwrap(), Some(first));
+    assert_eq!(store.find_by_idempotency_key(&record.key).await.unwrap(), None, "no idempotency record left behind");
+    assert_eq!(audit_count(store).await, 1, "no audit event for a failed create");
+}
+
+pub async fn remembers_idempotency_keys(store: &impl Store) {
+    let first = license(1);
+    let record = IdempotencyRecord {
+        key: IdempotencyKey::parse("order-42").unwrap(),
+        request: r#"{"product":"datatools"}"#.into(),
+    };
+    store.create(&first, Some(&record), &audit_for(&first, "license.minted", 1)).await.unwrap();
+    assert_eq!(store.find_by_idempotency_key(&record.key).await.unwrap(), Some((first.clone(), record.clone())));
+
+    let second = license(2);
+    let error = store.create(&second, Some(&record), &audit_for(&second, "license.minted", 2)).await.unwrap_err();
+    assert!(matches!(error, CreateLicenseError::IdempotencyKeyTaken), "{error:?}");
+    assert_eq!(store.find_by_key(&second.key).await.unwrap(), None, "the losing license is not stored");
+    assert_eq!(audit_count(store).await, 1);
+}
+
+pub async fn concurrent_mints_under_one_idempotency_key_store_one(store: &impl Store) {
+    let record = IdempotencyRecord { key: IdempotencyKey::parse("same-key").unwrap(), request: "{}".into() };
+    let licenses: Vec<_> = (1..=16).map(license).collect();
+    let results = join_all(licenses.iter().enumerate().map(|(n, license)| {
+        let record = &record;
+        async move { store.create(license, Some(record), &audit_for(license, "license.minted", n as u64)).await }
+    }))
+    .await;
+    let created = results.iter().filter(|result| result.is_ok()).count();
+    assert_eq!(created, 1, "{results:?}");
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, CreateLicenseError::IdempotencyKeyTaken)));
+    let all = store.list(&LicenseFilter::all(T0), &PageRequest::first(100)).await.unwrap();
+    assert_eq!(all.items.len(), 1);
+    assert_eq!(audit_count(store).await, 1);
+}
+
+pub async fn updates_only_from_the_expected_version(store: &impl Store) {
+    let original = license(1);
+    store.create(&original, None, &audit_for(&original, "license.minted", 1)).await.unwrap();
+
+    let mut revoked = original.clone();
+    revoked.state = LicenseState::Revoked;
+    revoked.revoke_reason = Some("chargeback".into());
+    revoked.version = 2;
+    revoked.updated_at = original.updated_at + Duration::hours(1);
+    revoked.expires_at = None;
+    revoked.token = "re-signed".into();
+    store.update(&revoked, 1, &audit_for(&revoked, "license.revoked", 2)).await.unwrap();
+    assert_eq!(store.find_by_key(&original.key).await.unwrap(), Some(revoked.clone()));
+
+    let mut stale = original.clone();
+    stale.version = 2;
+    stale.notes = Some("stale write".into());
+    let error = store.update(&stale, 1, &audit_for(&stale, "license.suspended", 3)).await.unwrap_err();
+    assert!(matches!(error, UpdateLicenseError::Conflict), "{error:?}");
+    assert_eq!(store.find_by_key(&original.key).await.unwrap(), Some(revoked));
+
+    let missing = license(9);
+    let error = store.update(&missing, 1, &audit_for(&missing, "license.suspended", 4)).await.unwrap_err();
+    assert!(matches!(error, UpdateLicenseError::NotFound(_)), "{error:?}");
+    assert_eq!(audit_count(store).await, 2, "failed updates write no audit event");
+}
+
+pub async fn concurrent_updates_from_one_version_apply_once(store: &impl Store) {
+    let original = license(1);
+    store.create(&original, None, &audit_for(&original, "license.minted", 1)).await.unwrap();
+    let attempts: Vec<_> = (0..16u64)
+        .map(|n| {
+            let mut changed = original.clone();
+            changed.version = 2;
+            changed.notes = Some(format!("writer {n}"));
+            changed
+        })
+        .collect();
+    let results = join_all(attempts.iter().enumerate().map(|(n, changed)| async move {
+        store.update(changed, 1, &audit_for(changed, "license.suspended", 10 + n as u64)).await
+    }))
+    .await;
+    assert_eq!(results.iter().filter(|result| result.is_ok()).count(), 1, "{results:?}");
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, UpdateLicenseError::Conflict)));
+    let stored = store.find_by_key(&original.key).await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(audit_count(store).await, 2);
+}
+
+pub async fn filters_licenses(store: &impl Store) {
+    let mut all = Vec::new();
+    for n in 1..=6 {
+        let mut license = license(n);
+        match n {
+            1 => license.product = "otherapp".into(),
+            2 => license.source = "gumroad".into(),
+            3 => license.state = LicenseState::Suspended,
+            4 => license.state = LicenseState::Revoked,
+            5 => license.expires_at = Some(T0 - Duration::days(1)),
+            _ => license.email = EmailAddress::parse("Jane.Doe@Example.com").unwrap(),
+        }
+        store.create(&license, None, &audit_for(&license, "license.minted", n)).await.unwrap();
+        all.push(license);
+    }
+    let base = LicenseFilter::all(T0);
+    let cases = [
+        (LicenseFilter { product: Some("otherapp".into()), ..base.clone() }, 1),
+        (LicenseFilter { source: Some("gumroad".into()), ..base.clone() }, 1),
+        (LicenseFilter { status: Some(LicenseStatus::Suspended), ..base.clone() }, 1),
+        (LicenseFilter { status: Some(LicenseStatus::Revoked), ..base.clone() }, 1),
+        (LicenseFilter { status: Some(LicenseStatus::Expired), ..base.clone() }, 1),
+        (LicenseFilter { status: Some(LicenseStatus::Active), ..base.clone() }, 3),
+        (LicenseFilter { email: Some(EmailAddress::parse("jane.doe@example.com").unwrap()), ..base.clone() }, 1),
+        (LicenseFilter { query: Some("NUMBER3".into()), ..base.clone() }, 1),
+        (LicenseFilter { query: Some("tst-core-0000".into()), ..base.clone() }, 6),
+        (LicenseFilter { query: Some("100%_".into()), ..base.clone() }, 0),
+        (LicenseFilter { product: Some("datatools".into()), status: Some(LicenseStatus::Active), ..base.clone() }, 2),
+        (base.clone(), 6),
+    ];
+    for (filter, count) in cases {
+        let page = store.list(&filter, &PageRequest::first(100)).await.unwrap();
+        let mut found: Vec<String> = page.items.iter().map(|license| license.key.to_string()).collect();
+        found.sort();
+        let mut expected: Vec<String> =
+            all.iter().filter(|license| filter.matches(license)).map(|license| license.key.to_string()).collect();
+        expected.sort();
+        assert_eq!(found.len(), count, "{filter:?}: {found:?}");
+        assert_eq!(found, expected, "{filter:?} disagrees with LicenseFilter::matches");
+    }
+}
+
+pub async fn paginates_newest_first_without_gaps(store: &impl Store) {
+    for n in 1..=25 {
+        let license = license(n);
+        store.create(&license, None, &audit_for(&license, "license.minted", n)).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(10);
+    loop {
+        let result = store.list(&LicenseFilter::all(T0), &page).await.unwrap();
+        assert!(result.items.len() <= 10);
+        seen.extend(result.items.iter().map(|license| license.issued_at));
+        match result.next_cursor {
+            Some(cursor) => page = PageRequest::new(Some(10), Some(cursor)),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25, "every license exactly once");
+    assert!(seen.windows(2).all(|pair| pair[0] > pair[1]), "newest first");
+}
+
+pub async fn records_audit_events_with_their_changes(store: &impl Store) {
+    let first = license(1);
+    let second = license(2);
+    store.create(&first, None, &audit_for(&first, "license.minted", 1)).await.unwrap();
+    store.create(&second, None, &audit_for(&second, "license.minted", 2)).await.unwrap();
+    let mut suspended = first.clone();
+    suspended.state = LicenseState::Suspended;
+    suspended.version = 2;
+    suspended.updated_at = first.updated_at + Duration::minutes(30);
+    let mut event = audit_for(&suspended, "license.suspended", 3);
+    event.actor = Actor::Storefront("gumroad".into());
+    store.update(&suspended, 1, &event).await.unwrap();
+
+    let of_first = AuditFilter { entity_type: Some("license".into()), entity_id: Some(first.key.to_string()), ..Default::default() };
+    let events = store.list_audit(&of_first, &PageRequest::first(50)).await.unwrap().items;
+    let actions: Vec<_> = events.iter().map(|event| event.action.as_str()).collect();
+    assert_eq!(actions, ["license.suspended", "license.minted"], "newest first");
+    assert_eq!(events[0], event, "stored as written, details included");
+
+    let by_gumroad = AuditFilter { actor: Some("storefront:gumroad".into()), ..Default::default() };
+    assert_eq!(store.list_audit(&by_gumroad, &PageRequest::first(50)).await.unwrap().items.len(), 1);
+    let since = AuditFilter { since: Some(first.updated_at + Duration::minutes(2)), ..Default::default() };
+    assert_eq!(store.list_audit(&since, &PageRequest::first(50)).await.unwrap().items.len(), 1);
+
+    let first_page = store.list_audit(&AuditFilter::default(), &PageRequest::first(2)).await.unwrap();
+    assert_eq!(first_page.items.len(), 2);
+    let cursor = first_page.next_cursor.expect("a second page");
+    let rest = store.list_audit(&AuditFilter::default(), &PageRequest::new(Some(2), Some(cursor))).await.unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.next_cursor, None);
+}
+
+pub async fn answers_ping(store: &impl Store) {
+    store.ping().await.unwrap();
+}

@@ -1,0 +1,57 @@
+use serde_json::json;
+use tessera_domain::audit::{Actor, AuditEvent};
+use tessera_domain::license::{
+    CustomerName, EmailAddress, License, LicenseKey, LicenseKind, LicenseState,
+};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// The time every fixture is relative to: 2026-01-01T00:00:00Z.
+pub const T0: OffsetDateTime = time::macros::datetime!(2026-01-01 00:00:00 UTC);
+
+fn v7(at: OffsetDateTime, n: u64) -> Uuid {
+    let mut random = [0u8; 10];
+    random[2..].copy_from_slice(&n.to_be_bytes());
+    uuid::Builder::from_unix_timestamp_millis((at.unix_timestamp() * 1000) as u64, &random).into_uuid()
+}
+
+/// License number `n`, issued `n` minutes after [`T0`], distinct in every field
+/// that a filter may select on.
+pub fn license(n: u64) -> License {
+    let issued_at = T0 + Duration::minutes(n as i64);
+    License {
+        id: v7(issued_at, n),
+        key: LicenseKey::parse(&format!("TST-CORE-{n:05}-ABCDE")).expect("fixture key"),
+        product: "datatools".into(),
+        tier: "core".into(),
+        features: vec!["dedupe".into(), "merge".into()],
+        seats: 3,
+        kind: LicenseKind::Subscription,
+        name: CustomerName::parse(&format!("Buyer Number{n}")).expect("fixture name"),
+        email: EmailAddress::parse(&format!("buyer{n}@example.com")).expect("fixture email"),
+        state: LicenseState::Active,
+        issued_at,
+        expires_at: Some(issued_at + Duration::days(365)),
+        source: "admin".into(),
+        source_ref: None,
+        notes: None,
+        revoke_reason: None,
+        token: format!("token-{n}"),
+        updated_at: issued_at,
+        version: 1,
+    }
+}
+
+/// The audit event of `action` on `license`, numbered `n` to keep ids unique.
+pub fn audit_for(license: &License, action: &str, n: u64) -> AuditEvent {
+    let at = license.updated_at;
+    AuditEvent {
+        id: v7(at, 1_000_000 + n),
+        at,
+        actor: Actor::Admin,
+        action: action.into(),
+        entity_type: "license".into(),
+        entity_id: license.key.to_string(),
+        details: json!({ "n": n }),
+    }
+}

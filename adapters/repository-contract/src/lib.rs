@@ -1,0 +1,39 @@
+//! The behaviour every [`LicenseRepository`] adapter must show, written once and
+//! run against each adapter (in-memory, SQLite, Postgres) by
+//! [`license_repository_contract!`].
+
+pub mod cases;
+mod fixtures;
+
+pub use fixtures::{audit_for, license, T0};
+
+/// Generates one `#[tokio::test]` per contract case. `$make` is an async
+/// expression giving `Option<repository>`; `None` skips (e.g. no Postgres URL),
+/// and the maker should say why.
+#[macro_export]
+macro_rules! license_repository_contract {
+    ($make:expr) => {
+        $crate::license_repository_contract!(@cases $make;
+            creates_and_finds_a_license,
+            finds_nothing_for_an_unknown_key,
+            refuses_a_duplicate_key_and_stores_nothing,
+            remembers_idempotency_keys,
+            concurrent_mints_under_one_idempotency_key_store_one,
+            updates_only_from_the_expected_version,
+            concurrent_updates_from_one_version_apply_once,
+            filters_licenses,
+            paginates_newest_first_without_gaps,
+            records_audit_events_with_their_changes,
+            answers_ping,
+        );
+    };
+    (@cases $make:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let Some(repository) = $make.await else { return };
+                $crate::cases::$case(&repository).await;
+            }
+        )+
+    };
+}

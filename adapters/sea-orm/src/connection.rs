@@ -1,0 +1,123 @@
+use std::str::FromStr;
+use std::time::Duration;
+
+use sea_orm::sqlx::postgres::PgPoolOptions;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sea_orm::{DatabaseConnection, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector};
+use sea_orm_migration::MigratorTrait;
+use tessera_schema::Migrator;
+use thiserror::Error;
+
+/// Pool settings; the defaults suit one server on this repository's 2-core target.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    /// Postgres connections (SQLite always has one writer and `sqlite_readers` readers).
+    pub max_connections: u32,
+    pub sqlite_readers: u32,
+    /// How long a caller waits for a connection before the store counts as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        Self { max_connections: 16, sqlite_readers: 4, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    #[error("unsupported database URL `{0}`: use sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("cannot open the database: {0}")]
+    Open(String),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(String),
+}
+
+/// A connected database: a writer and a reader handle. On Postgres both are the
+/// same pool. On SQLite all writes go through a single connection, so writers
+/// queue in the pool instead of failing with "database is locked", while WAL
+/// lets the readers run alongside.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub(crate) writer: DatabaseConnection,
+    pub(crate) reader: DatabaseConnection,
+}
+
+impl Database {
+    pub fn backend(&self) -> DbBackend {
+        self.writer.get_database_backend()
+    }
+
+    /// Applies every pending migration. Safe to call on an up-to-date database.
+    pub async fn migrate(&self) -> Result<(), ConnectError> {
+        Migrator::up(&self.writer, None).await.map_err(|error| ConnectError::Migrate(error.to_string()))
+    }
+
+    /// Closes the pools, waiting for connections in use.
+    pub async fn close(self) {
+        let _ = self.reader.close().await;
+        let _ = self.writer.close().await;
+    }
+}
+
+/// A URL without its password, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens `url` (`sqlite://path?mode=rwc`, `sqlite::memory:`, `postgres://…`).
+/// Does not migrate: call [`Database::migrate`].
+pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, ConnectError> {
+    let open = |error: sea_orm::sqlx::Error| ConnectError::Open(format!("{}: {error}", redact_url(url)));
+    if url.starts_with("sqlite:") {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let connect_options = SqliteConnectOptions::from_str(url)
+            .map_err(open)?
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL is durable in WAL mode across application crashes; only an
+            // OS crash or power loss can lose the last transactions.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect_options.clone())
+            .await
+            .map_err(open)?;
+        let writer = SqlxSqliteConnector::from_sqlx_sqlite_pool(writer_pool);
+        if in_memory {
+            // Every connection to `:memory:` is its own database: share the one.
+            return Ok(Database { reader: writer.clone(), writer });
+        }
+        let reader_pool = SqlitePoolOptions::new()
+            .max_connections(options.sqlite_readers.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect_options)
+            .await
+            .map_err(open)?;
+        let reader = SqlxSqliteConnector::from_sqlx_sqlite_pool(reader_pool);
+        Ok(Database { writer, reader })
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .min_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect(url)
+            .await
+            .map_err(open)?;
+        let connection = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+        Ok(Database { reader: connection.clone(), writer: connection })
+    } else {
+        Err(ConnectError::UnsupportedUrl(redact_url(url)))
+    }
+}

@@ -1,0 +1,4 @@
+//! Table models, private to the adapter: the domain never sees a row.
+
+pub(crate) mod audit_events;
+pub(crate) mod licenses;

@@ -1,0 +1,16 @@
+//! Tessera's store on sea-orm: SQLite as the embedded default, Postgres for
+//! production and scale-out. Implements the domain's `LicenseRepository` and
+//! `AuditLog` ports as [`SeaOrmLicenseRepository`].
+//!
+//! Correctness rests on what both databases enforce: unique indexes (license
+//! keys, idempotency keys) and conditional updates (`WHERE version = ?`) inside
+//! transactions, never on `SELECT … FOR UPDATE`, a silent no-op on SQLite.
+
+mod connection;
+mod entities;
+mod errors;
+mod license_repository;
+pub mod test_support;
+
+pub use connection::{connect, ConnectError, Database, DatabaseOptions};
+pub use license_repository::SeaOrmLicenseRepository;

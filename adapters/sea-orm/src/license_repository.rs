@@ -1,0 +1,297 @@
+use async_trait::async_trait;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+};
+use tessera_domain::audit::{Actor, AuditEvent, AuditFilter, AuditLog};
+use tessera_domain::license::{
+    CreateLicenseError, CustomerName, EmailAddress, IdempotencyKey, IdempotencyRecord, License,
+    LicenseFilter, LicenseKey, LicenseRepository, LicenseStatus, UpdateLicenseError,
+};
+use tessera_domain::page::{Page, PageRequest};
+use tessera_domain::repository::RepositoryError;
+use time::OffsetDateTime;
+
+use crate::entities::{audit_events, licenses};
+use crate::errors::{repository_error, unique_violation};
+use crate::Database;
+
+/// The license store on sea-orm, for SQLite and Postgres alike.
+#[derive(Debug, Clone)]
+pub struct SeaOrmLicenseRepository {
+    db: Database,
+}
+
+impl SeaOrmLicenseRepository {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn timestamp(at: OffsetDateTime) -> i64 {
+    at.unix_timestamp()
+}
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> RepositoryError {
+    RepositoryError::unexpected(format!("corrupt row: {what}: {detail}"))
+}
+
+fn from_timestamp(seconds: i64) -> Result<OffsetDateTime, RepositoryError> {
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(|error| corrupt("timestamp", error))
+}
+
+fn to_row(license: &License, idempotency: Option<&IdempotencyRecord>) -> licenses::Model {
+    licenses::Model {
+        id: license.id.to_string(),
+        key: license.key.to_string(),
+        product: license.product.clone(),
+        tier: license.tier.clone(),
+        features: serde_json::to_string(&license.features).expect("a list of strings serializes"),
+        seats: license.seats as i32,
+        kind: license.kind.to_string(),
+        name: license.name.as_str().to_owned(),
+        email: license.email.as_str().to_owned(),
+        state: license.state.to_string(),
+        issued_at: timestamp(license.issued_at),
+        expires_at: license.expires_at.map(timestamp),
+        source: license.source.clone(),
+        source_ref: license.source_ref.clone(),
+        notes: license.notes.clone(),
+        revoke_reason: license.revoke_reason.clone(),
+        token: license.token.clone(),
+        idempotency_key: idempotency.map(|record| record.key.as_str().to_owned()),
+        idempotency_request: idempotency.map(|record| record.request.clone()),
+        updated_at: timestamp(license.updated_at),
+        version: license.version,
+    }
+}
+
+fn from_row(row: licenses::Model) -> Result<License, RepositoryError> {
+    Ok(License {
+        id: row.id.parse().map_err(|error| corrupt("license id", error))?,
+        key: LicenseKey::parse(&row.key).map_err(|error| corrupt("license key", error))?,
+        product: row.product,
+        tier: row.tier,
+        features: serde_json::from_str(&row.features).map_err(|error| corrupt("features", error))?,
+        seats: u32::try_from(row.seats).map_err(|error| corrupt("seats", error))?,
+        kind: row.kind.parse().map_err(|error| corrupt("kind", error))?,
+        name: CustomerName::parse(&row.name).map_err(|error| corrupt("name", error))?,
+        email: EmailAddress::parse(&row.email).map_err(|error| corrupt("email", error))?,
+        state: row.state.parse().map_err(|error| corrupt("state", error))?,
+        issued_at: from_timestamp(row.issued_at)?,
+        expires_at: row.expires_at.map(from_timestamp).transpose()?,
+        source: row.source,
+        source_ref: row.source_ref,
+        notes: row.notes,
+        revoke_reason: row.revoke_reason,
+        token: row.token,
+        updated_at: from_timestamp(row.updated_at)?,
+        version: row.version,
+    })
+}
+
+fn audit_row(event: &AuditEvent) -> audit_events::ActiveModel {
+    audit_events::Model {
+        id: event.id.to_string(),
+        at: timestamp(event.at),
+        actor: event.actor.to_string(),
+        action: event.action.clone(),
+        entity_type: event.entity_type.clone(),
+        entity_id: event.entity_id.clone(),
+        details: event.details.to_string(),
+    }
+    .into_active_model()
+}
+
+fn audit_from_row(row: audit_events::Model) -> Result<AuditEvent, RepositoryError> {
+    Ok(AuditEvent {
+        id: row.id.parse().map_err(|error| corrupt("audit id", error))?,
+        at: from_timestamp(row.at)?,
+        actor: Actor::parse(&row.actor).ok_or_else(|| corrupt("actor", &row.actor))?,
+        action: row.action,
+        entity_type: row.entity_type,
+        entity_id: row.entity_id,
+        details: serde_json::from_str(&row.details).map_err(|error| corrupt("audit details", error))?,
+    })
+}
+
+/// `column LIKE %text%`, case-insensitive on both databases (SQLite's LIKE
+/// ignores ASCII case, Postgres' does not), with `%` and `_` taken literally.
+fn contains_ignoring_case(column: licenses::Column, text: &str) -> sea_orm::sea_query::SimpleExpr {
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+}
+
+fn status_condition(status: LicenseStatus, now: i64) -> Condition {
+    use licenses::Column;
+    let not_expired = Condition::any().add(Column::ExpiresAt.is_null()).add(Column::ExpiresAt.gt(now));
+    match status {
+        LicenseStatus::Active => Condition::all().add(Column::State.eq("active")).add(not_expired),
+        LicenseStatus::Expired => Condition::all().add(Column::State.eq("active")).add(Column::ExpiresAt.lte(now)),
+        LicenseStatus::Suspended => Condition::all().add(Column::State.eq("suspended")),
+        LicenseStatus::Revoked => Condition::all().add(Column::State.eq("revoked")),
+    }
+}
+
+#[async_trait]
+impl LicenseRepository for SeaOrmLicenseRepository {
+    async fn create(
+        &self,
+        license: &License,
+        idempotency: Option<&IdempotencyRecord>,
+        audit: &AuditEvent,
+    ) -> Result<(), CreateLicenseError> {
+        let txn = self.db.writer.begin().await.map_err(repository_error)?;
+        let inserted = licenses::Entity::insert(to_row(license, idempotency).into_active_model())
+            .exec_without_returning(&txn)
+            .await;
+        if let Err(error) = inserted {
+            let _ = txn.rollback().await;
+            return Err(match unique_violation(&error) {
+                Some(index) if index.contains("idempotency_key") => CreateLicenseError::IdempotencyKeyTaken,
+                Some(index) if index.contains("licenses.key") || index.contains("ux_licenses_key") => {
+                    CreateLicenseError::KeyTaken(license.key.clone())
+                }
+                _ => repository_error(error).into(),
+            });
+        }
+        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
+        Ok(())
+    }
+
+    async fn find_by_key(&self, key: &LicenseKey) -> Result<Option<License>, RepositoryError> {
+        licenses::Entity::find()
+            .filter(licenses::Column::Key.eq(key.as_str()))
+            .one(&self.db.reader)
+            .await
+            .map_err(repository_error)?
+            .map(from_row)
+            .transpose()
+    }
+
+    async fn find_by_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<(License, IdempotencyRecord)>, RepositoryError> {
+        let Some(row) = licenses::Entity::find()
+            .filter(licenses::Column::IdempotencyKey.eq(key.as_str()))
+            .one(&self.db.reader)
+            .await
+            .map_err(repository_error)?
+        else {
+            return Ok(None);
+        };
+        let record = IdempotencyRecord { key: key.clone(), request: row.idempotency_request.clone().unwrap_or_default() };
+        Ok(Some((from_row(row)?, record)))
+    }
+
+    async fn list(&self, filter: &LicenseFilter, page: &PageRequest) -> Result<Page<License>, RepositoryError> {
+        use licenses::Column;
+        let mut query = licenses::Entity::find();
+        if let Some(email) = &filter.email {
+            query = query.filter(Column::Email.eq(email.as_str()));
+        }
+        if let Some(product) = &filter.product {
+            query = query.filter(Column::Product.eq(product.as_str()));
+        }
+        if let Some(source) = &filter.source {
+            query = query.filter(Column::Source.eq(source.as_str()));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(status_condition(status, timestamp(filter.now)));
+        }
+        if let Some(text) = &filter.query {
+            query = query.filter(
+                Condition::any()
+                    .add(contains_ignoring_case(Column::Key, text))
+                    .add(contains_ignoring_case(Column::Name, text))
+                    .add(contains_ignoring_case(Column::Email, text)),
+            );
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(Column::Id.lt(after.as_str()));
+        }
+        let rows = query
+            .order_by_desc(Column::Id)
+            .limit(u64::from(page.limit) + 1)
+            .all(&self.db.reader)
+            .await
+            .map_err(repository_error)?;
+        let licenses = rows.into_iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(licenses, page.limit, |license| license.id.to_string()))
+    }
+
+    async fn update(&self, license: &License, expected_version: i64, audit: &AuditEvent) -> Result<(), UpdateLicenseError> {
+        use licenses::Column;
+        let mut row = to_row(license, None).into_active_model().reset_all();
+        // Never touch the idempotency record or the identity of the license.
+        row.idempotency_key = sea_orm::ActiveValue::NotSet;
+        row.idempotency_request = sea_orm::ActiveValue::NotSet;
+        row.id = sea_orm::ActiveValue::NotSet;
+        row.key = sea_orm::ActiveValue::NotSet;
+        let txn = self.db.writer.begin().await.map_err(repository_error)?;
+        let updated = licenses::Entity::update_many()
+            .set(row)
+            .filter(Column::Id.eq(license.id.to_string()))
+            .filter(Column::Version.eq(expected_version))
+            .exec(&txn)
+            .await
+            .map_err(repository_error)?;
+        if updated.rows_affected == 0 {
+            let exists = licenses::Entity::find_by_id(license.id.to_string())
+                .one(&txn)
+                .await
+                .map_err(repository_error)?
+                .is_some();
+            let _ = txn.rollback().await;
+            return Err(if exists { UpdateLicenseError::Conflict } else { UpdateLicenseError::NotFound(license.key.clone()) });
+        }
+        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), RepositoryError> {
+        let backend = self.db.reader.get_database_backend();
+        self.db
+            .reader
+            .execute_raw(Statement::from_string(backend, "SELECT 1"))
+            .await
+            .map(drop)
+            .map_err(repository_error)
+    }
+}
+
+#[async_trait]
+impl AuditLog for SeaOrmLicenseRepository {
+    async fn list_audit(&self, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEvent>, RepositoryError> {
+        use audit_events::Column;
+        let mut query = audit_events::Entity::find();
+        for (column, value) in [
+            (Column::EntityType, &filter.entity_type),
+            (Column::EntityId, &filter.entity_id),
+            (Column::Actor, &filter.actor),
+            (Column::Action, &filter.action),
+        ] {
+            if let Some(value) = value {
+                query = query.filter(column.eq(value.as_str()));
+            }
+        }
+        if let Some(since) = filter.since {
+            query = query.filter(Column::At.gte(timestamp(since)));
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(Column::Id.lt(after.as_str()));
+        }
+        let rows = query
+            .order_by_desc(Column::Id)
+            .limit(u64::from(page.limit) + 1)
+            .all(&self.db.reader)
+            .await
+            .map_err(repository_error)?;
+        let events = rows.into_iter().map(audit_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(events, page.limit, |event| event.id.to_string()))
+    }
+}

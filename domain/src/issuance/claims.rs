@@ -1,0 +1,47 @@
+use serde::{Deserialize, Serialize};
+
+use crate::license::License;
+
+/// The JWS `typ` header of a license token.
+pub const LICENSE_TOKEN_TYPE: &str = "tessera-license+jwt";
+
+/// The claims of a license token, exactly as the contract names them (§3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseClaims {
+    pub iss: String,
+    /// The license key.
+    pub sub: String,
+    /// The license id.
+    pub jti: String,
+    pub iat: i64,
+    /// Absent when perpetual.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    pub product: String,
+    pub tier: String,
+    pub features: Vec<String>,
+    pub seats: u32,
+    pub kind: String,
+    pub name: String,
+    pub email: String,
+}
+
+impl LicenseClaims {
+    /// The claims of `license` as issued (`iat`) at `license.updated_at`.
+    pub fn of(license: &License, issuer: &str) -> Self {
+        Self {
+            iss: issuer.to_owned(),
+            sub: license.key.to_string(),
+            jti: license.id.to_string(),
+            iat: license.updated_at.unix_timestamp(),
+            exp: license.expires_at.map(|at| at.unix_timestamp()),
+            product: license.product.clone(),
+            tier: license.tier.clone(),
+            features: license.features.clone(),
+            seats: license.seats,
+            kind: license.kind.to_string(),
+            name: license.name.as_str().to_owned(),
+            email: license.email.as_str().to_owned(),
+        }
+    }
+}

@@ -1,0 +1,404 @@
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::term::{self, RequestedTerm};
+use super::*;
+use crate::audit::{Actor, AuditEvent};
+use crate::catalog::Catalog;
+use crate::clock::{now_seconds, Clock};
+use crate::license::{
+    generate_key, CreateLicenseError, CustomerName, EmailAddress, IdempotencyKey,
+    IdempotencyRecord, License, LicenseFilter, LicenseKey, LicenseKind, LicenseRepository,
+    LicenseState, UpdateLicenseError, MAX_SEATS,
+};
+use crate::page::{Page, PageRequest};
+use crate::random::{new_id, RandomSource};
+
+/// How often a read-modify-write is retried when another writer changed the
+/// license in between (optimistic concurrency).
+const MAX_UPDATE_ATTEMPTS: usize = 5;
+/// How often a mint retries a generated key that collided (with 100 random bits,
+/// a collision means a broken random source more than bad luck).
+const MAX_KEY_ATTEMPTS: usize = 3;
+
+/// A request to mint a license, already parsed at the edge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MintLicense {
+    pub product: String,
+    pub tier: String,
+    pub name: CustomerName,
+    pub email: EmailAddress,
+    /// Overrides the tier's seats.
+    pub seats: Option<u32>,
+    pub kind: Option<LicenseKind>,
+    pub duration_days: Option<u32>,
+    pub expires_at: Option<OffsetDateTime>,
+    /// A custom key chosen by the operator; generated when absent.
+    pub key: Option<LicenseKey>,
+    pub notes: Option<String>,
+    /// `admin` when absent.
+    pub source: Option<String>,
+    pub source_ref: Option<String>,
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+impl MintLicense {
+    /// The request as remembered under its idempotency key; two requests are "the
+    /// same" exactly when these agree.
+    fn canonical(&self) -> String {
+        json!({
+            "product": self.product, "tier": self.tier,
+            "name": self.name.as_str(), "email": self.email.as_str(),
+            "seats": self.seats, "kind": self.kind.map(LicenseKind::as_str),
+            "duration_days": self.duration_days,
+            "expires_at": self.expires_at.map(OffsetDateTime::unix_timestamp),
+            "key": self.key.as_ref().map(LicenseKey::as_str),
+            "notes": self.notes, "source": self.source, "source_ref": self.source_ref,
+        })
+        .to_string()
+    }
+}
+
+/// The result of a mint: the license, and whether it was minted by an earlier
+/// request with the same idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Minted {
+    pub license: License,
+    pub replayed: bool,
+}
+
+/// A request to extend a license. With neither field, the tier's duration applies.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RenewLicense {
+    pub duration_days: Option<u32>,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// The issuance use cases: mint, find, list, revoke, suspend, reinstate, renew.
+#[derive(Clone)]
+pub struct IssuanceService {
+    licenses: Arc<dyn LicenseRepository>,
+    signer: Arc<dyn Signer>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn RandomSource>,
+    catalog: Arc<Catalog>,
+    issuer: String,
+}
+
+fn check_text(field: &str, value: &Option<String>, max_chars: usize) -> Result<(), MintError> {
+    match value {
+        Some(text) if text.chars().count() > max_chars => {
+            Err(MintError::InvalidField(format!("{field} is longer than {max_chars} characters")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_source(source: &str) -> Result<(), MintError> {
+    let valid = (1..=32).contains(&source.len())
+        && source.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_:".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err(MintError::InvalidField("source is 1-32 characters of a-z, 0-9, '-', '_' or ':'".into()))
+    }
+}
+
+impl IssuanceService {
+    pub fn new(
+        licenses: Arc<dyn LicenseRepository>,
+        signer: Arc<dyn Signer>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn RandomSource>,
+        catalog: Arc<Catalog>,
+        issuer: impl Into<String>,
+    ) -> Self {
+        Self { licenses, signer, clock, random, catalog, issuer: issuer.into() }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        now_seconds(self.clock.as_ref())
+    }
+
+    fn audit(&self, actor: &Actor, action: &str, license: &License, details: Value) -> AuditEvent {
+        let at = self.now();
+        AuditEvent {
+            id: new_id(self.random.as_ref(), at),
+            at,
+            actor: actor.clone(),
+            action: action.to_owned(),
+            entity_type: "license".to_owned(),
+            entity_id: license.key.to_string(),
+            details,
+        }
+    }
+
+    fn sign(&self, license: &License) -> Result<String, SignError> {
+        self.signer.sign_license(&LicenseClaims::of(license, &self.issuer))
+    }
+
+    /// The license an earlier mint under the same idempotency key produced, when
+    /// `request` is that same mint; otherwise the key is being reused.
+    fn replay_or_reject(
+        request: &MintLicense,
+        found: (License, IdempotencyRecord),
+    ) -> Result<Minted, MintError> {
+        let (license, record) = found;
+        if record.request == request.canonical() {
+            Ok(Minted { license, replayed: true })
+        } else {
+            Err(MintError::IdempotencyKeyReused)
+        }
+    }
+
+    /// Mints a license and its signed token. With an idempotency key, a repeat of
+    /// the same request returns the first license (`replayed`), also when both
+    /// run concurrently; a different request under the same key is refused.
+    pub async fn mint(&self, request: MintLicense, actor: Actor) -> Result<Minted, MintError> {
+        if let Some(key) = &request.idempotency_key {
+            if let Some(found) = self.licenses.find_by_idempotency_key(key).await? {
+                return Self::replay_or_reject(&request, found);
+            }
+        }
+        let product = self
+            .catalog
+            .product(&request.product)
+            .ok_or_else(|| MintError::UnknownProduct(request.product.clone()))?;
+        let tier = product.tier(&request.tier).ok_or_else(|| MintError::UnknownTier {
+            product: request.product.clone(),
+            tier: request.tier.clone(),
+        })?;
+        let seats = request.seats.unwrap_or(tier.seats);
+        if seats == 0 || seats > MAX_SEATS {
+            return Err(MintError::InvalidSeats);
+        }
+        let source = request.source.clone().unwrap_or_else(|| "admin".to_owned());
+        check_source(&source)?;
+        check_text("source_ref", &request.source_ref, 200)?;
+        check_text("notes", &request.notes, 2000)?;
+        let now = self.now();
+        let requested = RequestedTerm {
+            kind: request.kind,
+            duration_days: request.duration_days,
+            expires_at: request.expires_at,
+        };
+        let (kind, expires_at) = term::resolve(requested, tier, now).map_err(MintError::InvalidTerm)?;
+        let idempotency = request.idempotency_key.clone().map(|key| IdempotencyRecord {
+            key,
+            request: request.canonical(),
+        });
+
+        for _ in 0..MAX_KEY_ATTEMPTS {
+            let key = match &request.key {
+                Some(key) => key.clone(),
+                None => generate_key(&product.key_prefix, &tier.slug, self.random.as_ref()),
+            };
+            let mut license = License {
+                id: new_id(self.random.as_ref(), now),
+                key,
+                product: product.slug.clone(),
+                tier: tier.slug.clone(),
+                features: tier.features.clone(),
+                seats,
+                kind,
+                name: request.name.clone(),
+                email: request.email.clone(),
+                state: LicenseState::Active,
+                issued_at: now,
+                expires_at,
+                source: source.clone(),
+                source_ref: request.source_ref.clone(),
+                notes: request.notes.clone(),
+                revoke_reason: None,
+                token: String::new(),
+                updated_at: now,
+                version: 1,
+            };
+            license.token = self.sign(&license)?;
+            let details = json!({
+                "product": license.product, "tier": license.tier, "seats": license.seats,
+                "kind": license.kind.as_str(),
+                "expires_at": license.expires_at.map(OffsetDateTime::unix_timestamp),
+                "source": license.source, "source_ref": license.source_ref,
+            });
+            let audit = self.audit(&actor, "license.minted", &license, details);
+            match self.licenses.create(&license, idempotency.as_ref(), &audit).await {
+                Ok(()) => return Ok(Minted { license, replayed: false }),
+                Err(CreateLicenseError::KeyTaken(_)) if request.key.is_none() => continue,
+                Err(CreateLicenseError::IdempotencyKeyTaken) => {
+                    // A concurrent request with the same key won the race.
+                    let key = request.idempotency_key.as_ref().ok_or(MintError::IdempotencyKeyReused)?;
+                    return match self.licenses.find_by_idempotency_key(key).await? {
+                        Some(found) => Self::replay_or_reject(&request, found),
+                        None => Err(MintError::IdempotencyKeyReused),
+                    };
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(MintError::Repository(crate::repository::RepositoryError::unexpected(
+            "generated license keys kept colliding: is the random source broken?",
+        )))
+    }
+
+    pub async fn get(&self, key: &LicenseKey) -> Result<License, GetLicenseError> {
+        self.licenses
+            .find_by_key(key)
+            .await?
+            .ok_or_else(|| GetLicenseError::NotFound(key.clone()))
+    }
+
+    pub async fn list(
+        &self,
+        filter: &LicenseFilter,
+        page: &PageRequest,
+    ) -> Result<Page<License>, ListLicensesError> {
+        if page.after.as_deref().is_some_and(|cursor| uuid::Uuid::parse_str(cursor).is_err()) {
+            return Err(ListLicensesError::InvalidCursor);
+        }
+        Ok(self.licenses.list(filter, page).await?)
+    }
+
+    /// Revokes a license for good; `reason` is kept and shown to the operator.
+    pub async fn revoke(&self, key: &LicenseKey, reason: &str, actor: Actor) -> Result<License, ChangeStateError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(ChangeStateError::InvalidReason);
+        }
+        self.change_state(key, actor, "revoke", "license.revoked", json!({ "reason": reason }), |license| {
+            match license.state {
+                LicenseState::Revoked => false,
+                LicenseState::Active | LicenseState::Suspended => {
+                    license.state = LicenseState::Revoked;
+                    license.revoke_reason = Some(reason.to_owned());
+                    true
+                }
+            }
+        })
+        .await
+    }
+
+    /// Suspends an active license; [`Self::reinstate`] undoes it.
+    pub async fn suspend(&self, key: &LicenseKey, actor: Actor) -> Result<License, ChangeStateError> {
+        self.change_state(key, actor, "suspend", "license.suspended", json!({}), |license| {
+            let allowed = license.state == LicenseState::Active;
+            if allowed {
+                license.state = LicenseState::Suspended;
+            }
+            allowed
+        })
+        .await
+    }
+
+    pub async fn reinstate(&self, key: &LicenseKey, actor: Actor) -> Result<License, ChangeStateError> {
+        self.change_state(key, actor, "reinstate", "license.reinstated", json!({}), |license| {
+            let allowed = license.state == LicenseState::Suspended;
+            if allowed {
+                license.state = LicenseState::Active;
+            }
+            allowed
+        })
+        .await
+    }
+
+    /// Read, apply `transition` (false: not allowed from this state), write back
+    /// conditionally on the version read; retried when another writer won.
+    async fn change_state(
+        &self,
+        key: &LicenseKey,
+        actor: Actor,
+        verb: &'static str,
+        action: &str,
+        details: Value,
+        transition: impl Fn(&mut License) -> bool,
+    ) -> Result<License, ChangeStateError> {
+        for _ in 0..MAX_UPDATE_ATTEMPTS {
+            let mut license = self
+                .licenses
+                .find_by_key(key)
+                .await?
+                .ok_or_else(|| ChangeStateError::NotFound(key.clone()))?;
+            let now = self.now();
+            let status = license.status_at(now);
+            if !transition(&mut license) {
+                return Err(ChangeStateError::InvalidTransition { action: verb, status });
+            }
+            let expected = license.version;
+            license.version += 1;
+            license.updated_at = now;
+            let audit = self.audit(&actor, action, &license, details.clone());
+            match self.licenses.update(&license, expected, &audit).await {
+                Ok(()) => return Ok(license),
+                Err(UpdateLicenseError::Conflict) => continue,
+                Err(UpdateLicenseError::NotFound(key)) => return Err(ChangeStateError::NotFound(key)),
+                Err(UpdateLicenseError::Repository(error)) => return Err(error.into()),
+            }
+        }
+        Err(ChangeStateError::Contended)
+    }
+
+    /// Extends a license and re-signs its token. The new term starts at the later
+    /// of now and the current expiry, so renewing early loses no days.
+    pub async fn renew(&self, key: &LicenseKey, request: RenewLicense, actor: Actor) -> Result<License, RenewError> {
+        for _ in 0..MAX_UPDATE_ATTEMPTS {
+            let mut license = self
+                .licenses
+                .find_by_key(key)
+                .await?
+                .ok_or_else(|| RenewError::NotFound(key.clone()))?;
+            if license.state == LicenseState::Revoked {
+                return Err(RenewError::Revoked);
+            }
+            if license.kind == LicenseKind::Perpetual {
+                return Err(RenewError::InvalidTerm("a perpetual license does not expire".into()));
+            }
+            let now = self.now();
+            let from = license.expires_at.map_or(now, |at| at.max(now));
+            let duration_days = match (request.duration_days, request.expires_at) {
+                (None, None) => Some(self.tier_duration(&license)?),
+                (days, _) => days,
+            };
+            let new_expiry = term::explicit_expiry(duration_days, request.expires_at, from, now)
+                .map_err(RenewError::InvalidTerm)?
+                .ok_or_else(|| RenewError::InvalidTerm("give duration_days or expires_at".into()))?;
+            let previous = license.expires_at;
+            let expected = license.version;
+            license.expires_at = Some(new_expiry);
+            license.version += 1;
+            license.updated_at = now;
+            license.token = self.sign(&license)?;
+            let details = json!({
+                "previous_expires_at": previous.map(OffsetDateTime::unix_timestamp),
+                "expires_at": new_expiry.unix_timestamp(),
+            });
+            let audit = self.audit(&actor, "license.renewed", &license, details);
+            match self.licenses.update(&license, expected, &audit).await {
+                Ok(()) => return Ok(license),
+                Err(UpdateLicenseError::Conflict) => continue,
+                Err(UpdateLicenseError::NotFound(key)) => return Err(RenewError::NotFound(key)),
+                Err(UpdateLicenseError::Repository(error)) => return Err(error.into()),
+            }
+        }
+        Err(RenewError::Contended)
+    }
+
+    fn tier_duration(&self, license: &License) -> Result<u32, RenewError> {
+        self.catalog
+            .product(&license.product)
+            .and_then(|product| product.tier(&license.tier))
+            .and_then(|tier| tier.duration_days)
+            .ok_or_else(|| {
+                RenewError::InvalidTerm(format!(
+                    "tier `{}` of `{}` has no duration_days; give duration_days or expires_at",
+                    license.tier, license.product
+                ))
+            })
+    }
+}
+

@@ -1,0 +1,24 @@
+//! Tessera's pure core: the license model, the rules of issuance and the ports
+//! (traits) through which the core reaches storage, keys, time and randomness.
+//!
+//! Nothing here performs I/O. Adapters in `adapters/` implement the ports; the
+//! apps in `apps/` wire adapters to the use-case services. A test
+//! (`tests/purity.rs`) fails if this crate ever depends on a crate that does I/O.
+//!
+//! Port families, one module each:
+//! - [`license`]: storing and finding licenses ([`license::LicenseRepository`]);
+//! - [`issuance`]: signing tokens ([`issuance::Signer`]) and the use cases that
+//!   mint and change licenses ([`issuance::IssuanceService`]);
+//! - [`audit`]: who changed what ([`audit::AuditLog`]);
+//! - [`clock`] and [`random`]: time and entropy, so tests can pin both.
+
+pub mod audit;
+pub mod catalog;
+pub mod clock;
+pub mod issuance;
+pub mod license;
+pub mod page;
+pub mod random;
+pub mod repository;
+
+pub use time::OffsetDateTime;

@@ -1,0 +1,15 @@
+//! Tessera's database schema as sea-orm migrations, portable across SQLite and
+//! Postgres. Applied at server start-up and by `tessera-server migrate`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_licenses;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_licenses::Migration)]
+    }
+}
