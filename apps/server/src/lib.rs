@@ -1,0 +1,9 @@
+//! `tessera-server`: configuration, start-up and the HTTP shell around the
+//! domain's use cases. The binary (`main.rs`) only parses the command line.
+
+pub mod bootstrap;
+pub mod config;
+pub mod http;
+pub mod state;
+pub mod system_clock;
+pub mod telemetry;

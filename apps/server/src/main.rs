@@ -1,1 +1,129 @@
-fn main() {}
+//! `tessera-server [--config FILE] [serve | migrate | openapi --public|--admin [--yaml] | check-config]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::Server;
+use tessera_server::bootstrap::{self, StartupError};
+use tessera_server::config::Config;
+use tessera_server::http::{admin_api, admin_app, public_api, public_app};
+use tessera_server::telemetry;
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(name = "tessera-server", version, about = "Tessera license server")]
+struct Cli {
+    /// Configuration file (default: $TESSERA_CONFIG, else ./tessera.toml if present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print an OpenAPI spec; needs no database.
+    Openapi {
+        #[arg(long, conflicts_with = "admin", required_unless_present = "admin")]
+        public: bool,
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        yaml: bool,
+    },
+    /// Validate the configuration, keys and products, then exit.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi { admin, yaml, .. }) = &cli.command {
+        let spec = match (admin, yaml) {
+            (true, true) => admin_api().spec_yaml(),
+            (true, false) => admin_api().spec(),
+            (false, true) => public_api().spec_yaml(),
+            (false, false) => public_api().spec(),
+        };
+        println!("{spec}");
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => return fail(&error.into()),
+    };
+    telemetry::init(config.log.format);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => runtime.block_on(serve(config)),
+        Command::Migrate => runtime.block_on(async {
+            bootstrap::open_database(&config).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }),
+        Command::CheckConfig => bootstrap::check(&config).map(|checked| {
+            let products: Vec<_> = checked.catalog.products().map(|product| product.slug.as_str()).collect();
+            println!("configuration OK: environment {:?}, signing key `{}`, products {products:?}", config.environment, checked.keyring.active().kid);
+        }),
+        Command::Openapi { .. } => unreachable!("handled before loading the configuration"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+fn fail(error: &StartupError) -> ExitCode {
+    eprintln!("tessera-server: {error}");
+    ExitCode::from(2)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate.recv() => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn serve(config: Config) -> Result<(), StartupError> {
+    let checked = bootstrap::check(&config)?;
+    if let Some(token) = &checked.admin_token.generated {
+        // Printed once, on the run that created it; afterwards it is only in the file.
+        println!("Admin token (also in ./{}): {token}", bootstrap::DEV_ADMIN_TOKEN_FILE);
+    }
+    tracing::info!(environment = ?config.environment, source = %checked.admin_token.origin, kid = %checked.keyring.active().kid, "admin token and signing key loaded");
+    let database = bootstrap::open_database(&config).await?;
+    let state = bootstrap::app_state(&config, checked, database);
+
+    let bind = |addr: std::net::SocketAddr| async move {
+        TcpListener::bind(addr).into_acceptor().await.map_err(|error| StartupError::File { path: addr.to_string().into(), error })
+    };
+    let public = bind(config.server.public_addr).await?;
+    let admin = bind(config.server.admin_addr).await?;
+    let address = |acceptor: &poem::listener::TcpAcceptor| acceptor.local_addr().first().and_then(|addr| addr.as_socket_addr().copied()).map(|addr| addr.to_string()).unwrap_or_default();
+    tracing::info!(public = %format!("http://{}", address(&public)), admin = %format!("http://{}", address(&admin)), docs = %format!("http://{}/docs", address(&admin)), "tessera-server listening");
+
+    let (stop, stopped) = watch::channel(false);
+    let wait = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let grace = Some(std::time::Duration::from_secs(10));
+    let public_server = Server::new_with_acceptor(public).run_with_graceful_shutdown(public_app(state.clone()), wait(stopped.clone()), grace);
+    let admin_server = Server::new_with_acceptor(admin).run_with_graceful_shutdown(admin_app(state), wait(stopped), grace);
+    let signal = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+        Ok::<(), std::io::Error>(())
+    };
+    tokio::try_join!(public_server, admin_server, signal).map_err(|error| StartupError::File { path: "listener".into(), error })?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! From configuration to a running state: secrets, keys, catalog, database.
+//! Development starts with nothing configured; production refuses to start on
+//! anything that would be unsafe (contract §1).
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tessera_domain::catalog::{Catalog, Product, Tier};
+use tessera_domain::issuance::IssuanceService;
+use tessera_ring::{
+    b64url, generate_private_key_pem, public_key_from_base64url, Keyring, RingRandomSource, RingSigner, SigningKey,
+    DEVELOPMENT_KEY_MARKER,
+};
+use tessera_sea_orm::{connect, Database, DatabaseOptions, SeaOrmLicenseRepository};
+use thiserror::Error;
+
+use crate::config::{resolve_secret, Config, ConfigError, Environment, ProductConfig};
+use crate::state::{AdminToken, AppState};
+use crate::system_clock::SystemClock;
+
+pub const DEV_KEY_FILE: &str = "tessera-dev-key.pem";
+pub const DEV_KEY_KID: &str = "dev";
+pub const DEV_ADMIN_TOKEN_FILE: &str = "tessera-admin-token";
+pub const MIN_PRODUCTION_TOKEN_LEN: usize = 32;
+
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("production: {0}")]
+    Production(String),
+    #[error("signing key `{kid}`: {reason}")]
+    SigningKey { kid: String, reason: String },
+    #[error("signing: {0}")]
+    Signing(String),
+    #[error("products: {0}")]
+    Catalog(#[from] tessera_domain::catalog::CatalogError),
+    #[error("{path}: {error}")]
+    File { path: PathBuf, error: std::io::Error },
+    #[error("database: {0}")]
+    Database(#[from] tessera_sea_orm::ConnectError),
+}
+
+fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> StartupError + '_ {
+    move |error| StartupError::File { path: path.to_owned(), error }
+}
+
+/// Writes a new file readable by its owner only; fails if it exists.
+fn create_private_file(path: &Path, contents: &str) -> Result<(), StartupError> {
+    let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(file_error(path))?;
+    file.write_all(contents.as_bytes()).and_then(|()| file.sync_all()).map_err(file_error(path))
+}
+
+/// The admin token and, when it was generated now, the token itself to print once.
+pub struct AdminTokenSource {
+    pub token: AdminToken,
+    pub generated: Option<String>,
+    pub origin: String,
+}
+
+pub fn admin_token(config: &Config) -> Result<AdminTokenSource, StartupError> {
+    if let Some(token) = config.admin_token()? {
+        if config.environment == Environment::Production && token.expose().len() < MIN_PRODUCTION_TOKEN_LEN {
+            return Err(StartupError::Production(format!(
+                "the admin token must be at least {MIN_PRODUCTION_TOKEN_LEN} characters"
+            )));
+        }
+        if token.expose().is_empty() {
+            return Err(ConfigError::Rule("admin.token is empty".into()).into());
+        }
+        return Ok(AdminTokenSource { token: AdminToken::new(token.expose()), generated: None, origin: "configuration".into() });
+    }
+    if config.environment == Environment::Production {
+        return Err(StartupError::Production("set admin.token_file (an admin token of at least 32 characters)".into()));
+    }
+    let path = Path::new(DEV_ADMIN_TOKEN_FILE);
+    if path.exists() {
+        let token = std::fs::read_to_string(path).map_err(file_error(path))?;
+        let token = token.trim_end_matches(['\n', '\r']);
+        return Ok(AdminTokenSource { token: AdminToken::new(token), generated: None, origin: format!("./{DEV_ADMIN_TOKEN_FILE}") });
+    }
+    let mut bytes = [0u8; 32];
+    tessera_domain::random::RandomSource::fill(&RingRandomSource::new(), &mut bytes);
+    let token = b64url(&bytes);
+    create_private_file(path, &format!("{token}\n"))?;
+    Ok(AdminTokenSource { token: AdminToken::new(&token), generated: Some(token), origin: format!("./{DEV_ADMIN_TOKEN_FILE}") })
+}
+
+fn readable_by_others(path: &Path) -> Result<bool, StartupError> {
+    let mode = std::fs::metadata(path).map_err(file_error(path))?.permissions().mode();
+    Ok(mode & 0o077 != 0)
+}
+
+/// The keyring from `[signing]`, or in development the development key
+/// (created on first start).
+pub fn keyring(config: &Config) -> Result<Keyring, StartupError> {
+    let production = config.environment == Environment::Production;
+    if config.signing.keys.is_empty() {
+        if production {
+            return Err(StartupError::Production(
+                "configure [[signing.keys]] with a private_key_file; the development key is refused".into(),
+            ));
+        }
+        let path = Path::new(DEV_KEY_FILE);
+        if !path.exists() {
+            let pem = generate_private_key_pem(Some(DEVELOPMENT_KEY_MARKER)).map_err(|error| StartupError::Signing(error.to_string()))?;
+            create_private_file(path, &pem)?;
+        }
+        let pem = std::fs::read_to_string(path).map_err(file_error(path))?;
+        let key = SigningKey::from_pem(DEV_KEY_KID, &pem)
+            .map_err(|error| StartupError::SigningKey { kid: DEV_KEY_KID.into(), reason: error.to_string() })?;
+        return Keyring::new(key, vec![]).map_err(|error| StartupError::Signing(error.to_string()));
+    }
+
+    let mut private = Vec::new();
+    let mut retired = Vec::new();
+    for key in &config.signing.keys {
+        let fail = |reason: String| StartupError::SigningKey { kid: key.kid.clone(), reason };
+        let name = format!("signing.keys[{}].private_key", key.kid);
+        match (resolve_secret(&name, &key.private_key, &key.private_key_file)?, &key.public_key) {
+            (Some(_), Some(_)) => return Err(fail("give a private key or a public_key, not both".into())),
+            (None, None) => return Err(fail("give private_key_file (active) or public_key (retired)".into())),
+            (None, Some(public)) => {
+                retired.push((key.kid.clone(), public_key_from_base64url(public).map_err(|error| fail(error.to_string()))?));
+            }
+            (Some(pem), None) => {
+                if production && pem.expose().contains(DEVELOPMENT_KEY_MARKER) {
+                    return Err(StartupError::Production(format!("signing key `{}` is the development key", key.kid)));
+                }
+                if let Some(path) = &key.private_key_file {
+                    if readable_by_others(path)? {
+                        if production {
+                            return Err(StartupError::Production(format!(
+                                "{} is readable by group or other; chmod 600 it",
+                                path.display()
+                            )));
+                        }
+                        tracing::warn!(path = %path.display(), "signing key file is readable by group or other");
+                    }
+                }
+                private.push(SigningKey::from_pem(key.kid.clone(), pem.expose()).map_err(|error| fail(error.to_string()))?);
+            }
+        }
+    }
+    let active_kid = match (&config.signing.active_kid, private.as_slice()) {
+        (Some(kid), _) => kid.clone(),
+        (None, [only]) => only.kid.clone(),
+        (None, _) => return Err(StartupError::Signing("set signing.active_kid: which private key signs?".into())),
+    };
+    let position = private
+        .iter()
+        .position(|key| key.kid == active_kid)
+        .ok_or_else(|| StartupError::Signing(format!("active_kid `{active_kid}` has no private key configured")))?;
+    let active = private.remove(position);
+    // Other private keys still verify, like retired ones.
+    retired.extend(private.into_iter().map(|key| (key.kid.clone(), key.public_key())));
+    Keyring::new(active, retired).map_err(|error| StartupError::Signing(error.to_string()))
+}
+
+/// A product to try Tessera with when none is configured (development only).
+fn demo_products() -> Vec<ProductConfig> {
+    let tier = |features: &[&str], seats, duration_days| crate::config::TierConfig {
+        features: features.iter().map(|feature| feature.to_string()).collect(),
+        seats,
+        duration_days,
+    };
+    vec![ProductConfig {
+        slug: "demo".into(),
+        name: "Demo App".into(),
+        key_prefix: "DEMO".into(),
+        tiers: BTreeMap::from([
+            ("standard".into(), tier(&["export"], 3, None)),
+            ("pro".into(), tier(&["export", "batch", "api"], 5, Some(365))),
+        ]),
+    }]
+}
+
+pub fn catalog(config: &Config) -> Result<Catalog, StartupError> {
+    let products = if config.products.is_empty() && config.environment == Environment::Development {
+        demo_products()
+    } else {
+        config.products.clone()
+    };
+    let products = products
+        .into_iter()
+        .map(|product| Product {
+            tiers: product
+                .tiers
+                .into_iter()
+                .map(|(slug, tier)| {
+                    let tier = Tier { slug: slug.clone(), features: tier.features, seats: tier.seats, duration_days: tier.duration_days };
+                    (slug, tier)
+                })
+                .collect(),
+            slug: product.slug,
+            name: product.name,
+            key_prefix: product.key_prefix,
+        })
+        .collect();
+    Ok(Catalog::new(products)?)
+}
+
+/// Everything checked without touching the database: what `check-config` runs.
+pub struct Checked {
+    pub admin_token: AdminTokenSource,
+    pub keyring: Keyring,
+    pub catalog: Catalog,
+}
+
+pub fn check(config: &Config) -> Result<Checked, StartupError> {
+    if !config.server.base_url.starts_with("http://") && !config.server.base_url.starts_with("https://") {
+        return Err(ConfigError::Rule("server.base_url must start with http:// or https://".into()).into());
+    }
+    if config.server.issuer.trim().is_empty() {
+        return Err(ConfigError::Rule("server.issuer is empty".into()).into());
+    }
+    Ok(Checked { keyring: keyring(config)?, catalog: catalog(config)?, admin_token: admin_token(config)? })
+}
+
+pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
+    let options = DatabaseOptions { max_connections: config.database.max_connections, ..Default::default() };
+    let database = connect(&config.database.url, &options).await?;
+    database.migrate().await?;
+    Ok(database)
+}
+
+/// Wires the adapters to the use cases.
+pub fn app_state(config: &Config, checked: Checked, database: Database) -> Arc<AppState> {
+    let keyring = Arc::new(checked.keyring);
+    let repository = Arc::new(SeaOrmLicenseRepository::new(database));
+    let clock = Arc::new(SystemClock);
+    let issuance = IssuanceService::new(
+        repository.clone(),
+        Arc::new(RingSigner::new(keyring.clone())),
+        clock.clone(),
+        Arc::new(RingRandomSource::new()),
+        Arc::new(checked.catalog),
+        config.server.issuer.clone(),
+    );
+    Arc::new(AppState {
+        issuance,
+        licenses: repository.clone(),
+        audit: repository,
+        clock,
+        keyring,
+        admin_token: checked.admin_token.token,
+    })
+}

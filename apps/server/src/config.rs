@@ -1,0 +1,216 @@
+//! Configuration, contract §2. Layers, later wins: built-in defaults →
+//! `tessera.toml` (or `--config FILE` / `TESSERA_CONFIG`) → `TESSERA_…`
+//! environment variables with `__` for nesting. Unknown keys are errors.
+//! Every secret `x` may instead be given as `x_file`; giving both is an error.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Environment variables with the `TESSERA_` prefix that belong to other
+/// programs or to the config loader itself, not to the configuration tree.
+const FOREIGN_VARIABLES: &[&str] =
+    &["config", "admin_url", "admin_token", "admin_token_file", "test_database_url", "require_interop"];
+
+pub const DEFAULT_CONFIG_FILE: &str = "tessera.toml";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("{0}: give either `{0}` or `{0}_file`, not both")]
+    SecretGivenTwice(String),
+    #[error("cannot read {name}_file {path}: {error}")]
+    SecretFile { name: String, path: PathBuf, error: std::io::Error },
+    #[error("{0}")]
+    Rule(String),
+}
+
+/// A secret value: never printed by `Debug`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Resolves `name` / `name_file` into the secret, if either is given. A file's
+/// trailing newline is trimmed.
+pub fn resolve_secret(name: &str, inline: &Option<Secret>, file: &Option<PathBuf>) -> Result<Option<Secret>, ConfigError> {
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(ConfigError::SecretGivenTwice(name.to_owned())),
+        (Some(secret), None) => Ok(Some(secret.clone())),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|text| Some(Secret(text.trim_end_matches(['\n', '\r']).to_owned())))
+            .map_err(|error| ConfigError::SecretFile { name: name.to_owned(), path: path.clone(), error }),
+        (None, None) => Ok(None),
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Buyers' apps, storefront webhooks, the portal.
+    pub public_addr: SocketAddr,
+    /// The operator only: admin API and Swagger UI.
+    pub admin_addr: SocketAddr,
+    /// Used in emails and the portal.
+    pub base_url: String,
+    /// `iss` of every token.
+    pub issuer: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            public_addr: ([127, 0, 0, 1], 8080).into(),
+            admin_addr: ([127, 0, 0, 1], 8081).into(),
+            base_url: "http://127.0.0.1:8080".into(),
+            issuer: "tessera".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub url: String,
+    /// Postgres pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: "sqlite://tessera.db?mode=rwc".into(), max_connections: 16 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    pub token: Option<Secret>,
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningConfig {
+    /// Which configured key signs; may be omitted when exactly one key has a private half.
+    pub active_kid: Option<String>,
+    pub keys: Vec<SigningKeyConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningKeyConfig {
+    pub kid: String,
+    /// PKCS#8 PEM, inline.
+    #[serde(default)]
+    pub private_key: Option<Secret>,
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+    /// A retired key: base64url of the 32-byte public key; verifies, never signs.
+    #[serde(default)]
+    pub public_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductConfig {
+    pub slug: String,
+    pub name: String,
+    pub key_prefix: String,
+    pub tiers: BTreeMap<String, TierConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierConfig {
+    #[serde(default)]
+    pub features: Vec<String>,
+    pub seats: u32,
+    /// Omitted: perpetual.
+    #[serde(default)]
+    pub duration_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub environment: Environment,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub admin: AdminConfig,
+    pub signing: SigningConfig,
+    pub log: LogConfig,
+    pub products: Vec<ProductConfig>,
+}
+
+impl Config {
+    /// Loads the layered configuration. `file` is `--config`; without it,
+    /// `TESSERA_CONFIG`, then `./tessera.toml` if present.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let explicit = file.map(Path::to_path_buf).or_else(|| std::env::var_os("TESSERA_CONFIG").map(PathBuf::from));
+        let path = match explicit {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path)),
+            Some(path) => path,
+            None => PathBuf::from(DEFAULT_CONFIG_FILE),
+        };
+        let env = Env::prefixed("TESSERA_")
+            .split("__")
+            .filter(|key| !FOREIGN_VARIABLES.iter().any(|foreign| key.as_str().eq_ignore_ascii_case(foreign)));
+        Self::from_figment(Figment::new().merge(Toml::file(path)).merge(env))
+    }
+
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        figment.extract().map_err(|error| ConfigError::Invalid(Box::new(error)))
+    }
+
+    /// The admin token, if configured.
+    pub fn admin_token(&self) -> Result<Option<Secret>, ConfigError> {
+        resolve_secret("admin.token", &self.admin.token, &self.admin.token_file)
+    }
+}

@@ -1,0 +1,522 @@
+//! `/admin/v1/licenses`: mint, list, show and the lifecycle of licenses.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use tessera_domain::audit::Actor;
+use tessera_domain::issuance::{
+    ChangeStateError, GetLicenseError, ListLicensesError, MintError, MintLicense, RenewError, RenewLicense,
+};
+use tessera_domain::license::{
+    CustomerName, EmailAddress, IdempotencyKey, License, LicenseFilter, LicenseKey, LicenseKind, LicenseStatus,
+};
+use tessera_domain::page::PageRequest;
+use time::OffsetDateTime;
+
+use super::admin_auth::AdminAuth;
+use super::errors::{internal, rejected, storage, ErrorBody, Rejection};
+use crate::state::AppState;
+
+#[derive(Tags)]
+enum AdminTags {
+    /// Minting and managing licenses.
+    Licenses,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum LicenseKindDto {
+    Perpetual,
+    Subscription,
+    Trial,
+}
+
+impl From<LicenseKindDto> for LicenseKind {
+    fn from(kind: LicenseKindDto) -> Self {
+        match kind {
+            LicenseKindDto::Perpetual => Self::Perpetual,
+            LicenseKindDto::Subscription => Self::Subscription,
+            LicenseKindDto::Trial => Self::Trial,
+        }
+    }
+}
+
+impl From<LicenseKind> for LicenseKindDto {
+    fn from(kind: LicenseKind) -> Self {
+        match kind {
+            LicenseKind::Perpetual => Self::Perpetual,
+            LicenseKind::Subscription => Self::Subscription,
+            LicenseKind::Trial => Self::Trial,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum LicenseStatusDto {
+    Active,
+    Suspended,
+    Revoked,
+    Expired,
+}
+
+impl From<LicenseStatus> for LicenseStatusDto {
+    fn from(status: LicenseStatus) -> Self {
+        match status {
+            LicenseStatus::Active => Self::Active,
+            LicenseStatus::Suspended => Self::Suspended,
+            LicenseStatus::Revoked => Self::Revoked,
+            LicenseStatus::Expired => Self::Expired,
+        }
+    }
+}
+
+impl From<LicenseStatusDto> for LicenseStatus {
+    fn from(status: LicenseStatusDto) -> Self {
+        match status {
+            LicenseStatusDto::Active => Self::Active,
+            LicenseStatusDto::Suspended => Self::Suspended,
+            LicenseStatusDto::Revoked => Self::Revoked,
+            LicenseStatusDto::Expired => Self::Expired,
+        }
+    }
+}
+
+/// A license as the admin API shows it.
+#[derive(Debug, Clone, Object)]
+pub struct LicenseBody {
+    pub id: String,
+    pub key: String,
+    pub product: String,
+    pub tier: String,
+    pub features: Vec<String>,
+    pub seats: u32,
+    pub kind: LicenseKindDto,
+    /// The stored state, or `expired` for an active license past its expiry.
+    pub status: LicenseStatusDto,
+    pub name: String,
+    pub email: String,
+    pub issued_at: OffsetDateTime,
+    /// `null` when perpetual.
+    pub expires_at: Option<OffsetDateTime>,
+    pub source: String,
+    pub source_ref: Option<String>,
+    pub notes: Option<String>,
+    pub revoke_reason: Option<String>,
+    pub updated_at: OffsetDateTime,
+    /// The signed license token as last issued.
+    pub token: String,
+}
+
+impl LicenseBody {
+    pub fn of(license: License, now: OffsetDateTime) -> Self {
+        Self {
+            id: license.id.to_string(),
+            status: license.status_at(now).into(),
+            key: license.key.to_string(),
+            product: license.product,
+            tier: license.tier,
+            features: license.features,
+            seats: license.seats,
+            kind: license.kind.into(),
+            name: license.name.as_str().to_owned(),
+            email: license.email.as_str().to_owned(),
+            issued_at: license.issued_at,
+            expires_at: license.expires_at,
+            source: license.source,
+            source_ref: license.source_ref,
+            notes: license.notes,
+            revoke_reason: license.revoke_reason,
+            updated_at: license.updated_at,
+            token: license.token,
+        }
+    }
+}
+
+/// What to mint. Omitted fields come from the product's tier.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct MintLicenseRequest {
+    /// Product slug from the configuration.
+    pub product: String,
+    /// Tier slug of that product.
+    pub tier: String,
+    /// The licensee's name, signed into the token.
+    pub name: String,
+    pub email: String,
+    /// Overrides the tier's seats (1-100000).
+    pub seats: Option<i64>,
+    /// Defaults to `perpetual` without an expiry, else `subscription`.
+    pub kind: Option<LicenseKindDto>,
+    /// Term from now; or give `expires_at`.
+    pub duration_days: Option<i64>,
+    pub expires_at: Option<OffsetDateTime>,
+    /// A custom key (`[A-Z0-9-]`, 8-64 characters); generated when omitted.
+    pub key: Option<String>,
+    pub notes: Option<String>,
+    /// Where the license comes from (`admin` when omitted).
+    pub source: Option<String>,
+    /// The source's own reference, e.g. an order number.
+    pub source_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct MintedLicenseBody {
+    pub license: LicenseBody,
+    /// The signed license token to deliver to the buyer.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct LicensePage {
+    pub items: Vec<LicenseBody>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// Why (1-500 characters); kept on the license and in the audit trail.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Object)]
+#[oai(deny_unknown_fields)]
+pub struct RenewRequest {
+    /// Days added to the later of now and the current expiry.
+    pub duration_days: Option<i64>,
+    /// Or the exact new expiry. With neither, the tier's duration applies.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "mint_bad_request")]
+pub enum MintResponse {
+    /// Minted (or, with a repeated `Idempotency-Key`, the license the first request minted).
+    #[oai(status = 201)]
+    Created(Json<MintedLicenseBody>, #[oai(header = "Idempotent-Replayed")] Option<String>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The custom key is taken.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The `Idempotency-Key` was used for a different request.
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn mint_bad_request(error: poem::Error) -> MintResponse {
+    match rejected(error) {
+        Rejection::Unauthorized(body) => MintResponse::Unauthorized(body),
+        Rejection::BadRequest(body) => MintResponse::BadRequest(body),
+    }
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "list_bad_request")]
+pub enum ListResponse {
+    #[oai(status = 200)]
+    Ok(Json<LicensePage>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn list_bad_request(error: poem::Error) -> ListResponse {
+    match rejected(error) {
+        Rejection::Unauthorized(body) => ListResponse::Unauthorized(body),
+        Rejection::BadRequest(body) => ListResponse::BadRequest(body),
+    }
+}
+
+/// The answer of show, revoke, suspend, reinstate and renew: the license.
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "license_bad_request")]
+pub enum LicenseResponse {
+    #[oai(status = 200)]
+    Ok(Json<LicenseBody>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// Not allowed in the license's current status.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn license_bad_request(error: poem::Error) -> LicenseResponse {
+    match rejected(error) {
+        Rejection::Unauthorized(body) => LicenseResponse::Unauthorized(body),
+        Rejection::BadRequest(body) => LicenseResponse::BadRequest(body),
+    }
+}
+
+macro_rules! storage_failure {
+    ($response:ident, $error:expr) => {
+        match storage($error) {
+            Ok(body) => $response::Unavailable(body),
+            Err(body) => $response::Internal(body),
+        }
+    };
+}
+
+impl From<MintError> for MintResponse {
+    fn from(error: MintError) -> Self {
+        let bad = |code: &str, error: &MintError| Self::BadRequest(ErrorBody::new(code, error.to_string()));
+        match &error {
+            MintError::UnknownProduct(_) => bad("UNKNOWN_PRODUCT", &error),
+            MintError::UnknownTier { .. } => bad("UNKNOWN_TIER", &error),
+            MintError::InvalidSeats => bad("INVALID_SEATS", &error),
+            MintError::InvalidTerm(_) => bad("INVALID_TERM", &error),
+            MintError::InvalidField(_) => bad("INVALID_REQUEST", &error),
+            MintError::KeyTaken(_) => Self::Conflict(ErrorBody::new("KEY_TAKEN", error.to_string())),
+            MintError::IdempotencyKeyReused => {
+                Self::Unprocessable(ErrorBody::new("IDEMPOTENCY_KEY_REUSED", error.to_string()))
+            }
+            MintError::Signing(_) => Self::Internal(internal(&error)),
+            MintError::Repository(repository) => storage_failure!(Self, repository),
+        }
+    }
+}
+
+impl From<GetLicenseError> for LicenseResponse {
+    fn from(error: GetLicenseError) -> Self {
+        match &error {
+            GetLicenseError::NotFound(_) => Self::NotFound(ErrorBody::new("NOT_FOUND", error.to_string())),
+            GetLicenseError::Repository(repository) => storage_failure!(Self, repository),
+        }
+    }
+}
+
+impl From<ChangeStateError> for LicenseResponse {
+    fn from(error: ChangeStateError) -> Self {
+        match &error {
+            ChangeStateError::NotFound(_) => Self::NotFound(ErrorBody::new("NOT_FOUND", error.to_string())),
+            ChangeStateError::InvalidTransition { .. } => {
+                Self::Conflict(ErrorBody::new("INVALID_TRANSITION", error.to_string()))
+            }
+            ChangeStateError::InvalidReason => Self::BadRequest(ErrorBody::new("INVALID_REASON", error.to_string())),
+            ChangeStateError::Contended => Self::Conflict(ErrorBody::new("CONTENDED", error.to_string())),
+            ChangeStateError::Repository(repository) => storage_failure!(Self, repository),
+        }
+    }
+}
+
+impl From<RenewError> for LicenseResponse {
+    fn from(error: RenewError) -> Self {
+        match &error {
+            RenewError::NotFound(_) => Self::NotFound(ErrorBody::new("NOT_FOUND", error.to_string())),
+            RenewError::Revoked => Self::Conflict(ErrorBody::new("INVALID_TRANSITION", error.to_string())),
+            RenewError::InvalidTerm(_) => Self::BadRequest(ErrorBody::new("INVALID_TERM", error.to_string())),
+            RenewError::Contended => Self::Conflict(ErrorBody::new("CONTENDED", error.to_string())),
+            RenewError::Signing(_) => Self::Internal(internal(&error)),
+            RenewError::Repository(repository) => storage_failure!(Self, repository),
+        }
+    }
+}
+
+fn parse_key(key: &str) -> Result<LicenseKey, LicenseResponse> {
+    LicenseKey::parse(key).map_err(|error| LicenseResponse::BadRequest(ErrorBody::new("INVALID_KEY", error.to_string())))
+}
+
+/// A count given as a JSON integer, in range, or the response naming the field.
+fn count(field: &str, value: Option<i64>, code: &str) -> Result<Option<u32>, Json<ErrorBody>> {
+    value
+        .map(|number| {
+            u32::try_from(number)
+                .ok()
+                .filter(|number| *number > 0)
+                .ok_or_else(|| ErrorBody::new(code, format!("{field} must be a positive whole number")))
+        })
+        .transpose()
+}
+
+impl MintLicenseRequest {
+    /// Parses the request into the domain's command, or a 400 naming the field.
+    fn parse(self, idempotency_key: Option<IdempotencyKey>) -> Result<MintLicense, Json<ErrorBody>> {
+        Ok(MintLicense {
+            name: CustomerName::parse(&self.name).map_err(|error| ErrorBody::new("INVALID_NAME", error.to_string()))?,
+            email: EmailAddress::parse(&self.email).map_err(|error| ErrorBody::new("INVALID_EMAIL", error.to_string()))?,
+            seats: count("seats", self.seats, "INVALID_SEATS")?,
+            duration_days: count("duration_days", self.duration_days, "INVALID_TERM")?,
+            key: self
+                .key
+                .as_deref()
+                .map(LicenseKey::parse)
+                .transpose()
+                .map_err(|error| ErrorBody::new("INVALID_KEY", error.to_string()))?,
+            kind: self.kind.map(Into::into),
+            expires_at: self.expires_at,
+            product: self.product,
+            tier: self.tier,
+            notes: self.notes,
+            source: self.source,
+            source_ref: self.source_ref,
+            idempotency_key,
+        })
+    }
+}
+
+pub struct LicensesApi;
+
+#[OpenApi(prefix_path = "/admin/v1/licenses", tag = "AdminTags::Licenses")]
+impl LicensesApi {
+    /// Mint a license and its signed token. With an `Idempotency-Key` header a
+    /// retried request returns the first result instead of a second license.
+    #[oai(path = "/", method = "post", operation_id = "mintLicense")]
+    async fn mint(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<MintLicenseRequest>,
+    ) -> MintResponse {
+        let idempotency_key = match idempotency_key.0.as_deref().map(IdempotencyKey::parse).transpose() {
+            Ok(key) => key,
+            Err(error) => return MintResponse::BadRequest(ErrorBody::new("INVALID_IDEMPOTENCY_KEY", error.to_string())),
+        };
+        let request = match body.0.parse(idempotency_key) {
+            Ok(request) => request,
+            Err(body) => return MintResponse::BadRequest(body),
+        };
+        match state.issuance.mint(request, Actor::Admin).await {
+            Ok(minted) => {
+                let token = minted.license.token.clone();
+                let license = LicenseBody::of(minted.license, state.issuance.now());
+                MintResponse::Created(Json(MintedLicenseBody { license, token }), minted.replayed.then(|| "true".into()))
+            }
+            Err(error) => error.into(),
+        }
+    }
+
+    /// List licenses, newest first.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/", method = "get", operation_id = "listLicenses")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        /// Exact email (case-insensitive).
+        email: Query<Option<String>>,
+        product: Query<Option<String>>,
+        status: Query<Option<LicenseStatusDto>>,
+        source: Query<Option<String>>,
+        /// Substring of key, name or email.
+        q: Query<Option<String>>,
+        /// Page size, 1-500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<u32>>,
+        cursor: Query<Option<String>>,
+    ) -> ListResponse {
+        let email = match email.0.as_deref().map(EmailAddress::parse).transpose() {
+            Ok(email) => email,
+            Err(error) => return ListResponse::BadRequest(ErrorBody::new("INVALID_EMAIL", error.to_string())),
+        };
+        let now = state.issuance.now();
+        let filter = LicenseFilter {
+            email,
+            product: product.0,
+            status: status.0.map(Into::into),
+            source: source.0,
+            query: q.0.filter(|text| !text.is_empty()),
+            now,
+        };
+        match state.issuance.list(&filter, &PageRequest::new(limit.0, cursor.0)).await {
+            Ok(page) => ListResponse::Ok(Json(LicensePage {
+                items: page.items.into_iter().map(|license| LicenseBody::of(license, now)).collect(),
+                next_cursor: page.next_cursor,
+            })),
+            Err(ListLicensesError::InvalidCursor) => {
+                ListResponse::BadRequest(ErrorBody::new("INVALID_CURSOR", ListLicensesError::InvalidCursor.to_string()))
+            }
+            Err(ListLicensesError::Repository(error)) => storage_failure!(ListResponse, &error),
+        }
+    }
+
+    /// One license.
+    #[oai(path = "/:key", method = "get", operation_id = "getLicense")]
+    async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, key: Path<String>) -> LicenseResponse {
+        let key = match parse_key(&key.0) {
+            Ok(key) => key,
+            Err(response) => return response,
+        };
+        respond(&state, state.issuance.get(&key).await)
+    }
+
+    /// Revoke a license for good.
+    #[oai(path = "/:key/revoke", method = "post", operation_id = "revokeLicense")]
+    async fn revoke(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, key: Path<String>, body: Json<RevokeRequest>) -> LicenseResponse {
+        match parse_key(&key.0) {
+            Ok(key) => respond(&state, state.issuance.revoke(&key, &body.0.reason, Actor::Admin).await),
+            Err(response) => response,
+        }
+    }
+
+    /// Suspend an active license (reversible with reinstate).
+    #[oai(path = "/:key/suspend", method = "post", operation_id = "suspendLicense")]
+    async fn suspend(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, key: Path<String>) -> LicenseResponse {
+        match parse_key(&key.0) {
+            Ok(key) => respond(&state, state.issuance.suspend(&key, Actor::Admin).await),
+            Err(response) => response,
+        }
+    }
+
+    /// Reinstate a suspended license.
+    #[oai(path = "/:key/reinstate", method = "post", operation_id = "reinstateLicense")]
+    async fn reinstate(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, key: Path<String>) -> LicenseResponse {
+        match parse_key(&key.0) {
+            Ok(key) => respond(&state, state.issuance.reinstate(&key, Actor::Admin).await),
+            Err(response) => response,
+        }
+    }
+
+    /// Extend a license and re-sign its token.
+    #[oai(path = "/:key/renew", method = "post", operation_id = "renewLicense")]
+    async fn renew(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, key: Path<String>, body: Json<RenewRequest>) -> LicenseResponse {
+        let key = match parse_key(&key.0) {
+            Ok(key) => key,
+            Err(response) => return response,
+        };
+        let duration_days = match count("duration_days", body.0.duration_days, "INVALID_TERM") {
+            Ok(days) => days,
+            Err(body) => return LicenseResponse::BadRequest(body),
+        };
+        let request = RenewLicense { duration_days, expires_at: body.0.expires_at };
+        respond(&state, state.issuance.renew(&key, request, Actor::Admin).await)
+    }
+}
+
+fn respond<E>(state: &AppState, result: Result<License, E>) -> LicenseResponse
+where
+    LicenseResponse: From<E>,
+{
+    match result {
+        Ok(license) => LicenseResponse::Ok(Json(LicenseBody::of(license, state.issuance.now()))),
+        Err(error) => error.into(),
+    }
+}

@@ -1,0 +1,86 @@
+//! The HTTP shell: two listeners, each an OpenAPI service built by one function
+//! used by the server, by `TestClient` tests and by `tessera-server openapi`.
+//!
+//! - public ([`public_app`]): buyers' apps, webhooks, health, JWKS;
+//! - admin ([`admin_app`]): the operator's API behind a bearer token, Swagger UI.
+//!
+//! Nothing of one listener is routed on the other.
+
+mod admin_auth;
+mod audit;
+pub mod errors;
+mod licenses;
+mod public;
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use poem_openapi::OpenApiService;
+
+pub use licenses::{LicenseBody, MintLicenseRequest};
+
+use crate::state::AppState;
+
+/// Request bodies above this get 413 (contract §4).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub type PublicApis = (public::HealthApi, public::KeysApi);
+pub type AdminApis = (licenses::LicensesApi, audit::AuditApi);
+
+/// The public listener's OpenAPI service.
+pub fn public_api() -> OpenApiService<PublicApis, ()> {
+    OpenApiService::new((public::HealthApi, public::KeysApi), "Tessera public API", VERSION)
+        .description("Endpoints for buyers' apps and storefronts. Errors are `{code, message}`.")
+}
+
+/// The admin listener's OpenAPI service.
+pub fn admin_api() -> OpenApiService<AdminApis, ()> {
+    OpenApiService::new((licenses::LicensesApi, audit::AuditApi), "Tessera admin API", VERSION)
+        .description("The operator's API. Every operation needs `Authorization: Bearer <admin token>`.")
+}
+
+/// Refuses bodies over [`MAX_BODY_BYTES`] before any handler reads them, also
+/// when they come without a `Content-Length` (chunked).
+async fn limit_body<E: Endpoint>(next: Arc<E>, mut request: Request) -> poem::Result<Response> {
+    let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
+    let declared = request
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > MAX_BODY_BYTES as u64 => return Err(too_large()),
+        Some(_) => {}
+        None => {
+            let body = request.take_body();
+            let bytes = body.into_bytes_limit(MAX_BODY_BYTES).await.map_err(|_| too_large())?;
+            request.set_body(bytes);
+        }
+    }
+    next.call(request).await.map(IntoResponse::into_response)
+}
+
+fn finish(route: Route, state: Arc<AppState>) -> impl Endpoint<Output = Response> {
+    route
+        .data(state)
+        .around(limit_body)
+        .catch_all_error(|error| async move { errors::error_response(error) })
+}
+
+/// The public listener: public operations and `/openapi.json`.
+pub fn public_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
+    let api = public_api();
+    let spec = api.spec_endpoint();
+    finish(Route::new().nest("/", api).at("/openapi.json", spec), state)
+}
+
+/// The admin listener: admin operations, `/openapi.json` and Swagger UI at `/docs`.
+pub fn admin_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
+    let api = admin_api();
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    finish(Route::new().nest("/", api).at("/openapi.json", spec).nest("/docs", docs), state)
+}

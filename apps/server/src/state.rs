@@ -1,0 +1,36 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use ring::digest::{digest, SHA256};
+use subtle::ConstantTimeEq;
+use tessera_domain::audit::AuditLog;
+use tessera_domain::clock::Clock;
+use tessera_domain::issuance::IssuanceService;
+use tessera_domain::license::LicenseRepository;
+use tessera_ring::Keyring;
+
+/// The admin bearer token, kept only as a SHA-256 digest and compared in
+/// constant time, so neither timing nor a memory dump of the comparison
+/// reveals it.
+pub struct AdminToken([u8; 32]);
+
+impl AdminToken {
+    pub fn new(token: &str) -> Self {
+        Self(digest(&SHA256, token.as_bytes()).as_ref().try_into().expect("SHA-256 is 32 bytes"))
+    }
+
+    pub fn matches(&self, candidate: &str) -> bool {
+        let candidate = digest(&SHA256, candidate.as_bytes());
+        bool::from(self.0.ct_eq(candidate.as_ref()))
+    }
+}
+
+pub struct AppState {
+    pub issuance: IssuanceService,
+    pub licenses: Arc<dyn LicenseRepository>,
+    pub audit: Arc<dyn AuditLog>,
+    pub clock: Arc<dyn Clock>,
+    pub keyring: Arc<Keyring>,
+    pub admin_token: AdminToken,
+}
