@@ -1,1 +1,248 @@
-fn main() {}
+//! `tessera`: the operator's command line. Talks to the admin API over HTTP
+//! (so it works through an SSH tunnel) and has local tools that need no server.
+
+mod admin_client;
+mod local;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{json, Map, Value};
+
+use admin_client::{AdminClient, CliError};
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "Operate a Tessera license server")]
+struct Cli {
+    #[command(flatten)]
+    connection: Connection,
+    /// Print JSON instead of tables (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Connection {
+    /// The admin listener.
+    #[arg(long, global = true, env = "TESSERA_ADMIN_URL", default_value = "http://127.0.0.1:8081")]
+    url: String,
+    /// The admin token (prefer --token-file: arguments show up in `ps`).
+    #[arg(long, global = true, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// A file holding the admin token (default: ./tessera-admin-token if present).
+    #[arg(long, global = true, env = "TESSERA_ADMIN_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    Perpetual,
+    Subscription,
+    Trial,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Status {
+    Active,
+    Suspended,
+    Revoked,
+    Expired,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Mint a license and print (or save) its token.
+    Mint {
+        #[arg(long)]
+        product: String,
+        #[arg(long)]
+        tier: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// Override the tier's seats.
+        #[arg(long)]
+        seats: Option<i64>,
+        #[arg(long, value_enum)]
+        kind: Option<Kind>,
+        /// Term in days from now.
+        #[arg(long, conflicts_with = "expires_at")]
+        days: Option<i64>,
+        /// Exact expiry, RFC 3339 (2027-01-31T00:00:00Z).
+        #[arg(long)]
+        expires_at: Option<String>,
+        /// A custom key instead of a generated one.
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        notes: Option<String>,
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        source_ref: Option<String>,
+        /// Makes the mint safe to retry: a repeat returns the first license.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Write the token to this file (e.g. buyer.lic).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// List licenses, newest first.
+    List {
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        product: Option<String>,
+        #[arg(long, value_enum)]
+        status: Option<Status>,
+        #[arg(long)]
+        source: Option<String>,
+        /// Substring of key, name or email.
+        #[arg(short, long)]
+        query: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Continue from a previous page's cursor.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show one license.
+    Show { key: String },
+    /// Revoke a license for good.
+    Revoke {
+        key: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Suspend a license (undo with reinstate).
+    Suspend { key: String },
+    /// Reinstate a suspended license.
+    Reinstate { key: String },
+    /// Extend a license; its token is re-signed.
+    Renew {
+        key: String,
+        #[arg(long, conflicts_with = "expires_at")]
+        days: Option<i64>,
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// Generate an Ed25519 signing key (PKCS#8 PEM, mode 0600) and print its public JWK.
+    Keygen {
+        #[arg(long)]
+        kid: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a token offline against a JWKS; exit 0 when valid.
+    Verify {
+        /// The token, or a file holding it (e.g. buyer.lic).
+        token: String,
+        /// A JWKS file or URL (e.g. https://licenses.example.com/.well-known/jwks.json).
+        #[arg(long)]
+        jwks: String,
+    },
+}
+
+fn insert_some(body: &mut Map<String, Value>, field: &str, value: Option<Value>) {
+    if let Some(value) = value {
+        body.insert(field.to_owned(), value);
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let json_output = cli.json;
+    let client = || AdminClient::new(&cli.connection.url, cli.connection.token.clone(), cli.connection.token_file.clone());
+    match cli.command {
+        Command::Keygen { kid, out } => local::keygen(&kid, &out, json_output),
+        Command::Verify { token, jwks } => local::verify(&token, &jwks, json_output),
+        Command::Mint { product, tier, name, email, seats, kind, days, expires_at, key, notes, source, source_ref, idempotency_key, output } => {
+            let mut body = Map::new();
+            body.insert("product".into(), json!(product));
+            body.insert("tier".into(), json!(tier));
+            body.insert("name".into(), json!(name));
+            body.insert("email".into(), json!(email));
+            insert_some(&mut body, "seats", seats.map(Value::from));
+            insert_some(&mut body, "kind", kind.map(|kind| json!(kind.to_possible_value().expect("named").get_name())));
+            insert_some(&mut body, "duration_days", days.map(Value::from));
+            insert_some(&mut body, "expires_at", expires_at.map(Value::from));
+            insert_some(&mut body, "key", key.map(Value::from));
+            insert_some(&mut body, "notes", notes.map(Value::from));
+            insert_some(&mut body, "source", source.map(Value::from));
+            insert_some(&mut body, "source_ref", source_ref.map(Value::from));
+            let minted = client()?.mint(&Value::Object(body), idempotency_key.as_deref())?;
+            let token = minted["token"].as_str().unwrap_or_default().to_owned();
+            if let Some(path) = &output {
+                std::fs::write(path, format!("{token}\n")).map_err(|error| CliError::Local(format!("{}: {error}", path.display())))?;
+            }
+            if json_output {
+                output::print_json(&minted);
+            } else {
+                output::print_license(&minted["license"]);
+                match &output {
+                    Some(path) => println!("\nToken written to {}", path.display()),
+                    None => println!("\nToken:\n{token}"),
+                }
+            }
+            Ok(())
+        }
+        Command::List { email, product, status, source, query, limit, cursor } => {
+            let status = status.map(|status| status.to_possible_value().expect("named").get_name().to_owned());
+            let mut params = vec![("limit", limit.to_string())];
+            for (name, value) in [("email", email), ("product", product), ("status", status), ("source", source), ("q", query), ("cursor", cursor)] {
+                if let Some(value) = value {
+                    params.push((name, value));
+                }
+            }
+            let page = client()?.get("/admin/v1/licenses", &params)?;
+            if json_output {
+                output::print_json(&page);
+            } else {
+                output::print_license_table(&page);
+            }
+            Ok(())
+        }
+        Command::Show { key } => {
+            let license = client()?.get(&format!("/admin/v1/licenses/{}", admin_client::path_segment(&key)), &[])?;
+            show(&license, json_output)
+        }
+        Command::Revoke { key, reason } => lifecycle(client()?, &key, "revoke", json!({ "reason": reason }), json_output),
+        Command::Suspend { key } => lifecycle(client()?, &key, "suspend", Value::Null, json_output),
+        Command::Reinstate { key } => lifecycle(client()?, &key, "reinstate", Value::Null, json_output),
+        Command::Renew { key, days, expires_at } => {
+            let mut body = Map::new();
+            insert_some(&mut body, "duration_days", days.map(Value::from));
+            insert_some(&mut body, "expires_at", expires_at.map(Value::from));
+            lifecycle(client()?, &key, "renew", Value::Object(body), json_output)
+        }
+    }
+}
+
+fn show(license: &Value, json_output: bool) -> Result<(), CliError> {
+    if json_output {
+        output::print_json(license);
+    } else {
+        output::print_license(license);
+    }
+    Ok(())
+}
+
+fn lifecycle(client: AdminClient, key: &str, action: &str, body: Value, json_output: bool) -> Result<(), CliError> {
+    let path = format!("/admin/v1/licenses/{}/{action}", admin_client::path_segment(key));
+    let license = client.post(&path, &body)?;
+    show(&license, json_output)
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}

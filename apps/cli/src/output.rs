@@ -1,0 +1,46 @@
+//! Human-readable tables and JSON for scripts.
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use serde_json::Value;
+
+pub fn print_json(value: &Value) {
+    println!("{}", serde_json::to_string_pretty(value).expect("JSON values serialize"));
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::Null => "—".into(),
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+pub fn print_license(license: &Value) {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    for field in [
+        "key", "status", "product", "tier", "kind", "seats", "features", "name", "email", "issued_at", "expires_at",
+        "source", "source_ref", "notes", "revoke_reason", "id",
+    ] {
+        if let Some(value) = license.get(field) {
+            table.add_row(vec![field.to_owned(), text(value)]);
+        }
+    }
+    println!("{table}");
+}
+
+pub fn print_license_table(page: &Value) {
+    let items = page["items"].as_array().cloned().unwrap_or_default();
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["key", "status", "product", "tier", "seats", "email", "expires_at"]);
+    for license in &items {
+        table.add_row(["key", "status", "product", "tier", "seats", "email", "expires_at"].map(|field| text(&license[field])));
+    }
+    println!("{table}");
+    match page["next_cursor"].as_str() {
+        Some(cursor) => println!("{} shown; more with --cursor {cursor}", items.len()),
+        None => println!("{} shown", items.len()),
+    }
+}
