@@ -1,0 +1,189 @@
+//! Harness for the black-box tests: builds the real `tessera-server` and
+//! `tessera` binaries once, runs them in a scratch directory and reads what
+//! they print, exactly as an operator would.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub struct Binaries {
+    pub server: PathBuf,
+    pub cli: PathBuf,
+}
+
+/// Builds both binaries (once per test process) with the workspace's profile
+/// and target directory.
+pub fn binaries() -> &'static Binaries {
+    static BINARIES: OnceLock<Binaries> = OnceLock::new();
+    BINARIES.get_or_init(|| {
+        let build = |package: &str, bin: &str| {
+            escargot::CargoBuild::new()
+                .package(package)
+                .bin(bin)
+                .manifest_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"))
+                .run()
+                .unwrap_or_else(|error| panic!("building {bin}: {error}"))
+                .path()
+                .to_owned()
+        };
+        Binaries { server: build("tessera-server", "tessera-server"), cli: build("tessera-cli", "tessera") }
+    })
+}
+
+/// A `tessera-server` process in its own working directory, on free ports,
+/// logging JSON. Stopped with SIGTERM when dropped.
+pub struct RunningServer {
+    child: Child,
+    pub public_url: String,
+    pub admin_url: String,
+    /// What it printed on stdout before it was listening (the one-time admin token).
+    pub stdout: Vec<String>,
+    /// Log lines so far.
+    pub logs: Vec<String>,
+    logs_rx: Receiver<String>,
+}
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl RunningServer {
+    /// Starts the server in `dir` with nothing configured but free ports and JSON logs.
+    pub fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut child = server_command(dir)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tessera-server");
+        let stdout_rx = lines_of(child.stdout.take().unwrap());
+        let logs_rx = lines_of(child.stderr.take().unwrap());
+        let mut logs = Vec::new();
+        let deadline = Instant::now() + START_TIMEOUT;
+        let listening = loop {
+            let line = match logs_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => line,
+                Err(_) => {
+                    let status = child.try_wait().ok().flatten();
+                    panic!("tessera-server did not start (exit {status:?}); logs:\n{}", logs.join("\n"))
+                }
+            };
+            logs.push(line.clone());
+            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
+                if event["message"] == "tessera-server listening" {
+                    break event;
+                }
+            }
+        };
+        let stdout = stdout_rx.try_iter().collect();
+        Self {
+            child,
+            public_url: listening["public"].as_str().expect("public address").to_owned(),
+            admin_url: listening["admin"].as_str().expect("admin address").to_owned(),
+            stdout,
+            logs,
+            logs_rx,
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit; returns the exit code.
+    pub fn stop(mut self) -> Option<i32> {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> Option<i32> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return status.code();
+        }
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.logs.extend(self.logs_rx.try_iter());
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+
+    /// All log lines printed so far.
+    pub fn logs(&mut self) -> &[String] {
+        self.logs.extend(self.logs_rx.try_iter());
+        &self.logs
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+fn lines_of(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// `tessera-server` in `dir` with an environment that has no `TESSERA_`
+/// variables of the caller's, free ports and JSON logs.
+pub fn server_command(dir: &Path) -> Command {
+    let mut command = Command::new(&binaries().server);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TESSERA_SERVER__PUBLIC_ADDR", "127.0.0.1:0")
+        .env("TESSERA_SERVER__ADMIN_ADDR", "127.0.0.1:0")
+        .env("TESSERA_LOG__FORMAT", "json")
+        .env("RUST_LOG", "info");
+    command
+}
+
+/// Runs `tessera ARGS` in `dir` against `admin_url`, like an operator in the
+/// server's directory (the CLI finds `./tessera-admin-token` itself).
+pub fn cli(dir: &Path, admin_url: &str, args: &[&str]) -> Output {
+    Command::new(&binaries().cli)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TESSERA_ADMIN_URL", admin_url)
+        .args(args)
+        .output()
+        .expect("run tessera")
+}
+
+pub fn stdout_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Fails with everything the command printed unless it exited with `code`.
+#[track_caller]
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "exit status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        stdout_of(output),
+        stderr_of(output)
+    );
+}

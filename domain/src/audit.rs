@@ -84,9 +84,5 @@ pub trait AuditLog: Send + Sync + 'static {
     /// MUST return `RepositoryError::Unavailable` when the store cannot be reached
     /// and `RepositoryError::Unexpected` for anything else (including a cursor
     /// this store did not produce).
-    async fn list_audit(
-        &self,
-        filter: &AuditFilter,
-        page: &PageRequest,
-    ) -> Result<Page<AuditEvent>, RepositoryError>;
+    async fn list_audit(&self, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEvent>, RepositoryError>;
 }

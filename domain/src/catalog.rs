@@ -58,9 +58,7 @@ pub enum CatalogError {
 fn is_slug(text: &str, max: usize, extra: &[char]) -> bool {
     !text.is_empty()
         && text.len() <= max
-        && text
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(&c))
+        && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(&c))
 }
 
 impl Catalog {
@@ -74,15 +72,9 @@ impl Catalog {
             }
             let prefix_ok = !product.key_prefix.is_empty()
                 && product.key_prefix.len() <= 12
-                && product
-                    .key_prefix
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+                && product.key_prefix.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
             if !prefix_ok {
-                return Err(CatalogError::InvalidKeyPrefix {
-                    product: product.slug,
-                    prefix: product.key_prefix,
-                });
+                return Err(CatalogError::InvalidKeyPrefix { product: product.slug, prefix: product.key_prefix });
             }
             if !prefixes.insert(product.key_prefix.clone()) {
                 return Err(CatalogError::DuplicateKeyPrefix(product.key_prefix));
@@ -91,19 +83,15 @@ impl Catalog {
                 return Err(CatalogError::NoTiers(product.slug));
             }
             for tier in product.tiers.values() {
-                let invalid = |make: fn(String, String) -> CatalogError| {
-                    Err(make(product.slug.clone(), tier.slug.clone()))
-                };
+                let invalid =
+                    |make: fn(String, String) -> CatalogError| Err(make(product.slug.clone(), tier.slug.clone()));
                 if !is_slug(&tier.slug, 32, &[]) {
                     return invalid(|product, tier| CatalogError::InvalidTierSlug { product, tier });
                 }
                 if tier.seats == 0 || tier.seats > crate::license::MAX_SEATS {
                     return invalid(|product, tier| CatalogError::InvalidSeats { product, tier });
                 }
-                if tier
-                    .duration_days
-                    .is_some_and(|days| days == 0 || days > crate::license::MAX_DURATION_DAYS)
-                {
+                if tier.duration_days.is_some_and(|days| days == 0 || days > crate::license::MAX_DURATION_DAYS) {
                     return invalid(|product, tier| CatalogError::InvalidDuration { product, tier });
                 }
             }

@@ -32,7 +32,10 @@ fn catalog() -> Catalog {
         slug: "datatools".into(),
         name: "DataTools".into(),
         key_prefix: "DT1".into(),
-        tiers: BTreeMap::from([("core".into(), tier("core", 3, Some(365))), ("lifetime".into(), tier("lifetime", 2, None))]),
+        tiers: BTreeMap::from([
+            ("core".into(), tier("core", 3, Some(365))),
+            ("lifetime".into(), tier("lifetime", 2, None)),
+        ]),
     }])
     .unwrap()
 }
@@ -97,7 +100,10 @@ async fn mint_applies_the_tier_and_signs_the_contract_claims() {
     assert_eq!(claims.jti, license.id.to_string());
     assert_eq!(claims.iat, NOW.unix_timestamp());
     assert_eq!(claims.exp, Some((NOW + Duration::days(365)).unix_timestamp()));
-    assert_eq!((claims.product.as_str(), claims.tier.as_str(), claims.kind.as_str()), ("datatools", "core", "subscription"));
+    assert_eq!(
+        (claims.product.as_str(), claims.tier.as_str(), claims.kind.as_str()),
+        ("datatools", "core", "subscription")
+    );
     assert_eq!((claims.name.as_str(), claims.email.as_str(), claims.seats), ("Jane Doe", "jane@example.com", 3));
     assert_eq!(claims.features, ["dedupe", "clean"]);
     assert_eq!(world.service.get(&license.key).await.unwrap(), license);
@@ -122,7 +128,10 @@ async fn mint_overrides_and_custom_keys() {
     custom.duration_days = Some(14);
     let license = world.service.mint(custom.clone(), Actor::Admin).await.unwrap().license;
     assert_eq!(license.key.as_str(), "MY-CUSTOM-KEY-01");
-    assert_eq!((license.seats, license.kind, license.expires_at), (10, LicenseKind::Trial, Some(NOW + Duration::days(14))));
+    assert_eq!(
+        (license.seats, license.kind, license.expires_at),
+        (10, LicenseKind::Trial, Some(NOW + Duration::days(14)))
+    );
     let error = world.service.mint(custom, Actor::Admin).await.unwrap_err();
     assert!(matches!(error, MintError::KeyTaken(_)), "{error:?}");
 }
@@ -136,11 +145,21 @@ async fn invalid_mints_are_refused_and_store_nothing() {
         (MintLicense { tier: "gold".into(), ..request("core") }, |e| matches!(e, MintError::UnknownTier { .. })),
         (MintLicense { seats: Some(0), ..request("core") }, |e| matches!(e, MintError::InvalidSeats)),
         (MintLicense { seats: Some(MAX_SEATS + 1), ..request("core") }, |e| matches!(e, MintError::InvalidSeats)),
-        (MintLicense { duration_days: Some(10), expires_at: Some(NOW + Duration::days(3)), ..request("core") }, |e| matches!(e, MintError::InvalidTerm(_))),
-        (MintLicense { expires_at: Some(NOW - Duration::days(1)), ..request("core") }, |e| matches!(e, MintError::InvalidTerm(_))),
-        (MintLicense { kind: Some(LicenseKind::Perpetual), duration_days: Some(30), ..request("core") }, |e| matches!(e, MintError::InvalidTerm(_))),
-        (MintLicense { kind: Some(LicenseKind::Trial), ..request("lifetime") }, |e| matches!(e, MintError::InvalidTerm(_))),
-        (MintLicense { source: Some("Bad Source!".into()), ..request("core") }, |e| matches!(e, MintError::InvalidField(_))),
+        (MintLicense { duration_days: Some(10), expires_at: Some(NOW + Duration::days(3)), ..request("core") }, |e| {
+            matches!(e, MintError::InvalidTerm(_))
+        }),
+        (MintLicense { expires_at: Some(NOW - Duration::days(1)), ..request("core") }, |e| {
+            matches!(e, MintError::InvalidTerm(_))
+        }),
+        (MintLicense { kind: Some(LicenseKind::Perpetual), duration_days: Some(30), ..request("core") }, |e| {
+            matches!(e, MintError::InvalidTerm(_))
+        }),
+        (MintLicense { kind: Some(LicenseKind::Trial), ..request("lifetime") }, |e| {
+            matches!(e, MintError::InvalidTerm(_))
+        }),
+        (MintLicense { source: Some("Bad Source!".into()), ..request("core") }, |e| {
+            matches!(e, MintError::InvalidField(_))
+        }),
         (MintLicense { notes: Some("x".repeat(2001)), ..request("core") }, |e| matches!(e, MintError::InvalidField(_))),
     ];
     for (request, expected) in cases {
@@ -190,19 +209,37 @@ async fn the_lifecycle_follows_its_rules_and_audits_every_change() {
     world.clock.advance(Duration::seconds(1));
     let suspended = world.service.suspend(&key, Actor::Admin).await.unwrap();
     assert_eq!(suspended.state, LicenseState::Suspended);
-    assert!(matches!(world.service.suspend(&key, Actor::Admin).await.unwrap_err(), ChangeStateError::InvalidTransition { .. }));
+    assert!(matches!(
+        world.service.suspend(&key, Actor::Admin).await.unwrap_err(),
+        ChangeStateError::InvalidTransition { .. }
+    ));
     world.clock.advance(Duration::seconds(1));
     let reinstated = world.service.reinstate(&key, Actor::Storefront("gumroad".into())).await.unwrap();
     assert_eq!(reinstated.state, LicenseState::Active);
-    assert!(matches!(world.service.reinstate(&key, Actor::Admin).await.unwrap_err(), ChangeStateError::InvalidTransition { .. }));
+    assert!(matches!(
+        world.service.reinstate(&key, Actor::Admin).await.unwrap_err(),
+        ChangeStateError::InvalidTransition { .. }
+    ));
 
-    assert!(matches!(world.service.revoke(&key, "  ", Actor::Admin).await.unwrap_err(), ChangeStateError::InvalidReason));
+    assert!(matches!(
+        world.service.revoke(&key, "  ", Actor::Admin).await.unwrap_err(),
+        ChangeStateError::InvalidReason
+    ));
     world.clock.advance(Duration::seconds(1));
     let revoked = world.service.revoke(&key, "chargeback", Actor::Admin).await.unwrap();
     assert_eq!((revoked.state, revoked.revoke_reason.as_deref()), (LicenseState::Revoked, Some("chargeback")));
-    assert!(matches!(world.service.revoke(&key, "again", Actor::Admin).await.unwrap_err(), ChangeStateError::InvalidTransition { .. }));
-    assert!(matches!(world.service.reinstate(&key, Actor::Admin).await.unwrap_err(), ChangeStateError::InvalidTransition { .. }));
-    assert!(matches!(world.service.renew(&key, RenewLicense::default(), Actor::Admin).await.unwrap_err(), RenewError::Revoked));
+    assert!(matches!(
+        world.service.revoke(&key, "again", Actor::Admin).await.unwrap_err(),
+        ChangeStateError::InvalidTransition { .. }
+    ));
+    assert!(matches!(
+        world.service.reinstate(&key, Actor::Admin).await.unwrap_err(),
+        ChangeStateError::InvalidTransition { .. }
+    ));
+    assert!(matches!(
+        world.service.renew(&key, RenewLicense::default(), Actor::Admin).await.unwrap_err(),
+        RenewError::Revoked
+    ));
 
     let missing = LicenseKey::parse("DT1-CORE-NOPE-NOPE").unwrap();
     assert!(matches!(world.service.suspend(&missing, Actor::Admin).await.unwrap_err(), ChangeStateError::NotFound(_)));
@@ -224,19 +261,33 @@ async fn renew_extends_from_the_later_of_now_and_expiry_and_re_signs() {
     let first_expiry = license.expires_at.unwrap();
 
     world.clock.advance(Duration::days(100));
-    let early = world.service.renew(&license.key, RenewLicense { duration_days: Some(30), expires_at: None }, Actor::Admin).await.unwrap();
+    let early = world
+        .service
+        .renew(&license.key, RenewLicense { duration_days: Some(30), expires_at: None }, Actor::Admin)
+        .await
+        .unwrap();
     assert_eq!(early.expires_at, Some(first_expiry + Duration::days(30)), "renewing early loses no days");
-    assert_eq!(InMemorySigner::claims_of(&early.token).unwrap().exp, Some((first_expiry + Duration::days(30)).unix_timestamp()));
+    assert_eq!(
+        InMemorySigner::claims_of(&early.token).unwrap().exp,
+        Some((first_expiry + Duration::days(30)).unix_timestamp())
+    );
     assert_eq!(InMemorySigner::claims_of(&early.token).unwrap().iat, (NOW + Duration::days(100)).unix_timestamp());
 
     world.clock.advance(Duration::days(400));
     assert_eq!(world.service.get(&license.key).await.unwrap().status_at(world.service.now()), LicenseStatus::Expired);
     let late = world.service.renew(&license.key, RenewLicense::default(), Actor::Admin).await.unwrap();
-    assert_eq!(late.expires_at, Some(world.service.now() + Duration::days(365)), "an expired license renews from now, by the tier");
+    assert_eq!(
+        late.expires_at,
+        Some(world.service.now() + Duration::days(365)),
+        "an expired license renews from now, by the tier"
+    );
     assert_eq!(late.status_at(world.service.now()), LicenseStatus::Active);
 
     let perpetual = world.service.mint(request("lifetime"), Actor::Admin).await.unwrap().license;
-    assert!(matches!(world.service.renew(&perpetual.key, RenewLicense::default(), Actor::Admin).await.unwrap_err(), RenewError::InvalidTerm(_)));
+    assert!(matches!(
+        world.service.renew(&perpetual.key, RenewLicense::default(), Actor::Admin).await.unwrap_err(),
+        RenewError::InvalidTerm(_)
+    ));
 }
 
 #[tokio::test]
@@ -244,7 +295,10 @@ async fn a_database_outage_is_reported_as_unavailable() {
     let world = world();
     world.store.set_unavailable(true);
     let error = world.service.mint(request("core"), Actor::Admin).await.unwrap_err();
-    assert!(matches!(error, MintError::Repository(tessera_domain::repository::RepositoryError::Unavailable(_))), "{error:?}");
+    assert!(
+        matches!(error, MintError::Repository(tessera_domain::repository::RepositoryError::Unavailable(_))),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -268,7 +322,10 @@ fn the_catalog_refuses_invalid_products() {
         slug: slug.into(),
         name: "X".into(),
         key_prefix: prefix.into(),
-        tiers: BTreeMap::from([("core".into(), Tier { slug: "core".into(), features: vec![], seats, duration_days: None })]),
+        tiers: BTreeMap::from([(
+            "core".into(),
+            Tier { slug: "core".into(), features: vec![], seats, duration_days: None },
+        )]),
     };
     assert!(Catalog::new(vec![product("ok", "OK1", 1)]).is_ok());
     assert!(Catalog::new(vec![product("Bad Slug", "OK1", 1)]).is_err());

@@ -4,8 +4,18 @@
 use std::process::Command;
 
 const FORBIDDEN: &[&str] = &[
-    "sea-orm", "sea-query", "sqlx", "poem", "poem-openapi", "hyper", "reqwest", "ring", "figment",
-    "tracing-subscriber", "tokio", "mio",
+    "sea-orm",
+    "sea-query",
+    "sqlx",
+    "poem",
+    "poem-openapi",
+    "hyper",
+    "reqwest",
+    "ring",
+    "figment",
+    "tracing-subscriber",
+    "tokio",
+    "mio",
 ];
 
 #[test]

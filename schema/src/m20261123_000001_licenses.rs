@@ -80,12 +80,7 @@ impl MigrationTrait for Migration {
         // by index name, so keep the names.
         manager
             .create_index(
-                Index::create()
-                    .name("ux_licenses_key")
-                    .table(Licenses::Table)
-                    .col(Licenses::Key)
-                    .unique()
-                    .to_owned(),
+                Index::create().name("ux_licenses_key").table(Licenses::Table).col(Licenses::Key).unique().to_owned(),
             )
             .await?;
         manager

@@ -4,8 +4,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use tessera_domain::audit::{AuditEvent, AuditFilter, AuditLog};
 use tessera_domain::license::{
-    CreateLicenseError, IdempotencyKey, IdempotencyRecord, License, LicenseFilter, LicenseKey,
-    LicenseRepository, UpdateLicenseError,
+    CreateLicenseError, IdempotencyKey, IdempotencyRecord, License, LicenseFilter, LicenseKey, LicenseRepository,
+    UpdateLicenseError,
 };
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
@@ -46,11 +46,7 @@ impl InMemoryLicenseRepository {
 }
 
 /// Newest first by id (UUIDv7, time-ordered), strictly after the cursor.
-fn page_of<T: Clone>(
-    rows: impl Iterator<Item = T>,
-    id_of: impl Fn(&T) -> String,
-    page: &PageRequest,
-) -> Page<T> {
+fn page_of<T: Clone>(rows: impl Iterator<Item = T>, id_of: impl Fn(&T) -> String, page: &PageRequest) -> Page<T> {
     let mut rows: Vec<T> = rows.filter(|row| page.after.as_ref().is_none_or(|after| id_of(row) < *after)).collect();
     rows.sort_by_key(|row| std::cmp::Reverse(id_of(row)));
     rows.truncate(page.limit as usize + 1);
@@ -90,10 +86,7 @@ impl LicenseRepository for InMemoryLicenseRepository {
         key: &IdempotencyKey,
     ) -> Result<Option<(License, IdempotencyRecord)>, RepositoryError> {
         let state = self.state()?;
-        Ok(state
-            .idempotency
-            .get(key.as_str())
-            .map(|(index, record)| (state.licenses[*index].clone(), record.clone())))
+        Ok(state.idempotency.get(key.as_str()).map(|(index, record)| (state.licenses[*index].clone(), record.clone())))
     }
 
     async fn list(&self, filter: &LicenseFilter, page: &PageRequest) -> Result<Page<License>, RepositoryError> {

@@ -3,8 +3,8 @@
 use futures::future::join_all;
 use tessera_domain::audit::{Actor, AuditFilter, AuditLog};
 use tessera_domain::license::{
-    CreateLicenseError, EmailAddress, IdempotencyKey, IdempotencyRecord, LicenseFilter,
-    LicenseKey, LicenseKind, LicenseRepository, LicenseState, LicenseStatus, UpdateLicenseError,
+    CreateLicenseError, EmailAddress, IdempotencyKey, IdempotencyRecord, LicenseFilter, LicenseKey, LicenseKind,
+    LicenseRepository, LicenseState, LicenseStatus, UpdateLicenseError,
 };
 use tessera_domain::page::PageRequest;
 use time::Duration;
@@ -82,7 +82,10 @@ pub async fn concurrent_mints_under_one_idempotency_key_store_one(store: &impl S
     .await;
     let created = results.iter().filter(|result| result.is_ok()).count();
     assert_eq!(created, 1, "{results:?}");
-    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, CreateLicenseError::IdempotencyKeyTaken)));
+    assert!(results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .all(|e| matches!(e, CreateLicenseError::IdempotencyKeyTaken)));
     let all = store.list(&LicenseFilter::all(T0), &PageRequest::first(100)).await.unwrap();
     assert_eq!(all.items.len(), 1);
     assert_eq!(audit_count(store).await, 1);
@@ -212,7 +215,11 @@ pub async fn records_audit_events_with_their_changes(store: &impl Store) {
     event.actor = Actor::Storefront("gumroad".into());
     store.update(&suspended, 1, &event).await.unwrap();
 
-    let of_first = AuditFilter { entity_type: Some("license".into()), entity_id: Some(first.key.to_string()), ..Default::default() };
+    let of_first = AuditFilter {
+        entity_type: Some("license".into()),
+        entity_id: Some(first.key.to_string()),
+        ..Default::default()
+    };
     let events = store.list_audit(&of_first, &PageRequest::first(50)).await.unwrap().items;
     let actions: Vec<_> = events.iter().map(|event| event.action.as_str()).collect();
     assert_eq!(actions, ["license.suspended", "license.minted"], "newest first");

@@ -1,8 +1,6 @@
 use serde_json::json;
 use tessera_domain::audit::{Actor, AuditEvent};
-use tessera_domain::license::{
-    CustomerName, EmailAddress, License, LicenseKey, LicenseKind, LicenseState,
-};
+use tessera_domain::license::{CustomerName, EmailAddress, License, LicenseKey, LicenseKind, LicenseState};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 

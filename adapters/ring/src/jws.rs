@@ -59,7 +59,8 @@ pub struct VerifiedToken {
 impl VerifiedToken {
     /// The claims as a typed struct.
     pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, VerifyError> {
-        serde_json::from_value(Value::Object(self.claims.clone())).map_err(|error| VerifyError::Claims(error.to_string()))
+        serde_json::from_value(Value::Object(self.claims.clone()))
+            .map_err(|error| VerifyError::Claims(error.to_string()))
     }
 
     pub fn exp(&self) -> Option<i64> {
@@ -95,7 +96,13 @@ impl TokenVerifier {
     /// Verifies `token` as a `expected_typ` token at unix time `now`. With
     /// `check_expiry` false an expired token whose signature verifies is accepted
     /// (heartbeats renew expired leases); the caller then sees `exp`.
-    pub fn verify(&self, token: &str, expected_typ: &str, now: i64, check_expiry: bool) -> Result<VerifiedToken, VerifyError> {
+    pub fn verify(
+        &self,
+        token: &str,
+        expected_typ: &str,
+        now: i64,
+        check_expiry: bool,
+    ) -> Result<VerifiedToken, VerifyError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(VerifyError::Malformed("token too long"));
         }

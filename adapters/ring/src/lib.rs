@@ -16,9 +16,7 @@ mod signer;
 pub use jwks::{Jwk, Jwks, JwksError};
 pub use jws::{sign_compact, TokenVerifier, VerifiedToken, VerifyError, MAX_TOKEN_LEN};
 pub use keyring::{Keyring, KeyringError};
-pub use keys::{
-    generate_private_key_pem, public_key_from_base64url, KeyError, SigningKey, DEVELOPMENT_KEY_MARKER,
-};
+pub use keys::{generate_private_key_pem, public_key_from_base64url, KeyError, SigningKey, DEVELOPMENT_KEY_MARKER};
 pub use random::RingRandomSource;
 pub use signer::RingSigner;
 

@@ -68,7 +68,8 @@ fn a_tampered_payload_or_signature_is_rejected() {
     let (token, verifier) = sign(keyring(), None);
     let mut forged_claims = claims(None);
     forged_claims.seats = 1000;
-    let forged = format!("{}.{}.{}", part(&token, 0), b64url(&serde_json::to_vec(&forged_claims).unwrap()), part(&token, 2));
+    let forged =
+        format!("{}.{}.{}", part(&token, 0), b64url(&serde_json::to_vec(&forged_claims).unwrap()), part(&token, 2));
     assert_eq!(verifier.verify(&forged, LICENSE_TOKEN_TYPE, NOW, true), Err(VerifyError::BadSignature));
 
     let mut signature = b64url_decode(part(&token, 2)).unwrap();
@@ -82,7 +83,10 @@ fn alg_none_and_other_algorithms_are_rejected() {
     let (token, verifier) = sign(keyring(), None);
     for alg in ["none", "HS256", "ES256", "RS256", "EdDSA "] {
         let forged = with_header(&token, json!({"alg": alg, "typ": LICENSE_TOKEN_TYPE, "kid": "2026-01"}));
-        assert_eq!(verifier.verify(&forged, LICENSE_TOKEN_TYPE, NOW, true), Err(VerifyError::UnsupportedAlgorithm(alg.into())));
+        assert_eq!(
+            verifier.verify(&forged, LICENSE_TOKEN_TYPE, NOW, true),
+            Err(VerifyError::UnsupportedAlgorithm(alg.into()))
+        );
     }
     let unsigned = format!("{}.{}.", b64url(br#"{"alg":"none"}"#), part(&token, 1));
     assert!(verifier.verify(&unsigned, LICENSE_TOKEN_TYPE, NOW, true).is_err());
@@ -153,7 +157,8 @@ fn duplicate_or_invalid_kids_are_refused() {
     let key = || SigningKey::from_pem("k1", &generate_private_key_pem(None).unwrap()).unwrap();
     let public = key().public_key();
     assert_eq!(Keyring::new(key(), vec![("k1".into(), public)]).unwrap_err(), KeyringError::DuplicateKid("k1".into()));
-    assert!(Keyring::new(SigningKey::from_pem("bad kid", &generate_private_key_pem(None).unwrap()).unwrap(), vec![]).is_err());
+    assert!(Keyring::new(SigningKey::from_pem("bad kid", &generate_private_key_pem(None).unwrap()).unwrap(), vec![])
+        .is_err());
 }
 
 #[test]
@@ -175,7 +180,10 @@ fn garbage_key_files_are_refused_with_a_reason() {
 
 #[test]
 fn a_jwks_without_ed25519_keys_or_with_a_bad_one_is_refused() {
-    assert_eq!(Jwks::parse(r#"{"keys":[{"kty":"RSA","n":"x","e":"AQAB"}]}"#).unwrap().verifier().unwrap_err(), JwksError::NoUsableKeys);
+    assert_eq!(
+        Jwks::parse(r#"{"keys":[{"kty":"RSA","n":"x","e":"AQAB"}]}"#).unwrap().verifier().unwrap_err(),
+        JwksError::NoUsableKeys
+    );
     let bad = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"short","kid":"a"}]}"#;
     assert_eq!(Jwks::parse(bad).unwrap().verifier().unwrap_err(), JwksError::BadKey("a".into()));
     assert!(matches!(Jwks::parse("[]"), Err(JwksError::NotJwks(_))));

@@ -1,13 +1,13 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Statement, TransactionTrait,
 };
 use tessera_domain::audit::{Actor, AuditEvent, AuditFilter, AuditLog};
 use tessera_domain::license::{
-    CreateLicenseError, CustomerName, EmailAddress, IdempotencyKey, IdempotencyRecord, License,
-    LicenseFilter, LicenseKey, LicenseRepository, LicenseStatus, UpdateLicenseError,
+    CreateLicenseError, CustomerName, EmailAddress, IdempotencyKey, IdempotencyRecord, License, LicenseFilter,
+    LicenseKey, LicenseRepository, LicenseStatus, UpdateLicenseError,
 };
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
@@ -183,7 +183,8 @@ impl LicenseRepository for SeaOrmLicenseRepository {
         else {
             return Ok(None);
         };
-        let record = IdempotencyRecord { key: key.clone(), request: row.idempotency_request.clone().unwrap_or_default() };
+        let record =
+            IdempotencyRecord { key: key.clone(), request: row.idempotency_request.clone().unwrap_or_default() };
         Ok(Some((from_row(row)?, record)))
     }
 
@@ -223,7 +224,12 @@ impl LicenseRepository for SeaOrmLicenseRepository {
         Ok(Page::from_overfetch(licenses, page.limit, |license| license.id.to_string()))
     }
 
-    async fn update(&self, license: &License, expected_version: i64, audit: &AuditEvent) -> Result<(), UpdateLicenseError> {
+    async fn update(
+        &self,
+        license: &License,
+        expected_version: i64,
+        audit: &AuditEvent,
+    ) -> Result<(), UpdateLicenseError> {
         use licenses::Column;
         let mut row = to_row(license, None).into_active_model().reset_all();
         // Never touch the idempotency record or the identity of the license.
@@ -246,7 +252,11 @@ impl LicenseRepository for SeaOrmLicenseRepository {
                 .map_err(repository_error)?
                 .is_some();
             let _ = txn.rollback().await;
-            return Err(if exists { UpdateLicenseError::Conflict } else { UpdateLicenseError::NotFound(license.key.clone()) });
+            return Err(if exists {
+                UpdateLicenseError::Conflict
+            } else {
+                UpdateLicenseError::NotFound(license.key.clone())
+            });
         }
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
         txn.commit().await.map_err(repository_error)?;

@@ -48,11 +48,7 @@ pub async fn postgres_database() -> Option<Database> {
         .unwrap_or_else(|error| panic!("{TEST_DATABASE_URL} is set but unreachable: {error}"));
     drop_databases_of_finished_runs(&admin).await;
     let name = unique_name("tessera_test");
-    admin
-        .writer
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create test database");
+    admin.writer.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
     admin.close().await;
     let (base, query) = match admin_url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),

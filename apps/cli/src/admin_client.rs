@@ -93,7 +93,9 @@ impl AdminClient {
             .send()
             .map_err(|error| CliError::Unreachable { url: self.base.clone(), reason: root_cause(&error) })?;
         let status = response.status();
-        let text = response.text().map_err(|error| CliError::Unreachable { url: self.base.clone(), reason: root_cause(&error) })?;
+        let text = response
+            .text()
+            .map_err(|error| CliError::Unreachable { url: self.base.clone(), reason: root_cause(&error) })?;
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status.is_success() {
             return Ok(body);

@@ -29,7 +29,11 @@ pub fn keygen(kid: &str, out: &Path, json_output: bool) -> Result<(), CliError> 
     if json_output {
         print_json(&jwk);
     } else {
-        println!("Wrote {} (mode 0600). Public key, for `public_key` once retired:\n{}", out.display(), key.public_key_base64url());
+        println!(
+            "Wrote {} (mode 0600). Public key, for `public_key` once retired:\n{}",
+            out.display(),
+            key.public_key_base64url()
+        );
         println!("JWK:\n{}", serde_json::to_string(&jwk).expect("a JWK serializes"));
     }
     Ok(())
@@ -64,7 +68,8 @@ pub fn verify(token_or_file: &str, jwks: &str, json_output: bool) -> Result<(), 
         .find(|known| **known == typ)
         .ok_or_else(|| CliError::Invalid(format!("invalid: unknown token type `{typ}`")))?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs() as i64).unwrap_or_default();
-    let verified = verifier.verify(token, expected, now, true).map_err(|error| CliError::Invalid(format!("invalid: {error}")))?;
+    let verified =
+        verifier.verify(token, expected, now, true).map_err(|error| CliError::Invalid(format!("invalid: {error}")))?;
     let claims = Value::Object(verified.claims);
     if json_output {
         print_json(&json!({ "valid": true, "typ": verified.typ, "kid": verified.kid, "claims": claims }));

@@ -156,11 +156,27 @@ fn insert_some(body: &mut Map<String, Value>, field: &str, value: Option<Value>)
 
 fn run(cli: Cli) -> Result<(), CliError> {
     let json_output = cli.json;
-    let client = || AdminClient::new(&cli.connection.url, cli.connection.token.clone(), cli.connection.token_file.clone());
+    let client =
+        || AdminClient::new(&cli.connection.url, cli.connection.token.clone(), cli.connection.token_file.clone());
     match cli.command {
         Command::Keygen { kid, out } => local::keygen(&kid, &out, json_output),
         Command::Verify { token, jwks } => local::verify(&token, &jwks, json_output),
-        Command::Mint { product, tier, name, email, seats, kind, days, expires_at, key, notes, source, source_ref, idempotency_key, output } => {
+        Command::Mint {
+            product,
+            tier,
+            name,
+            email,
+            seats,
+            kind,
+            days,
+            expires_at,
+            key,
+            notes,
+            source,
+            source_ref,
+            idempotency_key,
+            output,
+        } => {
             let mut body = Map::new();
             body.insert("product".into(), json!(product));
             body.insert("tier".into(), json!(tier));
@@ -177,7 +193,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let minted = client()?.mint(&Value::Object(body), idempotency_key.as_deref())?;
             let token = minted["token"].as_str().unwrap_or_default().to_owned();
             if let Some(path) = &output {
-                std::fs::write(path, format!("{token}\n")).map_err(|error| CliError::Local(format!("{}: {error}", path.display())))?;
+                std::fs::write(path, format!("{token}\n"))
+                    .map_err(|error| CliError::Local(format!("{}: {error}", path.display())))?;
             }
             if json_output {
                 output::print_json(&minted);
@@ -193,7 +210,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::List { email, product, status, source, query, limit, cursor } => {
             let status = status.map(|status| status.to_possible_value().expect("named").get_name().to_owned());
             let mut params = vec![("limit", limit.to_string())];
-            for (name, value) in [("email", email), ("product", product), ("status", status), ("source", source), ("q", query), ("cursor", cursor)] {
+            for (name, value) in [
+                ("email", email),
+                ("product", product),
+                ("status", status),
+                ("source", source),
+                ("q", query),
+                ("cursor", cursor),
+            ] {
                 if let Some(value) = value {
                     params.push((name, value));
                 }
@@ -210,7 +234,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let license = client()?.get(&format!("/admin/v1/licenses/{}", admin_client::path_segment(&key)), &[])?;
             show(&license, json_output)
         }
-        Command::Revoke { key, reason } => lifecycle(client()?, &key, "revoke", json!({ "reason": reason }), json_output),
+        Command::Revoke { key, reason } => {
+            lifecycle(client()?, &key, "revoke", json!({ "reason": reason }), json_output)
+        }
         Command::Suspend { key } => lifecycle(client()?, &key, "suspend", Value::Null, json_output),
         Command::Reinstate { key } => lifecycle(client()?, &key, "reinstate", Value::Null, json_output),
         Command::Renew { key, days, expires_at } => {

@@ -20,8 +20,22 @@ pub fn print_license(license: &Value) {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     for field in [
-        "key", "status", "product", "tier", "kind", "seats", "features", "name", "email", "issued_at", "expires_at",
-        "source", "source_ref", "notes", "revoke_reason", "id",
+        "key",
+        "status",
+        "product",
+        "tier",
+        "kind",
+        "seats",
+        "features",
+        "name",
+        "email",
+        "issued_at",
+        "expires_at",
+        "source",
+        "source_ref",
+        "notes",
+        "revoke_reason",
+        "id",
     ] {
         if let Some(value) = license.get(field) {
             table.add_row(vec![field.to_owned(), text(value)]);
@@ -36,7 +50,9 @@ pub fn print_license_table(page: &Value) {
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(["key", "status", "product", "tier", "seats", "email", "expires_at"]);
     for license in &items {
-        table.add_row(["key", "status", "product", "tier", "seats", "email", "expires_at"].map(|field| text(&license[field])));
+        table.add_row(
+            ["key", "status", "product", "tier", "seats", "email", "expires_at"].map(|field| text(&license[field])),
+        );
     }
     println!("{table}");
     match page["next_cursor"].as_str() {

@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tessera_domain::catalog::{Catalog, Product, Tier};
-use tessera_domain::issuance::IssuanceService;
 use tessera_ring::{
-    b64url, generate_private_key_pem, public_key_from_base64url, Keyring, RingRandomSource, RingSigner, SigningKey,
+    b64url, generate_private_key_pem, public_key_from_base64url, Keyring, RingRandomSource, SigningKey,
     DEVELOPMENT_KEY_MARKER,
 };
 use tessera_sea_orm::{connect, Database, DatabaseOptions, SeaOrmLicenseRepository};
@@ -72,7 +71,11 @@ pub fn admin_token(config: &Config) -> Result<AdminTokenSource, StartupError> {
         if token.expose().is_empty() {
             return Err(ConfigError::Rule("admin.token is empty".into()).into());
         }
-        return Ok(AdminTokenSource { token: AdminToken::new(token.expose()), generated: None, origin: "configuration".into() });
+        return Ok(AdminTokenSource {
+            token: AdminToken::new(token.expose()),
+            generated: None,
+            origin: "configuration".into(),
+        });
     }
     if config.environment == Environment::Production {
         return Err(StartupError::Production("set admin.token_file (an admin token of at least 32 characters)".into()));
@@ -81,13 +84,21 @@ pub fn admin_token(config: &Config) -> Result<AdminTokenSource, StartupError> {
     if path.exists() {
         let token = std::fs::read_to_string(path).map_err(file_error(path))?;
         let token = token.trim_end_matches(['\n', '\r']);
-        return Ok(AdminTokenSource { token: AdminToken::new(token), generated: None, origin: format!("./{DEV_ADMIN_TOKEN_FILE}") });
+        return Ok(AdminTokenSource {
+            token: AdminToken::new(token),
+            generated: None,
+            origin: format!("./{DEV_ADMIN_TOKEN_FILE}"),
+        });
     }
     let mut bytes = [0u8; 32];
     tessera_domain::random::RandomSource::fill(&RingRandomSource::new(), &mut bytes);
     let token = b64url(&bytes);
     create_private_file(path, &format!("{token}\n"))?;
-    Ok(AdminTokenSource { token: AdminToken::new(&token), generated: Some(token), origin: format!("./{DEV_ADMIN_TOKEN_FILE}") })
+    Ok(AdminTokenSource {
+        token: AdminToken::new(&token),
+        generated: Some(token),
+        origin: format!("./{DEV_ADMIN_TOKEN_FILE}"),
+    })
 }
 
 fn readable_by_others(path: &Path) -> Result<bool, StartupError> {
@@ -107,7 +118,8 @@ pub fn keyring(config: &Config) -> Result<Keyring, StartupError> {
         }
         let path = Path::new(DEV_KEY_FILE);
         if !path.exists() {
-            let pem = generate_private_key_pem(Some(DEVELOPMENT_KEY_MARKER)).map_err(|error| StartupError::Signing(error.to_string()))?;
+            let pem = generate_private_key_pem(Some(DEVELOPMENT_KEY_MARKER))
+                .map_err(|error| StartupError::Signing(error.to_string()))?;
             create_private_file(path, &pem)?;
         }
         let pem = std::fs::read_to_string(path).map_err(file_error(path))?;
@@ -125,7 +137,10 @@ pub fn keyring(config: &Config) -> Result<Keyring, StartupError> {
             (Some(_), Some(_)) => return Err(fail("give a private key or a public_key, not both".into())),
             (None, None) => return Err(fail("give private_key_file (active) or public_key (retired)".into())),
             (None, Some(public)) => {
-                retired.push((key.kid.clone(), public_key_from_base64url(public).map_err(|error| fail(error.to_string()))?));
+                retired.push((
+                    key.kid.clone(),
+                    public_key_from_base64url(public).map_err(|error| fail(error.to_string()))?,
+                ));
             }
             (Some(pem), None) => {
                 if production && pem.expose().contains(DEVELOPMENT_KEY_MARKER) {
@@ -142,7 +157,9 @@ pub fn keyring(config: &Config) -> Result<Keyring, StartupError> {
                         tracing::warn!(path = %path.display(), "signing key file is readable by group or other");
                     }
                 }
-                private.push(SigningKey::from_pem(key.kid.clone(), pem.expose()).map_err(|error| fail(error.to_string()))?);
+                private.push(
+                    SigningKey::from_pem(key.kid.clone(), pem.expose()).map_err(|error| fail(error.to_string()))?,
+                );
             }
         }
     }
@@ -192,7 +209,12 @@ pub fn catalog(config: &Config) -> Result<Catalog, StartupError> {
                 .tiers
                 .into_iter()
                 .map(|(slug, tier)| {
-                    let tier = Tier { slug: slug.clone(), features: tier.features, seats: tier.seats, duration_days: tier.duration_days };
+                    let tier = Tier {
+                        slug: slug.clone(),
+                        features: tier.features,
+                        seats: tier.seats,
+                        duration_days: tier.duration_days,
+                    };
                     (slug, tier)
                 })
                 .collect(),
@@ -228,25 +250,14 @@ pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
     Ok(database)
 }
 
-/// Wires the adapters to the use cases.
+/// Wires the sea-orm store to the use cases.
 pub fn app_state(config: &Config, checked: Checked, database: Database) -> Arc<AppState> {
-    let keyring = Arc::new(checked.keyring);
-    let repository = Arc::new(SeaOrmLicenseRepository::new(database));
-    let clock = Arc::new(SystemClock);
-    let issuance = IssuanceService::new(
-        repository.clone(),
-        Arc::new(RingSigner::new(keyring.clone())),
-        clock.clone(),
-        Arc::new(RingRandomSource::new()),
-        Arc::new(checked.catalog),
+    AppState::new(
+        Arc::new(SeaOrmLicenseRepository::new(database)),
+        Arc::new(checked.keyring),
+        Arc::new(SystemClock),
+        checked.catalog,
         config.server.issuer.clone(),
-    );
-    Arc::new(AppState {
-        issuance,
-        licenses: repository.clone(),
-        audit: repository,
-        clock,
-        keyring,
-        admin_token: checked.admin_token.token,
-    })
+        checked.admin_token.token,
+    )
 }

@@ -57,7 +57,11 @@ impl fmt::Debug for Secret {
 
 /// Resolves `name` / `name_file` into the secret, if either is given. A file's
 /// trailing newline is trimmed.
-pub fn resolve_secret(name: &str, inline: &Option<Secret>, file: &Option<PathBuf>) -> Result<Option<Secret>, ConfigError> {
+pub fn resolve_secret(
+    name: &str,
+    inline: &Option<Secret>,
+    file: &Option<PathBuf>,
+) -> Result<Option<Secret>, ConfigError> {
     match (inline, file) {
         (Some(_), Some(_)) => Err(ConfigError::SecretGivenTwice(name.to_owned())),
         (Some(secret), None) => Ok(Some(secret.clone())),

@@ -68,7 +68,11 @@ fn main() -> ExitCode {
         }),
         Command::CheckConfig => bootstrap::check(&config).map(|checked| {
             let products: Vec<_> = checked.catalog.products().map(|product| product.slug.as_str()).collect();
-            println!("configuration OK: environment {:?}, signing key `{}`, products {products:?}", config.environment, checked.keyring.active().kid);
+            println!(
+                "configuration OK: environment {:?}, signing key `{}`, products {products:?}",
+                config.environment,
+                checked.keyring.active().kid
+            );
         }),
         Command::Openapi { .. } => unreachable!("handled before loading the configuration"),
     };
@@ -85,7 +89,8 @@ fn fail(error: &StartupError) -> ExitCode {
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate.recv() => {},
@@ -104,11 +109,21 @@ async fn serve(config: Config) -> Result<(), StartupError> {
     let state = bootstrap::app_state(&config, checked, database);
 
     let bind = |addr: std::net::SocketAddr| async move {
-        TcpListener::bind(addr).into_acceptor().await.map_err(|error| StartupError::File { path: addr.to_string().into(), error })
+        TcpListener::bind(addr)
+            .into_acceptor()
+            .await
+            .map_err(|error| StartupError::File { path: addr.to_string().into(), error })
     };
     let public = bind(config.server.public_addr).await?;
     let admin = bind(config.server.admin_addr).await?;
-    let address = |acceptor: &poem::listener::TcpAcceptor| acceptor.local_addr().first().and_then(|addr| addr.as_socket_addr().copied()).map(|addr| addr.to_string()).unwrap_or_default();
+    let address = |acceptor: &poem::listener::TcpAcceptor| {
+        acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().copied())
+            .map(|addr| addr.to_string())
+            .unwrap_or_default()
+    };
     tracing::info!(public = %format!("http://{}", address(&public)), admin = %format!("http://{}", address(&admin)), docs = %format!("http://{}/docs", address(&admin)), "tessera-server listening");
 
     let (stop, stopped) = watch::channel(false);
@@ -116,14 +131,20 @@ async fn serve(config: Config) -> Result<(), StartupError> {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
     let grace = Some(std::time::Duration::from_secs(10));
-    let public_server = Server::new_with_acceptor(public).run_with_graceful_shutdown(public_app(state.clone()), wait(stopped.clone()), grace);
-    let admin_server = Server::new_with_acceptor(admin).run_with_graceful_shutdown(admin_app(state), wait(stopped), grace);
+    let public_server = Server::new_with_acceptor(public).run_with_graceful_shutdown(
+        public_app(state.clone()),
+        wait(stopped.clone()),
+        grace,
+    );
+    let admin_server =
+        Server::new_with_acceptor(admin).run_with_graceful_shutdown(admin_app(state), wait(stopped), grace);
     let signal = async move {
         shutdown_signal().await;
         let _ = stop.send(true);
         Ok::<(), std::io::Error>(())
     };
-    tokio::try_join!(public_server, admin_server, signal).map_err(|error| StartupError::File { path: "listener".into(), error })?;
+    tokio::try_join!(public_server, admin_server, signal)
+        .map_err(|error| StartupError::File { path: "listener".into(), error })?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use ring::digest::{digest, SHA256};
 use subtle::ConstantTimeEq;
 use tessera_domain::audit::AuditLog;
+use tessera_domain::catalog::Catalog;
 use tessera_domain::clock::Clock;
 use tessera_domain::issuance::IssuanceService;
 use tessera_domain::license::LicenseRepository;
-use tessera_ring::Keyring;
+use tessera_ring::{Keyring, RingRandomSource, RingSigner};
 
 /// The admin bearer token, kept only as a SHA-256 digest and compared in
 /// constant time, so neither timing nor a memory dump of the comparison
@@ -33,4 +34,30 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub keyring: Arc<Keyring>,
     pub admin_token: AdminToken,
+}
+
+impl AppState {
+    /// Wires a store (sea-orm in the server, in-memory in tests) and the ring
+    /// signer to the use cases.
+    pub fn new<S>(
+        store: Arc<S>,
+        keyring: Arc<Keyring>,
+        clock: Arc<dyn Clock>,
+        catalog: Catalog,
+        issuer: String,
+        admin_token: AdminToken,
+    ) -> Arc<Self>
+    where
+        S: LicenseRepository + AuditLog,
+    {
+        let issuance = IssuanceService::new(
+            store.clone(),
+            Arc::new(RingSigner::new(keyring.clone())),
+            clock.clone(),
+            Arc::new(RingRandomSource::new()),
+            Arc::new(catalog),
+            issuer,
+        );
+        Arc::new(Self { issuance, licenses: store.clone(), audit: store, clock, keyring, admin_token })
+    }
 }

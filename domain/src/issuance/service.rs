@@ -9,9 +9,8 @@ use crate::audit::{Actor, AuditEvent};
 use crate::catalog::Catalog;
 use crate::clock::{now_seconds, Clock};
 use crate::license::{
-    generate_key, CreateLicenseError, CustomerName, EmailAddress, IdempotencyKey,
-    IdempotencyRecord, License, LicenseFilter, LicenseKey, LicenseKind, LicenseRepository,
-    LicenseState, UpdateLicenseError, MAX_SEATS,
+    generate_key, CreateLicenseError, CustomerName, EmailAddress, IdempotencyKey, IdempotencyRecord, License,
+    LicenseFilter, LicenseKey, LicenseKind, LicenseRepository, LicenseState, UpdateLicenseError, MAX_SEATS,
 };
 use crate::page::{Page, PageRequest};
 use crate::random::{new_id, RandomSource};
@@ -145,10 +144,7 @@ impl IssuanceService {
 
     /// The license an earlier mint under the same idempotency key produced, when
     /// `request` is that same mint; otherwise the key is being reused.
-    fn replay_or_reject(
-        request: &MintLicense,
-        found: (License, IdempotencyRecord),
-    ) -> Result<Minted, MintError> {
+    fn replay_or_reject(request: &MintLicense, found: (License, IdempotencyRecord)) -> Result<Minted, MintError> {
         let (license, record) = found;
         if record.request == request.canonical() {
             Ok(Minted { license, replayed: true })
@@ -166,14 +162,11 @@ impl IssuanceService {
                 return Self::replay_or_reject(&request, found);
             }
         }
-        let product = self
-            .catalog
-            .product(&request.product)
-            .ok_or_else(|| MintError::UnknownProduct(request.product.clone()))?;
-        let tier = product.tier(&request.tier).ok_or_else(|| MintError::UnknownTier {
-            product: request.product.clone(),
-            tier: request.tier.clone(),
-        })?;
+        let product =
+            self.catalog.product(&request.product).ok_or_else(|| MintError::UnknownProduct(request.product.clone()))?;
+        let tier = product
+            .tier(&request.tier)
+            .ok_or_else(|| MintError::UnknownTier { product: request.product.clone(), tier: request.tier.clone() })?;
         let seats = request.seats.unwrap_or(tier.seats);
         if seats == 0 || seats > MAX_SEATS {
             return Err(MintError::InvalidSeats);
@@ -183,16 +176,11 @@ impl IssuanceService {
         check_text("source_ref", &request.source_ref, 200)?;
         check_text("notes", &request.notes, 2000)?;
         let now = self.now();
-        let requested = RequestedTerm {
-            kind: request.kind,
-            duration_days: request.duration_days,
-            expires_at: request.expires_at,
-        };
+        let requested =
+            RequestedTerm { kind: request.kind, duration_days: request.duration_days, expires_at: request.expires_at };
         let (kind, expires_at) = term::resolve(requested, tier, now).map_err(MintError::InvalidTerm)?;
-        let idempotency = request.idempotency_key.clone().map(|key| IdempotencyRecord {
-            key,
-            request: request.canonical(),
-        });
+        let idempotency =
+            request.idempotency_key.clone().map(|key| IdempotencyRecord { key, request: request.canonical() });
 
         for _ in 0..MAX_KEY_ATTEMPTS {
             let key = match &request.key {
@@ -248,17 +236,10 @@ impl IssuanceService {
     }
 
     pub async fn get(&self, key: &LicenseKey) -> Result<License, GetLicenseError> {
-        self.licenses
-            .find_by_key(key)
-            .await?
-            .ok_or_else(|| GetLicenseError::NotFound(key.clone()))
+        self.licenses.find_by_key(key).await?.ok_or_else(|| GetLicenseError::NotFound(key.clone()))
     }
 
-    pub async fn list(
-        &self,
-        filter: &LicenseFilter,
-        page: &PageRequest,
-    ) -> Result<Page<License>, ListLicensesError> {
+    pub async fn list(&self, filter: &LicenseFilter, page: &PageRequest) -> Result<Page<License>, ListLicensesError> {
         if page.after.as_deref().is_some_and(|cursor| uuid::Uuid::parse_str(cursor).is_err()) {
             return Err(ListLicensesError::InvalidCursor);
         }
@@ -271,14 +252,14 @@ impl IssuanceService {
         if reason.is_empty() || reason.chars().count() > 500 {
             return Err(ChangeStateError::InvalidReason);
         }
-        self.change_state(key, actor, "revoke", "license.revoked", json!({ "reason": reason }), |license| {
-            match license.state {
-                LicenseState::Revoked => false,
-                LicenseState::Active | LicenseState::Suspended => {
-                    license.state = LicenseState::Revoked;
-                    license.revoke_reason = Some(reason.to_owned());
-                    true
-                }
+        self.change_state(key, actor, "revoke", "license.revoked", json!({ "reason": reason }), |license| match license
+            .state
+        {
+            LicenseState::Revoked => false,
+            LicenseState::Active | LicenseState::Suspended => {
+                license.state = LicenseState::Revoked;
+                license.revoke_reason = Some(reason.to_owned());
+                true
             }
         })
         .await
@@ -319,11 +300,8 @@ impl IssuanceService {
         transition: impl Fn(&mut License) -> bool,
     ) -> Result<License, ChangeStateError> {
         for _ in 0..MAX_UPDATE_ATTEMPTS {
-            let mut license = self
-                .licenses
-                .find_by_key(key)
-                .await?
-                .ok_or_else(|| ChangeStateError::NotFound(key.clone()))?;
+            let mut license =
+                self.licenses.find_by_key(key).await?.ok_or_else(|| ChangeStateError::NotFound(key.clone()))?;
             let now = self.now();
             let status = license.status_at(now);
             if !transition(&mut license) {
@@ -347,11 +325,7 @@ impl IssuanceService {
     /// of now and the current expiry, so renewing early loses no days.
     pub async fn renew(&self, key: &LicenseKey, request: RenewLicense, actor: Actor) -> Result<License, RenewError> {
         for _ in 0..MAX_UPDATE_ATTEMPTS {
-            let mut license = self
-                .licenses
-                .find_by_key(key)
-                .await?
-                .ok_or_else(|| RenewError::NotFound(key.clone()))?;
+            let mut license = self.licenses.find_by_key(key).await?.ok_or_else(|| RenewError::NotFound(key.clone()))?;
             if license.state == LicenseState::Revoked {
                 return Err(RenewError::Revoked);
             }
@@ -401,4 +375,3 @@ impl IssuanceService {
             })
     }
 }
-

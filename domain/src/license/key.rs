@@ -47,11 +47,7 @@ impl fmt::Display for LicenseKey {
 pub fn generate_key(prefix: &str, tier: &str, random: &dyn RandomSource) -> LicenseKey {
     let mut bytes = [0u8; RANDOM_GROUPS * GROUP_LEN];
     random.fill(&mut bytes);
-    let tier: String = tier
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
+    let tier: String = tier.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect();
     let mut key = format!("{prefix}-{tier}");
     for group in bytes.chunks(GROUP_LEN) {
         key.push('-');

@@ -196,9 +196,7 @@ impl License {
         match self.state {
             LicenseState::Revoked => LicenseStatus::Revoked,
             LicenseState::Suspended => LicenseStatus::Suspended,
-            LicenseState::Active if self.expires_at.is_some_and(|at| at <= now) => {
-                LicenseStatus::Expired
-            }
+            LicenseState::Active if self.expires_at.is_some_and(|at| at <= now) => LicenseStatus::Expired,
             LicenseState::Active => LicenseStatus::Active,
         }
     }

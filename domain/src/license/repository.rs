@@ -57,11 +57,7 @@ pub trait LicenseRepository: Send + Sync + 'static {
 
     /// Licenses matching `filter`, newest first. MUST return
     /// `RepositoryError::Unexpected` for a cursor this store did not produce.
-    async fn list(
-        &self,
-        filter: &LicenseFilter,
-        page: &PageRequest,
-    ) -> Result<Page<License>, RepositoryError>;
+    async fn list(&self, filter: &LicenseFilter, page: &PageRequest) -> Result<Page<License>, RepositoryError>;
 
     /// Replaces the stored license with `license` (whose `version` must already
     /// be `expected_version + 1`) and stores `audit`, atomically, only if the

@@ -100,9 +100,18 @@ impl AuditApi {
         cursor: Query<Option<String>>,
     ) -> AuditResponse {
         if cursor.0.as_deref().is_some_and(|cursor| uuid::Uuid::parse_str(cursor).is_err()) {
-            return AuditResponse::BadRequest(ErrorBody::new("INVALID_CURSOR", "the cursor is not one this server produced"));
+            return AuditResponse::BadRequest(ErrorBody::new(
+                "INVALID_CURSOR",
+                "the cursor is not one this server produced",
+            ));
         }
-        let filter = AuditFilter { entity_type: entity_type.0, entity_id: entity_id.0, actor: actor.0, action: action.0, since: since.0 };
+        let filter = AuditFilter {
+            entity_type: entity_type.0,
+            entity_id: entity_id.0,
+            actor: actor.0,
+            action: action.0,
+            since: since.0,
+        };
         match state.audit.list_audit(&filter, &PageRequest::new(limit.0, cursor.0)).await {
             Ok(page) => AuditResponse::Ok(Json(AuditPage {
                 items: page.items.into_iter().map(Into::into).collect(),

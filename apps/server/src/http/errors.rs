@@ -75,7 +75,9 @@ pub fn error_response(error: poem::Error) -> Response {
         StatusCode::UNAUTHORIZED => ("UNAUTHORIZED", "missing or invalid admin token".to_owned()),
         StatusCode::NOT_FOUND => ("NOT_FOUND", "no such route".to_owned()),
         StatusCode::METHOD_NOT_ALLOWED => ("METHOD_NOT_ALLOWED", "method not allowed on this route".to_owned()),
-        StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", format!("request bodies are limited to {} bytes", super::MAX_BODY_BYTES)),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("PAYLOAD_TOO_LARGE", format!("request bodies are limited to {} bytes", super::MAX_BODY_BYTES))
+        }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("UNSUPPORTED_MEDIA_TYPE", error.to_string()),
         status if status.is_server_error() => {
             tracing::error!(error = %error, status = status.as_u16(), "request failed");

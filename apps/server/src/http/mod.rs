@@ -64,10 +64,7 @@ async fn limit_body<E: Endpoint>(next: Arc<E>, mut request: Request) -> poem::Re
 }
 
 fn finish(route: Route, state: Arc<AppState>) -> impl Endpoint<Output = Response> {
-    route
-        .data(state)
-        .around(limit_body)
-        .catch_all_error(|error| async move { errors::error_response(error) })
+    route.data(state).around(limit_body).catch_all_error(|error| async move { errors::error_response(error) })
 }
 
 /// The public listener: public operations and `/openapi.json`.

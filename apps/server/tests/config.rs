@@ -1,0 +1,127 @@
+//! Configuration (contract §2) and the production refusals of contract §1.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use figment::providers::{Format, Toml};
+use figment::Figment;
+use tessera_ring::{generate_private_key_pem, DEVELOPMENT_KEY_MARKER};
+use tessera_server::bootstrap::{self, StartupError};
+use tessera_server::config::{Config, ConfigError, Environment};
+
+fn config(toml: &str) -> Result<Config, ConfigError> {
+    Config::from_figment(Figment::new().merge(Toml::string(toml)))
+}
+
+fn write(dir: &Path, name: &str, contents: &str, mode: u32) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path.display().to_string()
+}
+
+/// A production configuration with a proper key and token, plus `extra` TOML.
+fn production(dir: &Path, key_mode: u32, token: &str) -> String {
+    let key = write(dir, "signing.pem", &generate_private_key_pem(None).unwrap(), key_mode);
+    let token = write(dir, "admin-token", &format!("{token}\n"), 0o600);
+    format!(
+        r#"
+environment = "production"
+[admin]
+token_file = "{token}"
+[signing]
+keys = [{{ kid = "k1", private_key_file = "{key}" }}]
+[[products]]
+slug = "app"
+name = "App"
+key_prefix = "APP"
+tiers = {{ standard = {{ seats = 2 }} }}
+"#
+    )
+}
+
+const GOOD_TOKEN: &str = "0123456789abcdef0123456789abcdef-long";
+
+#[test]
+fn an_empty_configuration_is_development_on_loopback() {
+    let config = config("").unwrap();
+    assert_eq!(config.environment, Environment::Development);
+    assert_eq!(config.server.public_addr.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.server.admin_addr.to_string(), "127.0.0.1:8081");
+    assert!(config.database.url.starts_with("sqlite://"));
+}
+
+#[test]
+fn an_unknown_key_is_an_error_that_names_it() {
+    let error = config("[server]\npublic_adr = \"127.0.0.1:1\"\n").unwrap_err().to_string();
+    assert!(error.contains("public_adr"), "{error}");
+    let error = config("colour = \"blue\"\n").unwrap_err().to_string();
+    assert!(error.contains("colour"), "{error}");
+}
+
+#[test]
+fn a_secret_comes_inline_or_from_a_file_but_not_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "token", "from-the-file\n", 0o600);
+    let from_file = config(&format!("[admin]\ntoken_file = \"{file}\"\n")).unwrap();
+    assert_eq!(from_file.admin_token().unwrap().unwrap().expose(), "from-the-file", "trailing newline trimmed");
+    let inline = config("[admin]\ntoken = \"inline\"\n").unwrap();
+    assert_eq!(inline.admin_token().unwrap().unwrap().expose(), "inline");
+    let both = config(&format!("[admin]\ntoken = \"x\"\ntoken_file = \"{file}\"\n")).unwrap();
+    assert!(matches!(both.admin_token(), Err(ConfigError::SecretGivenTwice(name)) if name == "admin.token"));
+    let missing = config("[admin]\ntoken_file = \"/nonexistent/token\"\n").unwrap();
+    assert!(matches!(missing.admin_token(), Err(ConfigError::SecretFile { .. })));
+    assert!(!format!("{inline:?}").contains("inline\""), "Debug never prints a secret");
+}
+
+#[test]
+fn a_sound_production_configuration_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let checked = bootstrap::check(&config(&production(dir.path(), 0o600, GOOD_TOKEN)).unwrap()).unwrap();
+    assert_eq!(checked.keyring.active().kid, "k1");
+    assert!(checked.admin_token.generated.is_none());
+    assert!(checked.admin_token.token.matches(GOOD_TOKEN));
+}
+
+fn refusal(toml: &str) -> String {
+    match bootstrap::check(&config(toml).unwrap()) {
+        Err(error @ StartupError::Production(_)) => error.to_string(),
+        Err(other) => panic!("expected a production refusal, got {other}"),
+        Ok(_) => panic!("expected a production refusal, it started"),
+    }
+}
+
+#[test]
+fn production_refuses_what_would_be_unsafe() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = production(dir.path(), 0o600, GOOD_TOKEN);
+
+    let no_key = good.replace("keys = [", "# keys = [");
+    assert!(refusal(&no_key).contains("signing"));
+
+    let short = production(dir.path(), 0o600, "short-token");
+    assert!(refusal(&short).contains("at least 32"));
+
+    let no_token = good.replace("token_file", "# token_file");
+    assert!(refusal(&no_token).contains("admin"));
+
+    let world_readable = production(dir.path(), 0o644, GOOD_TOKEN);
+    assert!(refusal(&world_readable).contains("chmod 600"));
+
+    let no_products_dir = tempfile::tempdir().unwrap();
+    let dev_key = write(
+        no_products_dir.path(),
+        "dev.pem",
+        &generate_private_key_pem(Some(DEVELOPMENT_KEY_MARKER)).unwrap(),
+        0o600,
+    );
+    let with_dev_key = good.replace(&format!("{}/signing.pem", dir.path().display()), &dev_key);
+    assert!(refusal(&with_dev_key).contains("development key"));
+}
+
+#[test]
+fn development_warns_but_starts_with_a_readable_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = production(dir.path(), 0o644, GOOD_TOKEN).replace("environment = \"production\"", "");
+    assert!(bootstrap::check(&config(&toml).unwrap()).is_ok());
+}

@@ -1,0 +1,164 @@
+//! The five-minute walkthrough of the README, on the real binaries: a server
+//! started with no configuration, the CLI minting, verifying, revoking, an
+//! independent JOSE library (PyJWT) accepting the token, and a restart that
+//! keeps everything.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use tessera_blackbox::{assert_exit, cli, stderr_of, stdout_of, RunningServer};
+
+fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn json(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("{error}: {}", stdout_of(output)))
+}
+
+#[test]
+fn zero_config_start_mint_verify_revoke_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let server = RunningServer::start(dir);
+
+    // First start: development files created, owner-only; token printed once.
+    for file in ["tessera-dev-key.pem", "tessera-admin-token"] {
+        assert_eq!(mode_of(&dir.join(file)), 0o600, "{file}");
+    }
+    assert!(dir.join("tessera.db").exists());
+    let token = std::fs::read_to_string(dir.join("tessera-admin-token")).unwrap().trim().to_owned();
+    assert!(server.stdout.iter().any(|line| line.contains(&token)), "admin token printed: {:?}", server.stdout);
+
+    let health: Value = reqwest::blocking::get(format!("{}/health", server.public_url)).unwrap().json().unwrap();
+    assert_eq!(health["db"], "ok");
+
+    // Mint with the CLI, token to a file.
+    let minted = cli(
+        dir,
+        &server.admin_url,
+        &[
+            "--json",
+            "mint",
+            "--product",
+            "demo",
+            "--tier",
+            "pro",
+            "--name",
+            "Ada Lovelace",
+            "--email",
+            "ada@example.com",
+            "-o",
+            "buyer.lic",
+        ],
+    );
+    assert_exit(&minted, 0);
+    let minted = json(&minted);
+    let key = minted["license"]["key"].as_str().unwrap().to_owned();
+    let token_file = dir.join("buyer.lic");
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap().trim(), minted["token"].as_str().unwrap());
+
+    // `tessera verify` against the server's JWKS URL.
+    let jwks_url = format!("{}/.well-known/jwks.json", server.public_url);
+    let verified = cli(dir, &server.admin_url, &["--json", "verify", "buyer.lic", "--jwks", &jwks_url]);
+    assert_exit(&verified, 0);
+    let verified = json(&verified);
+    assert_eq!(verified["claims"]["sub"], key.as_str());
+    assert_eq!(verified["claims"]["tier"], "pro");
+
+    // A token with one flipped payload character is refused.
+    let original = std::fs::read_to_string(&token_file).unwrap();
+    let mut parts: Vec<String> = original.trim().split('.').map(str::to_owned).collect();
+    let flipped = if parts[1].ends_with('A') { 'B' } else { 'A' };
+    parts[1].pop();
+    parts[1].push(flipped);
+    std::fs::write(dir.join("tampered.lic"), parts.join(".")).unwrap();
+    let tampered = cli(dir, &server.admin_url, &["verify", "tampered.lic", "--jwks", &jwks_url]);
+    assert_exit(&tampered, 1);
+    assert!(stderr_of(&tampered).contains("invalid"), "{}", stderr_of(&tampered));
+
+    // An independent JOSE implementation accepts it too.
+    pyjwt_accepts(&token_file, &jwks_url, &key);
+
+    // Revoke, and see it.
+    assert_exit(&cli(dir, &server.admin_url, &["revoke", &key, "--reason", "refund"]), 0);
+    let shown = cli(dir, &server.admin_url, &["--json", "show", &key]);
+    assert_exit(&shown, 0);
+    assert_eq!(json(&shown)["status"], "revoked");
+
+    // SIGTERM stops it cleanly.
+    let admin_url = server.admin_url.clone();
+    assert_eq!(server.stop(), Some(0));
+    let unreachable = cli(dir, &admin_url, &["list"]);
+    assert_exit(&unreachable, 2);
+    assert!(stderr_of(&unreachable).contains("cannot reach"), "{}", stderr_of(&unreachable));
+
+    // Restart: same key, same token, the license is still there and still revoked.
+    let server = RunningServer::start(dir);
+    assert!(server.stdout.iter().all(|line| !line.contains(&token)), "the token is printed only once");
+    let shown = cli(dir, &server.admin_url, &["--json", "show", &key]);
+    assert_exit(&shown, 0);
+    let shown = json(&shown);
+    assert_eq!((shown["status"].as_str(), shown["revoke_reason"].as_str()), (Some("revoked"), Some("refund")));
+    let jwks_url = format!("{}/.well-known/jwks.json", server.public_url);
+    assert_exit(&cli(dir, &server.admin_url, &["verify", "buyer.lic", "--jwks", &jwks_url]), 0);
+    let listed = cli(dir, &server.admin_url, &["list"]);
+    assert_exit(&listed, 0);
+    assert!(stdout_of(&listed).contains(&key), "{}", stdout_of(&listed));
+}
+
+/// Runs `tests/interop/verify_with_pyjwt.py`. Skips with a message when PyJWT is
+/// not installed, unless `TESSERA_REQUIRE_INTEROP=1` (CI) makes that a failure.
+fn pyjwt_accepts(token_file: &Path, jwks_url: &str, key: &str) {
+    let available = Command::new("python3")
+        .args(["-c", "import jwt, cryptography"])
+        .output()
+        .map(|output| output.status.success())
+        .unwrap_or(false);
+    if !available {
+        assert!(
+            std::env::var("TESSERA_REQUIRE_INTEROP").as_deref() != Ok("1"),
+            "TESSERA_REQUIRE_INTEROP=1 but PyJWT is not installed (pip install 'PyJWT[crypto]')"
+        );
+        eprintln!("SKIPPED: PyJWT interop (pip install 'PyJWT[crypto]' to run it)");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/verify_with_pyjwt.py");
+    let output = Command::new("python3").arg(script).arg(token_file).arg(jwks_url).arg("tessera").output().unwrap();
+    assert_exit(&output, 0);
+    let claims: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(claims["sub"], key);
+    assert_eq!(claims["email"], "ada@example.com");
+}
+
+#[test]
+fn cli_errors_show_the_code_and_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let server = RunningServer::start(dir);
+
+    let unknown = cli(
+        dir,
+        &server.admin_url,
+        &["mint", "--product", "nope", "--tier", "pro", "--name", "A", "--email", "a@example.com"],
+    );
+    assert_exit(&unknown, 1);
+    let stderr = stderr_of(&unknown);
+    assert!(stderr.contains("UNKNOWN_PRODUCT") && !stderr.contains("Error {"), "{stderr}");
+
+    let wrong_token = Command::new(&tessera_blackbox::binaries().cli)
+        .current_dir(dir)
+        .env("TESSERA_ADMIN_URL", &server.admin_url)
+        .env("TESSERA_ADMIN_TOKEN", "wrong")
+        .arg("list")
+        .output()
+        .unwrap();
+    assert_exit(&wrong_token, 1);
+    assert!(stderr_of(&wrong_token).contains("UNAUTHORIZED"), "{}", stderr_of(&wrong_token));
+
+    let missing = cli(dir, &server.admin_url, &["show", "DEMO-AAAA-BBBB-CCCC"]);
+    assert_exit(&missing, 1);
+    assert!(stderr_of(&missing).contains("NOT_FOUND"), "{}", stderr_of(&missing));
+}
