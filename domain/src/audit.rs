@@ -8,7 +8,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::license::LicenseKey;
 use crate::page::{Page, PageRequest};
+use crate::random::{new_id, RandomSource};
 use crate::repository::RepositoryError;
 
 /// Who caused a change.
@@ -64,6 +66,28 @@ pub struct AuditEvent {
     pub entity_id: String,
     /// Free-form details of the change (never a secret).
     pub details: Value,
+}
+
+impl AuditEvent {
+    /// An event about the license with `key`, with a fresh time-ordered id.
+    pub fn about_license(
+        random: &dyn RandomSource,
+        at: OffsetDateTime,
+        actor: &Actor,
+        action: &str,
+        key: &LicenseKey,
+        details: Value,
+    ) -> Self {
+        Self {
+            id: new_id(random, at),
+            at,
+            actor: actor.clone(),
+            action: action.to_owned(),
+            entity_type: "license".to_owned(),
+            entity_id: key.to_string(),
+            details,
+        }
+    }
 }
 
 /// Which audit events to list.

@@ -12,6 +12,15 @@ pub struct Tier {
     pub seats: u32,
     /// `None`: licenses of this tier are perpetual unless the mint says otherwise.
     pub duration_days: Option<u32>,
+    /// App major versions licenses of this tier may activate; `None`: any.
+    pub app_versions: Option<Vec<u32>>,
+}
+
+impl Tier {
+    /// Whether an app of `major` version may run under this tier.
+    pub fn allows_major_version(&self, major: u32) -> bool {
+        self.app_versions.as_ref().is_none_or(|allowed| allowed.contains(&major))
+    }
 }
 
 /// A product: its tiers and the prefix of its license keys.

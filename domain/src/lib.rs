@@ -9,9 +9,12 @@
 //! - [`license`]: storing and finding licenses ([`license::LicenseRepository`]);
 //! - [`issuance`]: signing tokens ([`issuance::Signer`]) and the use cases that
 //!   mint and change licenses ([`issuance::IssuanceService`]);
+//! - [`activation`]: machines taking seats and holding signed leases
+//!   ([`activation::ActivationService`], stored through [`license::ActivationRepository`]);
 //! - [`audit`]: who changed what ([`audit::AuditLog`]);
 //! - [`clock`] and [`random`]: time and entropy, so tests can pin both.
 
+pub mod activation;
 pub mod audit;
 pub mod catalog;
 pub mod clock;

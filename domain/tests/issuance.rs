@@ -27,6 +27,7 @@ fn catalog() -> Catalog {
         features: vec!["dedupe".into(), "clean".into()],
         seats,
         duration_days,
+        app_versions: None,
     };
     Catalog::new(vec![Product {
         slug: "datatools".into(),
@@ -324,7 +325,7 @@ fn the_catalog_refuses_invalid_products() {
         key_prefix: prefix.into(),
         tiers: BTreeMap::from([(
             "core".into(),
-            Tier { slug: "core".into(), features: vec![], seats, duration_days: None },
+            Tier { slug: "core".into(), features: vec![], seats, duration_days: None, app_versions: None },
         )]),
     };
     assert!(Catalog::new(vec![product("ok", "OK1", 1)]).is_ok());

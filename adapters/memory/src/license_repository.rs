@@ -4,15 +4,18 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use tessera_domain::audit::{AuditEvent, AuditFilter, AuditLog};
 use tessera_domain::license::{
-    CreateLicenseError, IdempotencyKey, IdempotencyRecord, License, LicenseFilter, LicenseKey, LicenseRepository,
-    UpdateLicenseError,
+    Activation, ActivationRepository, CreateLicenseError, Fingerprint, IdempotencyKey, IdempotencyRecord, License,
+    LicenseFilter, LicenseKey, LicenseRepository, LicenseState, MachineView, SeatOutcome, UpdateLicenseError,
 };
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 #[derive(Default)]
 struct State {
     licenses: Vec<License>,
+    activations: Vec<Activation>,
     idempotency: HashMap<String, (usize, IdempotencyRecord)>,
     audit: Vec<AuditEvent>,
 }
@@ -42,6 +45,23 @@ impl InMemoryLicenseRepository {
             return Err(RepositoryError::unavailable("in-memory store switched off"));
         }
         Ok(self.state.lock().expect("in-memory store lock"))
+    }
+}
+
+impl State {
+    fn seats_used(&self, license_id: Uuid) -> u32 {
+        self.activations.iter().filter(|activation| activation.license_id == license_id && activation.is_live()).count()
+            as u32
+    }
+
+    fn live(&self, license_id: Uuid, fingerprint: &Fingerprint) -> Option<&Activation> {
+        self.activations.iter().find(|activation| {
+            activation.license_id == license_id && activation.is_live() && &activation.fingerprint == fingerprint
+        })
+    }
+
+    fn view(&self, license: &License, activation: Option<Activation>) -> MachineView {
+        MachineView { license: license.clone(), seats_used: self.seats_used(license.id), activation }
     }
 }
 
@@ -117,6 +137,98 @@ impl LicenseRepository for InMemoryLicenseRepository {
 
     async fn ping(&self) -> Result<(), RepositoryError> {
         self.state().map(drop)
+    }
+}
+
+#[async_trait]
+impl ActivationRepository for InMemoryLicenseRepository {
+    async fn find_for_machine(
+        &self,
+        key: &LicenseKey,
+        fingerprint: Option<&Fingerprint>,
+    ) -> Result<Option<MachineView>, RepositoryError> {
+        let state = self.state()?;
+        let Some(license) = state.licenses.iter().find(|license| &license.key == key) else {
+            return Ok(None);
+        };
+        let activation = fingerprint.and_then(|fingerprint| state.live(license.id, fingerprint)).cloned();
+        Ok(Some(state.view(license, activation)))
+    }
+
+    async fn find_by_activation(&self, id: Uuid) -> Result<Option<MachineView>, RepositoryError> {
+        let state = self.state()?;
+        let Some(activation) = state.activations.iter().find(|activation| activation.id == id) else {
+            return Ok(None);
+        };
+        let license = state.licenses.iter().find(|license| license.id == activation.license_id);
+        Ok(license.map(|license| state.view(license, Some(activation.clone()))))
+    }
+
+    async fn live_activations(&self, license_id: Uuid) -> Result<Vec<Activation>, RepositoryError> {
+        let state = self.state()?;
+        let mut live: Vec<Activation> = state
+            .activations
+            .iter()
+            .filter(|activation| activation.license_id == license_id && activation.is_live())
+            .cloned()
+            .collect();
+        live.sort_by_key(|activation| activation.id);
+        Ok(live)
+    }
+
+    async fn take_seat(&self, activation: &Activation, audit: &AuditEvent) -> Result<SeatOutcome, RepositoryError> {
+        let mut state = self.state()?;
+        if let Some(existing) = state.live(activation.license_id, &activation.fingerprint) {
+            return Ok(SeatOutcome::AlreadyActive(existing.clone()));
+        }
+        let Some(license) = state.licenses.iter().find(|license| license.id == activation.license_id) else {
+            return Ok(SeatOutcome::NoSeatLeft);
+        };
+        let seats_used = state.seats_used(license.id);
+        if license.state != LicenseState::Active || seats_used >= license.seats {
+            return Ok(SeatOutcome::NoSeatLeft);
+        }
+        state.activations.push(activation.clone());
+        state.audit.push(audit.clone());
+        Ok(SeatOutcome::Taken { seats_used: seats_used + 1 })
+    }
+
+    async fn touch(&self, id: Uuid, at: OffsetDateTime, app_version: Option<&str>) -> Result<bool, RepositoryError> {
+        let mut state = self.state()?;
+        let Some(activation) =
+            state.activations.iter_mut().find(|activation| activation.id == id && activation.is_live())
+        else {
+            return Ok(false);
+        };
+        activation.last_seen_at = at;
+        if let Some(version) = app_version {
+            activation.app_version = Some(version.to_owned());
+        }
+        Ok(true)
+    }
+
+    async fn release_seat(&self, id: Uuid, at: OffsetDateTime, audit: &AuditEvent) -> Result<bool, RepositoryError> {
+        let mut state = self.state()?;
+        let Some(activation) =
+            state.activations.iter_mut().find(|activation| activation.id == id && activation.is_live())
+        else {
+            return Ok(false);
+        };
+        activation.deactivated_at = Some(at);
+        state.audit.push(audit.clone());
+        Ok(true)
+    }
+
+    async fn deactivations_since(&self, license_id: Uuid, since: OffsetDateTime) -> Result<u32, RepositoryError> {
+        let state = self.state()?;
+        let count = state
+            .activations
+            .iter()
+            .filter(|activation| {
+                activation.license_id == license_id && activation.deactivated_at.is_some_and(|at| at >= since)
+            })
+            .count();
+        Ok(count as u32)
     }
 }
 

@@ -1,26 +1,48 @@
-use tessera_domain::issuance::{LicenseClaims, SignError, Signer};
+use serde::de::DeserializeOwned;
+use tessera_domain::issuance::{LeaseClaims, LeaseRejected, LeaseVerifier, LicenseClaims, SignError, Signer};
 
-/// A signer that does not sign: the "token" is `unsigned.` followed by the
+/// A signer that does not sign: a "token" is a type prefix followed by the
 /// claims as JSON, so domain tests can read back exactly what would be signed.
+/// As a [`LeaseVerifier`] it accepts the leases it made.
 #[derive(Debug, Default)]
 pub struct InMemorySigner;
 
 impl InMemorySigner {
     pub const PREFIX: &'static str = "unsigned.";
+    pub const LEASE_PREFIX: &'static str = "unsigned-lease.";
 
-    /// The claims inside a token this signer produced.
+    /// The claims inside a license token this signer produced.
     pub fn claims_of(token: &str) -> Option<LicenseClaims> {
-        serde_json_from(token.strip_prefix(Self::PREFIX)?)
+        json_from(token.strip_prefix(Self::PREFIX)?)
+    }
+
+    /// The claims inside a lease token this signer produced.
+    pub fn lease_claims_of(token: &str) -> Option<LeaseClaims> {
+        json_from(token.strip_prefix(Self::LEASE_PREFIX)?)
     }
 }
 
-fn serde_json_from(text: &str) -> Option<LicenseClaims> {
+fn json_from<T: DeserializeOwned>(text: &str) -> Option<T> {
     serde_json::from_str(text).ok()
+}
+
+fn unsigned(prefix: &str, claims: &impl serde::Serialize) -> Result<String, SignError> {
+    let json = serde_json::to_string(claims).map_err(|error| SignError(error.to_string()))?;
+    Ok(format!("{prefix}{json}"))
 }
 
 impl Signer for InMemorySigner {
     fn sign_license(&self, claims: &LicenseClaims) -> Result<String, SignError> {
-        let json = serde_json::to_string(claims).map_err(|error| SignError(error.to_string()))?;
-        Ok(format!("{}{json}", Self::PREFIX))
+        unsigned(Self::PREFIX, claims)
+    }
+
+    fn sign_lease(&self, claims: &LeaseClaims) -> Result<String, SignError> {
+        unsigned(Self::LEASE_PREFIX, claims)
+    }
+}
+
+impl LeaseVerifier for InMemorySigner {
+    fn verify_lease(&self, token: &str) -> Result<LeaseClaims, LeaseRejected> {
+        Self::lease_claims_of(token).ok_or_else(|| LeaseRejected("not a lease of this signer".into()))
     }
 }

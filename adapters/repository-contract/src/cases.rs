@@ -3,17 +3,18 @@
 use futures::future::join_all;
 use tessera_domain::audit::{Actor, AuditFilter, AuditLog};
 use tessera_domain::license::{
-    CreateLicenseError, EmailAddress, IdempotencyKey, IdempotencyRecord, LicenseFilter, LicenseKey, LicenseKind,
-    LicenseRepository, LicenseState, LicenseStatus, UpdateLicenseError,
+    ActivationRepository, CreateLicenseError, EmailAddress, Fingerprint, IdempotencyKey, IdempotencyRecord,
+    LicenseFilter, LicenseKey, LicenseKind, LicenseRepository, LicenseState, LicenseStatus, SeatOutcome,
+    UpdateLicenseError,
 };
 use tessera_domain::page::PageRequest;
 use time::Duration;
 
-use crate::{audit_for, license, T0};
+use crate::{activation, audit_for, license, T0};
 
-/// What every case needs: the license store and the audit trail it writes.
-pub trait Store: LicenseRepository + AuditLog {}
-impl<T: LicenseRepository + AuditLog> Store for T {}
+/// What every case needs: the license and activation stores and the audit trail they write.
+pub trait Store: LicenseRepository + ActivationRepository + AuditLog {}
+impl<T: LicenseRepository + ActivationRepository + AuditLog> Store for T {}
 
 async fn audit_count(store: &impl Store) -> usize {
     store.list_audit(&AuditFilter::default(), &PageRequest::first(500)).await.unwrap().items.len()
@@ -240,4 +241,145 @@ pub async fn records_audit_events_with_their_changes(store: &impl Store) {
 
 pub async fn answers_ping(store: &impl Store) {
     store.ping().await.unwrap();
+}
+
+async fn seats_used(store: &impl Store, key: &LicenseKey) -> u32 {
+    store.find_for_machine(key, None).await.unwrap().expect("license").seats_used
+}
+
+pub async fn takes_seats_up_to_the_limit_exactly_under_concurrency(store: &impl Store) {
+    let stored = license(1); // 3 seats
+    store.create(&stored, None, &audit_for(&stored, "license.minted", 1)).await.unwrap();
+    let machines: Vec<_> = (0..64u64).map(|n| activation(&stored, n, &format!("machine-{n}"))).collect();
+    let stored = &stored;
+    let outcomes = join_all(machines.iter().enumerate().map(|(n, machine)| async move {
+        store.take_seat(machine, &audit_for(stored, "activation.created", 10 + n as u64)).await.unwrap()
+    }))
+    .await;
+    let taken = outcomes.iter().filter(|outcome| matches!(outcome, SeatOutcome::Taken { .. })).count();
+    let refused = outcomes.iter().filter(|outcome| matches!(outcome, SeatOutcome::NoSeatLeft)).count();
+    assert_eq!((taken, refused), (3, 61), "{outcomes:?}");
+    let mut counts: Vec<u32> = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            SeatOutcome::Taken { seats_used } => Some(*seats_used),
+            _ => None,
+        })
+        .collect();
+    counts.sort();
+    assert_eq!(counts, [1, 2, 3], "each winner saw its own seat counted");
+    assert_eq!(store.live_activations(stored.id).await.unwrap().len(), 3);
+    assert_eq!(seats_used(store, &stored.key).await, 3);
+    assert_eq!(audit_count(store).await, 1 + 3, "only the winners were audited");
+}
+
+pub async fn one_machine_holds_one_seat_even_when_racing(store: &impl Store) {
+    let stored = license(1);
+    store.create(&stored, None, &audit_for(&stored, "license.minted", 1)).await.unwrap();
+    let attempts: Vec<_> = (0..16u64).map(|n| activation(&stored, n, "same-machine")).collect();
+    let stored = &stored;
+    let outcomes = join_all(attempts.iter().enumerate().map(|(n, attempt)| async move {
+        store.take_seat(attempt, &audit_for(stored, "activation.created", 10 + n as u64)).await.unwrap()
+    }))
+    .await;
+    let winners: Vec<_> = attempts
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| matches!(outcome, SeatOutcome::Taken { .. }))
+        .map(|(attempt, _)| attempt.id)
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    for outcome in &outcomes {
+        match outcome {
+            SeatOutcome::Taken { seats_used } => assert_eq!(*seats_used, 1),
+            SeatOutcome::AlreadyActive(existing) => assert_eq!(existing.id, winners[0]),
+            SeatOutcome::NoSeatLeft => panic!("a seat was free: {outcomes:?}"),
+        }
+    }
+    assert_eq!(seats_used(store, &stored.key).await, 1);
+    let fingerprint = Fingerprint::parse("same-machine").unwrap();
+    let view = store.find_for_machine(&stored.key, Some(&fingerprint)).await.unwrap().unwrap();
+    assert_eq!(view.activation.map(|activation| activation.id), Some(winners[0]));
+}
+
+pub async fn releasing_frees_the_seat_once(store: &impl Store) {
+    let stored = license(1);
+    store.create(&stored, None, &audit_for(&stored, "license.minted", 1)).await.unwrap();
+    let machines: Vec<_> = (0..3u64).map(|n| activation(&stored, n, &format!("machine-{n}"))).collect();
+    for (n, machine) in machines.iter().enumerate() {
+        let outcome = store.take_seat(machine, &audit_for(&stored, "activation.created", 10 + n as u64)).await;
+        assert!(matches!(outcome.unwrap(), SeatOutcome::Taken { .. }));
+    }
+    let fourth = activation(&stored, 3, "machine-3");
+    assert_eq!(store.take_seat(&fourth, &audit_for(&stored, "x", 20)).await.unwrap(), SeatOutcome::NoSeatLeft);
+
+    let at = T0 + Duration::days(2);
+    let releases: Vec<_> = (0..8u64).map(|n| audit_for(&stored, "activation.deactivated", 30 + n)).collect();
+    let released = join_all(releases.iter().map(|audit| store.release_seat(machines[0].id, at, audit))).await;
+    assert_eq!(released.iter().filter(|result| *result.as_ref().unwrap()).count(), 1, "released once: {released:?}");
+    assert_eq!(seats_used(store, &stored.key).await, 2);
+    assert!(!store.release_seat(uuid::Uuid::nil(), at, &audit_for(&stored, "x", 40)).await.unwrap());
+    assert_eq!(store.deactivations_since(stored.id, at).await.unwrap(), 1);
+    assert_eq!(store.deactivations_since(stored.id, at + Duration::seconds(1)).await.unwrap(), 0);
+
+    let gone = store.find_for_machine(&stored.key, Some(&machines[0].fingerprint)).await.unwrap().unwrap();
+    assert_eq!(gone.activation, None, "a released machine holds no live activation");
+    let history = store.find_by_activation(machines[0].id).await.unwrap().unwrap();
+    assert_eq!(history.activation.unwrap().deactivated_at, Some(at));
+    assert_eq!(history.license.key, stored.key);
+    assert!(store.find_by_activation(uuid::Uuid::nil()).await.unwrap().is_none());
+
+    assert!(matches!(
+        store.take_seat(&fourth, &audit_for(&stored, "x", 50)).await.unwrap(),
+        SeatOutcome::Taken { seats_used: 3 }
+    ));
+    // The same machine may come back after its release: a new live activation.
+    let again = activation(&stored, 9, "machine-0");
+    assert_eq!(store.take_seat(&again, &audit_for(&stored, "x", 51)).await.unwrap(), SeatOutcome::NoSeatLeft);
+    let live: Vec<_> = store.live_activations(stored.id).await.unwrap().into_iter().map(|a| a.id).collect();
+    assert_eq!(live, [machines[1].id, machines[2].id, fourth.id], "oldest first");
+    assert_eq!(audit_count(store).await, 1 + 3 + 1 + 1);
+}
+
+pub async fn touch_updates_only_live_activations(store: &impl Store) {
+    let stored = license(1);
+    store.create(&stored, None, &audit_for(&stored, "license.minted", 1)).await.unwrap();
+    let machine = activation(&stored, 1, "machine-1");
+    store.take_seat(&machine, &audit_for(&stored, "activation.created", 2)).await.unwrap();
+    let later = T0 + Duration::days(5);
+    assert!(store.touch(machine.id, later, Some("3.0.1")).await.unwrap());
+    let view = store.find_for_machine(&stored.key, Some(&machine.fingerprint)).await.unwrap().unwrap();
+    let touched = view.activation.unwrap();
+    assert_eq!((touched.last_seen_at, touched.app_version.as_deref()), (later, Some("3.0.1")));
+    assert!(store.touch(machine.id, later, None).await.unwrap());
+    let kept = store.find_by_activation(machine.id).await.unwrap().unwrap().activation.unwrap();
+    assert_eq!(kept.app_version.as_deref(), Some("3.0.1"), "no version given keeps the last one");
+
+    store.release_seat(machine.id, later, &audit_for(&stored, "activation.deactivated", 3)).await.unwrap();
+    assert!(!store.touch(machine.id, later, None).await.unwrap());
+    assert!(!store.touch(uuid::Uuid::nil(), later, None).await.unwrap());
+}
+
+pub async fn no_seat_for_a_license_that_is_not_active(store: &impl Store) {
+    let mut suspended = license(1);
+    suspended.state = LicenseState::Suspended;
+    store.create(&suspended, None, &audit_for(&suspended, "license.minted", 1)).await.unwrap();
+    let machine = activation(&suspended, 1, "machine-1");
+    assert_eq!(store.take_seat(&machine, &audit_for(&suspended, "x", 2)).await.unwrap(), SeatOutcome::NoSeatLeft);
+    assert_eq!(seats_used(store, &suspended.key).await, 0);
+    assert!(store.live_activations(suspended.id).await.unwrap().is_empty());
+}
+
+pub async fn lifecycle_updates_keep_the_seat_count(store: &impl Store) {
+    let original = license(1);
+    store.create(&original, None, &audit_for(&original, "license.minted", 1)).await.unwrap();
+    for n in 0..2u64 {
+        let machine = activation(&original, n, &format!("machine-{n}"));
+        store.take_seat(&machine, &audit_for(&original, "activation.created", 10 + n)).await.unwrap();
+    }
+    let mut suspended = original.clone();
+    suspended.state = LicenseState::Suspended;
+    suspended.version = 2;
+    store.update(&suspended, 1, &audit_for(&suspended, "license.suspended", 20)).await.unwrap();
+    assert_eq!(seats_used(store, &original.key).await, 2, "an update of the license does not reset its seats");
 }

@@ -1,6 +1,8 @@
 use serde_json::json;
 use tessera_domain::audit::{Actor, AuditEvent};
-use tessera_domain::license::{CustomerName, EmailAddress, License, LicenseKey, LicenseKind, LicenseState};
+use tessera_domain::license::{
+    Activation, CustomerName, EmailAddress, Fingerprint, License, LicenseKey, LicenseKind, LicenseState,
+};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -51,5 +53,20 @@ pub fn audit_for(license: &License, action: &str, n: u64) -> AuditEvent {
         entity_type: "license".into(),
         entity_id: license.key.to_string(),
         details: json!({ "n": n }),
+    }
+}
+
+/// Activation number `n` of `license` for machine `fingerprint`, at [`T0`] + 1 day.
+pub fn activation(license: &License, n: u64, fingerprint: &str) -> Activation {
+    let at = T0 + Duration::days(1);
+    Activation {
+        id: v7(at, 2_000_000 + n),
+        license_id: license.id,
+        fingerprint: Fingerprint::parse(fingerprint).expect("fixture fingerprint"),
+        platform: Some("linux-x86_64".into()),
+        app_version: Some("2.1.0".into()),
+        activated_at: at,
+        last_seen_at: at,
+        deactivated_at: None,
     }
 }

@@ -5,7 +5,7 @@
 pub mod cases;
 mod fixtures;
 
-pub use fixtures::{audit_for, license, T0};
+pub use fixtures::{activation, audit_for, license, T0};
 
 /// Generates one `#[tokio::test]` per contract case. `$make` is an async
 /// expression giving `Option<repository>`; `None` skips (e.g. no Postgres URL),
@@ -25,6 +25,12 @@ macro_rules! license_repository_contract {
             paginates_newest_first_without_gaps,
             records_audit_events_with_their_changes,
             answers_ping,
+            takes_seats_up_to_the_limit_exactly_under_concurrency,
+            one_machine_holds_one_seat_even_when_racing,
+            releasing_frees_the_seat_once,
+            touch_updates_only_live_activations,
+            no_seat_for_a_license_that_is_not_active,
+            lifecycle_updates_keep_the_seat_count,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

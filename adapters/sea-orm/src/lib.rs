@@ -6,6 +6,7 @@
 //! keys, idempotency keys) and conditional updates (`WHERE version = ?`) inside
 //! transactions, never on `SELECT … FOR UPDATE`, a silent no-op on SQLite.
 
+mod activation_repository;
 mod connection;
 mod entities;
 mod errors;

@@ -20,7 +20,7 @@ use crate::Database;
 /// The license store on sea-orm, for SQLite and Postgres alike.
 #[derive(Debug, Clone)]
 pub struct SeaOrmLicenseRepository {
-    db: Database,
+    pub(crate) db: Database,
 }
 
 impl SeaOrmLicenseRepository {
@@ -29,15 +29,15 @@ impl SeaOrmLicenseRepository {
     }
 }
 
-fn timestamp(at: OffsetDateTime) -> i64 {
+pub(crate) fn timestamp(at: OffsetDateTime) -> i64 {
     at.unix_timestamp()
 }
 
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> RepositoryError {
+pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> RepositoryError {
     RepositoryError::unexpected(format!("corrupt row: {what}: {detail}"))
 }
 
-fn from_timestamp(seconds: i64) -> Result<OffsetDateTime, RepositoryError> {
+pub(crate) fn from_timestamp(seconds: i64) -> Result<OffsetDateTime, RepositoryError> {
     OffsetDateTime::from_unix_timestamp(seconds).map_err(|error| corrupt("timestamp", error))
 }
 
@@ -64,10 +64,11 @@ fn to_row(license: &License, idempotency: Option<&IdempotencyRecord>) -> license
         idempotency_request: idempotency.map(|record| record.request.clone()),
         updated_at: timestamp(license.updated_at),
         version: license.version,
+        seats_used: 0,
     }
 }
 
-fn from_row(row: licenses::Model) -> Result<License, RepositoryError> {
+pub(crate) fn from_row(row: licenses::Model) -> Result<License, RepositoryError> {
     Ok(License {
         id: row.id.parse().map_err(|error| corrupt("license id", error))?,
         key: LicenseKey::parse(&row.key).map_err(|error| corrupt("license key", error))?,
@@ -91,7 +92,7 @@ fn from_row(row: licenses::Model) -> Result<License, RepositoryError> {
     })
 }
 
-fn audit_row(event: &AuditEvent) -> audit_events::ActiveModel {
+pub(crate) fn audit_row(event: &AuditEvent) -> audit_events::ActiveModel {
     audit_events::Model {
         id: event.id.to_string(),
         at: timestamp(event.at),
@@ -237,6 +238,8 @@ impl LicenseRepository for SeaOrmLicenseRepository {
         row.idempotency_request = sea_orm::ActiveValue::NotSet;
         row.id = sea_orm::ActiveValue::NotSet;
         row.key = sea_orm::ActiveValue::NotSet;
+        // Only the activation store counts seats.
+        row.seats_used = sea_orm::ActiveValue::NotSet;
         let txn = self.db.writer.begin().await.map_err(repository_error)?;
         let updated = licenses::Entity::update_many()
             .set(row)

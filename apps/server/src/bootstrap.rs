@@ -18,7 +18,7 @@ use tessera_sea_orm::{connect, Database, DatabaseOptions, SeaOrmLicenseRepositor
 use thiserror::Error;
 
 use crate::config::{resolve_secret, Config, ConfigError, Environment, ProductConfig};
-use crate::state::{AdminToken, AppState};
+use crate::state::{AdminToken, AppState, Settings};
 use crate::system_clock::SystemClock;
 
 pub const DEV_KEY_FILE: &str = "tessera-dev-key.pem";
@@ -184,6 +184,7 @@ fn demo_products() -> Vec<ProductConfig> {
         features: features.iter().map(|feature| feature.to_string()).collect(),
         seats,
         duration_days,
+        app_versions: None,
     };
     vec![ProductConfig {
         slug: "demo".into(),
@@ -214,6 +215,7 @@ pub fn catalog(config: &Config) -> Result<Catalog, StartupError> {
                         features: tier.features,
                         seats: tier.seats,
                         duration_days: tier.duration_days,
+                        app_versions: tier.app_versions,
                     };
                     (slug, tier)
                 })
@@ -240,6 +242,9 @@ pub fn check(config: &Config) -> Result<Checked, StartupError> {
     if config.server.issuer.trim().is_empty() {
         return Err(ConfigError::Rule("server.issuer is empty".into()).into());
     }
+    if !(1..=3650).contains(&config.licenses.lease_days) || config.licenses.grace_days > 3650 {
+        return Err(ConfigError::Rule("licenses.lease_days must be 1-3650 and grace_days 0-3650".into()).into());
+    }
     Ok(Checked { keyring: keyring(config)?, catalog: catalog(config)?, admin_token: admin_token(config)? })
 }
 
@@ -254,10 +259,13 @@ pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
 pub fn app_state(config: &Config, checked: Checked, database: Database) -> Arc<AppState> {
     AppState::new(
         Arc::new(SeaOrmLicenseRepository::new(database)),
-        Arc::new(checked.keyring),
-        Arc::new(SystemClock),
-        checked.catalog,
-        config.server.issuer.clone(),
-        checked.admin_token.token,
+        Settings {
+            keyring: Arc::new(checked.keyring),
+            clock: Arc::new(SystemClock),
+            catalog: checked.catalog,
+            issuer: config.server.issuer.clone(),
+            admin_token: checked.admin_token.token,
+            activation: config.licenses.policy(),
+        },
     )
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
+use tessera_domain::activation::ActivationPolicy;
 use thiserror::Error;
 
 /// Environment variables with the `TESSERA_` prefix that belong to other
@@ -147,6 +148,41 @@ pub struct SigningKeyConfig {
     pub public_key: Option<String>,
 }
 
+/// Leases and activation limits (contract §2 `[licenses]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LicensesConfig {
+    /// Lifetime of a machine's lease; the app checks in before it ends.
+    pub lease_days: u32,
+    /// Days an app keeps working offline after its lease expired.
+    pub grace_days: u32,
+    /// New activations per license per rolling 24 h once that many machines
+    /// were deactivated in the window (stops lease minting by cycling machines);
+    /// 0 turns the limit off.
+    pub activation_churn_per_day: u32,
+}
+
+impl Default for LicensesConfig {
+    fn default() -> Self {
+        let policy = ActivationPolicy::default();
+        Self {
+            lease_days: policy.lease_days,
+            grace_days: policy.grace_days,
+            activation_churn_per_day: policy.churn_per_day,
+        }
+    }
+}
+
+impl LicensesConfig {
+    pub fn policy(&self) -> ActivationPolicy {
+        ActivationPolicy {
+            lease_days: self.lease_days,
+            grace_days: self.grace_days,
+            churn_per_day: self.activation_churn_per_day,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -179,6 +215,9 @@ pub struct TierConfig {
     /// Omitted: perpetual.
     #[serde(default)]
     pub duration_days: Option<u32>,
+    /// App major versions this tier may activate, e.g. `[2, 3]`; omitted: any.
+    #[serde(default)]
+    pub app_versions: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -189,6 +228,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub admin: AdminConfig,
     pub signing: SigningConfig,
+    pub licenses: LicensesConfig,
     pub log: LogConfig,
     pub products: Vec<ProductConfig>,
 }

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use ring::digest::{digest, SHA256};
 use subtle::ConstantTimeEq;
+use tessera_domain::activation::{ActivationPolicy, ActivationService};
 use tessera_domain::audit::AuditLog;
 use tessera_domain::catalog::Catalog;
 use tessera_domain::clock::Clock;
 use tessera_domain::issuance::IssuanceService;
-use tessera_domain::license::LicenseRepository;
+use tessera_domain::license::{ActivationRepository, LicenseRepository};
 use tessera_ring::{Keyring, RingRandomSource, RingSigner};
 
 /// The admin bearer token, kept only as a SHA-256 digest and compared in
@@ -29,6 +30,7 @@ impl AdminToken {
 
 pub struct AppState {
     pub issuance: IssuanceService,
+    pub activation: ActivationService,
     pub licenses: Arc<dyn LicenseRepository>,
     pub audit: Arc<dyn AuditLog>,
     pub clock: Arc<dyn Clock>,
@@ -36,28 +38,45 @@ pub struct AppState {
     pub admin_token: AdminToken,
 }
 
+/// What the state is built from besides the store.
+pub struct Settings {
+    pub keyring: Arc<Keyring>,
+    pub clock: Arc<dyn Clock>,
+    pub catalog: Catalog,
+    pub issuer: String,
+    pub admin_token: AdminToken,
+    pub activation: ActivationPolicy,
+}
+
 impl AppState {
     /// Wires a store (sea-orm in the server, in-memory in tests) and the ring
     /// signer to the use cases.
-    pub fn new<S>(
-        store: Arc<S>,
-        keyring: Arc<Keyring>,
-        clock: Arc<dyn Clock>,
-        catalog: Catalog,
-        issuer: String,
-        admin_token: AdminToken,
-    ) -> Arc<Self>
+    pub fn new<S>(store: Arc<S>, settings: Settings) -> Arc<Self>
     where
-        S: LicenseRepository + AuditLog,
+        S: LicenseRepository + ActivationRepository + AuditLog,
     {
+        let Settings { keyring, clock, catalog, issuer, admin_token, activation } = settings;
+        let signer = Arc::new(RingSigner::new(keyring.clone()));
+        let random = Arc::new(RingRandomSource::new());
+        let catalog = Arc::new(catalog);
         let issuance = IssuanceService::new(
             store.clone(),
-            Arc::new(RingSigner::new(keyring.clone())),
+            signer.clone(),
             clock.clone(),
-            Arc::new(RingRandomSource::new()),
-            Arc::new(catalog),
-            issuer,
+            random.clone(),
+            catalog.clone(),
+            issuer.clone(),
         );
-        Arc::new(Self { issuance, licenses: store.clone(), audit: store, clock, keyring, admin_token })
+        let activation = ActivationService::new(
+            store.clone(),
+            signer.clone(),
+            signer,
+            clock.clone(),
+            random,
+            catalog,
+            issuer,
+            activation,
+        );
+        Arc::new(Self { issuance, activation, licenses: store.clone(), audit: store, clock, keyring, admin_token })
     }
 }

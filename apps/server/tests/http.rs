@@ -8,6 +8,7 @@ use poem::endpoint::BoxEndpoint;
 use poem::test::{TestClient, TestResponse};
 use poem::{EndpointExt, Response};
 use serde_json::{json, Value};
+use tessera_domain::activation::ActivationPolicy;
 use tessera_domain::audit::AuditLog;
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::LICENSE_TOKEN_TYPE;
@@ -16,7 +17,7 @@ use tessera_domain::page::PageRequest;
 use tessera_memory::{InMemoryLicenseRepository, ManualClock};
 use tessera_ring::{generate_private_key_pem, Keyring, SigningKey};
 use tessera_server::http::{admin_app, public_app};
-use tessera_server::state::{AdminToken, AppState};
+use tessera_server::state::{AdminToken, AppState, Settings};
 use time::macros::datetime;
 
 const TOKEN: &str = "test-admin-token-that-is-long-enough";
@@ -30,7 +31,10 @@ struct World {
 
 fn catalog() -> Catalog {
     let tier = |slug: &str, seats, duration_days| {
-        (slug.to_owned(), Tier { slug: slug.into(), features: vec!["export".into()], seats, duration_days })
+        (
+            slug.to_owned(),
+            Tier { slug: slug.into(), features: vec!["export".into()], seats, duration_days, app_versions: None },
+        )
     };
     Catalog::new(vec![Product {
         slug: "app".into(),
@@ -46,8 +50,15 @@ fn world() -> World {
     let key = SigningKey::from_pem("k1", &generate_private_key_pem(None).unwrap()).unwrap();
     let keyring = Arc::new(Keyring::new(key, vec![]).unwrap());
     let clock = Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC)));
-    let state =
-        AppState::new(store.clone(), keyring.clone(), clock, catalog(), "tessera-test".into(), AdminToken::new(TOKEN));
+    let settings = Settings {
+        keyring: keyring.clone(),
+        clock,
+        catalog: catalog(),
+        issuer: "tessera-test".into(),
+        admin_token: AdminToken::new(TOKEN),
+        activation: ActivationPolicy::default(),
+    };
+    let state = AppState::new(store.clone(), settings);
     World {
         store,
         keyring,

@@ -45,3 +45,26 @@ impl LicenseClaims {
         }
     }
 }
+
+/// The JWS `typ` header of a lease token.
+pub const LEASE_TOKEN_TYPE: &str = "tessera-lease+jwt";
+
+/// The claims of a lease token: one machine's short-lived right to run (§3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseClaims {
+    pub iss: String,
+    /// The license key.
+    pub sub: String,
+    /// The activation id.
+    pub jti: String,
+    pub iat: i64,
+    /// `iat + lease_days`, never past the license's own expiry.
+    pub exp: i64,
+    /// The machine fingerprint the lease is bound to.
+    pub fp: String,
+    pub product: String,
+    pub tier: String,
+    pub features: Vec<String>,
+    /// Days the app may keep running after `exp` without reaching the server.
+    pub grace_days: u32,
+}

@@ -1,5 +1,6 @@
-//! The issuance port family: signing license tokens ([`Signer`]) and the use
-//! cases that mint and change licenses ([`IssuanceService`]).
+//! The issuance port family: signing license and lease tokens ([`Signer`]),
+//! checking leases ([`LeaseVerifier`]) and the use cases that mint and change
+//! licenses ([`IssuanceService`]).
 
 mod claims;
 mod errors;
@@ -7,7 +8,7 @@ mod service;
 mod signer;
 mod term;
 
-pub use claims::{LicenseClaims, LICENSE_TOKEN_TYPE};
+pub use claims::{LeaseClaims, LicenseClaims, LEASE_TOKEN_TYPE, LICENSE_TOKEN_TYPE};
 pub use errors::*;
 pub use service::{IssuanceService, MintLicense, Minted, RenewLicense};
-pub use signer::{SignError, Signer};
+pub use signer::{LeaseRejected, LeaseVerifier, SignError, Signer};

@@ -126,16 +126,7 @@ impl IssuanceService {
     }
 
     fn audit(&self, actor: &Actor, action: &str, license: &License, details: Value) -> AuditEvent {
-        let at = self.now();
-        AuditEvent {
-            id: new_id(self.random.as_ref(), at),
-            at,
-            actor: actor.clone(),
-            action: action.to_owned(),
-            entity_type: "license".to_owned(),
-            entity_id: license.key.to_string(),
-            details,
-        }
+        AuditEvent::about_license(self.random.as_ref(), self.now(), actor, action, &license.key, details)
     }
 
     fn sign(&self, license: &License) -> Result<String, SignError> {

@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-use super::LicenseClaims;
+use super::{LeaseClaims, LicenseClaims};
 
 #[derive(Debug, Error)]
 #[error("signing failed: {0}")]
@@ -13,4 +13,22 @@ pub trait Signer: Send + Sync + 'static {
     /// the active key's `kid`. MUST return `SignError` only when the key cannot
     /// sign (a broken key); valid claims never fail otherwise.
     fn sign_license(&self, claims: &LicenseClaims) -> Result<String, SignError>;
+
+    /// Signs `claims` as a compact JWS with `typ` [`super::LEASE_TOKEN_TYPE`];
+    /// fails only as [`Signer::sign_license`] does.
+    fn sign_lease(&self, claims: &LeaseClaims) -> Result<String, SignError>;
+}
+
+/// Why a presented lease token was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("invalid lease: {0}")]
+pub struct LeaseRejected(pub String);
+
+/// Checks lease tokens that machines present back to the server.
+pub trait LeaseVerifier: Send + Sync + 'static {
+    /// The claims of `token` if it is a lease (`typ` [`super::LEASE_TOKEN_TYPE`],
+    /// `alg` EdDSA) signed by a key of the keyring, active or retired. Expiry is
+    /// NOT checked: heartbeats renew expired leases. MUST return `LeaseRejected`
+    /// naming the reason for anything else, including a license token.
+    fn verify_lease(&self, token: &str) -> Result<LeaseClaims, LeaseRejected>;
 }

@@ -26,6 +26,8 @@ pub struct Model {
     pub idempotency_request: Option<String>,
     pub updated_at: i64,
     pub version: i64,
+    /// Live activations; changed only by conditional updates (see the activation store).
+    pub seats_used: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,4 +1,5 @@
 //! Table models, private to the adapter: the domain never sees a row.
 
+pub(crate) mod activations;
 pub(crate) mod audit_events;
 pub(crate) mod licenses;

@@ -65,6 +65,17 @@ pub fn storage(error: &RepositoryError) -> Result<Json<ErrorBody>, Json<ErrorBod
     }
 }
 
+/// `$response::Unavailable` (503) or `$response::Internal` (500) for a storage failure.
+macro_rules! storage_failure {
+    ($response:ident, $error:expr) => {
+        match $crate::http::errors::storage($error) {
+            Ok(body) => $response::Unavailable(body),
+            Err(body) => $response::Internal(body),
+        }
+    };
+}
+pub(crate) use storage_failure;
+
 /// Turns errors raised outside the typed operations (unknown route, wrong
 /// method, failed authentication, oversized or unparsable body) into the same
 /// JSON shape.

@@ -20,8 +20,9 @@ use tessera_domain::license::{
 use tessera_domain::page::PageRequest;
 use time::OffsetDateTime;
 
+use super::activations::ActivationBody;
 use super::admin_auth::AdminAuth;
-use super::errors::{internal, rejected, storage, ErrorBody, Rejection};
+use super::errors::{internal, rejected, storage_failure, ErrorBody, Rejection};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -113,6 +114,9 @@ pub struct LicenseBody {
     pub updated_at: OffsetDateTime,
     /// The signed license token as last issued.
     pub token: String,
+    /// Machines holding a seat; shown by `GET /admin/v1/licenses/{key}` only.
+    #[oai(skip_serializing_if_is_none)]
+    pub activations: Option<Vec<ActivationBody>>,
 }
 
 impl LicenseBody {
@@ -136,6 +140,7 @@ impl LicenseBody {
             revoke_reason: license.revoke_reason,
             updated_at: license.updated_at,
             token: license.token,
+            activations: None,
         }
     }
 }
@@ -277,15 +282,6 @@ fn license_bad_request(error: poem::Error) -> LicenseResponse {
         Rejection::Unauthorized(body) => LicenseResponse::Unauthorized(body),
         Rejection::BadRequest(body) => LicenseResponse::BadRequest(body),
     }
-}
-
-macro_rules! storage_failure {
-    ($response:ident, $error:expr) => {
-        match storage($error) {
-            Ok(body) => $response::Unavailable(body),
-            Err(body) => $response::Internal(body),
-        }
-    };
 }
 
 impl From<MintError> for MintResponse {
@@ -475,7 +471,17 @@ impl LicensesApi {
             Ok(key) => key,
             Err(response) => return response,
         };
-        respond(&state, state.issuance.get(&key).await)
+        let license = match state.issuance.get(&key).await {
+            Ok(license) => license,
+            Err(error) => return error.into(),
+        };
+        let machines = match state.activation.machines(&license).await {
+            Ok(machines) => machines,
+            Err(error) => return storage_failure!(LicenseResponse, &error),
+        };
+        let mut body = LicenseBody::of(license, state.issuance.now());
+        body.activations = Some(machines.into_iter().map(ActivationBody::from).collect());
+        LicenseResponse::Ok(Json(body))
     }
 
     /// Revoke a license for good.

@@ -6,6 +6,8 @@
 //!
 //! Nothing of one listener is routed on the other.
 
+mod activation;
+mod activations;
 mod admin_auth;
 mod audit;
 pub mod errors;
@@ -27,19 +29,27 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub type PublicApis = (public::HealthApi, public::KeysApi);
-pub type AdminApis = (licenses::LicensesApi, audit::AuditApi);
+pub type PublicApis = (public::HealthApi, public::KeysApi, activation::ActivationApi);
+pub type AdminApis = (licenses::LicensesApi, activations::ActivationsApi, audit::AuditApi);
 
 /// The public listener's OpenAPI service.
 pub fn public_api() -> OpenApiService<PublicApis, ()> {
-    OpenApiService::new((public::HealthApi, public::KeysApi), "Tessera public API", VERSION)
-        .description("Endpoints for buyers' apps and storefronts. Errors are `{code, message}`.")
+    OpenApiService::new((public::HealthApi, public::KeysApi, activation::ActivationApi), "Tessera public API", VERSION)
+        .description(
+            "Endpoints for buyers' apps and storefronts. Errors are `{code, message}`. Responses of \
+             `/v1/activate`, `/v1/validate` and `/v1/heartbeat` carry `Tessera-Signature: kid=\"…\", \
+             alg=\"EdDSA\", sig=\"<base64url>\"`, an Ed25519 signature over the exact response body.",
+        )
 }
 
 /// The admin listener's OpenAPI service.
 pub fn admin_api() -> OpenApiService<AdminApis, ()> {
-    OpenApiService::new((licenses::LicensesApi, audit::AuditApi), "Tessera admin API", VERSION)
-        .description("The operator's API. Every operation needs `Authorization: Bearer <admin token>`.")
+    OpenApiService::new(
+        (licenses::LicensesApi, activations::ActivationsApi, audit::AuditApi),
+        "Tessera admin API",
+        VERSION,
+    )
+    .description("The operator's API. Every operation needs `Authorization: Bearer <admin token>`.")
 }
 
 /// Refuses bodies over [`MAX_BODY_BYTES`] before any handler reads them, also
@@ -63,6 +73,29 @@ async fn limit_body<E: Endpoint>(next: Arc<E>, mut request: Request) -> poem::Re
     next.call(request).await.map(IntoResponse::into_response)
 }
 
+/// The paths whose answers a client must be able to trust offline (contract §4).
+const SIGNED_PATHS: [&str; 3] = ["/v1/activate", "/v1/validate", "/v1/heartbeat"];
+
+/// The `Tessera-Signature` header value for `body`.
+pub fn response_signature(key: &tessera_ring::SigningKey, body: &[u8]) -> String {
+    let signature = tessera_ring::b64url(&key.sign(body));
+    format!("kid=\"{}\", alg=\"EdDSA\", sig=\"{signature}\"", key.kid)
+}
+
+/// Signs the exact body bytes of every answer on [`SIGNED_PATHS`], errors included.
+async fn sign_responses<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Result<Response> {
+    let signed = SIGNED_PATHS.contains(&request.uri().path());
+    let state = request.data::<Arc<AppState>>().cloned();
+    let mut response = next.call(request).await.map(IntoResponse::into_response)?;
+    if let (true, Some(state)) = (signed, state) {
+        let body = response.take_body().into_bytes().await?;
+        let header = response_signature(state.keyring.active(), &body);
+        response.headers_mut().insert("Tessera-Signature", header.parse().expect("a signature header is ASCII"));
+        response.set_body(body);
+    }
+    Ok(response)
+}
+
 fn finish(route: Route, state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     route.data(state).around(limit_body).catch_all_error(|error| async move { errors::error_response(error) })
 }
@@ -71,7 +104,12 @@ fn finish(route: Route, state: Arc<AppState>) -> impl Endpoint<Output = Response
 pub fn public_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let api = public_api();
     let spec = api.spec_endpoint();
-    finish(Route::new().nest("/", api).at("/openapi.json", spec), state)
+    let route = Route::new().nest("/", api).at("/openapi.json", spec);
+    route
+        .around(sign_responses)
+        .data(state)
+        .around(limit_body)
+        .catch_all_error(|error| async move { errors::error_response(error) })
 }
 
 /// The admin listener: admin operations, `/openapi.json` and Swagger UI at `/docs`.

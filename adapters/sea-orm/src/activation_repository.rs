@@ -1,0 +1,222 @@
+//! Activations on sea-orm. Seat limits hold on both databases and across
+//! processes without `SELECT … FOR UPDATE`:
+//!
+//! - taking a seat is one transaction whose first statement is the conditional
+//!   `UPDATE licenses SET seats_used = seats_used + 1 WHERE id = ? AND state =
+//!   'active' AND seats_used < seats`. Postgres re-checks the condition after
+//!   waiting for a concurrent writer's row lock; SQLite runs one writer at a time.
+//!   Either way the counter can never pass `seats`.
+//! - the partial unique index on live `(license_id, fingerprint)` turns a
+//!   concurrent duplicate activation of one machine into a rollback.
+
+use async_trait::async_trait;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+use tessera_domain::audit::AuditEvent;
+use tessera_domain::license::{Activation, ActivationRepository, Fingerprint, LicenseKey, MachineView, SeatOutcome};
+use tessera_domain::repository::RepositoryError;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::entities::{activations, audit_events, licenses};
+use crate::errors::{repository_error, unique_violation};
+use crate::license_repository::{audit_row, corrupt, from_row, from_timestamp, timestamp};
+use crate::SeaOrmLicenseRepository;
+
+fn activation_from_row(row: activations::Model) -> Result<Activation, RepositoryError> {
+    Ok(Activation {
+        id: row.id.parse().map_err(|error| corrupt("activation id", error))?,
+        license_id: row.license_id.parse().map_err(|error| corrupt("license id", error))?,
+        fingerprint: Fingerprint::parse(&row.fingerprint).map_err(|error| corrupt("fingerprint", error))?,
+        platform: row.platform,
+        app_version: row.app_version,
+        activated_at: from_timestamp(row.activated_at)?,
+        last_seen_at: from_timestamp(row.last_seen_at)?,
+        deactivated_at: row.deactivated_at.map(from_timestamp).transpose()?,
+    })
+}
+
+fn activation_row(activation: &Activation) -> activations::ActiveModel {
+    activations::Model {
+        id: activation.id.to_string(),
+        license_id: activation.license_id.to_string(),
+        fingerprint: activation.fingerprint.as_str().to_owned(),
+        platform: activation.platform.clone(),
+        app_version: activation.app_version.clone(),
+        activated_at: timestamp(activation.activated_at),
+        last_seen_at: timestamp(activation.last_seen_at),
+        deactivated_at: activation.deactivated_at.map(timestamp),
+    }
+    .into_active_model()
+}
+
+fn view(row: licenses::Model, activation: Option<activations::Model>) -> Result<MachineView, RepositoryError> {
+    let seats_used = u32::try_from(row.seats_used).map_err(|error| corrupt("seats_used", error))?;
+    Ok(MachineView {
+        license: from_row(row)?,
+        seats_used,
+        activation: activation.map(activation_from_row).transpose()?,
+    })
+}
+
+async fn live_activation(
+    db: &impl ConnectionTrait,
+    license_id: &str,
+    fingerprint: &str,
+) -> Result<Option<activations::Model>, RepositoryError> {
+    use activations::Column;
+    activations::Entity::find()
+        .filter(Column::LicenseId.eq(license_id))
+        .filter(Column::Fingerprint.eq(fingerprint))
+        .filter(Column::DeactivatedAt.is_null())
+        .one(db)
+        .await
+        .map_err(repository_error)
+}
+
+#[async_trait]
+impl ActivationRepository for SeaOrmLicenseRepository {
+    async fn find_for_machine(
+        &self,
+        key: &LicenseKey,
+        fingerprint: Option<&Fingerprint>,
+    ) -> Result<Option<MachineView>, RepositoryError> {
+        let license = licenses::Entity::find()
+            .filter(licenses::Column::Key.eq(key.as_str()))
+            .one(&self.db.reader)
+            .await
+            .map_err(repository_error)?;
+        let Some(license) = license else { return Ok(None) };
+        let activation = match fingerprint {
+            Some(fingerprint) => live_activation(&self.db.reader, &license.id, fingerprint.as_str()).await?,
+            None => None,
+        };
+        view(license, activation).map(Some)
+    }
+
+    async fn find_by_activation(&self, id: Uuid) -> Result<Option<MachineView>, RepositoryError> {
+        let found = activations::Entity::find_by_id(id.to_string())
+            .find_also_related(licenses::Entity)
+            .one(&self.db.reader)
+            .await
+            .map_err(repository_error)?;
+        match found {
+            Some((activation, Some(license))) => view(license, Some(activation)).map(Some),
+            Some((_, None)) => Err(corrupt("activation", "its license is missing")),
+            None => Ok(None),
+        }
+    }
+
+    async fn live_activations(&self, license_id: Uuid) -> Result<Vec<Activation>, RepositoryError> {
+        use activations::Column;
+        activations::Entity::find()
+            .filter(Column::LicenseId.eq(license_id.to_string()))
+            .filter(Column::DeactivatedAt.is_null())
+            .order_by_asc(Column::Id)
+            .all(&self.db.reader)
+            .await
+            .map_err(repository_error)?
+            .into_iter()
+            .map(activation_from_row)
+            .collect()
+    }
+
+    async fn take_seat(&self, activation: &Activation, audit: &AuditEvent) -> Result<SeatOutcome, RepositoryError> {
+        use licenses::Column;
+        let license_id = activation.license_id.to_string();
+        let already_active = || async {
+            let existing = live_activation(&self.db.writer, &license_id, activation.fingerprint.as_str()).await?;
+            existing.map_or(Ok(SeatOutcome::NoSeatLeft), |row| activation_from_row(row).map(SeatOutcome::AlreadyActive))
+        };
+
+        let txn = self.db.writer.begin().await.map_err(repository_error)?;
+        let claimed = licenses::Entity::update_many()
+            .col_expr(Column::SeatsUsed, Expr::col(Column::SeatsUsed).add(1))
+            .filter(Column::Id.eq(license_id.as_str()))
+            .filter(Column::State.eq("active"))
+            .filter(Expr::col(Column::SeatsUsed).lt(Expr::col(Column::Seats)))
+            .exec(&txn)
+            .await
+            .map_err(repository_error)?;
+        if claimed.rows_affected == 0 {
+            let _ = txn.rollback().await;
+            return already_active().await;
+        }
+        if let Err(error) = activations::Entity::insert(activation_row(activation)).exec_without_returning(&txn).await {
+            let _ = txn.rollback().await;
+            return match unique_violation(&error) {
+                Some(_) => already_active().await,
+                None => Err(repository_error(error)),
+            };
+        }
+        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
+        let seats_used = licenses::Entity::find_by_id(license_id.as_str())
+            .one(&txn)
+            .await
+            .map_err(repository_error)?
+            .ok_or_else(|| corrupt("license", "vanished while taking a seat"))?
+            .seats_used;
+        txn.commit().await.map_err(repository_error)?;
+        Ok(SeatOutcome::Taken { seats_used: u32::try_from(seats_used).map_err(|error| corrupt("seats_used", error))? })
+    }
+
+    async fn touch(&self, id: Uuid, at: OffsetDateTime, app_version: Option<&str>) -> Result<bool, RepositoryError> {
+        use activations::Column;
+        let mut update = activations::Entity::update_many().col_expr(Column::LastSeenAt, Expr::value(timestamp(at)));
+        if let Some(version) = app_version {
+            update = update.col_expr(Column::AppVersion, Expr::value(version));
+        }
+        let updated = update
+            .filter(Column::Id.eq(id.to_string()))
+            .filter(Column::DeactivatedAt.is_null())
+            .exec(&self.db.writer)
+            .await
+            .map_err(repository_error)?;
+        Ok(updated.rows_affected > 0)
+    }
+
+    async fn release_seat(&self, id: Uuid, at: OffsetDateTime, audit: &AuditEvent) -> Result<bool, RepositoryError> {
+        use activations::Column;
+        let txn = self.db.writer.begin().await.map_err(repository_error)?;
+        let Some(row) = activations::Entity::find_by_id(id.to_string()).one(&txn).await.map_err(repository_error)?
+        else {
+            let _ = txn.rollback().await;
+            return Ok(false);
+        };
+        let released = activations::Entity::update_many()
+            .col_expr(Column::DeactivatedAt, Expr::value(timestamp(at)))
+            .filter(Column::Id.eq(id.to_string()))
+            .filter(Column::DeactivatedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(repository_error)?;
+        if released.rows_affected == 0 {
+            let _ = txn.rollback().await;
+            return Ok(false);
+        }
+        licenses::Entity::update_many()
+            .col_expr(licenses::Column::SeatsUsed, Expr::col(licenses::Column::SeatsUsed).sub(1))
+            .filter(licenses::Column::Id.eq(row.license_id))
+            .filter(licenses::Column::SeatsUsed.gt(0))
+            .exec(&txn)
+            .await
+            .map_err(repository_error)?;
+        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
+        Ok(true)
+    }
+
+    async fn deactivations_since(&self, license_id: Uuid, since: OffsetDateTime) -> Result<u32, RepositoryError> {
+        use activations::Column;
+        let count = activations::Entity::find()
+            .filter(Column::LicenseId.eq(license_id.to_string()))
+            .filter(Column::DeactivatedAt.gte(timestamp(since)))
+            .count(&self.db.reader)
+            .await
+            .map_err(repository_error)?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+}

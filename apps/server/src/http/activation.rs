@@ -1,0 +1,389 @@
+//! The public activation endpoints (contract §4): activate, validate,
+//! heartbeat, deactivate. Responses of the first three are signed by
+//! [`super::sign_responses`].
+
+#![allow(clippy::large_enum_variant)]
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use tessera_domain::activation::{
+    Activate, ActivateError, DeactivateError, HeartbeatError, Leased, Refusal, ValidationCode,
+};
+use tessera_domain::license::{AppVersion, Fingerprint, LicenseKey, MachineView};
+use time::OffsetDateTime;
+
+use super::errors::{internal, storage_failure, ErrorBody};
+use super::licenses::LicenseStatusDto;
+use crate::state::AppState;
+
+#[derive(Tags)]
+enum ActivationTags {
+    /// Machines activating, checking and releasing licenses.
+    Activation,
+}
+
+const MAX_NONCE_LEN: usize = 128;
+const MAX_PLATFORM_LEN: usize = 64;
+
+#[derive(Debug, Object)]
+pub struct ActivateRequest {
+    pub license_key: String,
+    /// The machine's identity as the app computes it: 1-256 visible ASCII characters.
+    pub fingerprint: String,
+    /// E.g. `macos-arm64`.
+    pub platform: Option<String>,
+    /// `MAJOR[.MINOR…]`; checked against the tier's allowed major versions.
+    pub app_version: Option<String>,
+    /// When given, must match the license.
+    pub name: Option<String>,
+    /// When given, must match the license.
+    pub email: Option<String>,
+    /// Echoed in the signed response, so the app can tell a fresh answer from a replayed one.
+    pub nonce: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct ValidateRequest {
+    pub license_key: String,
+    /// When given, the machine must hold a seat (`NO_MACHINE` otherwise).
+    pub fingerprint: Option<String>,
+    pub app_version: Option<String>,
+    pub nonce: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct HeartbeatRequest {
+    /// The machine's current lease; an expired one is accepted if its signature verifies.
+    pub lease: String,
+    pub fingerprint: String,
+    pub app_version: Option<String>,
+    pub nonce: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct DeactivateRequest {
+    pub lease: String,
+    pub fingerprint: String,
+}
+
+/// A license as a machine sees it.
+#[derive(Debug, Object)]
+pub struct MachineLicenseBody {
+    pub key: String,
+    pub product: String,
+    pub tier: String,
+    pub features: Vec<String>,
+    pub seats: u32,
+    pub seats_used: u32,
+    pub expires_at: Option<OffsetDateTime>,
+    pub status: LicenseStatusDto,
+}
+
+impl MachineLicenseBody {
+    fn of(view: MachineView, now: OffsetDateTime) -> Self {
+        let license = view.license;
+        Self {
+            status: license.status_at(now).into(),
+            key: license.key.to_string(),
+            product: license.product,
+            tier: license.tier,
+            features: license.features,
+            seats: license.seats,
+            seats_used: view.seats_used,
+            expires_at: license.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct LeaseBody {
+    /// The signed lease token (`typ` `tessera-lease+jwt`).
+    pub lease: String,
+    pub lease_expires_at: OffsetDateTime,
+    pub activation_id: String,
+    pub license: MachineLicenseBody,
+    #[oai(skip_serializing_if_is_none)]
+    pub nonce: Option<String>,
+}
+
+impl LeaseBody {
+    fn of(leased: Leased, nonce: Option<String>, now: OffsetDateTime) -> Self {
+        let view = MachineView { license: leased.license, seats_used: leased.seats_used, activation: None };
+        Self {
+            lease: leased.lease,
+            lease_expires_at: leased.lease_expires_at,
+            activation_id: leased.activation.id.to_string(),
+            license: MachineLicenseBody::of(view, now),
+            nonce,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct ValidationBody {
+    pub valid: bool,
+    /// `VALID`, `NOT_FOUND`, `REVOKED`, `SUSPENDED`, `EXPIRED`, `NO_MACHINE` or `VERSION_MISMATCH`.
+    pub code: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub nonce: Option<String>,
+    pub checked_at: OffsetDateTime,
+    #[oai(skip_serializing_if_is_none)]
+    pub license: Option<MachineLicenseBody>,
+}
+
+#[derive(Debug, Object)]
+pub struct DeactivatedBody {
+    /// `deactivated`
+    pub status: String,
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "activate_bad_request")]
+pub enum ActivateResponse {
+    /// Activated (or the machine already held a seat): a fresh lease.
+    #[oai(status = 200)]
+    Ok(Json<LeaseBody>),
+    /// `INVALID_REQUEST`, `INVALID_FINGERPRINT`, `INVALID_APP_VERSION`, `INVALID_NONCE`, `INVALID_PLATFORM`.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// `NOT_FOUND`, `REVOKED`, `SUSPENDED`, `EXPIRED`, `IDENTITY_MISMATCH`, `VERSION_MISMATCH`.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// `TOO_MANY_MACHINES`: every seat is taken.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// `ACTIVATION_CHURN`: too many machine changes in 24 hours.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "validate_bad_request")]
+pub enum ValidateResponse {
+    /// Always 200 for a well-formed request; `valid` and `code` say the verdict.
+    #[oai(status = 200)]
+    Ok(Json<ValidationBody>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "heartbeat_bad_request")]
+pub enum HeartbeatResponse {
+    /// A fresh lease.
+    #[oai(status = 200)]
+    Ok(Json<LeaseBody>),
+    /// `INVALID_LEASE` (not a lease Tessera signed), `INVALID_FINGERPRINT`, …
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// `FINGERPRINT_MISMATCH`, `NO_MACHINE`, `REVOKED`, `SUSPENDED`, `EXPIRED`, `VERSION_MISMATCH`.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "deactivate_bad_request")]
+pub enum DeactivateResponse {
+    /// The seat is free (also when it already was).
+    #[oai(status = 200)]
+    Ok(Json<DeactivatedBody>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// `FINGERPRINT_MISMATCH`: the lease belongs to another machine.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn invalid(error: poem::Error) -> Json<ErrorBody> {
+    ErrorBody::new("INVALID_REQUEST", error.to_string())
+}
+fn activate_bad_request(error: poem::Error) -> ActivateResponse {
+    ActivateResponse::BadRequest(invalid(error))
+}
+fn validate_bad_request(error: poem::Error) -> ValidateResponse {
+    ValidateResponse::BadRequest(invalid(error))
+}
+fn heartbeat_bad_request(error: poem::Error) -> HeartbeatResponse {
+    HeartbeatResponse::BadRequest(invalid(error))
+}
+fn deactivate_bad_request(error: poem::Error) -> DeactivateResponse {
+    DeactivateResponse::BadRequest(invalid(error))
+}
+
+fn refused(refusal: Refusal) -> Json<ErrorBody> {
+    ErrorBody::new(refusal.code(), refusal.to_string())
+}
+
+/// Input parsed at the edge; the error is the 400 body naming the field.
+type Parsed<T> = Result<T, Json<ErrorBody>>;
+
+fn fingerprint(text: &str) -> Parsed<Fingerprint> {
+    Fingerprint::parse(text).map_err(|error| ErrorBody::new("INVALID_FINGERPRINT", error.to_string()))
+}
+
+fn app_version(text: Option<&str>) -> Parsed<Option<AppVersion>> {
+    text.map(AppVersion::parse).transpose().map_err(|error| ErrorBody::new("INVALID_APP_VERSION", error.to_string()))
+}
+
+fn nonce(text: Option<String>) -> Parsed<Option<String>> {
+    match text {
+        Some(nonce)
+            if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN || !nonce.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Err(ErrorBody::new("INVALID_NONCE", format!("a nonce is 1-{MAX_NONCE_LEN} visible ASCII characters")))
+        }
+        nonce => Ok(nonce),
+    }
+}
+
+fn platform(text: Option<String>) -> Parsed<Option<String>> {
+    match text {
+        Some(platform) if platform.chars().count() > MAX_PLATFORM_LEN || platform.chars().any(char::is_control) => {
+            Err(ErrorBody::new(
+                "INVALID_PLATFORM",
+                format!("a platform is at most {MAX_PLATFORM_LEN} printable characters"),
+            ))
+        }
+        platform => Ok(platform.filter(|platform| !platform.trim().is_empty())),
+    }
+}
+
+pub struct ActivationApi;
+
+#[OpenApi(prefix_path = "/v1", tag = "ActivationTags::Activation")]
+impl ActivationApi {
+    /// Activate this machine: takes a seat (or reuses this machine's seat) and
+    /// returns a signed lease. The response carries `Tessera-Signature`.
+    #[oai(path = "/activate", method = "post", operation_id = "activate")]
+    async fn activate(&self, state: Data<&Arc<AppState>>, body: Json<ActivateRequest>) -> ActivateResponse {
+        let body = body.0;
+        let parsed = (|| {
+            Ok::<_, Json<ErrorBody>>((
+                fingerprint(&body.fingerprint)?,
+                app_version(body.app_version.as_deref())?,
+                nonce(body.nonce)?,
+                platform(body.platform)?,
+            ))
+        })();
+        let (fingerprint, app_version, nonce, platform) = match parsed {
+            Ok(parsed) => parsed,
+            Err(error) => return ActivateResponse::BadRequest(error),
+        };
+        let Ok(key) = LicenseKey::parse(&body.license_key) else {
+            return ActivateResponse::Forbidden(refused(Refusal::NotFound));
+        };
+        let request = Activate { key, fingerprint, platform, app_version, name: body.name, email: body.email };
+        match state.activation.activate(request).await {
+            Ok(leased) => ActivateResponse::Ok(Json(LeaseBody::of(leased, nonce, state.issuance.now()))),
+            Err(ActivateError::Refused(refusal)) => ActivateResponse::Forbidden(refused(refusal)),
+            Err(error @ ActivateError::TooManyMachines { .. }) => {
+                ActivateResponse::Conflict(ErrorBody::new("TOO_MANY_MACHINES", error.to_string()))
+            }
+            Err(error @ ActivateError::Churn { .. }) => {
+                ActivateResponse::TooManyRequests(ErrorBody::new("ACTIVATION_CHURN", error.to_string()))
+            }
+            Err(ActivateError::Repository(error)) => storage_failure!(ActivateResponse, &error),
+            Err(ActivateError::Sign(error)) => ActivateResponse::Internal(internal(&error)),
+        }
+    }
+
+    /// May this license (on this machine) run now? Read-only and always 200 for
+    /// a well-formed request. The response carries `Tessera-Signature`.
+    #[oai(path = "/validate", method = "post", operation_id = "validate")]
+    async fn validate(&self, state: Data<&Arc<AppState>>, body: Json<ValidateRequest>) -> ValidateResponse {
+        let body = body.0;
+        let parsed = (|| {
+            Ok::<_, Json<ErrorBody>>((
+                body.fingerprint.as_deref().map(fingerprint).transpose()?,
+                app_version(body.app_version.as_deref())?,
+                nonce(body.nonce)?,
+            ))
+        })();
+        let (fingerprint, app_version, nonce) = match parsed {
+            Ok(parsed) => parsed,
+            Err(error) => return ValidateResponse::BadRequest(error),
+        };
+        let Ok(key) = LicenseKey::parse(&body.license_key) else {
+            let checked_at = state.issuance.now();
+            let code = ValidationCode::Refused(Refusal::NotFound).code().to_owned();
+            return ValidateResponse::Ok(Json(ValidationBody { valid: false, code, nonce, checked_at, license: None }));
+        };
+        match state.activation.validate(&key, fingerprint.as_ref(), app_version.as_ref()).await {
+            Ok(validation) => ValidateResponse::Ok(Json(ValidationBody {
+                valid: validation.code == ValidationCode::Valid,
+                code: validation.code.code().to_owned(),
+                nonce,
+                checked_at: validation.checked_at,
+                license: validation.machine.map(|view| MachineLicenseBody::of(view, validation.checked_at)),
+            })),
+            Err(error) => storage_failure!(ValidateResponse, &error),
+        }
+    }
+
+    /// Renew this machine's lease. The response carries `Tessera-Signature`.
+    #[oai(path = "/heartbeat", method = "post", operation_id = "heartbeat")]
+    async fn heartbeat(&self, state: Data<&Arc<AppState>>, body: Json<HeartbeatRequest>) -> HeartbeatResponse {
+        let body = body.0;
+        let parsed = (|| {
+            Ok::<_, Json<ErrorBody>>((
+                fingerprint(&body.fingerprint)?,
+                app_version(body.app_version.as_deref())?,
+                nonce(body.nonce)?,
+            ))
+        })();
+        let (fingerprint, app_version, nonce) = match parsed {
+            Ok(parsed) => parsed,
+            Err(error) => return HeartbeatResponse::BadRequest(error),
+        };
+        match state.activation.heartbeat(&body.lease, &fingerprint, app_version.as_ref()).await {
+            Ok(leased) => HeartbeatResponse::Ok(Json(LeaseBody::of(leased, nonce, state.issuance.now()))),
+            Err(HeartbeatError::InvalidLease(error)) => {
+                HeartbeatResponse::BadRequest(ErrorBody::new("INVALID_LEASE", error.to_string()))
+            }
+            Err(error @ HeartbeatError::FingerprintMismatch) => {
+                HeartbeatResponse::Forbidden(ErrorBody::new("FINGERPRINT_MISMATCH", error.to_string()))
+            }
+            Err(HeartbeatError::Refused(refusal)) => HeartbeatResponse::Forbidden(refused(refusal)),
+            Err(HeartbeatError::Repository(error)) => storage_failure!(HeartbeatResponse, &error),
+            Err(HeartbeatError::Sign(error)) => HeartbeatResponse::Internal(internal(&error)),
+        }
+    }
+
+    /// Release this machine's seat.
+    #[oai(path = "/deactivate", method = "post", operation_id = "deactivate")]
+    async fn deactivate(&self, state: Data<&Arc<AppState>>, body: Json<DeactivateRequest>) -> DeactivateResponse {
+        let fingerprint = match fingerprint(&body.fingerprint) {
+            Ok(fingerprint) => fingerprint,
+            Err(error) => return DeactivateResponse::BadRequest(error),
+        };
+        match state.activation.deactivate(&body.lease, &fingerprint).await {
+            Ok(()) => DeactivateResponse::Ok(Json(DeactivatedBody { status: "deactivated".into() })),
+            Err(DeactivateError::InvalidLease(error)) => {
+                DeactivateResponse::BadRequest(ErrorBody::new("INVALID_LEASE", error.to_string()))
+            }
+            Err(error @ DeactivateError::FingerprintMismatch) => {
+                DeactivateResponse::Forbidden(ErrorBody::new("FINGERPRINT_MISMATCH", error.to_string()))
+            }
+            Err(DeactivateError::Repository(error)) => storage_failure!(DeactivateResponse, &error),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! `/admin/v1/activations`: the operator frees a machine's seat.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use tessera_domain::activation::AdminDeactivateError;
+use tessera_domain::license::Activation;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::admin_auth::AdminAuth;
+use super::errors::{rejected, storage_failure, ErrorBody, Rejection};
+use crate::state::AppState;
+
+#[derive(Tags)]
+enum AdminTags {
+    /// Machines holding seats.
+    Activations,
+}
+
+/// A machine holding (or having held) a seat.
+#[derive(Debug, Clone, Object)]
+pub struct ActivationBody {
+    pub id: String,
+    pub fingerprint: String,
+    pub platform: Option<String>,
+    pub app_version: Option<String>,
+    pub activated_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    /// `null` while the machine holds its seat.
+    pub deactivated_at: Option<OffsetDateTime>,
+}
+
+impl From<Activation> for ActivationBody {
+    fn from(activation: Activation) -> Self {
+        Self {
+            id: activation.id.to_string(),
+            fingerprint: activation.fingerprint.as_str().to_owned(),
+            platform: activation.platform,
+            app_version: activation.app_version,
+            activated_at: activation.activated_at,
+            last_seen_at: activation.last_seen_at,
+            deactivated_at: activation.deactivated_at,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "deactivate_bad_request")]
+pub enum AdminDeactivateResponse {
+    /// The seat is free (also when it already was).
+    #[oai(status = 200)]
+    Ok(Json<ActivationBody>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn deactivate_bad_request(error: poem::Error) -> AdminDeactivateResponse {
+    match rejected(error) {
+        Rejection::Unauthorized(body) => AdminDeactivateResponse::Unauthorized(body),
+        Rejection::BadRequest(body) => AdminDeactivateResponse::BadRequest(body),
+    }
+}
+
+pub struct ActivationsApi;
+
+#[OpenApi(prefix_path = "/admin/v1/activations", tag = "AdminTags::Activations")]
+impl ActivationsApi {
+    /// Free a machine's seat. Its lease keeps verifying offline until it
+    /// expires, but heartbeats are refused with `NO_MACHINE`.
+    #[oai(path = "/:id/deactivate", method = "post", operation_id = "deactivateActivation")]
+    async fn deactivate(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        id: Path<String>,
+    ) -> AdminDeactivateResponse {
+        let Ok(id) = id.0.parse::<Uuid>() else {
+            return AdminDeactivateResponse::NotFound(ErrorBody::new("NOT_FOUND", format!("no activation {}", id.0)));
+        };
+        match state.activation.admin_deactivate(id).await {
+            Ok(activation) => AdminDeactivateResponse::Ok(Json(activation.into())),
+            Err(error @ AdminDeactivateError::NotFound(_)) => {
+                AdminDeactivateResponse::NotFound(ErrorBody::new("NOT_FOUND", error.to_string()))
+            }
+            Err(AdminDeactivateError::Repository(error)) => storage_failure!(AdminDeactivateResponse, &error),
+        }
+    }
+}
