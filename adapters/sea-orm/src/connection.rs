@@ -3,7 +3,9 @@ use std::time::Duration;
 
 use sea_orm::sqlx::postgres::PgPoolOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sea_orm::{DatabaseConnection, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 use tessera_schema::Migrator;
 use thiserror::Error;
@@ -38,6 +40,9 @@ pub enum ConnectError {
 /// same pool. On SQLite all writes go through a single connection, so writers
 /// queue in the pool instead of failing with "database is locked", while WAL
 /// lets the readers run alongside.
+/// Postgres advisory lock key serialising migrations (`tessera` in ASCII).
+const MIGRATION_LOCK_ID: i64 = 0x7465_7373_6572_61;
+
 #[derive(Debug, Clone)]
 pub struct Database {
     pub(crate) writer: DatabaseConnection,
@@ -50,8 +55,19 @@ impl Database {
     }
 
     /// Applies every pending migration. Safe to call on an up-to-date database.
+    ///
+    /// On Postgres several servers may start at once: the migration runs in one
+    /// transaction holding an advisory lock, so they apply it one after another
+    /// (the later ones find nothing to do).
     pub async fn migrate(&self) -> Result<(), ConnectError> {
-        Migrator::up(&self.writer, None).await.map_err(|error| ConnectError::Migrate(error.to_string()))
+        let failed = |error: sea_orm::DbErr| ConnectError::Migrate(error.to_string());
+        if self.backend() != DbBackend::Postgres {
+            return Migrator::up(&self.writer, None).await.map_err(failed);
+        }
+        let txn = self.writer.begin().await.map_err(failed)?;
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")).await.map_err(failed)?;
+        Migrator::up(&txn, None).await.map_err(failed)?;
+        txn.commit().await.map_err(failed)
     }
 
     /// Closes the pools, waiting for connections in use.

@@ -1,0 +1,281 @@
+//! The public activation endpoints and the admin seat management through
+//! `poem::test::TestClient`, on the in-memory store and a real ring keyring.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use poem::endpoint::BoxEndpoint;
+use poem::test::TestClient;
+use poem::{EndpointExt, Response};
+use ring::signature::{UnparsedPublicKey, ED25519};
+use serde_json::{json, Value};
+use tessera_domain::activation::ActivationPolicy;
+use tessera_domain::catalog::{Catalog, Product, Tier};
+use tessera_domain::issuance::{LEASE_TOKEN_TYPE, LICENSE_TOKEN_TYPE};
+use tessera_memory::{InMemoryLicenseRepository, ManualClock};
+use tessera_ring::{b64url_decode, generate_private_key_pem, Keyring, SigningKey};
+use tessera_server::http::{admin_app, public_app};
+use tessera_server::state::{AdminToken, AppState, Settings};
+use time::macros::datetime;
+
+const TOKEN: &str = "test-admin-token-that-is-long-enough";
+
+struct World {
+    keyring: Arc<Keyring>,
+    admin: TestClient<BoxEndpoint<'static, Response>>,
+    public: TestClient<BoxEndpoint<'static, Response>>,
+}
+
+fn world() -> World {
+    let tier = Tier {
+        slug: "pro".into(),
+        features: vec!["export".into()],
+        seats: 3,
+        duration_days: None,
+        app_versions: Some(vec![2]),
+    };
+    let catalog = Catalog::new(vec![Product {
+        slug: "app".into(),
+        name: "App".into(),
+        key_prefix: "APP".into(),
+        tiers: BTreeMap::from([("pro".into(), tier)]),
+    }])
+    .unwrap();
+    let key = SigningKey::from_pem("k1", &generate_private_key_pem(None).unwrap()).unwrap();
+    let keyring = Arc::new(Keyring::new(key, vec![]).unwrap());
+    let settings = Settings {
+        keyring: keyring.clone(),
+        clock: Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC))),
+        catalog,
+        issuer: "tessera-test".into(),
+        admin_token: AdminToken::new(TOKEN),
+        activation: ActivationPolicy::default(),
+    };
+    let state = AppState::new(Arc::new(InMemoryLicenseRepository::new()), settings);
+    World {
+        keyring,
+        admin: TestClient::new(admin_app(state.clone()).boxed()),
+        public: TestClient::new(public_app(state).boxed()),
+    }
+}
+
+async fn mint(world: &World) -> (String, String) {
+    let response = world
+        .admin
+        .post("/admin/v1/licenses")
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .body_json(&json!({"product": "app", "tier": "pro", "name": "Ada", "email": "ada@example.com"}))
+        .send()
+        .await;
+    let body: Value = response.0.into_body().into_json().await.unwrap();
+    (body["license"]["key"].as_str().unwrap().to_owned(), body["token"].as_str().unwrap().to_owned())
+}
+
+/// Status, exact body bytes and the `Tessera-Signature` header.
+async fn call(world: &World, path: &str, body: Value) -> (u16, Vec<u8>, Option<String>) {
+    let response = world.public.post(path).body_json(&body).send().await;
+    let status = response.0.status().as_u16();
+    let signature = response.0.headers().get("Tessera-Signature").map(|value| value.to_str().unwrap().to_owned());
+    (status, response.0.into_body().into_vec().await.unwrap(), signature)
+}
+
+fn json_of(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+/// Checks `kid="…", alg="EdDSA", sig="…"` over `body` with the keyring's key.
+fn signature_verifies(world: &World, header: &str, body: &[u8]) -> bool {
+    let fields: BTreeMap<&str, &str> = header
+        .split(", ")
+        .filter_map(|field| field.split_once('='))
+        .map(|(name, value)| (name, value.trim_matches('"')))
+        .collect();
+    assert_eq!((fields["kid"], fields["alg"]), ("k1", "EdDSA"), "{header}");
+    let signature = b64url_decode(fields["sig"]).unwrap();
+    UnparsedPublicKey::new(&ED25519, world.keyring.active().public_key()).verify(body, &signature).is_ok()
+}
+
+fn activate_body(key: &str, fingerprint: &str) -> Value {
+    json!({"license_key": key, "fingerprint": fingerprint, "platform": "linux", "app_version": "2.0.1", "nonce": "n-1"})
+}
+
+#[tokio::test]
+async fn activate_returns_a_signed_lease_and_a_signed_response() {
+    let world = world();
+    let (key, license_token) = mint(&world).await;
+    let (status, body, signature) = call(&world, "/v1/activate", activate_body(&key, "machine-a")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let signature = signature.expect("signed response");
+    assert!(signature_verifies(&world, &signature, &body));
+    let mut forged = body.clone();
+    let last = forged.len() - 2;
+    forged[last] ^= 1;
+    assert!(!signature_verifies(&world, &signature, &forged), "a changed byte fails");
+
+    let answer = json_of(&body);
+    assert_eq!(answer["nonce"], "n-1");
+    assert_eq!(answer["license"]["seats_used"], 1);
+    assert_eq!(answer["license"]["status"], "active");
+    let lease = answer["lease"].as_str().unwrap();
+    let verifier = world.keyring.verifier();
+    let verified = verifier.verify(lease, LEASE_TOKEN_TYPE, 1_795_000_000, true).unwrap();
+    assert_eq!(verified.claims["fp"], "machine-a");
+    assert_eq!(verified.claims["jti"], answer["activation_id"]);
+    assert!(verifier.verify(lease, LICENSE_TOKEN_TYPE, 1_795_000_000, true).is_err(), "a lease is no license");
+    assert!(verifier.verify(&license_token, LEASE_TOKEN_TYPE, 1_795_000_000, true).is_err(), "a license is no lease");
+
+    // The same machine again: same activation, still one seat.
+    let (_, again, _) = call(&world, "/v1/activate", activate_body(&key, "machine-a")).await;
+    assert_eq!(json_of(&again)["activation_id"], answer["activation_id"]);
+    assert_eq!(json_of(&again)["license"]["seats_used"], 1);
+}
+
+#[tokio::test]
+async fn seats_refusals_and_validation_codes() {
+    let world = world();
+    let (key, _) = mint(&world).await;
+    for machine in ["a", "b", "c"] {
+        assert_eq!(call(&world, "/v1/activate", activate_body(&key, machine)).await.0, 200);
+    }
+    let (status, body, signature) = call(&world, "/v1/activate", activate_body(&key, "d")).await;
+    assert_eq!((status, json_of(&body)["code"].as_str()), (409, Some("TOO_MANY_MACHINES")));
+    assert!(signature.is_some(), "errors are signed too");
+
+    let validate = |fingerprint: Option<&str>, version: &str| json!({"license_key": key, "fingerprint": fingerprint, "app_version": version, "nonce": "v-9"});
+    let (status, body, signature) = call(&world, "/v1/validate", validate(Some("a"), "2.1")).await;
+    assert_eq!(status, 200);
+    assert!(signature_verifies(&world, &signature.unwrap(), &body));
+    let answer = json_of(&body);
+    assert_eq!(
+        (answer["valid"].as_bool(), answer["code"].as_str(), answer["nonce"].as_str()),
+        (Some(true), Some("VALID"), Some("v-9"))
+    );
+    assert_eq!(answer["license"]["seats_used"], 3);
+    let code = |body: Vec<u8>| json_of(&body)["code"].as_str().unwrap().to_owned();
+    assert_eq!(code(call(&world, "/v1/validate", validate(Some("zz"), "2.1")).await.1), "NO_MACHINE");
+    assert_eq!(code(call(&world, "/v1/validate", validate(None, "3.0")).await.1), "VERSION_MISMATCH");
+    let unknown = json!({"license_key": "APP-PRO-NOPE-NOPE"});
+    let (status, body, _) = call(&world, "/v1/validate", unknown).await;
+    assert_eq!((status, code(body)), (200, "NOT_FOUND".to_owned()));
+
+    let old_app = json!({"license_key": key, "fingerprint": "e", "app_version": "1.0"});
+    let (status, body, _) = call(&world, "/v1/activate", old_app).await;
+    assert_eq!((status, code(body)), (403, "VERSION_MISMATCH".to_owned()));
+    let impostor = json!({"license_key": key, "fingerprint": "a", "email": "mallory@example.com"});
+    let (status, body, _) = call(&world, "/v1/activate", impostor).await;
+    assert_eq!((status, code(body)), (403, "IDENTITY_MISMATCH".to_owned()));
+
+    let revoked = world
+        .admin
+        .post(format!("/admin/v1/licenses/{key}/revoke"))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .body_json(&json!({"reason": "refund"}))
+        .send()
+        .await;
+    revoked.assert_status_is_ok();
+    let (status, body, _) = call(&world, "/v1/activate", activate_body(&key, "a")).await;
+    assert_eq!((status, code(body)), (403, "REVOKED".to_owned()));
+    assert_eq!(code(call(&world, "/v1/validate", validate(Some("a"), "2.1")).await.1), "REVOKED");
+}
+
+#[tokio::test]
+async fn heartbeat_and_deactivate_work_on_the_machines_own_lease() {
+    let world = world();
+    let (key, license_token) = mint(&world).await;
+    let (_, body, _) = call(&world, "/v1/activate", activate_body(&key, "machine-a")).await;
+    let activated = json_of(&body);
+    let lease = activated["lease"].as_str().unwrap();
+
+    let (status, body, signature) =
+        call(&world, "/v1/heartbeat", json!({"lease": lease, "fingerprint": "machine-a", "nonce": "h-1"})).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(signature_verifies(&world, &signature.unwrap(), &body));
+    assert_eq!(json_of(&body)["nonce"], "h-1");
+    assert_eq!(json_of(&body)["activation_id"], activated["activation_id"]);
+
+    let code = |body: Vec<u8>| json_of(&body)["code"].as_str().unwrap().to_owned();
+    let (status, body, _) = call(&world, "/v1/heartbeat", json!({"lease": lease, "fingerprint": "machine-b"})).await;
+    assert_eq!((status, code(body)), (403, "FINGERPRINT_MISMATCH".to_owned()));
+    let (status, body, _) =
+        call(&world, "/v1/heartbeat", json!({"lease": license_token, "fingerprint": "machine-a"})).await;
+    assert_eq!((status, code(body)), (400, "INVALID_LEASE".to_owned()), "a license token is not a lease");
+    let (status, body, _) = call(&world, "/v1/deactivate", json!({"lease": lease, "fingerprint": "machine-b"})).await;
+    assert_eq!((status, code(body)), (403, "FINGERPRINT_MISMATCH".to_owned()));
+
+    let (status, body, _) = call(&world, "/v1/deactivate", json!({"lease": lease, "fingerprint": "machine-a"})).await;
+    assert_eq!((status, json_of(&body)), (200, json!({"status": "deactivated"})));
+    let (status, body, _) = call(&world, "/v1/heartbeat", json!({"lease": lease, "fingerprint": "machine-a"})).await;
+    assert_eq!((status, code(body)), (403, "NO_MACHINE".to_owned()));
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_4xx_with_a_code() {
+    let world = world();
+    let (key, _) = mint(&world).await;
+    let cases = [
+        ("/v1/activate", json!({"license_key": key, "fingerprint": ""}), 400, "INVALID_FINGERPRINT"),
+        ("/v1/activate", json!({"license_key": key, "fingerprint": "x".repeat(10 * 1024)}), 400, "INVALID_FINGERPRINT"),
+        ("/v1/activate", json!({"license_key": key, "fingerprint": "has space"}), 400, "INVALID_FINGERPRINT"),
+        (
+            "/v1/activate",
+            json!({"license_key": key, "fingerprint": "a", "app_version": "latest"}),
+            400,
+            "INVALID_APP_VERSION",
+        ),
+        (
+            "/v1/activate",
+            json!({"license_key": key, "fingerprint": "a", "nonce": "n".repeat(500)}),
+            400,
+            "INVALID_NONCE",
+        ),
+        ("/v1/activate", json!({"license_key": "not a key!", "fingerprint": "a"}), 403, "NOT_FOUND"),
+        ("/v1/activate", json!({"fingerprint": "a"}), 400, "INVALID_REQUEST"),
+        ("/v1/heartbeat", json!({"lease": "garbage", "fingerprint": "a"}), 400, "INVALID_LEASE"),
+        ("/v1/heartbeat", json!({"lease": "a.b.c", "fingerprint": "a"}), 400, "INVALID_LEASE"),
+        ("/v1/deactivate", json!({"lease": "garbage", "fingerprint": "a"}), 400, "INVALID_LEASE"),
+        ("/v1/validate", json!({"license_key": key, "fingerprint": ""}), 400, "INVALID_FINGERPRINT"),
+    ];
+    for (path, body, status, code) in cases {
+        let (got, answer, _) = call(&world, path, body.clone()).await;
+        assert_eq!((got, json_of(&answer)["code"].as_str()), (status, Some(code)), "{path} {body}");
+    }
+    let malformed =
+        world.public.post("/v1/activate").content_type("application/json").body("{\"license_key\":").send().await;
+    assert_eq!(malformed.0.status().as_u16(), 400);
+    let (_, body, _) = call(&world, "/v1/validate", json!({"license_key": key})).await;
+    assert_eq!(json_of(&body)["license"]["seats_used"], 0, "no bad request took a seat");
+}
+
+#[tokio::test]
+async fn the_admin_sees_machines_and_frees_seats() {
+    let world = world();
+    let (key, _) = mint(&world).await;
+    let (_, body, _) = call(&world, "/v1/activate", activate_body(&key, "machine-a")).await;
+    let activation_id = json_of(&body)["activation_id"].as_str().unwrap().to_owned();
+    let auth = format!("Bearer {TOKEN}");
+
+    let shown = world.admin.get(format!("/admin/v1/licenses/{key}")).header("Authorization", &auth).send().await;
+    let shown: Value = shown.0.into_body().into_json().await.unwrap();
+    let machines = shown["activations"].as_array().unwrap();
+    assert_eq!(machines.len(), 1);
+    assert_eq!(
+        (machines[0]["id"].as_str(), machines[0]["fingerprint"].as_str()),
+        (Some(activation_id.as_str()), Some("machine-a"))
+    );
+    assert_eq!(machines[0]["app_version"], "2.0.1");
+
+    let path = format!("/admin/v1/activations/{activation_id}/deactivate");
+    assert_eq!(world.admin.post(&path).send().await.0.status().as_u16(), 401);
+    let freed = world.admin.post(&path).header("Authorization", &auth).send().await;
+    freed.assert_status_is_ok();
+    let freed: Value = freed.0.into_body().into_json().await.unwrap();
+    assert!(freed["deactivated_at"].is_string());
+    let missing = world.admin.post("/admin/v1/activations/nope/deactivate").header("Authorization", &auth).send().await;
+    assert_eq!(missing.0.status().as_u16(), 404);
+
+    let shown = world.admin.get(format!("/admin/v1/licenses/{key}")).header("Authorization", &auth).send().await;
+    let shown: Value = shown.0.into_body().into_json().await.unwrap();
+    assert_eq!(shown["activations"], json!([]));
+    let (_, body, _) = call(&world, "/v1/validate", json!({"license_key": key})).await;
+    assert_eq!(json_of(&body)["license"]["seats_used"], 0);
+}
