@@ -187,3 +187,28 @@ pub fn assert_exit(output: &Output, code: i32) {
         stderr_of(output)
     );
 }
+
+/// Verifies the token in `token_file` with PyJWT (an independent JOSE
+/// implementation) against `jwks_url`, expecting header `typ`; returns the
+/// claims. `None` (with a visible message) when PyJWT is not installed, unless
+/// `TESSERA_REQUIRE_INTEROP=1` (CI) makes that a failure.
+pub fn pyjwt_verify(token_file: &Path, jwks_url: &str, typ: &str) -> Option<serde_json::Value> {
+    let available = Command::new("python3")
+        .args(["-c", "import jwt, cryptography"])
+        .output()
+        .map(|output| output.status.success())
+        .unwrap_or(false);
+    if !available {
+        assert!(
+            std::env::var("TESSERA_REQUIRE_INTEROP").as_deref() != Ok("1"),
+            "TESSERA_REQUIRE_INTEROP=1 but PyJWT is not installed (pip install 'PyJWT[crypto]')"
+        );
+        eprintln!("SKIPPED: PyJWT interop (pip install 'PyJWT[crypto]' to run it)");
+        return None;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/verify_with_pyjwt.py");
+    let output =
+        Command::new("python3").arg(script).arg(token_file).arg(jwks_url).arg("tessera").arg(typ).output().unwrap();
+    assert_exit(&output, 0);
+    Some(serde_json::from_slice(&output.stdout).expect("the script prints the claims"))
+}

@@ -13,7 +13,7 @@ use crate::admin_client::CliError;
 use crate::output::print_json;
 
 /// The token types `verify` knows; anything else is refused by type.
-const KNOWN_TOKEN_TYPES: &[&str] = &["tessera-license+jwt"];
+const KNOWN_TOKEN_TYPES: &[&str] = &[tessera_client::LICENSE_TYPE, tessera_client::LEASE_TYPE];
 
 pub fn keygen(kid: &str, out: &Path, json_output: bool) -> Result<(), CliError> {
     let pem = generate_private_key_pem(None).map_err(|error| CliError::Local(error.to_string()))?;
@@ -39,19 +39,23 @@ pub fn keygen(kid: &str, out: &Path, json_output: bool) -> Result<(), CliError> 
     Ok(())
 }
 
-fn read_jwks(source: &str) -> Result<Jwks, CliError> {
-    let text = if source.starts_with("http://") || source.starts_with("https://") {
+/// The text of a JWKS file or URL.
+pub fn read_jwks_text(source: &str) -> Result<String, CliError> {
+    if source.starts_with("http://") || source.starts_with("https://") {
         let response = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(15))
             .build()
             .and_then(|client| client.get(source).send())
             .and_then(|response| response.error_for_status())
             .map_err(|error| CliError::Local(format!("cannot fetch the JWKS from {source}: {error}")))?;
-        response.text().map_err(|error| CliError::Local(format!("cannot read the JWKS from {source}: {error}")))?
+        response.text().map_err(|error| CliError::Local(format!("cannot read the JWKS from {source}: {error}")))
     } else {
-        std::fs::read_to_string(source).map_err(|error| CliError::Local(format!("{source}: {error}")))?
-    };
-    Jwks::parse(&text).map_err(|error| CliError::Local(error.to_string()))
+        std::fs::read_to_string(source).map_err(|error| CliError::Local(format!("{source}: {error}")))
+    }
+}
+
+fn read_jwks(source: &str) -> Result<Jwks, CliError> {
+    Jwks::parse(&read_jwks_text(source)?).map_err(|error| CliError::Local(error.to_string()))
 }
 
 pub fn verify(token_or_file: &str, jwks: &str, json_output: bool) -> Result<(), CliError> {

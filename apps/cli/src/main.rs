@@ -3,6 +3,7 @@
 
 mod admin_client;
 mod local;
+mod machine;
 mod output;
 
 use std::path::PathBuf;
@@ -111,8 +112,12 @@ enum Command {
         #[arg(long)]
         cursor: Option<String>,
     },
-    /// Show one license.
+    /// Show one license and the machines holding its seats.
     Show { key: String },
+    /// Free a machine's seat (the activation id is in `tessera show`).
+    Deactivate { activation_id: String },
+    /// The end-user flow of a desktop app on this machine: activate, status, heartbeat, deactivate.
+    Client(machine::MachineArgs),
     /// Revoke a license for good.
     Revoke {
         key: String,
@@ -234,6 +239,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let license = client()?.get(&format!("/admin/v1/licenses/{}", admin_client::path_segment(&key)), &[])?;
             show(&license, json_output)
         }
+        Command::Deactivate { activation_id } => {
+            let path = format!("/admin/v1/activations/{}/deactivate", admin_client::path_segment(&activation_id));
+            let activation = client()?.post(&path, &Value::Null)?;
+            if json_output {
+                output::print_json(&activation);
+            } else {
+                output::print_machines(std::slice::from_ref(&activation));
+            }
+            Ok(())
+        }
+        Command::Client(args) => machine::run(args, json_output),
         Command::Revoke { key, reason } => {
             lifecycle(client()?, &key, "revoke", json!({ "reason": reason }), json_output)
         }
@@ -253,6 +269,10 @@ fn show(license: &Value, json_output: bool) -> Result<(), CliError> {
         output::print_json(license);
     } else {
         output::print_license(license);
+        if let Some(machines) = license["activations"].as_array() {
+            println!("\nMachines ({} of {} seats):", machines.len(), output::text(&license["seats"]));
+            output::print_machines(machines);
+        }
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ pub fn print_json(value: &Value) {
     println!("{}", serde_json::to_string_pretty(value).expect("JSON values serialize"));
 }
 
-fn text(value: &Value) -> String {
+pub fn text(value: &Value) -> String {
     match value {
         Value::Null => "—".into(),
         Value::String(text) => text.clone(),
@@ -59,4 +59,15 @@ pub fn print_license_table(page: &Value) {
         Some(cursor) => println!("{} shown; more with --cursor {cursor}", items.len()),
         None => println!("{} shown", items.len()),
     }
+}
+
+pub fn print_machines(machines: &[Value]) {
+    let columns = ["id", "fingerprint", "platform", "app_version", "activated_at", "last_seen_at", "deactivated_at"];
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(columns);
+    for machine in machines {
+        table.add_row(columns.map(|field| text(&machine[field])));
+    }
+    println!("{table}");
 }

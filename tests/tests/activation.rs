@@ -1,0 +1,159 @@
+//! Machine activation on the real binaries: exact seat limits under 64
+//! concurrent activations (SQLite; Postgres with two server processes), and the
+//! desktop-app flow through `tessera client`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Barrier};
+
+use serde_json::{json, Value};
+use tessera_blackbox::{assert_exit, cli, stderr_of, stdout_of, RunningServer};
+
+fn mint(dir: &Path, server: &RunningServer, seats: u32) -> String {
+    let seats = seats.to_string();
+    let args = ["--json", "mint", "--product", "demo", "--tier", "pro", "--name", "Ada", "--email", "ada@example.com"];
+    let output = cli(dir, &server.admin_url, &[&args[..], &["--seats", &seats]].concat());
+    assert_exit(&output, 0);
+    let minted: Value = serde_json::from_slice(&output.stdout).unwrap();
+    minted["license"]["key"].as_str().unwrap().to_owned()
+}
+
+/// 64 activations with distinct fingerprints, released together, spread over
+/// `public_urls`; returns the status codes.
+fn race_activations(public_urls: &[String], key: &str) -> Vec<u16> {
+    let start = Arc::new(Barrier::new(64));
+    let threads: Vec<_> = (0..64)
+        .map(|n| {
+            let url = format!("{}/v1/activate", public_urls[n % public_urls.len()]);
+            let body = json!({"license_key": key, "fingerprint": format!("racing-machine-{n}")});
+            let start = start.clone();
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                start.wait();
+                client.post(url).json(&body).send().expect("the server answers").status().as_u16()
+            })
+        })
+        .collect();
+    threads.into_iter().map(|thread| thread.join().unwrap()).collect()
+}
+
+fn assert_exactly_three_won(statuses: &[u16]) {
+    let count = |status: u16| statuses.iter().filter(|&&s| s == status).count();
+    assert_eq!((count(200), count(409)), (3, 61), "{statuses:?}");
+    assert!(statuses.iter().all(|status| *status < 500), "{statuses:?}");
+}
+
+fn seats_used(public_url: &str, key: &str) -> u64 {
+    let answer: Value = reqwest::blocking::Client::new()
+        .post(format!("{public_url}/v1/validate"))
+        .json(&json!({"license_key": key}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    answer["license"]["seats_used"].as_u64().unwrap()
+}
+
+#[test]
+fn sixty_four_concurrent_activations_take_exactly_three_seats_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RunningServer::start(dir.path());
+    let key = mint(dir.path(), &server, 3);
+    assert_exactly_three_won(&race_activations(&[server.public_url.clone()], &key));
+    assert_eq!(seats_used(&server.public_url, &key), 3);
+}
+
+/// A scratch database on the test Postgres server, named so that the
+/// repository tests' clean-up drops it once this process is gone.
+fn scratch_postgres_database() -> Option<String> {
+    let Ok(admin_url) = std::env::var("TESSERA_TEST_DATABASE_URL") else {
+        eprintln!("SKIPPED: two servers on one Postgres (set TESSERA_TEST_DATABASE_URL to run it)");
+        return None;
+    };
+    let name = format!("tessera_test_{}_blackbox", std::process::id());
+    for statement in [format!("DROP DATABASE IF EXISTS {name}"), format!("CREATE DATABASE {name}")] {
+        let output = Command::new("psql").arg(&admin_url).args(["-qtAc", &statement]).output().expect("run psql");
+        assert!(output.status.success(), "psql: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let base = admin_url.split('?').next().unwrap();
+    Some(format!("{}/{name}", base.rsplit_once('/').unwrap().0))
+}
+
+#[test]
+fn two_servers_on_one_postgres_never_oversell_a_license() {
+    let Some(database_url) = scratch_postgres_database() else { return };
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let first = RunningServer::start_with(dirs[0].path(), &[("TESSERA_DATABASE__URL", &database_url)]);
+    // Both share one signing key and admin token, like two replicas would.
+    for file in ["tessera-dev-key.pem", "tessera-admin-token"] {
+        std::fs::copy(dirs[0].path().join(file), dirs[1].path().join(file)).unwrap();
+    }
+    let second = RunningServer::start_with(dirs[1].path(), &[("TESSERA_DATABASE__URL", &database_url)]);
+    let key = mint(dirs[0].path(), &first, 3);
+    let urls = [first.public_url.clone(), second.public_url.clone()];
+    assert_exactly_three_won(&race_activations(&urls, &key));
+    assert_eq!(seats_used(&second.public_url, &key), 3);
+}
+
+#[test]
+fn the_desktop_app_flow_through_tessera_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let server = RunningServer::start(dir);
+    let key = mint(dir, &server, 2);
+    let machine = |args: &[&str]| {
+        let base = ["client", "--server", &server.public_url, "--cache", "lease.json", "--fingerprint", "desk-1"];
+        cli(dir, &server.admin_url, &[&base[..], args].concat())
+    };
+
+    let activated = machine(&["activate", &key]);
+    assert_exit(&activated, 0);
+    assert!(stdout_of(&activated).starts_with("active (until "), "{}", stdout_of(&activated));
+    assert_eq!(std::fs::metadata(dir.join("lease.json")).unwrap().permissions().mode() & 0o777, 0o600);
+    let status = machine(&["--json", "status"]);
+    assert_exit(&status, 0);
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["state"], "active");
+    assert_eq!(status["entitlements"]["features"], json!(["export", "batch", "api"]));
+    assert_exit(&machine(&["heartbeat"]), 0);
+
+    // The lease verifies with PyJWT, as a lease and not as a license.
+    let cached: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("lease.json")).unwrap()).unwrap();
+    std::fs::write(dir.join("machine.lease"), cached["lease"].as_str().unwrap()).unwrap();
+    let jwks_url = format!("{}/.well-known/jwks.json", server.public_url);
+    if let Some(claims) = tessera_blackbox::pyjwt_verify(&dir.join("machine.lease"), &jwks_url, "tessera-lease+jwt") {
+        assert_eq!((claims["fp"].as_str(), claims["sub"].as_str()), (Some("desk-1"), Some(key.as_str())));
+    }
+    let verified = cli(dir, &server.admin_url, &["--json", "verify", "machine.lease", "--jwks", &jwks_url]);
+    assert_exit(&verified, 0);
+    assert_eq!(serde_json::from_slice::<Value>(&verified.stdout).unwrap()["typ"], "tessera-lease+jwt");
+
+    // The operator sees the machine and frees its seat; the machine's next check-in is refused.
+    let shown = cli(dir, &server.admin_url, &["--json", "show", &key]);
+    assert_exit(&shown, 0);
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let activation_id = shown["activations"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(shown["activations"][0]["fingerprint"], "desk-1");
+    let human = cli(dir, &server.admin_url, &["show", &key]);
+    assert!(stdout_of(&human).contains("Machines (1 of 2 seats)"), "{}", stdout_of(&human));
+    assert_exit(&cli(dir, &server.admin_url, &["deactivate", &activation_id]), 0);
+    let refused = machine(&["heartbeat"]);
+    assert_exit(&refused, 1);
+    assert!(stderr_of(&refused).contains("NO_MACHINE"), "{}", stderr_of(&refused));
+
+    // Back again, then released by the app itself.
+    assert_exit(&machine(&["activate", &key]), 0);
+    assert_exit(&machine(&["deactivate"]), 0);
+    assert!(!dir.join("lease.json").exists());
+    let gone = machine(&["status"]);
+    assert_exit(&gone, 1);
+    assert!(stdout_of(&gone).contains("not activated"), "{}", stdout_of(&gone));
+
+    // Wrong identity and an unknown key are refused with their codes.
+    let impostor = machine(&["activate", &key, "--name", "Mallory", "--email", "mallory@example.com"]);
+    assert_exit(&impostor, 1);
+    assert!(stderr_of(&impostor).contains("IDENTITY_MISMATCH"), "{}", stderr_of(&impostor));
+    let unknown = machine(&["activate", "DEMO-PRO-NOPE-NOPE"]);
+    assert!(stderr_of(&unknown).contains("NOT_FOUND"), "{}", stderr_of(&unknown));
+}
