@@ -9,27 +9,61 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// `CARGO_…` variables that configure cargo itself and must reach the inner build.
+const CARGO_SETTINGS: &[&str] = &[
+    "CARGO_HOME",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_",
+    "CARGO_TERM_",
+    "CARGO_NET_",
+    "CARGO_REGISTRIES_",
+    "CARGO_PROFILE_",
+    "CARGO_INCREMENTAL",
+    "CARGO_HTTP_",
+];
+
 pub struct Binaries {
     pub server: PathBuf,
     pub cli: PathBuf,
 }
 
-/// Builds both binaries (once per test process) with the workspace's profile
-/// and target directory.
+/// Builds both binaries (once per test process). It builds the whole
+/// workspace with all targets, which resolves features exactly as `cargo test
+/// --workspace` does: after that run the binaries are already built, and only
+/// this lookup remains.
 pub fn binaries() -> &'static Binaries {
     static BINARIES: OnceLock<Binaries> = OnceLock::new();
     BINARIES.get_or_init(|| {
-        let build = |package: &str, bin: &str| {
-            escargot::CargoBuild::new()
-                .package(package)
-                .bin(bin)
-                .manifest_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"))
-                .run()
-                .unwrap_or_else(|error| panic!("building {bin}: {error}"))
-                .path()
-                .to_owned()
-        };
-        Binaries { server: build("tessera-server", "tessera-server"), cli: build("tessera-cli", "tessera") }
+        let mut build = escargot::CargoBuild::new()
+            .manifest_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"))
+            .args(["--workspace", "--all-targets"]);
+        // Cargo sets these for this test process; build scripts that watch them
+        // would see a changed environment and rebuild, so the outer `cargo
+        // test` would rebuild again next time. Give the inner build the
+        // caller's environment instead.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy().into_owned();
+            let set_by_cargo_for_tests = (name.starts_with("CARGO_")
+                && !CARGO_SETTINGS.iter().any(|p| name.starts_with(p)))
+                || matches!(name.as_str(), "OUT_DIR" | "RUST_RECURSION_COUNT");
+            if set_by_cargo_for_tests {
+                build = build.env_remove(name);
+            }
+        }
+        let messages = build.exec().unwrap_or_else(|error| panic!("cargo build: {error}"));
+        let (mut server, mut cli) = (None, None);
+        for message in messages {
+            let message = message.unwrap_or_else(|error| panic!("cargo build: {error}"));
+            let Ok(escargot::format::Message::CompilerArtifact(artifact)) = message.decode() else { continue };
+            // Not the binary's unit-test harness, which `--all-targets` builds too.
+            let is_bin = artifact.target.kind.iter().any(|kind| kind == "bin") && !artifact.profile.test;
+            match (is_bin, artifact.target.name.as_ref(), artifact.executable) {
+                (true, "tessera-server", Some(path)) => server = Some(path.into_owned()),
+                (true, "tessera", Some(path)) => cli = Some(path.into_owned()),
+                _ => {}
+            }
+        }
+        Binaries { server: server.expect("cargo built tessera-server"), cli: cli.expect("cargo built tessera") }
     })
 }
 

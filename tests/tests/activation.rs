@@ -60,7 +60,7 @@ fn sixty_four_concurrent_activations_take_exactly_three_seats_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let server = RunningServer::start(dir.path());
     let key = mint(dir.path(), &server, 3);
-    assert_exactly_three_won(&race_activations(&[server.public_url.clone()], &key));
+    assert_exactly_three_won(&race_activations(std::slice::from_ref(&server.public_url), &key));
     assert_eq!(seats_used(&server.public_url, &key), 3);
 }
 
@@ -96,6 +96,12 @@ fn two_servers_on_one_postgres_never_oversell_a_license() {
     assert_eq!(seats_used(&second.public_url, &key), 3);
 }
 
+/// Runs the README's Python example (`examples/python/check_lease.py`) on `machine.lease`.
+fn python_example(dir: &Path, jwks_url: &str, fingerprint: &str) -> std::process::Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/python/check_lease.py");
+    Command::new("python3").arg(script).arg(dir.join("machine.lease")).arg(jwks_url).arg(fingerprint).output().unwrap()
+}
+
 #[test]
 fn the_desktop_app_flow_through_tessera_client() {
     let dir = tempfile::tempdir().unwrap();
@@ -124,6 +130,13 @@ fn the_desktop_app_flow_through_tessera_client() {
     let jwks_url = format!("{}/.well-known/jwks.json", server.public_url);
     if let Some(claims) = tessera_blackbox::pyjwt_verify(&dir.join("machine.lease"), &jwks_url, "tessera-lease+jwt") {
         assert_eq!((claims["fp"].as_str(), claims["sub"].as_str()), (Some("desk-1"), Some(key.as_str())));
+        // PyJWT is here, so the README's Python example must run too.
+        let checked = python_example(dir, &jwks_url, "desk-1");
+        assert_exit(&checked, 0);
+        assert_eq!(serde_json::from_slice::<Value>(&checked.stdout).unwrap()["state"], "active");
+        let other_machine = python_example(dir, &jwks_url, "desk-2");
+        assert_exit(&other_machine, 1);
+        assert!(stderr_of(&other_machine).contains("another machine"), "{}", stderr_of(&other_machine));
     }
     let verified = cli(dir, &server.admin_url, &["--json", "verify", "machine.lease", "--jwks", &jwks_url]);
     assert_exit(&verified, 0);

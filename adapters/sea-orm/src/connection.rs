@@ -41,7 +41,7 @@ pub enum ConnectError {
 /// queue in the pool instead of failing with "database is locked", while WAL
 /// lets the readers run alongside.
 /// Postgres advisory lock key serialising migrations (`tessera` in ASCII).
-const MIGRATION_LOCK_ID: i64 = 0x7465_7373_6572_61;
+const MIGRATION_LOCK_ID: i64 = 0x0074_6573_7365_7261;
 
 #[derive(Debug, Clone)]
 pub struct Database {
