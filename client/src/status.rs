@@ -1,43 +1,8 @@
 //! What a lease allows at a given moment: the offline grace logic.
 
-use serde::{Deserialize, Serialize};
-
 const DAY: i64 = 86_400;
 
-/// The claims of a license token (contract §3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LicenseClaims {
-    pub iss: String,
-    pub sub: String,
-    pub jti: String,
-    pub iat: i64,
-    #[serde(default)]
-    pub exp: Option<i64>,
-    pub product: String,
-    pub tier: String,
-    pub features: Vec<String>,
-    pub seats: u32,
-    pub kind: String,
-    pub name: String,
-    pub email: String,
-}
-
-/// The claims of a lease token (contract §3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeaseClaims {
-    pub iss: String,
-    /// The license key.
-    pub sub: String,
-    /// The activation id.
-    pub jti: String,
-    pub iat: i64,
-    pub exp: i64,
-    pub fp: String,
-    pub product: String,
-    pub tier: String,
-    pub features: Vec<String>,
-    pub grace_days: u32,
-}
+pub use tessera_domain::issuance::{LeaseClaims, LicenseClaims};
 
 /// Where the app stands, in unix seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use futures::executor::block_on;
+
 use tessera_domain::audit::{Actor, AuditFilter, AuditLog};
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::*;
@@ -79,227 +81,258 @@ async fn audit_actions(world: &World, key: &LicenseKey) -> Vec<(String, String)>
     page.items.into_iter().rev().map(|event| (event.action, event.actor.to_string())).collect()
 }
 
-#[tokio::test]
-async fn mint_applies_the_tier_and_signs_the_contract_claims() {
-    let world = world();
-    let minted = world.service.mint(request("core"), Actor::Admin).await.unwrap();
-    let license = minted.license;
-    assert!(!minted.replayed);
-    assert_eq!((license.seats, license.kind, license.state), (3, LicenseKind::Subscription, LicenseState::Active));
-    assert_eq!(license.expires_at, Some(NOW + Duration::days(365)));
-    assert_eq!(license.source, "admin");
+#[test]
+fn mint_applies_the_tier_and_signs_the_contract_claims() {
+    block_on(async {
+        let world = world();
+        let minted = world.service.mint(request("core"), Actor::Admin).await.unwrap();
+        let license = minted.license;
+        assert!(!minted.replayed);
+        assert_eq!((license.seats, license.kind, license.state), (3, LicenseKind::Subscription, LicenseState::Active));
+        assert_eq!(license.expires_at, Some(NOW + Duration::days(365)));
+        assert_eq!(license.source, "admin");
 
-    let key = license.key.as_str();
-    let groups: Vec<&str> = key.split('-').collect();
-    assert_eq!(&groups[..2], ["DT1", "CORE"]);
-    assert_eq!(groups.len(), 6);
-    assert!(groups[2..].iter().all(|group| group.len() == 5 && group.bytes().all(|b| KEY_ALPHABET.contains(&b))));
+        let key = license.key.as_str();
+        let groups: Vec<&str> = key.split('-').collect();
+        assert_eq!(&groups[..2], ["DT1", "CORE"]);
+        assert_eq!(groups.len(), 6);
+        assert!(groups[2..].iter().all(|group| group.len() == 5 && group.bytes().all(|b| KEY_ALPHABET.contains(&b))));
 
-    let claims = InMemorySigner::claims_of(&license.token).unwrap();
-    assert_eq!(claims.iss, "tessera-test");
-    assert_eq!(claims.sub, key);
-    assert_eq!(claims.jti, license.id.to_string());
-    assert_eq!(claims.iat, NOW.unix_timestamp());
-    assert_eq!(claims.exp, Some((NOW + Duration::days(365)).unix_timestamp()));
-    assert_eq!(
-        (claims.product.as_str(), claims.tier.as_str(), claims.kind.as_str()),
-        ("datatools", "core", "subscription")
-    );
-    assert_eq!((claims.name.as_str(), claims.email.as_str(), claims.seats), ("Jane Doe", "jane@example.com", 3));
-    assert_eq!(claims.features, ["dedupe", "clean"]);
-    assert_eq!(world.service.get(&license.key).await.unwrap(), license);
-    assert_eq!(audit_actions(&world, &license.key).await, [("license.minted".into(), "admin".into())]);
+        let claims = InMemorySigner::claims_of(&license.token).unwrap();
+        assert_eq!(claims.iss, "tessera-test");
+        assert_eq!(claims.sub, key);
+        assert_eq!(claims.jti, license.id.to_string());
+        assert_eq!(claims.iat, NOW.unix_timestamp());
+        assert_eq!(claims.exp, Some((NOW + Duration::days(365)).unix_timestamp()));
+        assert_eq!(
+            (claims.product.as_str(), claims.tier.as_str(), claims.kind.as_str()),
+            ("datatools", "core", "subscription")
+        );
+        assert_eq!((claims.name.as_str(), claims.email.as_str(), claims.seats), ("Jane Doe", "jane@example.com", 3));
+        assert_eq!(claims.features, ["dedupe", "clean"]);
+        assert_eq!(world.service.get(&license.key).await.unwrap(), license);
+        assert_eq!(audit_actions(&world, &license.key).await, [("license.minted".into(), "admin".into())]);
+    })
 }
 
-#[tokio::test]
-async fn a_tier_without_duration_mints_perpetual_licenses_without_exp() {
-    let world = world();
-    let license = world.service.mint(request("lifetime"), Actor::Admin).await.unwrap().license;
-    assert_eq!((license.kind, license.expires_at), (LicenseKind::Perpetual, None));
-    assert_eq!(InMemorySigner::claims_of(&license.token).unwrap().exp, None);
+#[test]
+fn a_tier_without_duration_mints_perpetual_licenses_without_exp() {
+    block_on(async {
+        let world = world();
+        let license = world.service.mint(request("lifetime"), Actor::Admin).await.unwrap().license;
+        assert_eq!((license.kind, license.expires_at), (LicenseKind::Perpetual, None));
+        assert_eq!(InMemorySigner::claims_of(&license.token).unwrap().exp, None);
+    })
 }
 
-#[tokio::test]
-async fn mint_overrides_and_custom_keys() {
-    let world = world();
-    let mut custom = request("lifetime");
-    custom.key = Some(LicenseKey::parse("my-custom-key-01").unwrap());
-    custom.seats = Some(10);
-    custom.kind = Some(LicenseKind::Trial);
-    custom.duration_days = Some(14);
-    let license = world.service.mint(custom.clone(), Actor::Admin).await.unwrap().license;
-    assert_eq!(license.key.as_str(), "MY-CUSTOM-KEY-01");
-    assert_eq!(
-        (license.seats, license.kind, license.expires_at),
-        (10, LicenseKind::Trial, Some(NOW + Duration::days(14)))
-    );
-    let error = world.service.mint(custom, Actor::Admin).await.unwrap_err();
-    assert!(matches!(error, MintError::KeyTaken(_)), "{error:?}");
+#[test]
+fn mint_overrides_and_custom_keys() {
+    block_on(async {
+        let world = world();
+        let mut custom = request("lifetime");
+        custom.key = Some(LicenseKey::parse("my-custom-key-01").unwrap());
+        custom.seats = Some(10);
+        custom.kind = Some(LicenseKind::Trial);
+        custom.duration_days = Some(14);
+        let license = world.service.mint(custom.clone(), Actor::Admin).await.unwrap().license;
+        assert_eq!(license.key.as_str(), "MY-CUSTOM-KEY-01");
+        assert_eq!(
+            (license.seats, license.kind, license.expires_at),
+            (10, LicenseKind::Trial, Some(NOW + Duration::days(14)))
+        );
+        let error = world.service.mint(custom, Actor::Admin).await.unwrap_err();
+        assert!(matches!(error, MintError::KeyTaken(_)), "{error:?}");
+    })
 }
 
-#[tokio::test]
-async fn invalid_mints_are_refused_and_store_nothing() {
-    let world = world();
-    type Check = fn(&MintError) -> bool;
-    let cases: Vec<(MintLicense, Check)> = vec![
-        (MintLicense { product: "nope".into(), ..request("core") }, |e| matches!(e, MintError::UnknownProduct(_))),
-        (MintLicense { tier: "gold".into(), ..request("core") }, |e| matches!(e, MintError::UnknownTier { .. })),
-        (MintLicense { seats: Some(0), ..request("core") }, |e| matches!(e, MintError::InvalidSeats)),
-        (MintLicense { seats: Some(MAX_SEATS + 1), ..request("core") }, |e| matches!(e, MintError::InvalidSeats)),
-        (MintLicense { duration_days: Some(10), expires_at: Some(NOW + Duration::days(3)), ..request("core") }, |e| {
-            matches!(e, MintError::InvalidTerm(_))
-        }),
-        (MintLicense { expires_at: Some(NOW - Duration::days(1)), ..request("core") }, |e| {
-            matches!(e, MintError::InvalidTerm(_))
-        }),
-        (MintLicense { kind: Some(LicenseKind::Perpetual), duration_days: Some(30), ..request("core") }, |e| {
-            matches!(e, MintError::InvalidTerm(_))
-        }),
-        (MintLicense { kind: Some(LicenseKind::Trial), ..request("lifetime") }, |e| {
-            matches!(e, MintError::InvalidTerm(_))
-        }),
-        (MintLicense { source: Some("Bad Source!".into()), ..request("core") }, |e| {
-            matches!(e, MintError::InvalidField(_))
-        }),
-        (MintLicense { notes: Some("x".repeat(2001)), ..request("core") }, |e| matches!(e, MintError::InvalidField(_))),
-    ];
-    for (request, expected) in cases {
-        let error = world.service.mint(request.clone(), Actor::Admin).await.unwrap_err();
-        assert!(expected(&error), "{request:?} gave {error:?}");
-    }
-    let all = world.store.list_audit(&AuditFilter::default(), &PageRequest::first(10)).await.unwrap();
-    assert!(all.items.is_empty(), "nothing was minted or audited");
+#[test]
+fn invalid_mints_are_refused_and_store_nothing() {
+    block_on(async {
+        let world = world();
+        type Check = fn(&MintError) -> bool;
+        let cases: Vec<(MintLicense, Check)> = vec![
+            (MintLicense { product: "nope".into(), ..request("core") }, |e| matches!(e, MintError::UnknownProduct(_))),
+            (MintLicense { tier: "gold".into(), ..request("core") }, |e| matches!(e, MintError::UnknownTier { .. })),
+            (MintLicense { seats: Some(0), ..request("core") }, |e| matches!(e, MintError::InvalidSeats)),
+            (MintLicense { seats: Some(MAX_SEATS + 1), ..request("core") }, |e| matches!(e, MintError::InvalidSeats)),
+            (
+                MintLicense { duration_days: Some(10), expires_at: Some(NOW + Duration::days(3)), ..request("core") },
+                |e| matches!(e, MintError::InvalidTerm(_)),
+            ),
+            (MintLicense { expires_at: Some(NOW - Duration::days(1)), ..request("core") }, |e| {
+                matches!(e, MintError::InvalidTerm(_))
+            }),
+            (MintLicense { kind: Some(LicenseKind::Perpetual), duration_days: Some(30), ..request("core") }, |e| {
+                matches!(e, MintError::InvalidTerm(_))
+            }),
+            (MintLicense { kind: Some(LicenseKind::Trial), ..request("lifetime") }, |e| {
+                matches!(e, MintError::InvalidTerm(_))
+            }),
+            (MintLicense { source: Some("Bad Source!".into()), ..request("core") }, |e| {
+                matches!(e, MintError::InvalidField(_))
+            }),
+            (MintLicense { notes: Some("x".repeat(2001)), ..request("core") }, |e| {
+                matches!(e, MintError::InvalidField(_))
+            }),
+        ];
+        for (request, expected) in cases {
+            let error = world.service.mint(request.clone(), Actor::Admin).await.unwrap_err();
+            assert!(expected(&error), "{request:?} gave {error:?}");
+        }
+        let all = world.store.list_audit(&AuditFilter::default(), &PageRequest::first(10)).await.unwrap();
+        assert!(all.items.is_empty(), "nothing was minted or audited");
+    })
 }
 
-#[tokio::test]
-async fn an_idempotency_key_returns_the_first_license_and_refuses_another_request() {
-    let world = world();
-    let mut first = request("core");
-    first.idempotency_key = Some(IdempotencyKey::parse("order-1001").unwrap());
-    let minted = world.service.mint(first.clone(), Actor::Admin).await.unwrap();
-    world.clock.advance(Duration::minutes(5));
-    let repeated = world.service.mint(first.clone(), Actor::Admin).await.unwrap();
-    assert!(repeated.replayed);
-    assert_eq!(repeated.license, minted.license);
+#[test]
+fn an_idempotency_key_returns_the_first_license_and_refuses_another_request() {
+    block_on(async {
+        let world = world();
+        let mut first = request("core");
+        first.idempotency_key = Some(IdempotencyKey::parse("order-1001").unwrap());
+        let minted = world.service.mint(first.clone(), Actor::Admin).await.unwrap();
+        world.clock.advance(Duration::minutes(5));
+        let repeated = world.service.mint(first.clone(), Actor::Admin).await.unwrap();
+        assert!(repeated.replayed);
+        assert_eq!(repeated.license, minted.license);
 
-    let mut different = first.clone();
-    different.seats = Some(9);
-    assert!(matches!(world.service.mint(different, Actor::Admin).await.unwrap_err(), MintError::IdempotencyKeyReused));
+        let mut different = first.clone();
+        different.seats = Some(9);
+        assert!(matches!(
+            world.service.mint(different, Actor::Admin).await.unwrap_err(),
+            MintError::IdempotencyKeyReused
+        ));
 
-    let without_key = world.service.mint(request("core"), Actor::Admin).await.unwrap();
-    let again_without_key = world.service.mint(request("core"), Actor::Admin).await.unwrap();
-    assert_ne!(without_key.license.key, again_without_key.license.key, "no key, no deduplication");
+        let without_key = world.service.mint(request("core"), Actor::Admin).await.unwrap();
+        let again_without_key = world.service.mint(request("core"), Actor::Admin).await.unwrap();
+        assert_ne!(without_key.license.key, again_without_key.license.key, "no key, no deduplication");
+    })
 }
 
-#[tokio::test]
-async fn concurrent_repeats_of_one_idempotent_mint_give_one_license() {
-    let world = world();
-    let mut mint = request("core");
-    mint.idempotency_key = Some(IdempotencyKey::parse("burst").unwrap());
-    let results = futures::future::join_all((0..20).map(|_| world.service.mint(mint.clone(), Actor::Admin))).await;
-    let keys: std::collections::BTreeSet<_> = results.into_iter().map(|result| result.unwrap().license.key).collect();
-    assert_eq!(keys.len(), 1);
+#[test]
+fn concurrent_repeats_of_one_idempotent_mint_give_one_license() {
+    block_on(async {
+        let world = world();
+        let mut mint = request("core");
+        mint.idempotency_key = Some(IdempotencyKey::parse("burst").unwrap());
+        let results = futures::future::join_all((0..20).map(|_| world.service.mint(mint.clone(), Actor::Admin))).await;
+        let keys: std::collections::BTreeSet<_> =
+            results.into_iter().map(|result| result.unwrap().license.key).collect();
+        assert_eq!(keys.len(), 1);
+    })
 }
 
-#[tokio::test]
-async fn the_lifecycle_follows_its_rules_and_audits_every_change() {
-    let world = world();
-    let key = world.service.mint(request("core"), Actor::Admin).await.unwrap().license.key;
+#[test]
+fn the_lifecycle_follows_its_rules_and_audits_every_change() {
+    block_on(async {
+        let world = world();
+        let key = world.service.mint(request("core"), Actor::Admin).await.unwrap().license.key;
 
-    // Audit events are ordered by their time-ordered ids; give each step its own instant.
-    world.clock.advance(Duration::seconds(1));
-    let suspended = world.service.suspend(&key, Actor::Admin).await.unwrap();
-    assert_eq!(suspended.state, LicenseState::Suspended);
-    assert!(matches!(
-        world.service.suspend(&key, Actor::Admin).await.unwrap_err(),
-        ChangeStateError::InvalidTransition { .. }
-    ));
-    world.clock.advance(Duration::seconds(1));
-    let reinstated = world.service.reinstate(&key, Actor::Storefront("gumroad".into())).await.unwrap();
-    assert_eq!(reinstated.state, LicenseState::Active);
-    assert!(matches!(
-        world.service.reinstate(&key, Actor::Admin).await.unwrap_err(),
-        ChangeStateError::InvalidTransition { .. }
-    ));
+        // Audit events are ordered by their time-ordered ids; give each step its own instant.
+        world.clock.advance(Duration::seconds(1));
+        let suspended = world.service.suspend(&key, Actor::Admin).await.unwrap();
+        assert_eq!(suspended.state, LicenseState::Suspended);
+        assert!(matches!(
+            world.service.suspend(&key, Actor::Admin).await.unwrap_err(),
+            ChangeStateError::InvalidTransition { .. }
+        ));
+        world.clock.advance(Duration::seconds(1));
+        let reinstated = world.service.reinstate(&key, Actor::Storefront("gumroad".into())).await.unwrap();
+        assert_eq!(reinstated.state, LicenseState::Active);
+        assert!(matches!(
+            world.service.reinstate(&key, Actor::Admin).await.unwrap_err(),
+            ChangeStateError::InvalidTransition { .. }
+        ));
 
-    assert!(matches!(
-        world.service.revoke(&key, "  ", Actor::Admin).await.unwrap_err(),
-        ChangeStateError::InvalidReason
-    ));
-    world.clock.advance(Duration::seconds(1));
-    let revoked = world.service.revoke(&key, "chargeback", Actor::Admin).await.unwrap();
-    assert_eq!((revoked.state, revoked.revoke_reason.as_deref()), (LicenseState::Revoked, Some("chargeback")));
-    assert!(matches!(
-        world.service.revoke(&key, "again", Actor::Admin).await.unwrap_err(),
-        ChangeStateError::InvalidTransition { .. }
-    ));
-    assert!(matches!(
-        world.service.reinstate(&key, Actor::Admin).await.unwrap_err(),
-        ChangeStateError::InvalidTransition { .. }
-    ));
-    assert!(matches!(
-        world.service.renew(&key, RenewLicense::default(), Actor::Admin).await.unwrap_err(),
-        RenewError::Revoked
-    ));
+        assert!(matches!(
+            world.service.revoke(&key, "  ", Actor::Admin).await.unwrap_err(),
+            ChangeStateError::InvalidReason
+        ));
+        world.clock.advance(Duration::seconds(1));
+        let revoked = world.service.revoke(&key, "chargeback", Actor::Admin).await.unwrap();
+        assert_eq!((revoked.state, revoked.revoke_reason.as_deref()), (LicenseState::Revoked, Some("chargeback")));
+        assert!(matches!(
+            world.service.revoke(&key, "again", Actor::Admin).await.unwrap_err(),
+            ChangeStateError::InvalidTransition { .. }
+        ));
+        assert!(matches!(
+            world.service.reinstate(&key, Actor::Admin).await.unwrap_err(),
+            ChangeStateError::InvalidTransition { .. }
+        ));
+        assert!(matches!(
+            world.service.renew(&key, RenewLicense::default(), Actor::Admin).await.unwrap_err(),
+            RenewError::Revoked
+        ));
 
-    let missing = LicenseKey::parse("DT1-CORE-NOPE-NOPE").unwrap();
-    assert!(matches!(world.service.suspend(&missing, Actor::Admin).await.unwrap_err(), ChangeStateError::NotFound(_)));
+        let missing = LicenseKey::parse("DT1-CORE-NOPE-NOPE").unwrap();
+        assert!(matches!(
+            world.service.suspend(&missing, Actor::Admin).await.unwrap_err(),
+            ChangeStateError::NotFound(_)
+        ));
 
-    let actions = audit_actions(&world, &key).await;
-    let expected = [
-        ("license.minted", "admin"),
-        ("license.suspended", "admin"),
-        ("license.reinstated", "storefront:gumroad"),
-        ("license.revoked", "admin"),
-    ];
-    assert_eq!(actions, expected.map(|(action, actor)| (action.to_owned(), actor.to_owned())));
+        let actions = audit_actions(&world, &key).await;
+        let expected = [
+            ("license.minted", "admin"),
+            ("license.suspended", "admin"),
+            ("license.reinstated", "storefront:gumroad"),
+            ("license.revoked", "admin"),
+        ];
+        assert_eq!(actions, expected.map(|(action, actor)| (action.to_owned(), actor.to_owned())));
+    })
 }
 
-#[tokio::test]
-async fn renew_extends_from_the_later_of_now_and_expiry_and_re_signs() {
-    let world = world();
-    let license = world.service.mint(request("core"), Actor::Admin).await.unwrap().license;
-    let first_expiry = license.expires_at.unwrap();
+#[test]
+fn renew_extends_from_the_later_of_now_and_expiry_and_re_signs() {
+    block_on(async {
+        let world = world();
+        let license = world.service.mint(request("core"), Actor::Admin).await.unwrap().license;
+        let first_expiry = license.expires_at.unwrap();
 
-    world.clock.advance(Duration::days(100));
-    let early = world
-        .service
-        .renew(&license.key, RenewLicense { duration_days: Some(30), expires_at: None }, Actor::Admin)
-        .await
-        .unwrap();
-    assert_eq!(early.expires_at, Some(first_expiry + Duration::days(30)), "renewing early loses no days");
-    assert_eq!(
-        InMemorySigner::claims_of(&early.token).unwrap().exp,
-        Some((first_expiry + Duration::days(30)).unix_timestamp())
-    );
-    assert_eq!(InMemorySigner::claims_of(&early.token).unwrap().iat, (NOW + Duration::days(100)).unix_timestamp());
+        world.clock.advance(Duration::days(100));
+        let early = world
+            .service
+            .renew(&license.key, RenewLicense { duration_days: Some(30), expires_at: None }, Actor::Admin)
+            .await
+            .unwrap();
+        assert_eq!(early.expires_at, Some(first_expiry + Duration::days(30)), "renewing early loses no days");
+        assert_eq!(
+            InMemorySigner::claims_of(&early.token).unwrap().exp,
+            Some((first_expiry + Duration::days(30)).unix_timestamp())
+        );
+        assert_eq!(InMemorySigner::claims_of(&early.token).unwrap().iat, (NOW + Duration::days(100)).unix_timestamp());
 
-    world.clock.advance(Duration::days(400));
-    assert_eq!(world.service.get(&license.key).await.unwrap().status_at(world.service.now()), LicenseStatus::Expired);
-    let late = world.service.renew(&license.key, RenewLicense::default(), Actor::Admin).await.unwrap();
-    assert_eq!(
-        late.expires_at,
-        Some(world.service.now() + Duration::days(365)),
-        "an expired license renews from now, by the tier"
-    );
-    assert_eq!(late.status_at(world.service.now()), LicenseStatus::Active);
+        world.clock.advance(Duration::days(400));
+        assert_eq!(
+            world.service.get(&license.key).await.unwrap().status_at(world.service.now()),
+            LicenseStatus::Expired
+        );
+        let late = world.service.renew(&license.key, RenewLicense::default(), Actor::Admin).await.unwrap();
+        assert_eq!(
+            late.expires_at,
+            Some(world.service.now() + Duration::days(365)),
+            "an expired license renews from now, by the tier"
+        );
+        assert_eq!(late.status_at(world.service.now()), LicenseStatus::Active);
 
-    let perpetual = world.service.mint(request("lifetime"), Actor::Admin).await.unwrap().license;
-    assert!(matches!(
-        world.service.renew(&perpetual.key, RenewLicense::default(), Actor::Admin).await.unwrap_err(),
-        RenewError::InvalidTerm(_)
-    ));
+        let perpetual = world.service.mint(request("lifetime"), Actor::Admin).await.unwrap().license;
+        assert!(matches!(
+            world.service.renew(&perpetual.key, RenewLicense::default(), Actor::Admin).await.unwrap_err(),
+            RenewError::InvalidTerm(_)
+        ));
+    })
 }
 
-#[tokio::test]
-async fn a_database_outage_is_reported_as_unavailable() {
-    let world = world();
-    world.store.set_unavailable(true);
-    let error = world.service.mint(request("core"), Actor::Admin).await.unwrap_err();
-    assert!(
-        matches!(error, MintError::Repository(tessera_domain::repository::RepositoryError::Unavailable(_))),
-        "{error:?}"
-    );
+#[test]
+fn a_database_outage_is_reported_as_unavailable() {
+    block_on(async {
+        let world = world();
+        world.store.set_unavailable(true);
+        let error = world.service.mint(request("core"), Actor::Admin).await.unwrap_err();
+        assert!(
+            matches!(error, MintError::Repository(tessera_domain::repository::RepositoryError::Unavailable(_))),
+            "{error:?}"
+        );
+    })
 }
 
 #[test]
