@@ -80,6 +80,10 @@ fn world() -> World {
 }
 
 async fn mint(world: &World, tier: &str) -> License {
+    mint_with(world, tier, None).await
+}
+
+async fn mint_with(world: &World, tier: &str, app_versions: Option<Vec<u32>>) -> License {
     let request = MintLicense {
         product: "app".into(),
         tier: tier.into(),
@@ -93,6 +97,7 @@ async fn mint(world: &World, tier: &str) -> License {
         notes: None,
         source: None,
         source_ref: None,
+        app_versions,
         idempotency_key: None,
     };
     world.issuance.mint(request, Actor::Admin).await.unwrap().license
@@ -242,6 +247,12 @@ fn identity_and_version_rules() {
         assert_eq!(refusal(old_app), Refusal::VersionMismatch);
         let ok = world.activation.activate(with(Some("  ada LOVELACE "), Some("ADA@example.com"), Some("2.4.0"))).await;
         assert_eq!(ok.unwrap().activation.app_version.as_deref(), Some("2.4.0"));
+        let license_rule = mint_with(&world, "v2", Some(vec![2, 3])).await;
+        let v3_app = Activate { app_version: Some(AppVersion::parse("3.1").unwrap()), ..on(&license_rule.key, "b") };
+        world.activation.activate(v3_app).await.expect("the license's own rule overrides the tier's");
+        let pinned = mint_with(&world, "pro", Some(vec![3])).await;
+        let v2_app = Activate { app_version: Some(AppVersion::parse("2.0").unwrap()), ..on(&pinned.key, "c") };
+        assert_eq!(refusal(world.activation.activate(v2_app).await.unwrap_err()), Refusal::VersionMismatch);
         let v3 = AppVersion::parse("3.0").unwrap();
         let validation = world.activation.validate(&license.key, None, Some(&v3)).await.unwrap();
         assert_eq!(validation.code.code(), "VERSION_MISMATCH");

@@ -71,6 +71,7 @@ fn request(tier: &str) -> MintLicense {
         notes: None,
         source: None,
         source_ref: None,
+        app_versions: None,
         idempotency_key: None,
     }
 }

@@ -5,12 +5,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_licenses;
 mod m20261123_000002_activations;
+mod m20261123_000003_license_app_versions;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_licenses::Migration), Box::new(m20261123_000002_activations::Migration)]
+        vec![
+            Box::new(m20261123_000001_licenses::Migration),
+            Box::new(m20261123_000002_activations::Migration),
+            Box::new(m20261123_000003_license_app_versions::Migration),
+        ]
     }
 }

@@ -26,6 +26,7 @@ pub async fn creates_and_finds_a_license(store: &impl Store) {
     stored.source_ref = Some("sale-123".into());
     stored.notes = Some("ünïcode notes ✓".into());
     stored.features = vec![];
+    stored.app_versions = Some(vec![2, 3]);
     store.create(&stored, None, &audit_for(&stored, "license.minted", 1)).await.unwrap();
     let found = store.find_by_key(&stored.key).await.unwrap().expect("stored license");
     assert_eq!(found, stored);

@@ -36,6 +36,7 @@ pub fn license(n: u64) -> License {
         source_ref: None,
         notes: None,
         revoke_reason: None,
+        app_versions: None,
         token: format!("token-{n}"),
         updated_at: issued_at,
         version: 1,

@@ -12,8 +12,8 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
 };
 use tessera_domain::audit::AuditEvent;
 use tessera_domain::license::{Activation, ActivationRepository, Fingerprint, LicenseKey, MachineView, SeatOutcome};
@@ -84,17 +84,25 @@ impl ActivationRepository for SeaOrmLicenseRepository {
         key: &LicenseKey,
         fingerprint: Option<&Fingerprint>,
     ) -> Result<Option<MachineView>, RepositoryError> {
-        let license = licenses::Entity::find()
-            .filter(licenses::Column::Key.eq(key.as_str()))
+        let by_key = licenses::Entity::find().filter(licenses::Column::Key.eq(key.as_str()));
+        let Some(fingerprint) = fingerprint else {
+            let license = by_key.one(&self.db.reader).await.map_err(repository_error)?;
+            return license.map(|license| view(license, None)).transpose();
+        };
+        // One round trip: the license and this machine's live activation, if any.
+        let fingerprint = fingerprint.as_str().to_owned();
+        let live_on_this_machine = activations::Relation::License.def().rev().on_condition(move |_, activation| {
+            Condition::all()
+                .add(Expr::col((activation.clone(), activations::Column::Fingerprint)).eq(fingerprint.clone()))
+                .add(Expr::col((activation, activations::Column::DeactivatedAt)).is_null())
+        });
+        let found = by_key
+            .join(JoinType::LeftJoin, live_on_this_machine)
+            .select_also(activations::Entity)
             .one(&self.db.reader)
             .await
             .map_err(repository_error)?;
-        let Some(license) = license else { return Ok(None) };
-        let activation = match fingerprint {
-            Some(fingerprint) => live_activation(&self.db.reader, &license.id, fingerprint.as_str()).await?,
-            None => None,
-        };
-        view(license, activation).map(Some)
+        found.map(|(license, activation)| view(license, activation)).transpose()
     }
 
     async fn find_by_activation(&self, id: Uuid) -> Result<Option<MachineView>, RepositoryError> {

@@ -59,6 +59,10 @@ fn to_row(license: &License, idempotency: Option<&IdempotencyRecord>) -> license
         source_ref: license.source_ref.clone(),
         notes: license.notes.clone(),
         revoke_reason: license.revoke_reason.clone(),
+        app_versions: license
+            .app_versions
+            .as_ref()
+            .map(|versions| serde_json::to_string(versions).expect("numbers serialize")),
         token: license.token.clone(),
         idempotency_key: idempotency.map(|record| record.key.as_str().to_owned()),
         idempotency_request: idempotency.map(|record| record.request.clone()),
@@ -86,6 +90,10 @@ pub(crate) fn from_row(row: licenses::Model) -> Result<License, RepositoryError>
         source_ref: row.source_ref,
         notes: row.notes,
         revoke_reason: row.revoke_reason,
+        app_versions: row
+            .app_versions
+            .map(|text| serde_json::from_str(&text).map_err(|error| corrupt("app_versions", error)))
+            .transpose()?,
         token: row.token,
         updated_at: from_timestamp(row.updated_at)?,
         version: row.version,

@@ -86,6 +86,9 @@ enum Command {
         source: Option<String>,
         #[arg(long)]
         source_ref: Option<String>,
+        /// App major versions this license may activate, e.g. `2,3` (default: the tier's rule).
+        #[arg(long, value_delimiter = ',')]
+        app_versions: Option<Vec<u32>>,
         /// Makes the mint safe to retry: a repeat returns the first license.
         #[arg(long)]
         idempotency_key: Option<String>,
@@ -179,6 +182,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             notes,
             source,
             source_ref,
+            app_versions,
             idempotency_key,
             output,
         } => {
@@ -195,6 +199,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             insert_some(&mut body, "notes", notes.map(Value::from));
             insert_some(&mut body, "source", source.map(Value::from));
             insert_some(&mut body, "source_ref", source_ref.map(Value::from));
+            insert_some(&mut body, "app_versions", app_versions.map(Value::from));
             let minted = client()?.mint(&Value::Object(body), idempotency_key.as_deref())?;
             let token = minted["token"].as_str().unwrap_or_default().to_owned();
             if let Some(path) = &output {

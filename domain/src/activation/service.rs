@@ -311,10 +311,19 @@ impl ActivationService {
             LicenseStatus::Suspended => return Err(Refusal::Suspended),
             LicenseStatus::Expired => return Err(Refusal::Expired),
         }
-        let tier = self.catalog.product(&license.product).and_then(|product| product.tier(&license.tier));
-        match (tier, app_version) {
-            (Some(tier), Some(version)) if !tier.allows_major_version(version.major()) => Err(Refusal::VersionMismatch),
-            _ => Ok(()),
+        let Some(version) = app_version else { return Ok(()) };
+        let allowed = match &license.app_versions {
+            Some(versions) => versions.contains(&version.major()),
+            None => self
+                .catalog
+                .product(&license.product)
+                .and_then(|product| product.tier(&license.tier))
+                .is_none_or(|tier| tier.allows_major_version(version.major())),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(Refusal::VersionMismatch)
         }
     }
 

@@ -40,6 +40,8 @@ pub struct MintLicense {
     /// `admin` when absent.
     pub source: Option<String>,
     pub source_ref: Option<String>,
+    /// App major versions this license may activate, overriding the tier's.
+    pub app_versions: Option<Vec<u32>>,
     pub idempotency_key: Option<IdempotencyKey>,
 }
 
@@ -55,6 +57,7 @@ impl MintLicense {
             "expires_at": self.expires_at.map(OffsetDateTime::unix_timestamp),
             "key": self.key.as_ref().map(LicenseKey::as_str),
             "notes": self.notes, "source": self.source, "source_ref": self.source_ref,
+            "app_versions": self.app_versions,
         })
         .to_string()
     }
@@ -166,6 +169,9 @@ impl IssuanceService {
         check_source(&source)?;
         check_text("source_ref", &request.source_ref, 200)?;
         check_text("notes", &request.notes, 2000)?;
+        if request.app_versions.as_ref().is_some_and(|versions| versions.is_empty() || versions.len() > 64) {
+            return Err(MintError::InvalidField("app_versions lists 1-64 major versions".into()));
+        }
         let now = self.now();
         let requested =
             RequestedTerm { kind: request.kind, duration_days: request.duration_days, expires_at: request.expires_at };
@@ -195,6 +201,7 @@ impl IssuanceService {
                 source_ref: request.source_ref.clone(),
                 notes: request.notes.clone(),
                 revoke_reason: None,
+                app_versions: request.app_versions.clone(),
                 token: String::new(),
                 updated_at: now,
                 version: 1,

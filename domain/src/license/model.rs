@@ -184,6 +184,8 @@ pub struct License {
     pub source_ref: Option<String>,
     pub notes: Option<String>,
     pub revoke_reason: Option<String>,
+    /// App major versions this license may activate; `None`: its tier's rule applies.
+    pub app_versions: Option<Vec<u32>>,
     /// The signed license token (JWS) as last issued.
     pub token: String,
     pub updated_at: OffsetDateTime,

@@ -21,6 +21,8 @@ pub struct Model {
     pub source_ref: Option<String>,
     pub notes: Option<String>,
     pub revoke_reason: Option<String>,
+    /// JSON array of app major versions, or NULL.
+    pub app_versions: Option<String>,
     pub token: String,
     pub idempotency_key: Option<String>,
     pub idempotency_request: Option<String>,

@@ -111,6 +111,8 @@ pub struct LicenseBody {
     pub source_ref: Option<String>,
     pub notes: Option<String>,
     pub revoke_reason: Option<String>,
+    /// App major versions this license may activate; `null`: the tier's rule.
+    pub app_versions: Option<Vec<u32>>,
     pub updated_at: OffsetDateTime,
     /// The signed license token as last issued.
     pub token: String,
@@ -138,6 +140,7 @@ impl LicenseBody {
             source_ref: license.source_ref,
             notes: license.notes,
             revoke_reason: license.revoke_reason,
+            app_versions: license.app_versions,
             updated_at: license.updated_at,
             token: license.token,
             activations: None,
@@ -168,6 +171,8 @@ pub struct MintLicenseRequest {
     pub notes: Option<String>,
     /// Where the license comes from (`admin` when omitted).
     pub source: Option<String>,
+    /// App major versions this license may activate, e.g. `[2, 3]`; omitted: the tier's rule.
+    pub app_versions: Option<Vec<u32>>,
     /// The source's own reference, e.g. an order number.
     pub source_ref: Option<String>,
 }
@@ -378,6 +383,7 @@ impl MintLicenseRequest {
             notes: self.notes,
             source: self.source,
             source_ref: self.source_ref,
+            app_versions: self.app_versions,
             idempotency_key,
         })
     }
