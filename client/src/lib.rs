@@ -125,6 +125,22 @@ impl ClientConfig {
     }
 }
 
+/// Downloads the server's public keys (`/.well-known/jwks.json`) for
+/// [`ClientConfig::new`]. An app that must start offline embeds them instead;
+/// either way, check the keys once and pin them.
+pub fn fetch_jwks(server_url: &str, timeout: Duration) -> Result<String, ClientError> {
+    let url = format!("{}/.well-known/jwks.json", server_url.trim_end_matches('/'));
+    let response = reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .build()
+        .and_then(|client| client.get(&url).send())
+        .and_then(|response| response.error_for_status())
+        .map_err(unreachable)?;
+    let text = response.text().map_err(unreachable)?;
+    Jwks::parse(&text).map_err(|error| ClientError::Config(error.to_string()))?;
+    Ok(text)
+}
+
 /// Unix seconds now; replaceable in tests.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 

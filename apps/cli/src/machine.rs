@@ -54,8 +54,10 @@ enum MachineAction {
 
 fn client(args: &MachineArgs) -> Result<Client, CliError> {
     let server = args.server.trim_end_matches('/');
-    let jwks_source = args.jwks.clone().unwrap_or_else(|| format!("{server}/.well-known/jwks.json"));
-    let jwks = crate::local::read_jwks_text(&jwks_source)?;
+    let jwks = match &args.jwks {
+        Some(source) => crate::local::read_jwks_text(source)?,
+        None => tessera_client::fetch_jwks(server, std::time::Duration::from_secs(10)).map_err(failed)?,
+    };
     let fingerprint = args.fingerprint.clone().unwrap_or_else(|| tessera_client::machine_fingerprint("tessera-cli"));
     let mut config = ClientConfig::new(server, &jwks, &args.cache, fingerprint)
         .map_err(|error| CliError::Local(error.to_string()))?;

@@ -27,6 +27,10 @@ struct World {
 }
 
 fn world() -> World {
+    world_with(ActivationPolicy::default())
+}
+
+fn world_with(policy: ActivationPolicy) -> World {
     let tier = Tier {
         slug: "pro".into(),
         features: vec!["export".into()],
@@ -49,7 +53,7 @@ fn world() -> World {
         catalog,
         issuer: "tessera-test".into(),
         admin_token: AdminToken::new(TOKEN),
-        activation: ActivationPolicy::default(),
+        activation: policy,
     };
     let state = AppState::new(Arc::new(InMemoryLicenseRepository::new()), settings);
     World {
@@ -278,4 +282,19 @@ async fn the_admin_sees_machines_and_frees_seats() {
     assert_eq!(shown["activations"], json!([]));
     let (_, body, _) = call(&world, "/v1/validate", json!({"license_key": key})).await;
     assert_eq!(json_of(&body)["license"]["seats_used"], 0);
+}
+
+#[tokio::test]
+async fn cycling_machines_past_the_daily_cap_gets_429() {
+    let world = world_with(ActivationPolicy { churn_per_day: 2, ..ActivationPolicy::default() });
+    let (key, _) = mint(&world).await;
+    for cycle in 0..2 {
+        let fingerprint = format!("cycle-{cycle}");
+        let (status, body, _) = call(&world, "/v1/activate", activate_body(&key, &fingerprint)).await;
+        assert_eq!(status, 200);
+        let lease = json_of(&body)["lease"].as_str().unwrap().to_owned();
+        assert_eq!(call(&world, "/v1/deactivate", json!({"lease": lease, "fingerprint": fingerprint})).await.0, 200);
+    }
+    let (status, body, _) = call(&world, "/v1/activate", activate_body(&key, "cycle-2")).await;
+    assert_eq!((status, json_of(&body)["code"].as_str()), (429, Some("ACTIVATION_CHURN")));
 }
