@@ -11,6 +11,7 @@
 //!   mint and change licenses ([`issuance::IssuanceService`]);
 //! - [`activation`]: machines taking seats and holding signed leases
 //!   ([`activation::ActivationService`], stored through [`license::ActivationRepository`]);
+//! - [`storefront`]: turning a storefront's webhook into domain events ([`storefront::Storefront`]);
 //! - [`audit`]: who changed what ([`audit::AuditLog`]);
 //! - [`clock`] and [`random`]: time and entropy, so tests can pin both.
 
@@ -23,5 +24,6 @@ pub mod license;
 pub mod page;
 pub mod random;
 pub mod repository;
+pub mod storefront;
 
 pub use time::OffsetDateTime;

@@ -1,0 +1,170 @@
+//! Gumroad's webhooks (the "ping" and resource subscriptions) as storefront
+//! events. Gumroad posts `application/x-www-form-urlencoded` bodies with
+//! bracketed keys (`card[visual]`, `variants[Tier]`, `purchase_ids[]`),
+//! booleans as `true`/`false`, and adds `retry_count` to retries. It cannot
+//! sign its posts, so the post URL carries a secret (`?secret=…`), compared in
+//! constant time; an optional `seller_id` pins the account.
+
+use std::collections::HashMap;
+
+use subtle::ConstantTimeEq;
+use tessera_domain::storefront::{EventKind, InboundRequest, Storefront, StorefrontError, StorefrontEvent};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// The storefront name: `source` of its licenses, actor `storefront:gumroad`.
+pub const NAME: &str = "gumroad";
+
+/// Gumroad as a [`Storefront`].
+pub struct GumroadStorefront {
+    secret: String,
+    seller_id: Option<String>,
+}
+
+impl GumroadStorefront {
+    /// `secret`: the value of `?secret=` in the post URL configured at Gumroad.
+    /// `seller_id`: when set, posts for any other seller are refused.
+    pub fn new(secret: impl Into<String>, seller_id: Option<String>) -> Self {
+        Self { secret: secret.into(), seller_id }
+    }
+}
+
+/// The decoded form. Repeated keys (`purchase_ids[]`) keep their first value
+/// here; nothing Tessera reads is repeated.
+struct Form(HashMap<String, String>);
+
+impl Form {
+    fn parse(body: &[u8]) -> Result<Self, StorefrontError> {
+        if body.is_empty() {
+            return Err(StorefrontError::Malformed("empty body".into()));
+        }
+        if std::str::from_utf8(body).is_err() {
+            return Err(StorefrontError::Malformed("the body is not form-encoded text".into()));
+        }
+        let mut fields = HashMap::new();
+        for (key, value) in form_urlencoded::parse(body) {
+            fields.entry(key.into_owned()).or_insert_with(|| value.into_owned());
+        }
+        if !fields.contains_key("product_id")
+            && !fields.contains_key("resource_name")
+            && !fields.contains_key("sale_id")
+        {
+            return Err(StorefrontError::Malformed(
+                "not a Gumroad ping: no product_id, sale_id or resource_name".into(),
+            ));
+        }
+        Ok(Self(fields))
+    }
+
+    /// A present, non-empty value.
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(|value| value.trim()).filter(|value| !value.is_empty())
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|value| value.eq_ignore_ascii_case("true") || value == "1")
+    }
+
+    fn time(&self, keys: &[&str]) -> Option<OffsetDateTime> {
+        keys.iter().filter_map(|key| self.get(key)).find_map(|value| OffsetDateTime::parse(value, &Rfc3339).ok())
+    }
+
+    /// The chosen variant: `variants[Tier]` or the first `variants[…]` key
+    /// (Gumroad names the key after the seller's option, e.g. `variants[Version]`).
+    fn variant(&self) -> Option<String> {
+        if let Some(tier) = self.get("variants[Tier]") {
+            return Some(tier.to_owned());
+        }
+        let mut options: Vec<(&String, &String)> =
+            self.0.iter().filter(|(key, value)| key.starts_with("variants[") && !value.trim().is_empty()).collect();
+        options.sort();
+        options.first().map(|(_, value)| value.trim().to_owned())
+    }
+}
+
+fn kind_of(form: &Form) -> Result<EventKind, StorefrontError> {
+    let kind = match form.get("resource_name") {
+        // A classic ping has no resource_name; its flags say what it is.
+        None | Some("sale") if form.flag("refunded") => EventKind::Refund,
+        None | Some("sale") if form.flag("dispute_won") => EventKind::DisputeWon,
+        None | Some("sale") if form.flag("disputed") => EventKind::Dispute,
+        None | Some("sale") if form.flag("is_recurring_charge") => EventKind::RecurringCharge,
+        None | Some("sale") => EventKind::Sale,
+        Some("refund") => EventKind::Refund,
+        Some("dispute") => EventKind::Dispute,
+        Some("dispute_won") => EventKind::DisputeWon,
+        Some("cancellation") => EventKind::Cancellation,
+        Some("subscription_ended") => EventKind::SubscriptionEnded,
+        Some("subscription_restarted") => EventKind::SubscriptionRestarted,
+        Some("subscription_updated") => EventKind::SubscriptionUpdated,
+        Some(other) => return Err(StorefrontError::Ignored(format!("Gumroad resource `{other}`"))),
+    };
+    Ok(kind)
+}
+
+impl Storefront for GumroadStorefront {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn authenticate(&self, request: &InboundRequest) -> Result<(), StorefrontError> {
+        let given = request.query_param("secret").unwrap_or_default();
+        // Constant time in the content; only a length mismatch returns early.
+        let matches = !self.secret.is_empty() && bool::from(given.as_bytes().ct_eq(self.secret.as_bytes()));
+        if !matches {
+            return Err(StorefrontError::Unauthenticated("wrong or missing ?secret=".into()));
+        }
+        if let Some(expected) = &self.seller_id {
+            let seller = Form::parse(&request.body).ok().and_then(|form| form.get("seller_id").map(str::to_owned));
+            if seller.as_deref() != Some(expected.as_str()) {
+                return Err(StorefrontError::Unauthenticated("a ping for another seller".into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn parse(&self, request: &InboundRequest) -> Result<StorefrontEvent, StorefrontError> {
+        let form = Form::parse(&request.body)?;
+        let kind = kind_of(&form)?;
+        let subscription_only = matches!(
+            kind,
+            EventKind::Cancellation
+                | EventKind::SubscriptionEnded
+                | EventKind::SubscriptionRestarted
+                | EventKind::SubscriptionUpdated
+        );
+        let sale_id = form.get("sale_id").map(str::to_owned);
+        let subscription_id = form.get("subscription_id").map(str::to_owned);
+        if !subscription_only && sale_id.is_none() {
+            return Err(StorefrontError::Malformed(format!("a {kind} ping without sale_id")));
+        }
+        if subscription_only && subscription_id.is_none() {
+            return Err(StorefrontError::Malformed(format!("a {kind} ping without subscription_id")));
+        }
+        if kind == EventKind::RecurringCharge && subscription_id.is_none() {
+            return Err(StorefrontError::Malformed("a recurring charge without subscription_id".into()));
+        }
+        let product_ref = form
+            .get("product_id")
+            .map(str::to_owned)
+            .ok_or_else(|| StorefrontError::Malformed(format!("a {kind} ping without product_id")))?;
+        Ok(StorefrontEvent {
+            kind,
+            sale_id: if subscription_only { None } else { sale_id },
+            subscription_id,
+            product_ref,
+            variant: form.variant(),
+            email: form.get("email").or_else(|| form.get("user_email")).map(str::to_owned),
+            name: form.get("full_name").map(str::to_owned),
+            test: form.flag("test"),
+            occurred_at: form.time(&[
+                "sale_timestamp",
+                "cancelled_at",
+                "ended_at",
+                "restarted_at",
+                "effective_as_of",
+                "created_at",
+            ]),
+        })
+    }
+}

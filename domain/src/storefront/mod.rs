@@ -1,0 +1,135 @@
+//! The storefront port family: a [`Storefront`] turns a storefront's webhook
+//! request into a [`StorefrontEvent`], so that the fulfillment rules (one
+//! license per sale, refunds revoke, recurring charges extend) live in the
+//! domain and every storefront adapter only authenticates and translates.
+
+use std::fmt;
+
+use thiserror::Error;
+use time::OffsetDateTime;
+
+/// A webhook request as received, before anything is trusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboundRequest {
+    /// Decoded query parameters, in order.
+    pub query: Vec<(String, String)>,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The exact body bytes.
+    pub body: Vec<u8>,
+}
+
+impl InboundRequest {
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    }
+}
+
+/// What happened at the storefront.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// A new purchase: mint one license.
+    Sale,
+    /// A subscription's renewal payment: extend that subscription's license.
+    RecurringCharge,
+    Refund,
+    Dispute,
+    DisputeWon,
+    /// The buyer or seller cancelled a subscription: no further extensions.
+    Cancellation,
+    SubscriptionEnded,
+    SubscriptionRestarted,
+    /// A plan change (upgrade, downgrade).
+    SubscriptionUpdated,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sale => "sale",
+            Self::RecurringCharge => "recurring_charge",
+            Self::Refund => "refund",
+            Self::Dispute => "dispute",
+            Self::DisputeWon => "dispute_won",
+            Self::Cancellation => "cancellation",
+            Self::SubscriptionEnded => "subscription_ended",
+            Self::SubscriptionRestarted => "subscription_restarted",
+            Self::SubscriptionUpdated => "subscription_updated",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One storefront event in the storefront's own identifiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorefrontEvent {
+    pub kind: EventKind,
+    /// The storefront's sale id; every kind but subscription-only events has one.
+    pub sale_id: Option<String>,
+    pub subscription_id: Option<String>,
+    /// The storefront's product id, mapped to a product and tier by configuration.
+    pub product_ref: String,
+    /// The purchased variant or tier option, if any (e.g. Gumroad `variants[Tier]`).
+    pub variant: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// A test purchase made by the seller.
+    pub test: bool,
+    pub occurred_at: Option<OffsetDateTime>,
+}
+
+impl StorefrontEvent {
+    /// What makes a delivery "the same event again": the kind and the sale (or,
+    /// for subscription-only events, the subscription and when it happened).
+    /// The store enforces uniqueness of (storefront, key) with a constraint.
+    pub fn dedupe_key(&self) -> String {
+        match (&self.sale_id, &self.subscription_id) {
+            (Some(sale), _) => format!("{}:{sale}", self.kind),
+            (None, Some(subscription)) => {
+                let at = self.occurred_at.map(|at| at.unix_timestamp().to_string()).unwrap_or_default();
+                format!("{}:{subscription}:{at}", self.kind)
+            }
+            (None, None) => format!("{}:{}", self.kind, self.product_ref),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StorefrontError {
+    /// Wrong secret, signature or seller: answer 401 and record nothing.
+    #[error("not authenticated: {0}")]
+    Unauthenticated(String),
+    /// Authenticated, but not an event this adapter can read.
+    #[error("malformed event: {0}")]
+    Malformed(String),
+    /// A well-formed event this storefront sends that Tessera does not act on.
+    #[error("ignored: {0}")]
+    Ignored(String),
+}
+
+/// A storefront's webhook dialect. Synchronous and free of I/O: it only
+/// checks and translates what was received.
+pub trait Storefront: Send + Sync + 'static {
+    /// The storefront's name (`gumroad`): the `source` of its licenses and the
+    /// actor `storefront:<name>` of their audit events.
+    fn name(&self) -> &str;
+
+    /// Checks the request's credentials (secret, signature, seller). MUST return
+    /// `StorefrontError::Unauthenticated` for anything not provably from the
+    /// storefront, before the request is stored.
+    fn authenticate(&self, request: &InboundRequest) -> Result<(), StorefrontError>;
+
+    /// Translates an authenticated request. MUST return
+    /// `StorefrontError::Malformed` naming what is missing or unreadable, and
+    /// `StorefrontError::Ignored` for events Tessera deliberately does not act on.
+    fn parse(&self, request: &InboundRequest) -> Result<StorefrontEvent, StorefrontError>;
+}
