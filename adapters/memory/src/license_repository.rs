@@ -4,8 +4,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use tessera_domain::audit::{AuditEvent, AuditFilter, AuditLog};
 use tessera_domain::license::{
-    Activation, ActivationRepository, CreateLicenseError, Fingerprint, IdempotencyKey, IdempotencyRecord, License,
-    LicenseFilter, LicenseKey, LicenseRepository, LicenseState, MachineView, SeatOutcome, UpdateLicenseError,
+    Activation, ActivationRepository, ChurnLimit, CreateLicenseError, Fingerprint, IdempotencyKey, IdempotencyRecord,
+    License, LicenseFilter, LicenseKey, LicenseRepository, LicenseState, MachineView, SeatOutcome, UpdateLicenseError,
 };
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
@@ -176,7 +176,12 @@ impl ActivationRepository for InMemoryLicenseRepository {
         Ok(live)
     }
 
-    async fn take_seat(&self, activation: &Activation, audit: &AuditEvent) -> Result<SeatOutcome, RepositoryError> {
+    async fn take_seat(
+        &self,
+        activation: &Activation,
+        churn: Option<ChurnLimit>,
+        audit: &AuditEvent,
+    ) -> Result<SeatOutcome, RepositoryError> {
         let mut state = self.state()?;
         if let Some(existing) = state.live(activation.license_id, &activation.fingerprint) {
             return Ok(SeatOutcome::AlreadyActive(existing.clone()));
@@ -187,6 +192,18 @@ impl ActivationRepository for InMemoryLicenseRepository {
         let seats_used = state.seats_used(license.id);
         if license.state != LicenseState::Active || seats_used >= license.seats {
             return Ok(SeatOutcome::NoSeatLeft);
+        }
+        if let Some(churn) = churn {
+            let deactivated = state
+                .activations
+                .iter()
+                .filter(|other| {
+                    other.license_id == license.id && other.deactivated_at.is_some_and(|at| at >= churn.since)
+                })
+                .count();
+            if deactivated >= churn.limit as usize {
+                return Ok(SeatOutcome::ChurnLimited);
+            }
         }
         state.activations.push(activation.clone());
         state.audit.push(audit.clone());
@@ -217,18 +234,6 @@ impl ActivationRepository for InMemoryLicenseRepository {
         activation.deactivated_at = Some(at);
         state.audit.push(audit.clone());
         Ok(true)
-    }
-
-    async fn deactivations_since(&self, license_id: Uuid, since: OffsetDateTime) -> Result<u32, RepositoryError> {
-        let state = self.state()?;
-        let count = state
-            .activations
-            .iter()
-            .filter(|activation| {
-                activation.license_id == license_id && activation.deactivated_at.is_some_and(|at| at >= since)
-            })
-            .count();
-        Ok(count as u32)
     }
 }
 

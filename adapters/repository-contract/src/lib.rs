@@ -31,6 +31,7 @@ macro_rules! license_repository_contract {
             touch_updates_only_live_activations,
             no_seat_for_a_license_that_is_not_active,
             lifecycle_updates_keep_the_seat_count,
+            the_churn_cap_is_judged_with_the_seat,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

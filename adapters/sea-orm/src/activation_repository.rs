@@ -16,7 +16,9 @@ use sea_orm::{
     QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
 };
 use tessera_domain::audit::AuditEvent;
-use tessera_domain::license::{Activation, ActivationRepository, Fingerprint, LicenseKey, MachineView, SeatOutcome};
+use tessera_domain::license::{
+    Activation, ActivationRepository, ChurnLimit, Fingerprint, LicenseKey, MachineView, SeatOutcome,
+};
 use tessera_domain::repository::RepositoryError;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -132,7 +134,12 @@ impl ActivationRepository for SeaOrmLicenseRepository {
             .collect()
     }
 
-    async fn take_seat(&self, activation: &Activation, audit: &AuditEvent) -> Result<SeatOutcome, RepositoryError> {
+    async fn take_seat(
+        &self,
+        activation: &Activation,
+        churn: Option<ChurnLimit>,
+        audit: &AuditEvent,
+    ) -> Result<SeatOutcome, RepositoryError> {
         use licenses::Column;
         let license_id = activation.license_id.to_string();
         let already_active = || async {
@@ -152,6 +159,20 @@ impl ActivationRepository for SeaOrmLicenseRepository {
         if claimed.rows_affected == 0 {
             let _ = txn.rollback().await;
             return already_active().await;
+        }
+        if let Some(churn) = churn {
+            // Counted after the license row is claimed: concurrent activations and
+            // deactivations of this license (which also update that row) wait for us.
+            let deactivated = activations::Entity::find()
+                .filter(activations::Column::LicenseId.eq(license_id.as_str()))
+                .filter(activations::Column::DeactivatedAt.gte(timestamp(churn.since)))
+                .count(&txn)
+                .await
+                .map_err(repository_error)?;
+            if deactivated >= u64::from(churn.limit) {
+                let _ = txn.rollback().await;
+                return Ok(SeatOutcome::ChurnLimited);
+            }
         }
         if let Err(error) = activations::Entity::insert(activation_row(activation)).exec_without_returning(&txn).await {
             let _ = txn.rollback().await;
@@ -215,16 +236,5 @@ impl ActivationRepository for SeaOrmLicenseRepository {
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
         txn.commit().await.map_err(repository_error)?;
         Ok(true)
-    }
-
-    async fn deactivations_since(&self, license_id: Uuid, since: OffsetDateTime) -> Result<u32, RepositoryError> {
-        use activations::Column;
-        let count = activations::Entity::find()
-            .filter(Column::LicenseId.eq(license_id.to_string()))
-            .filter(Column::DeactivatedAt.gte(timestamp(since)))
-            .count(&self.db.reader)
-            .await
-            .map_err(repository_error)?;
-        Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 }

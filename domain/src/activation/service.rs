@@ -10,8 +10,8 @@ use crate::catalog::Catalog;
 use crate::clock::{now_seconds, Clock};
 use crate::issuance::{LeaseClaims, LeaseVerifier, SignError, Signer};
 use crate::license::{
-    Activation, ActivationRepository, AppVersion, EmailAddress, Fingerprint, License, LicenseKey, LicenseStatus,
-    MachineView, SeatOutcome,
+    Activation, ActivationRepository, AppVersion, ChurnLimit, EmailAddress, Fingerprint, License, LicenseKey,
+    LicenseStatus, MachineView, SeatOutcome,
 };
 use crate::random::{new_id, RandomSource};
 
@@ -128,12 +128,6 @@ impl ActivationService {
         if let Some(activation) = view.activation {
             return self.refresh(view.license, view.seats_used, activation, version, now).await;
         }
-        if self.policy.churn_per_day > 0 {
-            let deactivated = self.activations.deactivations_since(view.license.id, now - Duration::DAY).await?;
-            if deactivated >= self.policy.churn_per_day {
-                return Err(ActivateError::Churn { limit: self.policy.churn_per_day });
-            }
-        }
         if view.seats_used >= view.license.seats {
             // The store decides under concurrency; this only spares a write.
             return Err(ActivateError::TooManyMachines { seats: view.license.seats });
@@ -157,7 +151,10 @@ impl ActivationService {
             &view.license.key,
             json!({"activation_id": activation.id.to_string(), "fingerprint": activation.fingerprint.as_str(), "platform": activation.platform}),
         );
-        match self.activations.take_seat(&activation, &audit).await? {
+        let churn = (self.policy.churn_per_day > 0)
+            .then(|| ChurnLimit { since: now - Duration::DAY, limit: self.policy.churn_per_day });
+        match self.activations.take_seat(&activation, churn, &audit).await? {
+            SeatOutcome::ChurnLimited => Err(ActivateError::Churn { limit: self.policy.churn_per_day }),
             SeatOutcome::Taken { seats_used } => {
                 let (lease, lease_expires_at) = self.sign_lease(&view.license, &activation, now)?;
                 Ok(Leased { lease, lease_expires_at, activation, license: view.license, seats_used })

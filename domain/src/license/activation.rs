@@ -105,6 +105,15 @@ pub enum SeatOutcome {
     AlreadyActive(Activation),
     /// Every seat is taken, or the license is no longer active; nothing was written.
     NoSeatLeft,
+    /// The license reached its cap of deactivations in the churn window; nothing was written.
+    ChurnLimited,
+}
+
+/// "No new seat once `limit` machines of the license were deactivated since `since`."
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChurnLimit {
+    pub since: OffsetDateTime,
+    pub limit: u32,
 }
 
 /// Stores activations. Seat limits MUST hold under any concurrency, across
@@ -130,11 +139,20 @@ pub trait ActivationRepository: Send + Sync + 'static {
     async fn live_activations(&self, license_id: Uuid) -> Result<Vec<Activation>, RepositoryError>;
 
     /// Stores `activation` (live) and `audit` atomically if the license is
-    /// `active` and has a free seat and the machine holds no live seat yet.
-    /// MUST return `SeatOutcome::NoSeatLeft` when all seats are taken or the license
-    /// is not `active`, and `SeatOutcome::AlreadyActive` when the fingerprint
-    /// already has a live activation; in both cases nothing is written.
-    async fn take_seat(&self, activation: &Activation, audit: &AuditEvent) -> Result<SeatOutcome, RepositoryError>;
+    /// `active` and has a free seat, the machine holds no live seat yet and,
+    /// with `churn`, fewer than `churn.limit` activations of the license were
+    /// deactivated since `churn.since` — all judged in one transaction, so the
+    /// limits hold under concurrency. MUST return `SeatOutcome::NoSeatLeft` when
+    /// all seats are taken or the license is not `active`,
+    /// `SeatOutcome::AlreadyActive` when the fingerprint already has a live
+    /// activation and `SeatOutcome::ChurnLimited` over the churn cap; then nothing
+    /// is written.
+    async fn take_seat(
+        &self,
+        activation: &Activation,
+        churn: Option<ChurnLimit>,
+        audit: &AuditEvent,
+    ) -> Result<SeatOutcome, RepositoryError>;
 
     /// Records that a live activation checked in. MUST return `Ok(false)` when the
     /// activation does not exist or was deactivated.
@@ -144,7 +162,4 @@ pub trait ActivationRepository: Send + Sync + 'static {
     /// return `Ok(false)` (writing nothing) when it was already deactivated or
     /// does not exist.
     async fn release_seat(&self, id: Uuid, at: OffsetDateTime, audit: &AuditEvent) -> Result<bool, RepositoryError>;
-
-    /// How many activations of the license were deactivated at or after `since`.
-    async fn deactivations_since(&self, license_id: Uuid, since: OffsetDateTime) -> Result<u32, RepositoryError>;
 }

@@ -7,8 +7,8 @@ mod model;
 mod repository;
 
 pub use activation::{
-    Activation, ActivationRepository, AppVersion, AppVersionError, Fingerprint, FingerprintError, MachineView,
-    SeatOutcome, MAX_FINGERPRINT_LEN,
+    Activation, ActivationRepository, AppVersion, AppVersionError, ChurnLimit, Fingerprint, FingerprintError,
+    MachineView, SeatOutcome, MAX_FINGERPRINT_LEN,
 };
 pub use key::{generate_key, LicenseKey, LicenseKeyError, KEY_ALPHABET};
 pub use model::*;
