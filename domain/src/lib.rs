@@ -12,6 +12,7 @@
 //! - [`activation`]: machines taking seats and holding signed leases
 //!   ([`activation::ActivationService`], stored through [`license::ActivationRepository`]);
 //! - [`storefront`]: turning a storefront's webhook into domain events ([`storefront::Storefront`]);
+//! - [`mail`]: sending one email through a provider ([`mail::Mailer`]);
 //! - [`audit`]: who changed what ([`audit::AuditLog`]);
 //! - [`clock`] and [`random`]: time and entropy, so tests can pin both.
 
@@ -21,6 +22,7 @@ pub mod catalog;
 pub mod clock;
 pub mod issuance;
 pub mod license;
+pub mod mail;
 pub mod page;
 pub mod random;
 pub mod repository;
