@@ -45,7 +45,7 @@ pub fn binaries() -> &'static Binaries {
             let name = name.to_string_lossy().into_owned();
             let set_by_cargo_for_tests = (name.starts_with("CARGO_")
                 && !CARGO_SETTINGS.iter().any(|p| name.starts_with(p)))
-                || matches!(name.as_str(), "OUT_DIR" | "RUST_RECURSION_COUNT");
+                || name == "OUT_DIR";
             if set_by_cargo_for_tests {
                 build = build.env_remove(name);
             }
