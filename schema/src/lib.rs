@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_licenses;
 mod m20261123_000002_activations;
 mod m20261123_000003_license_app_versions;
+mod m20261123_000004_storefront_events;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_licenses::Migration),
             Box::new(m20261123_000002_activations::Migration),
             Box::new(m20261123_000003_license_app_versions::Migration),
+            Box::new(m20261123_000004_storefront_events::Migration),
         ]
     }
 }

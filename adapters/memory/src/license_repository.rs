@@ -9,6 +9,7 @@ use tessera_domain::license::{
 };
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
+use tessera_domain::storefront::{EventFilter, EventOutcome, RecordedEvent, StorefrontEventLog};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -16,6 +17,7 @@ use uuid::Uuid;
 struct State {
     licenses: Vec<License>,
     activations: Vec<Activation>,
+    events: Vec<RecordedEvent>,
     idempotency: HashMap<String, (usize, IdempotencyRecord)>,
     audit: Vec<AuditEvent>,
 }
@@ -234,6 +236,48 @@ impl ActivationRepository for InMemoryLicenseRepository {
         activation.deactivated_at = Some(at);
         state.audit.push(audit.clone());
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl StorefrontEventLog for InMemoryLicenseRepository {
+    async fn record(&self, event: &RecordedEvent) -> Result<(), RepositoryError> {
+        self.state()?.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn finish(&self, id: Uuid, outcome: &EventOutcome) -> Result<bool, RepositoryError> {
+        let mut state = self.state()?;
+        let Some(event) = state.events.iter_mut().find(|event| event.id == id) else { return Ok(false) };
+        event.status = outcome.status;
+        event.kind = outcome.kind.clone();
+        event.dedupe_key = outcome.dedupe_key.clone();
+        event.error = outcome.error.clone();
+        event.license_key = outcome.license_key.clone();
+        event.processed_at = Some(outcome.processed_at);
+        event.attempts += 1;
+        Ok(true)
+    }
+
+    async fn find_event(&self, id: Uuid) -> Result<Option<RecordedEvent>, RepositoryError> {
+        Ok(self.state()?.events.iter().find(|event| event.id == id).cloned())
+    }
+
+    async fn list_events(
+        &self,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> Result<Page<RecordedEvent>, RepositoryError> {
+        let state = self.state()?;
+        let matching = state
+            .events
+            .iter()
+            .filter(|event| {
+                filter.storefront.as_ref().is_none_or(|storefront| &event.storefront == storefront)
+                    && filter.status.is_none_or(|status| event.status == status)
+            })
+            .cloned();
+        Ok(page_of(matching, |event| event.id.to_string(), page))
     }
 }
 

@@ -10,11 +10,12 @@ use tessera_domain::license::{
 use tessera_domain::page::PageRequest;
 use time::Duration;
 
-use crate::{activation, audit_for, license, T0};
+use crate::{activation, audit_for, license, recorded_event, T0};
+use tessera_domain::storefront::{EventFilter, EventOutcome, EventStatus, StorefrontEventLog};
 
 /// What every case needs: the license and activation stores and the audit trail they write.
-pub trait Store: LicenseRepository + ActivationRepository + AuditLog {}
-impl<T: LicenseRepository + ActivationRepository + AuditLog> Store for T {}
+pub trait Store: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog {}
+impl<T: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog> Store for T {}
 
 async fn audit_count(store: &impl Store) -> usize {
     store.list_audit(&AuditFilter::default(), &PageRequest::first(500)).await.unwrap().items.len()
@@ -405,4 +406,79 @@ pub async fn the_churn_cap_is_judged_with_the_seat(store: &impl Store) {
         ),
         "outside the window"
     );
+}
+
+pub async fn records_storefront_events_exactly_as_received(store: &impl Store) {
+    let mut large = recorded_event(1);
+    large.body = (0..1024 * 1024).map(|n| (n % 251) as u8).collect();
+    let events: Vec<_> = [large].into_iter().chain((2..=10).map(recorded_event)).collect();
+    // Ten deliveries at once: every one is stored.
+    let stored = join_all(events.iter().map(|event| store.record(event))).await;
+    assert!(stored.iter().all(Result::is_ok), "{stored:?}");
+    for event in &events {
+        assert_eq!(store.find_event(event.id).await.unwrap().as_ref(), Some(event), "byte for byte");
+    }
+    assert_eq!(store.find_event(uuid::Uuid::nil()).await.unwrap(), None);
+}
+
+pub async fn finishes_events_and_counts_attempts(store: &impl Store) {
+    let event = recorded_event(1);
+    store.record(&event).await.unwrap();
+    let failed = EventOutcome {
+        status: EventStatus::Failed,
+        kind: Some("sale".into()),
+        dedupe_key: Some("sale:S1".into()),
+        error: Some("no product mapping for gumroad product P".into()),
+        license_key: None,
+        processed_at: T0 + Duration::minutes(1),
+    };
+    assert!(store.finish(event.id, &failed).await.unwrap());
+    let processed = EventOutcome {
+        status: EventStatus::Processed,
+        error: None,
+        license_key: Some("DT1-CORE-AAAAA-BBBBB".into()),
+        processed_at: T0 + Duration::minutes(5),
+        ..failed.clone()
+    };
+    assert!(store.finish(event.id, &processed).await.unwrap());
+    let found = store.find_event(event.id).await.unwrap().unwrap();
+    assert_eq!((found.status, found.attempts), (EventStatus::Processed, 2));
+    assert_eq!((found.error, found.license_key.as_deref()), (None, Some("DT1-CORE-AAAAA-BBBBB")));
+    assert_eq!((found.kind.as_deref(), found.dedupe_key.as_deref()), (Some("sale"), Some("sale:S1")));
+    assert_eq!(found.processed_at, Some(T0 + Duration::minutes(5)));
+    assert_eq!(found.body, event.body, "the body never changes");
+    assert!(!store.finish(uuid::Uuid::nil(), &processed).await.unwrap());
+}
+
+pub async fn lists_events_by_storefront_and_status_newest_first(store: &impl Store) {
+    for n in 1..=7 {
+        let mut event = recorded_event(n);
+        if n == 7 {
+            event.storefront = "checkout".into();
+        }
+        store.record(&event).await.unwrap();
+        if n % 2 == 0 {
+            let outcome = EventOutcome {
+                status: EventStatus::Failed,
+                kind: None,
+                dedupe_key: None,
+                error: Some("boom".into()),
+                license_key: None,
+                processed_at: T0,
+            };
+            store.finish(event.id, &outcome).await.unwrap();
+        }
+    }
+    let received = |page: &tessera_domain::page::Page<tessera_domain::storefront::RecordedEvent>| {
+        page.items.iter().map(|event| event.received_at).collect::<Vec<_>>()
+    };
+    let failed = EventFilter { status: Some(EventStatus::Failed), ..Default::default() };
+    let first = store.list_events(&failed, &PageRequest::first(2)).await.unwrap();
+    assert_eq!(received(&first), [T0 + Duration::seconds(6), T0 + Duration::seconds(4)]);
+    let rest = store.list_events(&failed, &PageRequest::new(Some(2), first.next_cursor.clone())).await.unwrap();
+    assert_eq!(received(&rest), [T0 + Duration::seconds(2)]);
+    assert_eq!(rest.next_cursor, None);
+    let checkout = EventFilter { storefront: Some("checkout".into()), ..Default::default() };
+    assert_eq!(store.list_events(&checkout, &PageRequest::first(50)).await.unwrap().items.len(), 1);
+    assert_eq!(store.list_events(&EventFilter::default(), &PageRequest::first(50)).await.unwrap().items.len(), 7);
 }

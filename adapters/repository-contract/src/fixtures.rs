@@ -3,6 +3,7 @@ use tessera_domain::audit::{Actor, AuditEvent};
 use tessera_domain::license::{
     Activation, CustomerName, EmailAddress, Fingerprint, License, LicenseKey, LicenseKind, LicenseState,
 };
+use tessera_domain::storefront::{EventStatus, RecordedEvent};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -54,6 +55,28 @@ pub fn audit_for(license: &License, action: &str, n: u64) -> AuditEvent {
         entity_type: "license".into(),
         entity_id: license.key.to_string(),
         details: json!({ "n": n }),
+    }
+}
+
+/// Storefront delivery number `n`, received `n` seconds after [`T0`], its body
+/// not valid UTF-8 on purpose (bodies are kept as bytes).
+pub fn recorded_event(n: u64) -> RecordedEvent {
+    let received_at = T0 + Duration::seconds(n as i64);
+    let mut body = format!("sale_id=S{n}&product_id=P&price=1000").into_bytes();
+    body.extend_from_slice(&[0xff, 0x00, 0xfe]);
+    RecordedEvent {
+        id: v7(received_at, 3_000_000 + n),
+        storefront: "gumroad".into(),
+        received_at,
+        query: String::new(),
+        body,
+        status: EventStatus::Received,
+        kind: None,
+        dedupe_key: None,
+        error: None,
+        license_key: None,
+        attempts: 0,
+        processed_at: None,
     }
 }
 

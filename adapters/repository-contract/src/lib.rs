@@ -5,7 +5,7 @@
 pub mod cases;
 mod fixtures;
 
-pub use fixtures::{activation, audit_for, license, T0};
+pub use fixtures::{activation, audit_for, license, recorded_event, T0};
 
 /// Generates one `#[tokio::test]` per contract case. `$make` is an async
 /// expression giving `Option<repository>`; `None` skips (e.g. no Postgres URL),
@@ -32,6 +32,9 @@ macro_rules! license_repository_contract {
             no_seat_for_a_license_that_is_not_active,
             lifecycle_updates_keep_the_seat_count,
             the_churn_cap_is_judged_with_the_seat,
+            records_storefront_events_exactly_as_received,
+            finishes_events_and_counts_attempts,
+            lists_events_by_storefront_and_status_newest_first,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

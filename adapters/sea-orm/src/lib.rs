@@ -11,6 +11,7 @@ mod connection;
 mod entities;
 mod errors;
 mod license_repository;
+mod storefront_event_log;
 pub mod test_support;
 
 pub use connection::{connect, ConnectError, Database, DatabaseOptions};

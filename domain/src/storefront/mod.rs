@@ -3,8 +3,11 @@
 //! license per sale, refunds revoke, recurring charges extend) live in the
 //! domain and every storefront adapter only authenticates and translates.
 
+mod event_log;
+
 use std::fmt;
 
+pub use event_log::{EventFilter, EventOutcome, EventStatus, RecordedEvent, StorefrontEventLog};
 use thiserror::Error;
 use time::OffsetDateTime;
 

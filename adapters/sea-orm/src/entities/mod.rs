@@ -3,3 +3,4 @@
 pub(crate) mod activations;
 pub(crate) mod audit_events;
 pub(crate) mod licenses;
+pub(crate) mod storefront_events;
