@@ -4,10 +4,14 @@
 //! domain and every storefront adapter only authenticates and translates.
 
 mod event_log;
+mod fulfillment;
 
 use std::fmt;
 
 pub use event_log::{EventFilter, EventOutcome, EventStatus, RecordedEvent, StorefrontEventLog};
+pub use fulfillment::{
+    ConfiguredStorefront, FulfillmentService, ProductMapping, Receipt, ReceiveError, RefundPolicy, ReplayError,
+};
 use thiserror::Error;
 use time::OffsetDateTime;
 

@@ -1,0 +1,342 @@
+//! Fulfillment: a storefront delivery becomes at most one license, and later
+//! events of that sale change it. The rules live here, not in the adapters:
+//!
+//! - every authenticated delivery is recorded before anything else; if it
+//!   cannot be, the caller answers 503 so the storefront retries;
+//! - a sale mints one license with the idempotency key `<storefront>:sale:<id>`
+//!   — the licenses table's unique index makes that hold under any
+//!   concurrency, and a redelivery is recorded as a duplicate;
+//! - refund → revoke (unless `on_refund = ignore`), dispute → suspend, dispute
+//!   won → reinstate, each found through the sale's idempotency key;
+//! - anything that cannot be processed is kept as a failed event with its
+//!   reason, to be replayed after the operator fixes the cause.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use thiserror::Error;
+use uuid::Uuid;
+
+use super::{
+    EventKind, EventOutcome, EventStatus, InboundRequest, RecordedEvent, Storefront, StorefrontError, StorefrontEvent,
+    StorefrontEventLog,
+};
+use crate::audit::Actor;
+use crate::clock::{now_seconds, Clock};
+use crate::issuance::{ChangeStateError, IssuanceService, MintError, MintLicense};
+use crate::license::{CustomerName, EmailAddress, IdempotencyKey, LicenseKey, LicenseRepository};
+use crate::random::{new_id, RandomSource};
+use crate::repository::RepositoryError;
+
+/// Which Tessera product and tier a storefront product sells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductMapping {
+    pub product: String,
+    pub tier: String,
+    /// A purchased variant (e.g. Gumroad `variants[Tier]` = `Pro`) → tier slug.
+    pub variant_tiers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RefundPolicy {
+    /// A refunded sale's license is revoked.
+    #[default]
+    Revoke,
+    /// Refunds are recorded and otherwise ignored.
+    Ignore,
+}
+
+/// One configured storefront: its adapter and what its products map to.
+pub struct ConfiguredStorefront {
+    pub adapter: Arc<dyn Storefront>,
+    pub on_refund: RefundPolicy,
+    /// Keyed by the storefront's product id.
+    pub products: BTreeMap<String, ProductMapping>,
+}
+
+#[derive(Debug, Error)]
+pub enum ReceiveError {
+    #[error("no storefront `{0}` is configured")]
+    UnknownStorefront(String),
+    #[error(transparent)]
+    Unauthenticated(StorefrontError),
+    /// The delivery could not be recorded: answer 503 so it is retried.
+    #[error("the delivery could not be recorded: {0}")]
+    NotRecorded(RepositoryError),
+}
+
+#[derive(Debug, Error)]
+pub enum ReplayError {
+    #[error("no storefront event {0}")]
+    NotFound(Uuid),
+    #[error("the event's storefront `{0}` is no longer configured")]
+    UnknownStorefront(String),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// What became of one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub event_id: Uuid,
+    pub outcome: EventOutcome,
+    /// Whether the outcome was written to the event (else it stays `received`).
+    pub outcome_recorded: bool,
+}
+
+pub struct FulfillmentService {
+    log: Arc<dyn StorefrontEventLog>,
+    licenses: Arc<dyn LicenseRepository>,
+    issuance: IssuanceService,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn RandomSource>,
+    storefronts: BTreeMap<String, ConfiguredStorefront>,
+}
+
+/// Query parameters that are credentials, never stored.
+const SECRET_PARAMETERS: &[&str] = &["secret", "token", "key"];
+
+impl FulfillmentService {
+    pub fn new(
+        log: Arc<dyn StorefrontEventLog>,
+        licenses: Arc<dyn LicenseRepository>,
+        issuance: IssuanceService,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn RandomSource>,
+        storefronts: Vec<ConfiguredStorefront>,
+    ) -> Self {
+        let storefronts =
+            storefronts.into_iter().map(|storefront| (storefront.adapter.name().to_owned(), storefront)).collect();
+        Self { log, licenses, issuance, clock, random, storefronts }
+    }
+
+    /// Authenticates, records, then processes one delivery. Only a failed
+    /// authentication or a failed recording is an error; whatever processing
+    /// finds is in the receipt (and on the recorded event).
+    pub async fn receive(&self, storefront: &str, request: InboundRequest) -> Result<Receipt, ReceiveError> {
+        let configured =
+            self.storefronts.get(storefront).ok_or_else(|| ReceiveError::UnknownStorefront(storefront.to_owned()))?;
+        configured.adapter.authenticate(&request).map_err(ReceiveError::Unauthenticated)?;
+        let now = now_seconds(self.clock.as_ref());
+        let query = form_urlencoded_pairs(&request.query);
+        let event = RecordedEvent {
+            id: new_id(self.random.as_ref(), now),
+            storefront: storefront.to_owned(),
+            received_at: now,
+            query,
+            body: request.body.clone(),
+            status: EventStatus::Received,
+            kind: None,
+            dedupe_key: None,
+            error: None,
+            license_key: None,
+            attempts: 0,
+            processed_at: None,
+        };
+        self.log.record(&event).await.map_err(ReceiveError::NotRecorded)?;
+        Ok(self.process_and_finish(configured, event.id, &request).await)
+    }
+
+    /// Processes a recorded delivery again (after the operator fixed a mapping,
+    /// say). Idempotent like the first delivery: a sale still mints once.
+    pub async fn replay(&self, id: Uuid) -> Result<Receipt, ReplayError> {
+        let event = self.log.find_event(id).await?.ok_or(ReplayError::NotFound(id))?;
+        let configured = self
+            .storefronts
+            .get(&event.storefront)
+            .ok_or_else(|| ReplayError::UnknownStorefront(event.storefront.clone()))?;
+        let request = InboundRequest { query: parse_pairs(&event.query), headers: Vec::new(), body: event.body };
+        Ok(self.process_and_finish(configured, id, &request).await)
+    }
+
+    async fn process_and_finish(
+        &self,
+        configured: &ConfiguredStorefront,
+        id: Uuid,
+        request: &InboundRequest,
+    ) -> Receipt {
+        let outcome = self.process(configured, request).await;
+        // When this fails the event stays `received`: listed for the operator, replayable.
+        let outcome_recorded = matches!(self.log.finish(id, &outcome).await, Ok(true));
+        Receipt { event_id: id, outcome, outcome_recorded }
+    }
+
+    async fn process(&self, configured: &ConfiguredStorefront, request: &InboundRequest) -> EventOutcome {
+        let processed_at = now_seconds(self.clock.as_ref());
+        let outcome = |status, event: Option<&StorefrontEvent>, error: Option<String>, license_key: Option<String>| {
+            EventOutcome {
+                status,
+                kind: event.map(|event| event.kind.to_string()),
+                dedupe_key: event.map(StorefrontEvent::dedupe_key),
+                error,
+                license_key,
+                processed_at,
+            }
+        };
+        let event = match configured.adapter.parse(request) {
+            Ok(event) => event,
+            Err(error @ StorefrontError::Ignored(_)) => {
+                return outcome(EventStatus::Ignored, None, Some(error.to_string()), None)
+            }
+            Err(error) => return outcome(EventStatus::Failed, None, Some(error.to_string()), None),
+        };
+        let name = configured.adapter.name();
+        let result = match event.kind {
+            EventKind::Sale => self.fulfill_sale(name, configured, &event).await,
+            EventKind::Refund if configured.on_refund == RefundPolicy::Ignore => {
+                Err(Fault::Ignored("refunds are ignored (on_refund = \"ignore\")".into()))
+            }
+            EventKind::Refund => self.change_sale(name, &event, Change::Revoke).await,
+            EventKind::Dispute => self.change_sale(name, &event, Change::Suspend).await,
+            EventKind::DisputeWon => self.change_sale(name, &event, Change::Reinstate).await,
+            EventKind::RecurringCharge
+            | EventKind::Cancellation
+            | EventKind::SubscriptionEnded
+            | EventKind::SubscriptionRestarted
+            | EventKind::SubscriptionUpdated => Err(Fault::Failed(format!(
+                "{} events are not handled yet; replay this event after upgrading",
+                event.kind
+            ))),
+        };
+        match result {
+            Ok((status, key)) => outcome(status, Some(&event), None, Some(key)),
+            Err(Fault::Failed(error)) => outcome(EventStatus::Failed, Some(&event), Some(error), None),
+            Err(Fault::Ignored(reason)) => outcome(EventStatus::Ignored, Some(&event), Some(reason), None),
+        }
+    }
+
+    async fn fulfill_sale(
+        &self,
+        storefront: &str,
+        configured: &ConfiguredStorefront,
+        event: &StorefrontEvent,
+    ) -> Result<(EventStatus, String), Fault> {
+        let mapping = configured.products.get(&event.product_ref).ok_or_else(|| {
+            Fault::Failed(format!(
+                "no product mapping for {storefront} product `{}`; add [storefronts.{storefront}.products.\"{}\"] and replay",
+                event.product_ref, event.product_ref
+            ))
+        })?;
+        let tier = event
+            .variant
+            .as_ref()
+            .and_then(|variant| mapping.variant_tiers.get(variant))
+            .unwrap_or(&mapping.tier)
+            .clone();
+        let email = event
+            .email
+            .as_deref()
+            .ok_or_else(|| Fault::Failed("the sale has no buyer email".into()))
+            .and_then(|email| EmailAddress::parse(email).map_err(|error| Fault::Failed(error.to_string())))?;
+        let name = event
+            .name
+            .as_deref()
+            .and_then(|name| CustomerName::parse(name).ok())
+            .or_else(|| CustomerName::parse(email.as_str()).ok())
+            .ok_or_else(|| Fault::Failed("the sale has no usable buyer name".into()))?;
+        let sale_id = event.sale_id.clone().unwrap_or_default();
+        let request = MintLicense {
+            product: mapping.product.clone(),
+            tier,
+            name,
+            email,
+            seats: None,
+            kind: None,
+            duration_days: None,
+            expires_at: None,
+            key: None,
+            notes: event.test.then(|| format!("test purchase ({storefront} test ping)")),
+            source: Some(storefront.to_owned()),
+            source_ref: Some(sale_id.chars().take(200).collect()),
+            app_versions: None,
+            idempotency_key: Some(sale_key(storefront, &sale_id)?),
+        };
+        match self.issuance.mint(request, Actor::Storefront(storefront.to_owned())).await {
+            Ok(minted) if minted.replayed => Ok((EventStatus::Duplicate, minted.license.key.to_string())),
+            Ok(minted) => Ok((EventStatus::Processed, minted.license.key.to_string())),
+            Err(MintError::IdempotencyKeyReused) => Err(Fault::Failed(
+                "this sale id already minted a license for a different product, tier or buyer".into(),
+            )),
+            Err(error) => Err(Fault::Failed(error.to_string())),
+        }
+    }
+
+    async fn change_sale(
+        &self,
+        storefront: &str,
+        event: &StorefrontEvent,
+        change: Change,
+    ) -> Result<(EventStatus, String), Fault> {
+        let sale_id = event.sale_id.clone().unwrap_or_default();
+        let key = self.license_of_sale(storefront, &sale_id).await?;
+        let actor = Actor::Storefront(storefront.to_owned());
+        let result = match change {
+            Change::Revoke => self.issuance.revoke(&key, &format!("refunded on {storefront}"), actor).await,
+            Change::Suspend => self.issuance.suspend(&key, actor).await,
+            Change::Reinstate => self.issuance.reinstate(&key, actor).await,
+        };
+        match result {
+            Ok(license) => Ok((EventStatus::Processed, license.key.to_string())),
+            // Already in the state the event asks for (a redelivery, or the operator acted first).
+            Err(ChangeStateError::InvalidTransition { .. }) => Ok((EventStatus::Duplicate, key.to_string())),
+            Err(error) => Err(Fault::Failed(error.to_string())),
+        }
+    }
+
+    async fn license_of_sale(&self, storefront: &str, sale_id: &str) -> Result<LicenseKey, Fault> {
+        let found = self
+            .licenses
+            .find_by_idempotency_key(&sale_key(storefront, sale_id)?)
+            .await
+            .map_err(|error| Fault::Failed(error.to_string()))?;
+        found
+            .map(|(license, _)| license.key)
+            .ok_or_else(|| Fault::Failed(format!("no license was minted for {storefront} sale `{sale_id}`")))
+    }
+}
+
+enum Change {
+    Revoke,
+    Suspend,
+    Reinstate,
+}
+
+enum Fault {
+    Failed(String),
+    Ignored(String),
+}
+
+fn sale_key(storefront: &str, sale_id: &str) -> Result<IdempotencyKey, Fault> {
+    IdempotencyKey::parse(&format!("{storefront}:sale:{sale_id}"))
+        .map_err(|_| Fault::Failed(format!("unusable sale id `{}`", sale_id.chars().take(80).collect::<String>())))
+}
+
+/// The query without credentials, as `k=v&k=v` (values percent-encoding is not
+/// needed: it is kept for the operator and for replays only).
+fn form_urlencoded_pairs(query: &[(String, String)]) -> String {
+    query
+        .iter()
+        .filter(|(name, _)| !SECRET_PARAMETERS.contains(&name.as_str()))
+        .map(|(name, value)| format!("{}={}", escape(name), escape(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn escape(text: &str) -> String {
+    text.replace('%', "%25").replace('&', "%26").replace('=', "%3D")
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("%3D", "=").replace("%26", "&").replace("%25", "%")
+}
+
+fn parse_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (unescape(name), unescape(value))
+        })
+        .collect()
+}
