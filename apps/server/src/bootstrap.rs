@@ -17,9 +17,11 @@ use tessera_ring::{
 use tessera_sea_orm::{connect, Database, DatabaseOptions, SeaOrmLicenseRepository};
 use thiserror::Error;
 
-use crate::config::{resolve_secret, Config, ConfigError, Environment, ProductConfig};
+use crate::config::{resolve_secret, Config, ConfigError, Environment, OnRefund, ProductConfig};
 use crate::state::{AdminToken, AppState, Settings};
 use crate::system_clock::SystemClock;
+use tessera_domain::storefront::{ConfiguredStorefront, ProductMapping, RefundPolicy};
+use tessera_gumroad::GumroadStorefront;
 
 pub const DEV_KEY_FILE: &str = "tessera-dev-key.pem";
 pub const DEV_KEY_KID: &str = "dev";
@@ -233,6 +235,50 @@ pub struct Checked {
     pub admin_token: AdminTokenSource,
     pub keyring: Keyring,
     pub catalog: Catalog,
+    pub storefronts: Vec<ConfiguredStorefront>,
+}
+
+/// The configured storefronts, their secrets read and their product mappings
+/// checked against the catalog.
+pub fn storefronts(config: &Config, catalog: &Catalog) -> Result<Vec<ConfiguredStorefront>, StartupError> {
+    let mut storefronts = Vec::new();
+    if let Some(gumroad) = &config.storefronts.gumroad {
+        let secret = resolve_secret("storefronts.gumroad.secret", &gumroad.secret, &gumroad.secret_file)?
+            .ok_or_else(|| ConfigError::Rule("storefronts.gumroad needs secret_file (or secret)".into()))?;
+        if secret.expose().len() < 16 {
+            return Err(ConfigError::Rule("storefronts.gumroad.secret must be at least 16 characters".into()).into());
+        }
+        let mut products = BTreeMap::new();
+        for (id, mapping) in &gumroad.products {
+            let known =
+                |tier: &str| catalog.product(&mapping.product).is_some_and(|product| product.tier(tier).is_some());
+            for tier in std::iter::once(&mapping.tier).chain(mapping.variant_tiers.values()) {
+                if !known(tier) {
+                    return Err(ConfigError::Rule(format!(
+                        "storefronts.gumroad.products.\"{id}\": no product `{}` with tier `{tier}`",
+                        mapping.product
+                    ))
+                    .into());
+                }
+            }
+            let mapping = ProductMapping {
+                product: mapping.product.clone(),
+                tier: mapping.tier.clone(),
+                variant_tiers: mapping.variant_tiers.clone(),
+            };
+            products.insert(id.clone(), mapping);
+        }
+        let on_refund = match gumroad.on_refund {
+            OnRefund::Revoke => RefundPolicy::Revoke,
+            OnRefund::Ignore => RefundPolicy::Ignore,
+        };
+        storefronts.push(ConfiguredStorefront {
+            adapter: Arc::new(GumroadStorefront::new(secret.expose(), gumroad.seller_id.clone())),
+            on_refund,
+            products,
+        });
+    }
+    Ok(storefronts)
 }
 
 pub fn check(config: &Config) -> Result<Checked, StartupError> {
@@ -245,7 +291,9 @@ pub fn check(config: &Config) -> Result<Checked, StartupError> {
     if !(1..=3650).contains(&config.licenses.lease_days) || config.licenses.grace_days > 3650 {
         return Err(ConfigError::Rule("licenses.lease_days must be 1-3650 and grace_days 0-3650".into()).into());
     }
-    Ok(Checked { keyring: keyring(config)?, catalog: catalog(config)?, admin_token: admin_token(config)? })
+    let catalog = catalog(config)?;
+    let storefronts = storefronts(config, &catalog)?;
+    Ok(Checked { keyring: keyring(config)?, catalog, storefronts, admin_token: admin_token(config)? })
 }
 
 pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
@@ -266,6 +314,7 @@ pub fn app_state(config: &Config, checked: Checked, database: Database) -> Arc<A
             issuer: config.server.issuer.clone(),
             admin_token: checked.admin_token.token,
             activation: config.licenses.policy(),
+            storefronts: checked.storefronts,
         },
     )
 }

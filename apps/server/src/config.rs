@@ -231,6 +231,50 @@ pub struct Config {
     pub licenses: LicensesConfig,
     pub log: LogConfig,
     pub products: Vec<ProductConfig>,
+    pub storefronts: StorefrontsConfig,
+}
+
+/// Storefronts whose webhooks mint licenses (contract §2 `[storefronts]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorefrontsConfig {
+    pub gumroad: Option<GumroadConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnRefund {
+    #[default]
+    Revoke,
+    Ignore,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GumroadConfig {
+    /// The `?secret=` of the post URL configured at Gumroad.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// When set, pings for any other seller are refused.
+    #[serde(default)]
+    pub seller_id: Option<String>,
+    #[serde(default)]
+    pub on_refund: OnRefund,
+    /// Gumroad product id → Tessera product and tier.
+    #[serde(default)]
+    pub products: BTreeMap<String, StorefrontProductConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorefrontProductConfig {
+    pub product: String,
+    pub tier: String,
+    /// A purchased variant → tier, e.g. `{ Pro = "pro" }`.
+    #[serde(default)]
+    pub variant_tiers: BTreeMap<String, String>,
 }
 
 impl Config {

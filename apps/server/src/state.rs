@@ -10,6 +10,7 @@ use tessera_domain::catalog::Catalog;
 use tessera_domain::clock::Clock;
 use tessera_domain::issuance::IssuanceService;
 use tessera_domain::license::{ActivationRepository, LicenseRepository};
+use tessera_domain::storefront::{ConfiguredStorefront, FulfillmentService, StorefrontEventLog};
 use tessera_ring::{Keyring, RingRandomSource, RingSigner};
 
 /// The admin bearer token, kept only as a SHA-256 digest and compared in
@@ -31,6 +32,8 @@ impl AdminToken {
 pub struct AppState {
     pub issuance: IssuanceService,
     pub activation: ActivationService,
+    pub fulfillment: FulfillmentService,
+    pub events: Arc<dyn StorefrontEventLog>,
     pub licenses: Arc<dyn LicenseRepository>,
     pub audit: Arc<dyn AuditLog>,
     pub clock: Arc<dyn Clock>,
@@ -46,6 +49,7 @@ pub struct Settings {
     pub issuer: String,
     pub admin_token: AdminToken,
     pub activation: ActivationPolicy,
+    pub storefronts: Vec<ConfiguredStorefront>,
 }
 
 impl AppState {
@@ -53,9 +57,9 @@ impl AppState {
     /// signer to the use cases.
     pub fn new<S>(store: Arc<S>, settings: Settings) -> Arc<Self>
     where
-        S: LicenseRepository + ActivationRepository + AuditLog,
+        S: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog,
     {
-        let Settings { keyring, clock, catalog, issuer, admin_token, activation } = settings;
+        let Settings { keyring, clock, catalog, issuer, admin_token, activation, storefronts } = settings;
         let signer = Arc::new(RingSigner::new(keyring.clone()));
         let random = Arc::new(RingRandomSource::new());
         let catalog = Arc::new(catalog);
@@ -67,6 +71,14 @@ impl AppState {
             catalog.clone(),
             issuer.clone(),
         );
+        let fulfillment = FulfillmentService::new(
+            store.clone(),
+            store.clone(),
+            issuance.clone(),
+            clock.clone(),
+            random.clone(),
+            storefronts,
+        );
         let activation = ActivationService::new(
             store.clone(),
             signer.clone(),
@@ -77,6 +89,16 @@ impl AppState {
             issuer,
             activation,
         );
-        Arc::new(Self { issuance, activation, licenses: store.clone(), audit: store, clock, keyring, admin_token })
+        Arc::new(Self {
+            issuance,
+            activation,
+            fulfillment,
+            events: store.clone(),
+            licenses: store.clone(),
+            audit: store,
+            clock,
+            keyring,
+            admin_token,
+        })
     }
 }

@@ -54,6 +54,7 @@ fn world_with(policy: ActivationPolicy) -> World {
         issuer: "tessera-test".into(),
         admin_token: AdminToken::new(TOKEN),
         activation: policy,
+        storefronts: vec![],
     };
     let state = AppState::new(Arc::new(InMemoryLicenseRepository::new()), settings);
     World {

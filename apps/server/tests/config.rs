@@ -125,3 +125,30 @@ fn development_warns_but_starts_with_a_readable_key() {
     let toml = production(dir.path(), 0o644, GOOD_TOKEN).replace("environment = \"production\"", "");
     assert!(bootstrap::check(&config(&toml).unwrap()).is_ok());
 }
+
+#[test]
+fn gumroad_needs_a_secret_and_mappings_to_known_tiers() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = production(dir.path(), 0o600, GOOD_TOKEN);
+    let secret = write(dir.path(), "gumroad-secret", "a-long-enough-post-url-secret\n", 0o600);
+    let with = |gumroad: &str| format!("{base}\n[storefronts.gumroad]\n{gumroad}\n");
+
+    let good = with(&format!(
+        "secret_file = \"{secret}\"\non_refund = \"ignore\"\n[storefronts.gumroad.products.\"32-nPAicqbLj8B_WswVlMw==\"]\nproduct = \"app\"\ntier = \"standard\"\n"
+    ));
+    let checked = bootstrap::check(&config(&good).unwrap()).unwrap();
+    assert_eq!(checked.storefronts.len(), 1);
+    assert_eq!(checked.storefronts[0].adapter.name(), "gumroad");
+
+    let no_secret = with("seller_id = \"x\"");
+    assert!(bootstrap::check(&config(&no_secret).unwrap()).err().unwrap().to_string().contains("secret"));
+    let short = with("secret = \"short\"");
+    assert!(bootstrap::check(&config(&short).unwrap()).err().unwrap().to_string().contains("16"));
+    let unknown_tier = with(&format!(
+        "secret_file = \"{secret}\"\n[storefronts.gumroad.products.\"p1\"]\nproduct = \"app\"\ntier = \"gold\"\n"
+    ));
+    let error = bootstrap::check(&config(&unknown_tier).unwrap()).err().unwrap().to_string();
+    assert!(error.contains("gold") && error.contains("p1"), "{error}");
+    let typo = with("secrets = \"x\"");
+    assert!(config(&typo).unwrap_err().to_string().contains("secrets"));
+}

@@ -57,6 +57,7 @@ fn world() -> World {
         issuer: "tessera-test".into(),
         admin_token: AdminToken::new(TOKEN),
         activation: ActivationPolicy::default(),
+        storefronts: vec![],
     };
     let state = AppState::new(store.clone(), settings);
     World {

@@ -13,6 +13,8 @@ mod audit;
 pub mod errors;
 mod licenses;
 mod public;
+mod storefront_events;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -30,7 +32,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub type PublicApis = (public::HealthApi, public::KeysApi, activation::ActivationApi);
-pub type AdminApis = (licenses::LicensesApi, activations::ActivationsApi, audit::AuditApi);
+pub type AdminApis =
+    (licenses::LicensesApi, activations::ActivationsApi, storefront_events::StorefrontEventsApi, audit::AuditApi);
 
 /// The public listener's OpenAPI service.
 pub fn public_api() -> OpenApiService<PublicApis, ()> {
@@ -45,7 +48,7 @@ pub fn public_api() -> OpenApiService<PublicApis, ()> {
 /// The admin listener's OpenAPI service.
 pub fn admin_api() -> OpenApiService<AdminApis, ()> {
     OpenApiService::new(
-        (licenses::LicensesApi, activations::ActivationsApi, audit::AuditApi),
+        (licenses::LicensesApi, activations::ActivationsApi, storefront_events::StorefrontEventsApi, audit::AuditApi),
         "Tessera admin API",
         VERSION,
     )
@@ -104,7 +107,10 @@ fn finish(route: Route, state: Arc<AppState>) -> impl Endpoint<Output = Response
 pub fn public_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let api = public_api();
     let spec = api.spec_endpoint();
-    let route = Route::new().nest("/", api).at("/openapi.json", spec);
+    let route = Route::new()
+        .nest("/", api)
+        .at("/openapi.json", spec)
+        .at("/webhooks/:storefront", poem::post(webhooks::receive));
     route
         .around(sign_responses)
         .data(state)

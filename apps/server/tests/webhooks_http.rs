@@ -1,0 +1,180 @@
+//! `POST /webhooks/gumroad` through TestClient: the documented sale, retries,
+//! wrong secrets, a database outage, and the admin's view of the event log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use poem::endpoint::BoxEndpoint;
+use poem::test::TestClient;
+use poem::{EndpointExt, Response};
+use serde_json::Value;
+use tessera_domain::activation::ActivationPolicy;
+use tessera_domain::catalog::{Catalog, Product, Tier};
+use tessera_domain::storefront::{ConfiguredStorefront, ProductMapping, RefundPolicy};
+use tessera_gumroad::GumroadStorefront;
+use tessera_memory::{InMemoryLicenseRepository, ManualClock};
+use tessera_ring::{generate_private_key_pem, Keyring, SigningKey};
+use tessera_server::http::{admin_app, public_app};
+use tessera_server::state::{AdminToken, AppState, Settings};
+use time::macros::datetime;
+
+const TOKEN: &str = "test-admin-token-that-is-long-enough";
+const SECRET: &str = "gumroad-post-url-secret";
+
+struct World {
+    store: Arc<InMemoryLicenseRepository>,
+    public: TestClient<BoxEndpoint<'static, Response>>,
+    admin: TestClient<BoxEndpoint<'static, Response>>,
+}
+
+fn world(mapped: bool) -> World {
+    let tier = |slug: &str| {
+        (
+            slug.to_owned(),
+            Tier { slug: slug.into(), features: vec![], seats: 2, duration_days: None, app_versions: None },
+        )
+    };
+    let catalog = Catalog::new(vec![Product {
+        slug: "pencil".into(),
+        name: "Pencil".into(),
+        key_prefix: "PEN".into(),
+        tiers: BTreeMap::from([tier("basic"), tier("pro")]),
+    }])
+    .unwrap();
+    let mapping = ProductMapping { product: "pencil".into(), tier: "basic".into(), variant_tiers: BTreeMap::new() };
+    let gumroad = ConfiguredStorefront {
+        adapter: Arc::new(GumroadStorefront::new(SECRET, None)),
+        on_refund: RefundPolicy::Revoke,
+        products: if mapped {
+            BTreeMap::from([("32-nPAicqbLj8B_WswVlMw==".to_owned(), mapping)])
+        } else {
+            BTreeMap::new()
+        },
+    };
+    let key = SigningKey::from_pem("k1", &generate_private_key_pem(None).unwrap()).unwrap();
+    let store = Arc::new(InMemoryLicenseRepository::new());
+    let state = AppState::new(
+        store.clone(),
+        Settings {
+            keyring: Arc::new(Keyring::new(key, vec![]).unwrap()),
+            clock: Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC))),
+            catalog,
+            issuer: "t".into(),
+            admin_token: AdminToken::new(TOKEN),
+            activation: ActivationPolicy::default(),
+            storefronts: vec![gumroad],
+        },
+    );
+    World {
+        store,
+        public: TestClient::new(public_app(state.clone()).boxed()),
+        admin: TestClient::new(admin_app(state).boxed()),
+    }
+}
+
+/// The documented sale ping, form-encoded as Gumroad sends it.
+fn sale_body() -> String {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for line in include_str!("../../../adapters/gumroad/tests/fixtures/sale-ping.txt").lines() {
+        if let Some((key, value)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
+            form.append_pair(key, value);
+        }
+    }
+    form.finish()
+}
+
+async fn deliver(world: &World, secret: &str, body: String) -> (u16, Value) {
+    let response = world
+        .public
+        .post(format!("/webhooks/gumroad?secret={secret}"))
+        .content_type("application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await;
+    let status = response.0.status().as_u16();
+    (status, response.0.into_body().into_json().await.unwrap_or(Value::Null))
+}
+
+async fn admin_get(world: &World, path: &str) -> Value {
+    let response = world.admin.get(path).header("Authorization", format!("Bearer {TOKEN}")).send().await;
+    assert_eq!(response.0.status().as_u16(), 200, "{path}");
+    response.0.into_body().into_json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_documented_sale_mints_once_however_often_it_arrives() {
+    let world = world(true);
+    let (status, first) = deliver(&world, SECRET, sale_body()).await;
+    assert_eq!((status, first["status"].as_str()), (200, Some("processed")));
+    let key = first["license_key"].as_str().unwrap().to_owned();
+    let retry = format!("{}&retry_count=1", sale_body());
+    let (status, again) = deliver(&world, SECRET, retry).await;
+    assert_eq!(
+        (status, again["status"].as_str(), again["license_key"].as_str()),
+        (200, Some("duplicate"), Some(key.as_str()))
+    );
+
+    let licenses = admin_get(&world, "/admin/v1/licenses?source=gumroad").await;
+    assert_eq!(licenses["items"].as_array().unwrap().len(), 1);
+    let events = admin_get(&world, "/admin/v1/storefront-events").await;
+    assert_eq!(events["items"].as_array().unwrap().len(), 2);
+    assert_eq!(events["items"][0]["kind"], "sale");
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_401_and_records_nothing() {
+    let world = world(true);
+    let (status, body) = deliver(&world, "wrong-secret", sale_body()).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("UNAUTHORIZED")));
+    let events = admin_get(&world, "/admin/v1/storefront-events").await;
+    assert_eq!(events["items"], serde_json::json!([]));
+    let (status, _) = deliver(&world, SECRET, "not a form at all".into()).await;
+    assert_eq!(status, 200, "authenticated junk is recorded as a failed event");
+    let failed = admin_get(&world, "/admin/v1/storefront-events?status=failed").await;
+    assert_eq!(failed["items"].as_array().unwrap().len(), 1);
+    let unknown = world.public.post("/webhooks/shopify?secret=x").body("a=b").send().await;
+    assert_eq!(unknown.0.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn a_database_outage_answers_503_so_gumroad_retries() {
+    let world = world(true);
+    world.store.set_unavailable(true);
+    let (status, body) = deliver(&world, SECRET, sale_body()).await;
+    assert_eq!((status, body["code"].as_str()), (503, Some("UNAVAILABLE")));
+    world.store.set_unavailable(false);
+    let (status, body) = deliver(&world, SECRET, sale_body()).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("processed")), "processed once, after recovery");
+}
+
+#[tokio::test]
+async fn the_operator_replays_a_failed_event() {
+    let world = world(false);
+    let (_, receipt) = deliver(&world, SECRET, sale_body()).await;
+    assert_eq!(receipt["status"], "failed");
+    let id = receipt["event_id"].as_str().unwrap();
+    let failed = admin_get(&world, "/admin/v1/storefront-events?status=failed").await;
+    assert!(failed["items"][0]["error"].as_str().unwrap().contains("no product mapping"));
+    assert!(failed["items"][0]["body"].as_str().unwrap().contains("sale_id="), "the body as received");
+
+    let replay = world
+        .admin
+        .post(format!("/admin/v1/storefront-events/{id}/replay"))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await;
+    assert_eq!(replay.0.status().as_u16(), 200);
+    let replayed: Value = replay.0.into_body().into_json().await.unwrap();
+    assert_eq!(
+        (replayed["status"].as_str(), replayed["attempts"].as_u64()),
+        (Some("failed"), Some(2)),
+        "still unmapped here"
+    );
+    let missing = world
+        .admin
+        .post("/admin/v1/storefront-events/00000000-0000-0000-0000-000000000000/replay")
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await;
+    assert_eq!(missing.0.status().as_u16(), 404);
+}
