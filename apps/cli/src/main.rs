@@ -119,6 +119,20 @@ enum Command {
     Show { key: String },
     /// Free a machine's seat (the activation id is in `tessera show`).
     Deactivate { activation_id: String },
+    /// Storefront webhook deliveries, newest first.
+    Events {
+        /// Only failed ones (to fix and replay).
+        #[arg(long)]
+        failed: bool,
+        #[arg(long)]
+        storefront: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Process a storefront delivery again (after fixing a product mapping, say).
+    Replay { event_id: String },
     /// The end-user flow of a desktop app on this machine: activate, status, heartbeat, deactivate.
     Client(machine::MachineArgs),
     /// Revoke a license for good.
@@ -219,25 +233,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::List { email, product, status, source, query, limit, cursor } => {
             let status = status.map(|status| status.to_possible_value().expect("named").get_name().to_owned());
-            let mut params = vec![("limit", limit.to_string())];
-            for (name, value) in [
+            let filters = [
                 ("email", email),
                 ("product", product),
                 ("status", status),
                 ("source", source),
                 ("q", query),
                 ("cursor", cursor),
-            ] {
-                if let Some(value) = value {
-                    params.push((name, value));
-                }
-            }
-            let page = client()?.get("/admin/v1/licenses", &params)?;
-            if json_output {
-                output::print_json(&page);
-            } else {
-                output::print_license_table(&page);
-            }
+            ];
+            let page = client()?.get("/admin/v1/licenses", &page_params(limit, filters))?;
+            print_page_or_json(&page, json_output, output::print_license_table);
             Ok(())
         }
         Command::Show { key } => {
@@ -255,6 +260,23 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Client(args) => machine::run(args, json_output),
+        Command::Events { failed, storefront, limit, cursor } => {
+            let filters =
+                [("status", failed.then(|| "failed".to_owned())), ("storefront", storefront), ("cursor", cursor)];
+            let page = client()?.get("/admin/v1/storefront-events", &page_params(limit, filters))?;
+            print_page_or_json(&page, json_output, output::print_events);
+            Ok(())
+        }
+        Command::Replay { event_id } => {
+            let path = format!("/admin/v1/storefront-events/{}/replay", admin_client::path_segment(&event_id));
+            let event = client()?.post(&path, &Value::Null)?;
+            if json_output {
+                output::print_json(&event);
+            } else {
+                output::print_events(&json!({ "items": [event], "next_cursor": null }));
+            }
+            Ok(())
+        }
         Command::Revoke { key, reason } => {
             lifecycle(client()?, &key, "revoke", json!({ "reason": reason }), json_output)
         }
@@ -266,6 +288,23 @@ fn run(cli: Cli) -> Result<(), CliError> {
             insert_some(&mut body, "expires_at", expires_at.map(Value::from));
             lifecycle(client()?, &key, "renew", Value::Object(body), json_output)
         }
+    }
+}
+
+/// `limit` and the filters that are set, as query parameters.
+fn page_params<const N: usize>(
+    limit: u32,
+    filters: [(&'static str, Option<String>); N],
+) -> Vec<(&'static str, String)> {
+    let set = filters.into_iter().filter_map(|(name, value)| value.map(|value| (name, value)));
+    std::iter::once(("limit", limit.to_string())).chain(set).collect()
+}
+
+fn print_page_or_json(page: &Value, json_output: bool, table: fn(&Value)) {
+    if json_output {
+        output::print_json(page);
+    } else {
+        table(page);
     }
 }
 

@@ -44,21 +44,24 @@ pub fn print_license(license: &Value) {
     println!("{table}");
 }
 
-pub fn print_license_table(page: &Value) {
+/// A list page as a table of `columns`, and how to get the next page.
+pub fn print_page(page: &Value, columns: &[&str]) {
     let items = page["items"].as_array().cloned().unwrap_or_default();
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["key", "status", "product", "tier", "seats", "email", "expires_at"]);
-    for license in &items {
-        table.add_row(
-            ["key", "status", "product", "tier", "seats", "email", "expires_at"].map(|field| text(&license[field])),
-        );
+    table.set_header(columns);
+    for item in &items {
+        table.add_row(columns.iter().map(|field| text(&item[*field])).collect::<Vec<_>>());
     }
     println!("{table}");
     match page["next_cursor"].as_str() {
         Some(cursor) => println!("{} shown; more with --cursor {cursor}", items.len()),
         None => println!("{} shown", items.len()),
     }
+}
+
+pub fn print_license_table(page: &Value) {
+    print_page(page, &["key", "status", "product", "tier", "seats", "email", "expires_at"]);
 }
 
 pub fn print_machines(machines: &[Value]) {
@@ -70,4 +73,8 @@ pub fn print_machines(machines: &[Value]) {
         table.add_row(columns.map(|field| text(&machine[field])));
     }
     println!("{table}");
+}
+
+pub fn print_events(page: &Value) {
+    print_page(page, &["id", "received_at", "storefront", "kind", "status", "license_key", "attempts", "error"]);
 }

@@ -1,0 +1,72 @@
+//! A Gumroad sale on the real server: configured in `tessera.toml`, delivered
+//! over HTTP, seen and replayed with the CLI.
+
+use serde_json::Value;
+use tessera_blackbox::{assert_exit, cli, stdout_of, RunningServer};
+
+const SECRET: &str = "blackbox-gumroad-secret";
+
+fn sale_ping(product_id: &str, sale_id: &str) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for line in include_str!("../../adapters/gumroad/tests/fixtures/sale-ping.txt").lines() {
+        if let Some((key, value)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
+            let value = match key {
+                "product_id" => product_id,
+                "sale_id" => sale_id,
+                _ => value,
+            };
+            form.append_pair(key, value);
+        }
+    }
+    form.finish()
+}
+
+#[test]
+fn a_gumroad_sale_becomes_a_license_and_failures_can_be_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::write(
+        dir.join("tessera.toml"),
+        format!(
+            "[storefronts.gumroad]\nsecret = \"{SECRET}\"\n[storefronts.gumroad.products.\"32-nPAicqbLj8B_WswVlMw==\"]\nproduct = \"demo\"\ntier = \"standard\"\nvariant_tiers = {{ Pro = \"pro\" }}\n"
+        ),
+    )
+    .unwrap();
+    let server = RunningServer::start(dir);
+    let http = reqwest::blocking::Client::new();
+    let deliver = |secret: &str, body: String| {
+        let response = http
+            .post(format!("{}/webhooks/gumroad?secret={secret}", server.public_url))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .unwrap();
+        (response.status().as_u16(), response.json::<Value>().unwrap_or(Value::Null))
+    };
+
+    let (status, receipt) = deliver(SECRET, sale_ping("32-nPAicqbLj8B_WswVlMw==", "sale-1"));
+    assert_eq!((status, receipt["status"].as_str()), (200, Some("processed")), "{receipt}");
+    assert_eq!(deliver(SECRET, sale_ping("32-nPAicqbLj8B_WswVlMw==", "sale-1")).1["status"], "duplicate");
+    assert_eq!(deliver("wrong", sale_ping("32-nPAicqbLj8B_WswVlMw==", "sale-2")).0, 401);
+
+    let listed = cli(dir, &server.admin_url, &["--json", "list", "--source", "gumroad"]);
+    assert_exit(&listed, 0);
+    let licenses: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(licenses["items"].as_array().unwrap().len(), 1);
+    assert_eq!(licenses["items"][0]["tier"], "pro", "variants[Tier]=Pro → pro");
+    assert_eq!(licenses["items"][0]["source_ref"], "sale-1");
+
+    let (_, unmapped) = deliver(SECRET, sale_ping("unknown-product", "sale-3"));
+    assert_eq!(unmapped["status"], "failed");
+    let failed = cli(dir, &server.admin_url, &["events", "--failed"]);
+    assert_exit(&failed, 0);
+    assert!(stdout_of(&failed).contains("1 shown"), "{}", stdout_of(&failed));
+    let event_id = unmapped["event_id"].as_str().unwrap();
+    let replayed = cli(dir, &server.admin_url, &["--json", "replay", event_id]);
+    assert_exit(&replayed, 0);
+    let replayed: Value = serde_json::from_slice(&replayed.stdout).unwrap();
+    assert_eq!((replayed["status"].as_str(), replayed["attempts"].as_u64()), (Some("failed"), Some(2)));
+    assert!(replayed["error"].as_str().unwrap().contains("no product mapping"));
+    let all = cli(dir, &server.admin_url, &["--json", "events"]);
+    assert_eq!(serde_json::from_slice::<Value>(&all.stdout).unwrap()["items"].as_array().unwrap().len(), 3);
+}
