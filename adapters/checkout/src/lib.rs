@@ -1,0 +1,154 @@
+//! [`CheckoutStorefront`]: webhooks from a custom checkout (your own site,
+//! Paddle/Stripe glue, …) as storefront events. The body is JSON:
+//!
+//! ```json
+//! {"event": "sale", "sale_id": "ord_123", "product_id": "datatools-core",
+//!  "email": "ada@example.com", "name": "Ada Lovelace", "variant": "Pro", "test": false}
+//! ```
+//!
+//! `event` is `sale`, `recurring_charge`, `refund`, `dispute`, `dispute_won`,
+//! `cancellation`, `subscription_ended`, `subscription_restarted` or
+//! `subscription_updated`. The sender signs each request:
+//! `Tessera-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
+//! with the shared secret; requests older or newer than five minutes are
+//! refused, so a captured request cannot be replayed later.
+
+use std::sync::Arc;
+
+use ring::hmac;
+use serde::Deserialize;
+use tessera_domain::clock::Clock;
+use tessera_domain::storefront::{EventKind, InboundRequest, Storefront, StorefrontError, StorefrontEvent};
+use time::OffsetDateTime;
+
+pub const NAME: &str = "checkout";
+pub const SIGNATURE_HEADER: &str = "tessera-signature";
+/// How far a request's timestamp may be from now.
+pub const TOLERANCE_SECONDS: i64 = 300;
+
+pub struct CheckoutStorefront {
+    key: hmac::Key,
+    clock: Arc<dyn Clock>,
+}
+
+impl CheckoutStorefront {
+    pub fn new(secret: &str, clock: Arc<dyn Clock>) -> Self {
+        Self { key: hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()), clock }
+    }
+
+    /// The header value a sender computes for `body` at unix time `timestamp`.
+    pub fn sign(&self, timestamp: i64, body: &[u8]) -> String {
+        let tag = hmac::sign(&self.key, &signed_payload(timestamp, body));
+        format!("t={timestamp},v1={}", hex(tag.as_ref()))
+    }
+}
+
+fn signed_payload(timestamp: i64, body: &[u8]) -> Vec<u8> {
+    let mut payload = format!("{timestamp}.").into_bytes();
+    payload.extend_from_slice(body);
+    payload
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok()).collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    event: String,
+    #[serde(default)]
+    sale_id: Option<String>,
+    #[serde(default)]
+    subscription_id: Option<String>,
+    product_id: String,
+    #[serde(default)]
+    variant: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    test: bool,
+    /// RFC 3339.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    occurred_at: Option<OffsetDateTime>,
+}
+
+impl Storefront for CheckoutStorefront {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn authenticate(&self, request: &InboundRequest) -> Result<(), StorefrontError> {
+        let refuse = |why: &str| Err(StorefrontError::Unauthenticated(why.to_owned()));
+        let Some(header) = request.header(SIGNATURE_HEADER) else { return refuse("no Tessera-Signature header") };
+        let field = |name: &str| header.split(',').find_map(|part| part.trim().strip_prefix(name));
+        let (Some(timestamp), Some(signature)) = (field("t="), field("v1=")) else {
+            return refuse("Tessera-Signature needs t= and v1=");
+        };
+        let Ok(timestamp) = timestamp.parse::<i64>() else { return refuse("t= is not a unix timestamp") };
+        let now = self.clock.now().unix_timestamp();
+        if (now - timestamp).abs() > TOLERANCE_SECONDS {
+            return refuse("the signature is older or newer than five minutes");
+        }
+        let Some(signature) = unhex(signature) else { return refuse("v1= is not hex") };
+        // ring's verify compares in constant time.
+        hmac::verify(&self.key, &signed_payload(timestamp, &request.body), &signature)
+            .or_else(|_| refuse("the signature does not match"))
+    }
+
+    fn parse(&self, request: &InboundRequest) -> Result<StorefrontEvent, StorefrontError> {
+        let body: Body = serde_json::from_slice(&request.body)
+            .map_err(|error| StorefrontError::Malformed(format!("not a checkout event: {error}")))?;
+        let kind = match body.event.as_str() {
+            "sale" => EventKind::Sale,
+            "recurring_charge" => EventKind::RecurringCharge,
+            "refund" => EventKind::Refund,
+            "dispute" => EventKind::Dispute,
+            "dispute_won" => EventKind::DisputeWon,
+            "cancellation" => EventKind::Cancellation,
+            "subscription_ended" => EventKind::SubscriptionEnded,
+            "subscription_restarted" => EventKind::SubscriptionRestarted,
+            "subscription_updated" => EventKind::SubscriptionUpdated,
+            other => return Err(StorefrontError::Malformed(format!("unknown event `{other}`"))),
+        };
+        let present = |value: Option<String>| value.filter(|value| !value.trim().is_empty());
+        let sale_id = present(body.sale_id);
+        let subscription_id = present(body.subscription_id);
+        let subscription_only = matches!(
+            kind,
+            EventKind::Cancellation
+                | EventKind::SubscriptionEnded
+                | EventKind::SubscriptionRestarted
+                | EventKind::SubscriptionUpdated
+        );
+        if subscription_only && subscription_id.is_none() {
+            return Err(StorefrontError::Malformed(format!("a {kind} event needs subscription_id")));
+        }
+        if !subscription_only && sale_id.is_none() {
+            return Err(StorefrontError::Malformed(format!("a {kind} event needs sale_id")));
+        }
+        if body.product_id.trim().is_empty() {
+            return Err(StorefrontError::Malformed("product_id is empty".into()));
+        }
+        Ok(StorefrontEvent {
+            kind,
+            sale_id: if subscription_only { None } else { sale_id },
+            subscription_id,
+            product_ref: body.product_id,
+            variant: present(body.variant),
+            email: present(body.email),
+            name: present(body.name),
+            test: body.test,
+            occurred_at: body.occurred_at,
+        })
+    }
+}
