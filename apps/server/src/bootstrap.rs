@@ -17,10 +17,13 @@ use tessera_ring::{
 use tessera_sea_orm::{connect, Database, DatabaseOptions, SeaOrmLicenseRepository};
 use thiserror::Error;
 
-use crate::config::{resolve_secret, Config, ConfigError, Environment, OnRefund, ProductConfig};
+use crate::config::{
+    resolve_secret, Config, ConfigError, Environment, OnRefund, ProductConfig, Secret, StorefrontProductConfig,
+};
 use crate::state::{AdminToken, AppState, Settings};
 use crate::system_clock::SystemClock;
-use tessera_domain::storefront::{ConfiguredStorefront, ProductMapping, RefundPolicy};
+use tessera_checkout::CheckoutStorefront;
+use tessera_domain::storefront::{ConfiguredStorefront, ProductMapping, RefundPolicy, Storefront};
 use tessera_gumroad::GumroadStorefront;
 
 pub const DEV_KEY_FILE: &str = "tessera-dev-key.pem";
@@ -238,45 +241,61 @@ pub struct Checked {
     pub storefronts: Vec<ConfiguredStorefront>,
 }
 
+/// A storefront's secret (16+ characters) from `secret` / `secret_file`.
+fn storefront_secret(name: &str, inline: &Option<Secret>, file: &Option<PathBuf>) -> Result<Secret, StartupError> {
+    let secret = resolve_secret(&format!("storefronts.{name}.secret"), inline, file)?
+        .ok_or_else(|| ConfigError::Rule(format!("storefronts.{name} needs secret_file (or secret)")))?;
+    if secret.expose().len() < 16 {
+        return Err(ConfigError::Rule(format!("storefronts.{name}.secret must be at least 16 characters")).into());
+    }
+    Ok(secret)
+}
+
+/// A storefront's product mappings, each checked against the catalog.
+fn storefront(
+    name: &str,
+    adapter: Arc<dyn Storefront>,
+    on_refund: OnRefund,
+    products: &BTreeMap<String, StorefrontProductConfig>,
+    catalog: &Catalog,
+) -> Result<ConfiguredStorefront, StartupError> {
+    let mut mappings = BTreeMap::new();
+    for (id, mapping) in products {
+        let known = |tier: &str| catalog.product(&mapping.product).is_some_and(|product| product.tier(tier).is_some());
+        if let Some(tier) =
+            std::iter::once(&mapping.tier).chain(mapping.variant_tiers.values()).find(|tier| !known(tier))
+        {
+            let message =
+                format!("storefronts.{name}.products.\"{id}\": no product `{}` with tier `{tier}`", mapping.product);
+            return Err(ConfigError::Rule(message).into());
+        }
+        let mapping = ProductMapping {
+            product: mapping.product.clone(),
+            tier: mapping.tier.clone(),
+            variant_tiers: mapping.variant_tiers.clone(),
+        };
+        mappings.insert(id.clone(), mapping);
+    }
+    let on_refund = match on_refund {
+        OnRefund::Revoke => RefundPolicy::Revoke,
+        OnRefund::Ignore => RefundPolicy::Ignore,
+    };
+    Ok(ConfiguredStorefront { adapter, on_refund, products: mappings })
+}
+
 /// The configured storefronts, their secrets read and their product mappings
 /// checked against the catalog.
 pub fn storefronts(config: &Config, catalog: &Catalog) -> Result<Vec<ConfiguredStorefront>, StartupError> {
     let mut storefronts = Vec::new();
     if let Some(gumroad) = &config.storefronts.gumroad {
-        let secret = resolve_secret("storefronts.gumroad.secret", &gumroad.secret, &gumroad.secret_file)?
-            .ok_or_else(|| ConfigError::Rule("storefronts.gumroad needs secret_file (or secret)".into()))?;
-        if secret.expose().len() < 16 {
-            return Err(ConfigError::Rule("storefronts.gumroad.secret must be at least 16 characters".into()).into());
-        }
-        let mut products = BTreeMap::new();
-        for (id, mapping) in &gumroad.products {
-            let known =
-                |tier: &str| catalog.product(&mapping.product).is_some_and(|product| product.tier(tier).is_some());
-            for tier in std::iter::once(&mapping.tier).chain(mapping.variant_tiers.values()) {
-                if !known(tier) {
-                    return Err(ConfigError::Rule(format!(
-                        "storefronts.gumroad.products.\"{id}\": no product `{}` with tier `{tier}`",
-                        mapping.product
-                    ))
-                    .into());
-                }
-            }
-            let mapping = ProductMapping {
-                product: mapping.product.clone(),
-                tier: mapping.tier.clone(),
-                variant_tiers: mapping.variant_tiers.clone(),
-            };
-            products.insert(id.clone(), mapping);
-        }
-        let on_refund = match gumroad.on_refund {
-            OnRefund::Revoke => RefundPolicy::Revoke,
-            OnRefund::Ignore => RefundPolicy::Ignore,
-        };
-        storefronts.push(ConfiguredStorefront {
-            adapter: Arc::new(GumroadStorefront::new(secret.expose(), gumroad.seller_id.clone())),
-            on_refund,
-            products,
-        });
+        let secret = storefront_secret("gumroad", &gumroad.secret, &gumroad.secret_file)?;
+        let adapter = Arc::new(GumroadStorefront::new(secret.expose(), gumroad.seller_id.clone()));
+        storefronts.push(storefront("gumroad", adapter, gumroad.on_refund, &gumroad.products, catalog)?);
+    }
+    if let Some(checkout) = &config.storefronts.checkout {
+        let secret = storefront_secret("checkout", &checkout.secret, &checkout.secret_file)?;
+        let adapter = Arc::new(CheckoutStorefront::new(secret.expose(), Arc::new(SystemClock)));
+        storefronts.push(storefront("checkout", adapter, checkout.on_refund, &checkout.products, catalog)?);
     }
     Ok(storefronts)
 }

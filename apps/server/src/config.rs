@@ -239,6 +239,23 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct StorefrontsConfig {
     pub gumroad: Option<GumroadConfig>,
+    /// Custom checkouts posting signed JSON to `/webhooks/checkout`.
+    pub checkout: Option<CheckoutConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutConfig {
+    /// The HMAC-SHA256 key shared with the checkout.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    #[serde(default)]
+    pub on_refund: OnRefund,
+    /// The checkout's product id → Tessera product and tier.
+    #[serde(default)]
+    pub products: BTreeMap<String, StorefrontProductConfig>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

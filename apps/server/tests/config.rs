@@ -139,6 +139,12 @@ fn gumroad_needs_a_secret_and_mappings_to_known_tiers() {
     let checked = bootstrap::check(&config(&good).unwrap()).unwrap();
     assert_eq!(checked.storefronts.len(), 1);
     assert_eq!(checked.storefronts[0].adapter.name(), "gumroad");
+    let both = format!(
+        "{good}\n[storefronts.checkout]\nsecret_file = \"{secret}\"\n[storefronts.checkout.products.\"core\"]\nproduct = \"app\"\ntier = \"standard\"\n"
+    );
+    let checked = bootstrap::check(&config(&both).unwrap()).unwrap();
+    let names: Vec<_> = checked.storefronts.iter().map(|storefront| storefront.adapter.name().to_owned()).collect();
+    assert_eq!(names, ["gumroad", "checkout"]);
 
     let no_secret = with("seller_id = \"x\"");
     assert!(bootstrap::check(&config(&no_secret).unwrap()).err().unwrap().to_string().contains("secret"));
