@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{rejected, storage_failure, ErrorBody, Rejection};
+use super::errors::{admin_bad_request_handler, storage_failure, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -67,12 +67,7 @@ pub enum AdminDeactivateResponse {
     Unavailable(Json<ErrorBody>),
 }
 
-fn deactivate_bad_request(error: poem::Error) -> AdminDeactivateResponse {
-    match rejected(error) {
-        Rejection::Unauthorized(body) => AdminDeactivateResponse::Unauthorized(body),
-        Rejection::BadRequest(body) => AdminDeactivateResponse::BadRequest(body),
-    }
-}
+admin_bad_request_handler!(deactivate_bad_request, AdminDeactivateResponse);
 
 pub struct ActivationsApi;
 

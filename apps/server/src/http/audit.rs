@@ -12,7 +12,7 @@ use tessera_domain::page::PageRequest;
 use time::OffsetDateTime;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{rejected, storage, ErrorBody, Rejection};
+use super::errors::{admin_bad_request_handler, invalid_cursor, storage, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -70,12 +70,7 @@ pub enum AuditResponse {
     Unavailable(Json<ErrorBody>),
 }
 
-fn audit_bad_request(error: poem::Error) -> AuditResponse {
-    match rejected(error) {
-        Rejection::Unauthorized(body) => AuditResponse::Unauthorized(body),
-        Rejection::BadRequest(body) => AuditResponse::BadRequest(body),
-    }
-}
+admin_bad_request_handler!(audit_bad_request, AuditResponse);
 
 pub struct AuditApi;
 
@@ -99,11 +94,8 @@ impl AuditApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> AuditResponse {
-        if cursor.0.as_deref().is_some_and(|cursor| uuid::Uuid::parse_str(cursor).is_err()) {
-            return AuditResponse::BadRequest(ErrorBody::new(
-                "INVALID_CURSOR",
-                "the cursor is not one this server produced",
-            ));
+        if let Some(body) = invalid_cursor(cursor.0.as_deref()) {
+            return AuditResponse::BadRequest(body);
         }
         let filter = AuditFilter {
             entity_type: entity_type.0,

@@ -65,6 +65,28 @@ pub fn storage(error: &RepositoryError) -> Result<Json<ErrorBody>, Json<ErrorBod
     }
 }
 
+/// Defines `fn $name(poem::Error) -> $response` for an admin operation's
+/// `bad_request_handler`: a failed bearer check is its 401 variant, anything
+/// else unparsable its 400 variant.
+macro_rules! admin_bad_request_handler {
+    ($name:ident, $response:ident) => {
+        fn $name(error: poem::Error) -> $response {
+            match $crate::http::errors::rejected(error) {
+                $crate::http::errors::Rejection::Unauthorized(body) => $response::Unauthorized(body),
+                $crate::http::errors::Rejection::BadRequest(body) => $response::BadRequest(body),
+            }
+        }
+    };
+}
+pub(crate) use admin_bad_request_handler;
+
+/// The 400 body for a list cursor that cannot be one of ours (cursors are ids).
+pub fn invalid_cursor(cursor: Option<&str>) -> Option<Json<ErrorBody>> {
+    cursor
+        .is_some_and(|cursor| uuid::Uuid::parse_str(cursor).is_err())
+        .then(|| ErrorBody::new("INVALID_CURSOR", "the cursor is not one this server produced"))
+}
+
 /// `$response::Unavailable` (503) or `$response::Internal` (500) for a storage failure.
 macro_rules! storage_failure {
     ($response:ident, $error:expr) => {

@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 use super::activations::ActivationBody;
 use super::admin_auth::AdminAuth;
-use super::errors::{internal, rejected, storage_failure, ErrorBody, Rejection};
+use super::errors::{admin_bad_request_handler, internal, storage_failure, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -230,12 +230,7 @@ pub enum MintResponse {
     Unavailable(Json<ErrorBody>),
 }
 
-fn mint_bad_request(error: poem::Error) -> MintResponse {
-    match rejected(error) {
-        Rejection::Unauthorized(body) => MintResponse::Unauthorized(body),
-        Rejection::BadRequest(body) => MintResponse::BadRequest(body),
-    }
-}
+admin_bad_request_handler!(mint_bad_request, MintResponse);
 
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "list_bad_request")]
@@ -253,12 +248,7 @@ pub enum ListResponse {
     Unavailable(Json<ErrorBody>),
 }
 
-fn list_bad_request(error: poem::Error) -> ListResponse {
-    match rejected(error) {
-        Rejection::Unauthorized(body) => ListResponse::Unauthorized(body),
-        Rejection::BadRequest(body) => ListResponse::BadRequest(body),
-    }
-}
+admin_bad_request_handler!(list_bad_request, ListResponse);
 
 /// The answer of show, revoke, suspend, reinstate and renew: the license.
 #[derive(ApiResponse)]
@@ -282,12 +272,7 @@ pub enum LicenseResponse {
     Unavailable(Json<ErrorBody>),
 }
 
-fn license_bad_request(error: poem::Error) -> LicenseResponse {
-    match rejected(error) {
-        Rejection::Unauthorized(body) => LicenseResponse::Unauthorized(body),
-        Rejection::BadRequest(body) => LicenseResponse::BadRequest(body),
-    }
-}
+admin_bad_request_handler!(license_bad_request, LicenseResponse);
 
 impl From<MintError> for MintResponse {
     fn from(error: MintError) -> Self {

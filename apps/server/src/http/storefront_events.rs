@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{rejected, storage_failure, ErrorBody, Rejection};
+use super::errors::{admin_bad_request_handler, invalid_cursor, storage_failure, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -119,12 +119,7 @@ pub enum ListEventsResponse {
     Unavailable(Json<ErrorBody>),
 }
 
-fn list_bad_request(error: poem::Error) -> ListEventsResponse {
-    match rejected(error) {
-        Rejection::Unauthorized(body) => ListEventsResponse::Unauthorized(body),
-        Rejection::BadRequest(body) => ListEventsResponse::BadRequest(body),
-    }
-}
+admin_bad_request_handler!(list_bad_request, ListEventsResponse);
 
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "replay_bad_request")]
@@ -145,12 +140,7 @@ pub enum ReplayResponse {
     Unavailable(Json<ErrorBody>),
 }
 
-fn replay_bad_request(error: poem::Error) -> ReplayResponse {
-    match rejected(error) {
-        Rejection::Unauthorized(body) => ReplayResponse::Unauthorized(body),
-        Rejection::BadRequest(body) => ReplayResponse::BadRequest(body),
-    }
-}
+admin_bad_request_handler!(replay_bad_request, ReplayResponse);
 
 pub struct StorefrontEventsApi;
 
@@ -169,11 +159,8 @@ impl StorefrontEventsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
     ) -> ListEventsResponse {
-        if cursor.0.as_deref().is_some_and(|cursor| Uuid::parse_str(cursor).is_err()) {
-            return ListEventsResponse::BadRequest(ErrorBody::new(
-                "INVALID_CURSOR",
-                "the cursor is not one this server produced",
-            ));
+        if let Some(body) = invalid_cursor(cursor.0.as_deref()) {
+            return ListEventsResponse::BadRequest(body);
         }
         let filter = EventFilter { storefront: storefront.0, status: status.0.map(Into::into) };
         match state.events.list_events(&filter, &PageRequest::new(limit.0, cursor.0)).await {
