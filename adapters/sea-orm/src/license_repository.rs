@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Statement,
+    TransactionTrait,
 };
 use tessera_domain::audit::{Actor, AuditEvent, AuditFilter, AuditLog};
 use tessera_domain::license::{
@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::entities::{audit_events, licenses};
 use crate::errors::{repository_error, unique_violation};
+use crate::paging::newest_first;
 use crate::Database;
 
 /// The license store on sea-orm, for SQLite and Postgres alike.
@@ -220,17 +221,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
                     .add(contains_ignoring_case(Column::Email, text)),
             );
         }
-        if let Some(after) = &page.after {
-            query = query.filter(Column::Id.lt(after.as_str()));
-        }
-        let rows = query
-            .order_by_desc(Column::Id)
-            .limit(u64::from(page.limit) + 1)
-            .all(&self.db.reader)
-            .await
-            .map_err(repository_error)?;
-        let licenses = rows.into_iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(licenses, page.limit, |license| license.id.to_string()))
+        newest_first(query, Column::Id, page, &self.db.reader, from_row, |item| item.id.to_string()).await
     }
 
     async fn update(
@@ -303,16 +294,6 @@ impl AuditLog for SeaOrmLicenseRepository {
         if let Some(since) = filter.since {
             query = query.filter(Column::At.gte(timestamp(since)));
         }
-        if let Some(after) = &page.after {
-            query = query.filter(Column::Id.lt(after.as_str()));
-        }
-        let rows = query
-            .order_by_desc(Column::Id)
-            .limit(u64::from(page.limit) + 1)
-            .all(&self.db.reader)
-            .await
-            .map_err(repository_error)?;
-        let events = rows.into_iter().map(audit_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(events, page.limit, |event| event.id.to_string()))
+        newest_first(query, Column::Id, page, &self.db.reader, audit_from_row, |item| item.id.to_string()).await
     }
 }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
 use tessera_domain::storefront::{EventFilter, EventOutcome, RecordedEvent, StorefrontEventLog};
@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::entities::storefront_events;
 use crate::errors::repository_error;
 use crate::license_repository::{corrupt, from_timestamp, timestamp};
+use crate::paging::newest_first;
 use crate::SeaOrmLicenseRepository;
 
 fn event_from_row(row: storefront_events::Model) -> Result<RecordedEvent, RepositoryError> {
@@ -93,16 +94,6 @@ impl StorefrontEventLog for SeaOrmLicenseRepository {
         if let Some(status) = filter.status {
             query = query.filter(Column::Status.eq(status.as_str()));
         }
-        if let Some(after) = &page.after {
-            query = query.filter(Column::Id.lt(after.as_str()));
-        }
-        let rows = query
-            .order_by_desc(Column::Id)
-            .limit(u64::from(page.limit) + 1)
-            .all(&self.db.reader)
-            .await
-            .map_err(repository_error)?;
-        let events = rows.into_iter().map(event_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(events, page.limit, |event| event.id.to_string()))
+        newest_first(query, Column::Id, page, &self.db.reader, event_from_row, |item| item.id.to_string()).await
     }
 }
