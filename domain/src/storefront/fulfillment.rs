@@ -311,32 +311,15 @@ fn sale_key(storefront: &str, sale_id: &str) -> Result<IdempotencyKey, Fault> {
         .map_err(|_| Fault::Failed(format!("unusable sale id `{}`", sale_id.chars().take(80).collect::<String>())))
 }
 
-/// The query without credentials, as `k=v&k=v` (values percent-encoding is not
-/// needed: it is kept for the operator and for replays only).
+/// The query without credentials, form-encoded, kept for the operator and for replays.
 fn form_urlencoded_pairs(query: &[(String, String)]) -> String {
-    query
-        .iter()
-        .filter(|(name, _)| !SECRET_PARAMETERS.contains(&name.as_str()))
-        .map(|(name, value)| format!("{}={}", escape(name), escape(value)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn escape(text: &str) -> String {
-    text.replace('%', "%25").replace('&', "%26").replace('=', "%3D")
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("%3D", "=").replace("%26", "&").replace("%25", "%")
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in query.iter().filter(|(name, _)| !SECRET_PARAMETERS.contains(&name.as_str())) {
+        form.append_pair(name, value);
+    }
+    form.finish()
 }
 
 fn parse_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (unescape(name), unescape(value))
-        })
-        .collect()
+    form_urlencoded::parse(query.as_bytes()).map(|(name, value)| (name.into_owned(), value.into_owned())).collect()
 }
