@@ -98,6 +98,7 @@ async fn mint_with(world: &World, tier: &str, app_versions: Option<Vec<u32>>) ->
         source: None,
         source_ref: None,
         app_versions,
+        subscription_id: None,
         idempotency_key: None,
     };
     world.issuance.mint(request, Actor::Admin).await.unwrap().license

@@ -10,13 +10,14 @@ use tessera_domain::audit::{Actor, AuditLog};
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::IssuanceService;
 use tessera_domain::license::{LicenseFilter, LicenseKey, LicenseRepository, LicenseState};
+use tessera_domain::mail::{MailSettings, OutboxService, RetryPolicy};
 use tessera_domain::page::PageRequest;
 use tessera_domain::storefront::{
     ConfiguredStorefront, EventFilter, EventStatus, FulfillmentService, InboundRequest, ProductMapping, ReceiveError,
     RefundPolicy, StorefrontEventLog,
 };
 use tessera_gumroad::GumroadStorefront;
-use tessera_memory::{InMemoryLicenseRepository, InMemorySigner, ManualClock, SeededRandomSource};
+use tessera_memory::{InMemoryLicenseRepository, InMemoryMailer, InMemorySigner, ManualClock, SeededRandomSource};
 use time::macros::datetime;
 
 const SECRET: &str = "post-url-secret";
@@ -27,6 +28,9 @@ struct World {
     store: Arc<InMemoryLicenseRepository>,
     issuance: IssuanceService,
     fulfillment: FulfillmentService,
+    outbox: OutboxService,
+    mailer: Arc<InMemoryMailer>,
+    clock: Arc<ManualClock>,
 }
 
 fn world_with(mapped: bool) -> World {
@@ -54,7 +58,8 @@ fn world_on(store: Arc<InMemoryLicenseRepository>, mapped: bool) -> World {
     let clock = Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC)));
     let random = Arc::new(SeededRandomSource::new(3));
     let signer: Arc<InMemorySigner> = Arc::new(InMemorySigner);
-    let issuance = IssuanceService::new(store.clone(), signer, clock.clone(), random.clone(), catalog, "t".to_owned());
+    let issuance =
+        IssuanceService::new(store.clone(), signer, clock.clone(), random.clone(), catalog.clone(), "t".to_owned());
     let mapping = ProductMapping {
         product: "pencil".into(),
         tier: "basic".into(),
@@ -65,9 +70,27 @@ fn world_on(store: Arc<InMemoryLicenseRepository>, mapped: bool) -> World {
         on_refund: RefundPolicy::Revoke,
         products: if mapped { BTreeMap::from([(PRODUCT_ID.to_owned(), mapping)]) } else { BTreeMap::new() },
     };
-    let fulfillment =
-        FulfillmentService::new(store.clone(), store.clone(), issuance.clone(), clock, random, vec![gumroad]);
-    World { store, issuance, fulfillment }
+    let mailer = Arc::new(InMemoryMailer::new());
+    let outbox = OutboxService::new(
+        store.clone(),
+        store.clone(),
+        mailer.clone(),
+        clock.clone(),
+        random.clone(),
+        catalog,
+        MailSettings { from: "Shop <shop@example.com>".into(), base_url: "https://licenses.example.com".into() },
+        RetryPolicy::default(),
+    );
+    let fulfillment = FulfillmentService::new(
+        store.clone(),
+        store.clone(),
+        issuance.clone(),
+        outbox.clone(),
+        clock.clone(),
+        random,
+        vec![gumroad],
+    );
+    World { store, issuance, fulfillment, outbox, mailer, clock }
 }
 
 fn ping(changes: &[(&str, &str)]) -> Vec<u8> {
@@ -136,6 +159,16 @@ fn a_sale_delivered_ten_times_at_once_mints_one_license() {
             "the secret is never stored"
         );
         assert!(recorded.iter().all(|event| event.dedupe_key.as_deref() == Some(&*format!("sale:{SALE_ID}"))));
+
+        // One license, one email: ten deliveries queued the email once.
+        let run = world.outbox.deliver_due(50).await.unwrap();
+        assert_eq!((run.sent, run.failed, run.deferred), (1, 0, 0));
+        let sent = world.mailer.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].to, "customer@example.com");
+        assert!(sent[0].text_body.contains(license.key.as_str()) && sent[0].text_body.contains(&license.token));
+        assert_eq!(sent[0].attachments[0].name, format!("{}.lic", license.key));
+        assert_eq!(world.outbox.deliver_due(50).await.unwrap().sent, 0, "nothing is sent twice");
     })
 }
 
@@ -248,5 +281,90 @@ fn test_pings_make_tagged_licenses_and_a_down_store_is_not_recorded() {
         world.store.set_unavailable(false);
         let retried = world.fulfillment.receive("gumroad", delivery(SECRET, ping(&[("sale_id", "S3")]))).await.unwrap();
         assert_eq!(retried.outcome.status, EventStatus::Processed, "the storefront's retry is processed once");
+    })
+}
+
+fn subscription_ping(changes: &[(&str, &str)]) -> Vec<u8> {
+    let mut all =
+        vec![("subscription_id", "sub-1"), ("recurrence", "monthly"), ("sale_timestamp", "2026-11-23T12:00:00Z")];
+    all.extend_from_slice(changes);
+    ping(&all)
+}
+
+#[test]
+fn recurring_charges_extend_the_subscription_license_once_until_cancelled() {
+    block_on(async {
+        let world = world_with(true);
+        let sold = world.fulfillment.receive("gumroad", delivery(SECRET, subscription_ping(&[]))).await.unwrap();
+        assert_eq!(sold.outcome.status, EventStatus::Processed);
+        let key = LicenseKey::parse(sold.outcome.license_key.as_deref().unwrap()).unwrap();
+        let license = world.issuance.get(&key).await.unwrap();
+        assert_eq!(license.kind, tessera_domain::license::LicenseKind::Subscription);
+        let first_term = datetime!(2026-11-23 12:00 UTC) + time::Duration::days(31);
+        assert_eq!(license.expires_at, Some(first_term), "a month (31 days) from the sale");
+        assert_eq!(license.subscription.as_ref().map(|s| (s.id.as_str(), s.renewing)), Some(("sub-1", true)));
+
+        // A month later the first renewal is charged, and Gumroad delivers it three times at once.
+        world.clock.advance(time::Duration::days(30));
+        let charge = |sale: &'static str, at: &'static str| {
+            subscription_ping(&[("sale_id", sale), ("is_recurring_charge", "true"), ("sale_timestamp", at)])
+        };
+        let receipts = join_all(
+            (0..3)
+                .map(|_| world.fulfillment.receive("gumroad", delivery(SECRET, charge("C1", "2026-12-23T12:00:00Z")))),
+        )
+        .await;
+        let statuses: Vec<_> = receipts.into_iter().map(|r| r.unwrap().outcome.status).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == EventStatus::Processed).count(), 1, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == EventStatus::Duplicate).count(), 2, "{statuses:?}");
+        let renewed = world.issuance.get(&key).await.unwrap();
+        let second_term = datetime!(2026-12-23 12:00 UTC) + time::Duration::days(31);
+        assert_eq!(renewed.expires_at, Some(second_term), "paid through a month after the charge");
+        assert_ne!(renewed.token, license.token, "the token is re-signed with the new expiry");
+        assert_eq!(licenses(&world).await.len(), 1, "a charge never mints");
+
+        // Cancelled: the license runs out its paid term; a later charge does not extend it.
+        let cancel = subscription_ping(&[("resource_name", "cancellation"), ("cancelled_at", "2026-12-30T00:00:00Z")]);
+        let cancelled = world.fulfillment.receive("gumroad", delivery(SECRET, cancel.clone())).await.unwrap();
+        assert_eq!(cancelled.outcome.status, EventStatus::Processed);
+        let again = world.fulfillment.receive("gumroad", delivery(SECRET, cancel)).await.unwrap();
+        assert_eq!(again.outcome.status, EventStatus::Duplicate);
+        let stopped = world.issuance.get(&key).await.unwrap();
+        assert_eq!((stopped.state, stopped.expires_at), (LicenseState::Active, Some(second_term)));
+        world.clock.set(datetime!(2027-01-23 12:00 UTC));
+        let late = world.fulfillment.receive("gumroad", delivery(SECRET, charge("C2", "2027-01-23T12:00:00Z"))).await;
+        let late = late.unwrap();
+        assert_eq!(late.outcome.status, EventStatus::Ignored, "{:?}", late.outcome);
+        assert_eq!(world.issuance.get(&key).await.unwrap().expires_at, Some(second_term));
+
+        // Restarted: charges extend again, and the held-back charge applies on replay.
+        let restart = subscription_ping(&[("resource_name", "subscription_restarted")]);
+        let restarted = world.fulfillment.receive("gumroad", delivery(SECRET, restart)).await.unwrap();
+        assert_eq!(restarted.outcome.status, EventStatus::Processed);
+        let replayed = world.fulfillment.replay(late.event_id).await.unwrap();
+        assert_eq!(replayed.outcome.status, EventStatus::Processed);
+        let resumed = world.issuance.get(&key).await.unwrap();
+        assert_eq!(resumed.expires_at, Some(datetime!(2027-01-23 12:00 UTC) + time::Duration::days(31)));
+
+        let ended = subscription_ping(&[("resource_name", "subscription_ended")]);
+        world.fulfillment.receive("gumroad", delivery(SECRET, ended)).await.unwrap();
+        assert!(!world.issuance.get(&key).await.unwrap().subscription.unwrap().renewing);
+
+        let stranger = ping(&[("subscription_id", "sub-unknown"), ("is_recurring_charge", "true"), ("sale_id", "C9")]);
+        let unknown = world.fulfillment.receive("gumroad", delivery(SECRET, stranger)).await.unwrap();
+        assert_eq!(unknown.outcome.status, EventStatus::Failed);
+        assert!(unknown.outcome.error.unwrap().contains("no license follows"));
+    })
+}
+
+#[test]
+fn a_lost_email_is_queued_again_by_replaying_the_sale() {
+    block_on(async {
+        let world = world_with(true);
+        let sold = world.fulfillment.receive("gumroad", delivery(SECRET, ping(&[]))).await.unwrap();
+        let replayed = world.fulfillment.replay(sold.event_id).await.unwrap();
+        assert_eq!(replayed.outcome.status, EventStatus::Duplicate);
+        let queued = world.outbox.list(&Default::default(), &PageRequest::first(50)).await.unwrap().items;
+        assert_eq!(queued.len(), 1, "the replay found the email queued and queued nothing more");
     })
 }

@@ -72,6 +72,7 @@ fn request(tier: &str) -> MintLicense {
         source: None,
         source_ref: None,
         app_versions: None,
+        subscription_id: None,
         idempotency_key: None,
     }
 }

@@ -7,6 +7,7 @@ mod m20261123_000001_licenses;
 mod m20261123_000002_activations;
 mod m20261123_000003_license_app_versions;
 mod m20261123_000004_storefront_events;
+mod m20261123_000005_subscriptions_and_outbox;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_activations::Migration),
             Box::new(m20261123_000003_license_app_versions::Migration),
             Box::new(m20261123_000004_storefront_events::Migration),
+            Box::new(m20261123_000005_subscriptions_and_outbox::Migration),
         ]
     }
 }

@@ -77,6 +77,9 @@ struct Body {
     name: Option<String>,
     #[serde(default)]
     test: bool,
+    /// A subscription's billing period, in days.
+    #[serde(default)]
+    period_days: Option<u32>,
     /// RFC 3339.
     #[serde(default, with = "time::serde::rfc3339::option")]
     occurred_at: Option<OffsetDateTime>,
@@ -123,13 +126,7 @@ impl Storefront for CheckoutStorefront {
         let present = |value: Option<String>| value.filter(|value| !value.trim().is_empty());
         let sale_id = present(body.sale_id);
         let subscription_id = present(body.subscription_id);
-        let subscription_only = matches!(
-            kind,
-            EventKind::Cancellation
-                | EventKind::SubscriptionEnded
-                | EventKind::SubscriptionRestarted
-                | EventKind::SubscriptionUpdated
-        );
+        let subscription_only = kind.is_subscription_only();
         if subscription_only && subscription_id.is_none() {
             return Err(StorefrontError::Malformed(format!("a {kind} event needs subscription_id")));
         }
@@ -148,6 +145,7 @@ impl Storefront for CheckoutStorefront {
             email: present(body.email),
             name: present(body.name),
             test: body.test,
+            billing_period_days: body.period_days,
             occurred_at: body.occurred_at,
         })
     }

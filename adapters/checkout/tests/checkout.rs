@@ -10,11 +10,12 @@ use tessera_checkout::CheckoutStorefront;
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::IssuanceService;
 use tessera_domain::license::{LicenseKey, LicenseState};
+use tessera_domain::mail::{MailSettings, OutboxService, RetryPolicy};
 use tessera_domain::storefront::{
     ConfiguredStorefront, EventKind, EventStatus, FulfillmentService, InboundRequest, ProductMapping, RefundPolicy,
     Storefront, StorefrontError,
 };
-use tessera_memory::{InMemoryLicenseRepository, InMemorySigner, ManualClock, SeededRandomSource};
+use tessera_memory::{InMemoryLicenseRepository, InMemoryMailer, InMemorySigner, ManualClock, SeededRandomSource};
 use time::macros::datetime;
 use time::Duration;
 
@@ -108,9 +109,10 @@ fn the_domains_fulfillment_rules_work_for_it_unchanged() {
             Arc::new(InMemorySigner),
             clock.clone(),
             random.clone(),
-            catalog,
+            catalog.clone(),
             "t".to_owned(),
         );
+        let catalog_for_mail = catalog;
         let storefront = Arc::new(CheckoutStorefront::new(SECRET, clock.clone()));
         let mapping = ProductMapping {
             product: "datatools".into(),
@@ -122,10 +124,21 @@ fn the_domains_fulfillment_rules_work_for_it_unchanged() {
             on_refund: RefundPolicy::Revoke,
             products: BTreeMap::from([("datatools-core".to_owned(), mapping)]),
         };
+        let outbox = OutboxService::new(
+            store.clone(),
+            store.clone(),
+            Arc::new(InMemoryMailer::new()),
+            clock.clone(),
+            random.clone(),
+            catalog_for_mail,
+            MailSettings { from: "Shop <shop@example.com>".into(), base_url: "http://127.0.0.1:8080".into() },
+            RetryPolicy::default(),
+        );
         let fulfillment = FulfillmentService::new(
             store.clone(),
             store.clone(),
             issuance.clone(),
+            outbox,
             clock.clone(),
             random,
             vec![configured],

@@ -82,6 +82,19 @@ impl Form {
     }
 }
 
+/// Gumroad's `recurrence` as a period in days, rounded up so a charge on the
+/// 31st never leaves a gap before the next one.
+fn recurrence_days(recurrence: &str) -> Option<u32> {
+    match recurrence {
+        "monthly" => Some(31),
+        "quarterly" => Some(92),
+        "biannually" => Some(183),
+        "yearly" => Some(366),
+        "every_two_years" => Some(731),
+        _ => None,
+    }
+}
+
 fn kind_of(form: &Form) -> Result<EventKind, StorefrontError> {
     let kind = match form.get("resource_name") {
         // A classic ping has no resource_name; its flags say what it is.
@@ -126,13 +139,7 @@ impl Storefront for GumroadStorefront {
     fn parse(&self, request: &InboundRequest) -> Result<StorefrontEvent, StorefrontError> {
         let form = Form::parse(&request.body)?;
         let kind = kind_of(&form)?;
-        let subscription_only = matches!(
-            kind,
-            EventKind::Cancellation
-                | EventKind::SubscriptionEnded
-                | EventKind::SubscriptionRestarted
-                | EventKind::SubscriptionUpdated
-        );
+        let subscription_only = kind.is_subscription_only();
         let sale_id = form.get("sale_id").map(str::to_owned);
         let subscription_id = form.get("subscription_id").map(str::to_owned);
         if !subscription_only && sale_id.is_none() {
@@ -157,6 +164,7 @@ impl Storefront for GumroadStorefront {
             email: form.get("email").or_else(|| form.get("user_email")).map(str::to_owned),
             name: form.get("full_name").map(str::to_owned),
             test: form.flag("test"),
+            billing_period_days: form.get("recurrence").and_then(recurrence_days),
             occurred_at: form.time(&[
                 "sale_timestamp",
                 "cancelled_at",

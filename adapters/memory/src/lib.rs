@@ -3,10 +3,13 @@
 
 mod clock;
 mod license_repository;
+mod mailer;
+mod outbox;
 mod random;
 mod signer;
 
 pub use clock::ManualClock;
 pub use license_repository::InMemoryLicenseRepository;
+pub use mailer::InMemoryMailer;
 pub use random::SeededRandomSource;
 pub use signer::InMemorySigner;

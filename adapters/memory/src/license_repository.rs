@@ -7,6 +7,7 @@ use tessera_domain::license::{
     Activation, ActivationRepository, ChurnLimit, CreateLicenseError, Fingerprint, IdempotencyKey, IdempotencyRecord,
     License, LicenseFilter, LicenseKey, LicenseRepository, LicenseState, MachineView, SeatOutcome, UpdateLicenseError,
 };
+use tessera_domain::mail::Delivery;
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
 use tessera_domain::storefront::{EventFilter, EventOutcome, RecordedEvent, StorefrontEventLog};
@@ -14,12 +15,15 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     licenses: Vec<License>,
     activations: Vec<Activation>,
     events: Vec<RecordedEvent>,
     idempotency: HashMap<String, (usize, IdempotencyRecord)>,
-    audit: Vec<AuditEvent>,
+    /// Once-only changes applied (`update_once`).
+    effects: std::collections::HashSet<String>,
+    pub(crate) deliveries: Vec<Delivery>,
+    pub(crate) audit: Vec<AuditEvent>,
 }
 
 /// Licenses and audit events in a `Vec` behind a mutex. One lock for every
@@ -42,7 +46,7 @@ impl InMemoryLicenseRepository {
         self.unavailable.store(unavailable, std::sync::atomic::Ordering::SeqCst);
     }
 
-    fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, RepositoryError> {
+    pub(crate) fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, RepositoryError> {
         if self.unavailable.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(RepositoryError::unavailable("in-memory store switched off"));
         }
@@ -51,6 +55,25 @@ impl InMemoryLicenseRepository {
 }
 
 impl State {
+    fn update(
+        &mut self,
+        license: &License,
+        expected_version: i64,
+        audit: &AuditEvent,
+    ) -> Result<(), UpdateLicenseError> {
+        let stored = self
+            .licenses
+            .iter_mut()
+            .find(|stored| stored.id == license.id)
+            .ok_or_else(|| UpdateLicenseError::NotFound(license.key.clone()))?;
+        if stored.version != expected_version {
+            return Err(UpdateLicenseError::Conflict);
+        }
+        *stored = license.clone();
+        self.audit.push(audit.clone());
+        Ok(())
+    }
+
     fn seats_used(&self, license_id: Uuid) -> u32 {
         self.activations.iter().filter(|activation| activation.license_id == license_id && activation.is_live()).count()
             as u32
@@ -68,7 +91,11 @@ impl State {
 }
 
 /// Newest first by id (UUIDv7, time-ordered), strictly after the cursor.
-fn page_of<T: Clone>(rows: impl Iterator<Item = T>, id_of: impl Fn(&T) -> String, page: &PageRequest) -> Page<T> {
+pub(crate) fn page_of<T: Clone>(
+    rows: impl Iterator<Item = T>,
+    id_of: impl Fn(&T) -> String,
+    page: &PageRequest,
+) -> Page<T> {
     let mut rows: Vec<T> = rows.filter(|row| page.after.as_ref().is_none_or(|after| id_of(row) < *after)).collect();
     rows.sort_by_key(|row| std::cmp::Reverse(id_of(row)));
     rows.truncate(page.limit as usize + 1);
@@ -86,6 +113,15 @@ impl LicenseRepository for InMemoryLicenseRepository {
         let mut state = self.state()?;
         if state.licenses.iter().any(|existing| existing.key == license.key) {
             return Err(CreateLicenseError::KeyTaken(license.key.clone()));
+        }
+        if let Some(subscription) = &license.subscription {
+            let taken = state.licenses.iter().any(|existing| {
+                existing.source == license.source
+                    && existing.subscription.as_ref().is_some_and(|other| other.id == subscription.id)
+            });
+            if taken {
+                return Err(CreateLicenseError::SubscriptionTaken);
+            }
         }
         if let Some(record) = idempotency {
             if state.idempotency.contains_key(record.key.as_str()) {
@@ -123,18 +159,39 @@ impl LicenseRepository for InMemoryLicenseRepository {
         expected_version: i64,
         audit: &AuditEvent,
     ) -> Result<(), UpdateLicenseError> {
+        self.state()?.update(license, expected_version, audit)
+    }
+
+    async fn update_once(
+        &self,
+        license: &License,
+        expected_version: i64,
+        effect: &str,
+        audit: &AuditEvent,
+    ) -> Result<(), UpdateLicenseError> {
         let mut state = self.state()?;
-        let stored = state
-            .licenses
-            .iter_mut()
-            .find(|stored| stored.id == license.id)
-            .ok_or_else(|| UpdateLicenseError::NotFound(license.key.clone()))?;
-        if stored.version != expected_version {
-            return Err(UpdateLicenseError::Conflict);
+        if state.effects.contains(effect) {
+            return Err(UpdateLicenseError::AlreadyApplied);
         }
-        *stored = license.clone();
-        state.audit.push(audit.clone());
+        state.update(license, expected_version, audit)?;
+        state.effects.insert(effect.to_owned());
         Ok(())
+    }
+
+    async fn find_by_subscription(
+        &self,
+        source: &str,
+        subscription_id: &str,
+    ) -> Result<Option<License>, RepositoryError> {
+        Ok(self
+            .state()?
+            .licenses
+            .iter()
+            .find(|license| {
+                license.source == source
+                    && license.subscription.as_ref().is_some_and(|subscription| subscription.id == subscription_id)
+            })
+            .cloned())
     }
 
     async fn ping(&self) -> Result<(), RepositoryError> {

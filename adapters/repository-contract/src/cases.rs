@@ -10,12 +10,14 @@ use tessera_domain::license::{
 use tessera_domain::page::PageRequest;
 use time::Duration;
 
-use crate::{activation, audit_for, license, recorded_event, T0};
+use crate::{activation, audit_for, delivery, delivery_audit, license, recorded_event, T0};
+use tessera_domain::license::Subscription;
+use tessera_domain::mail::{DeliveryFilter, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued};
 use tessera_domain::storefront::{EventFilter, EventOutcome, EventStatus, StorefrontEventLog};
 
-/// What every case needs: the license and activation stores and the audit trail they write.
-pub trait Store: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog {}
-impl<T: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog> Store for T {}
+/// What every case needs: the license, activation, event and delivery stores and the audit trail they write.
+pub trait Store: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog + DeliveryRepository {}
+impl<T: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog + DeliveryRepository> Store for T {}
 
 async fn audit_count(store: &impl Store) -> usize {
     store.list_audit(&AuditFilter::default(), &PageRequest::first(500)).await.unwrap().items.len()
@@ -481,4 +483,207 @@ pub async fn lists_events_by_storefront_and_status_newest_first(store: &impl Sto
     let checkout = EventFilter { storefront: Some("checkout".into()), ..Default::default() };
     assert_eq!(store.list_events(&checkout, &PageRequest::first(50)).await.unwrap().items.len(), 1);
     assert_eq!(store.list_events(&EventFilter::default(), &PageRequest::first(50)).await.unwrap().items.len(), 7);
+}
+
+pub async fn applies_a_once_only_change_once_under_concurrency(store: &impl Store) {
+    let original = license(1);
+    store.create(&original, None, &audit_for(&original, "license.minted", 1)).await.unwrap();
+    // Sixteen deliveries of one charge race; each read version 1 and writes version 2.
+    let attempts: Vec<_> = (0..16u64)
+        .map(|n| {
+            let mut extended = original.clone();
+            extended.version = 2;
+            extended.expires_at = original.expires_at.map(|at| at + Duration::days(31));
+            extended.notes = Some(format!("writer {n}"));
+            extended
+        })
+        .collect();
+    let results = join_all(attempts.iter().enumerate().map(|(n, changed)| async move {
+        store.update_once(changed, 1, "gumroad:charge:C1", &audit_for(changed, "license.renewed", 10 + n as u64)).await
+    }))
+    .await;
+    assert_eq!(results.iter().filter(|result| result.is_ok()).count(), 1, "{results:?}");
+    let errors = results.iter().filter_map(|result| result.as_ref().err());
+    assert!(errors.into_iter().all(|e| matches!(e, UpdateLicenseError::AlreadyApplied | UpdateLicenseError::Conflict)));
+    // The same charge later, from the current version: still refused, nothing written.
+    let mut again = store.find_by_key(&original.key).await.unwrap().unwrap();
+    again.version = 3;
+    let error = store.update_once(&again, 2, "gumroad:charge:C1", &audit_for(&again, "x", 99)).await.unwrap_err();
+    assert!(matches!(error, UpdateLicenseError::AlreadyApplied), "{error:?}");
+    assert_eq!(store.find_by_key(&original.key).await.unwrap().unwrap().version, 2);
+    // A version conflict does not burn the effect: it applies on the next try.
+    let mut stale = again.clone();
+    stale.version = 2;
+    let error = store.update_once(&stale, 1, "gumroad:charge:C2", &audit_for(&stale, "x", 100)).await.unwrap_err();
+    assert!(matches!(error, UpdateLicenseError::Conflict), "{error:?}");
+    store.update_once(&again, 2, "gumroad:charge:C2", &audit_for(&again, "license.renewed", 101)).await.unwrap();
+    assert_eq!(audit_count(store).await, 3, "minted + two charges");
+}
+
+pub async fn finds_a_license_by_its_subscription(store: &impl Store) {
+    let mut followed = license(1);
+    followed.source = "gumroad".into();
+    followed.subscription = Some(Subscription { id: "sub-1".into(), renewing: true });
+    store.create(&followed, None, &audit_for(&followed, "license.minted", 1)).await.unwrap();
+    let found = store.find_by_subscription("gumroad", "sub-1").await.unwrap();
+    assert_eq!(found.as_ref(), Some(&followed));
+    assert_eq!(store.find_by_subscription("checkout", "sub-1").await.unwrap(), None, "per source");
+    assert_eq!(store.find_by_subscription("gumroad", "sub-2").await.unwrap(), None);
+
+    let mut twin = license(2);
+    twin.source = "gumroad".into();
+    twin.subscription = Some(Subscription { id: "sub-1".into(), renewing: true });
+    let error = store.create(&twin, None, &audit_for(&twin, "license.minted", 2)).await.unwrap_err();
+    assert!(matches!(error, CreateLicenseError::SubscriptionTaken), "{error:?}");
+
+    let mut stopped = followed.clone();
+    stopped.subscription = Some(Subscription { id: "sub-1".into(), renewing: false });
+    stopped.version = 2;
+    store.update(&stopped, 1, &audit_for(&stopped, "subscription.stopped", 3)).await.unwrap();
+    let found = store.find_by_subscription("gumroad", "sub-1").await.unwrap().unwrap();
+    assert_eq!(found.subscription, Some(Subscription { id: "sub-1".into(), renewing: false }));
+}
+
+pub async fn queues_a_delivery_once_per_dedupe_key(store: &impl Store) {
+    let owner = license(1);
+    let first = tessera_domain::mail::Delivery { dedupe_key: Some("license:1:issued".into()), ..delivery(&owner, 1) };
+    let twins: Vec<_> = (2..12)
+        .map(|n| tessera_domain::mail::Delivery { dedupe_key: first.dedupe_key.clone(), ..delivery(&owner, n) })
+        .collect();
+    let results = join_all(
+        std::iter::once(&first)
+            .chain(twins.iter())
+            .enumerate()
+            .map(|(n, d)| async move { store.enqueue(d, &delivery_audit(n as u64)).await }),
+    )
+    .await;
+    let new: Vec<_> = results.iter().filter(|r| matches!(r, Ok(Enqueued::New(_)))).collect();
+    assert_eq!(new.len(), 1, "{results:?}");
+    let winner = new[0].as_ref().unwrap().delivery().id;
+    for result in &results {
+        assert_eq!(result.as_ref().unwrap().delivery().id, winner, "every caller sees the one delivery");
+    }
+    // Without a dedupe key, every delivery is new.
+    store.enqueue(&delivery(&owner, 20), &delivery_audit(20)).await.unwrap();
+    store.enqueue(&delivery(&owner, 21), &delivery_audit(21)).await.unwrap();
+    let all = store.list_deliveries(&DeliveryFilter::default(), &PageRequest::first(50)).await.unwrap();
+    assert_eq!(all.items.len(), 3);
+    assert_eq!(all.items[0].id, delivery(&owner, 21).id, "newest first");
+    assert_eq!(store.find_delivery(delivery(&owner, 20).id).await.unwrap(), Some(delivery(&owner, 20)));
+    assert_eq!(audit_count(store).await, 3, "one audit event per stored delivery");
+}
+
+pub async fn claims_each_due_delivery_once_under_concurrency(store: &impl Store) {
+    let owner = license(1);
+    for n in 1..=10 {
+        store.enqueue(&delivery(&owner, n), &delivery_audit(n)).await.unwrap();
+    }
+    let later = tessera_domain::mail::Delivery { next_attempt_at: T0 + Duration::hours(1), ..delivery(&owner, 11) };
+    store.enqueue(&later, &delivery_audit(11)).await.unwrap();
+    let now = T0 + Duration::minutes(1);
+    let until = now + Duration::minutes(2);
+    // Eight workers claim at once, three each at most.
+    let claims = join_all((0..8).map(|_| store.claim_due(now, until, 3))).await;
+    let mut claimed: Vec<_> = claims.into_iter().flat_map(|claim| claim.unwrap()).collect();
+    claimed.sort_by_key(|d| d.id);
+    let ids: Vec<_> = claimed.iter().map(|d| d.id).collect();
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert_eq!(ids, unique, "no delivery claimed twice");
+    assert_eq!(ids.len(), 10, "every due delivery claimed, the later one not");
+    assert!(claimed.iter().all(|d| d.status == DeliveryStatus::Sending && d.attempts == 1));
+    assert!(claimed.iter().all(|d| d.claimed_until == Some(until)));
+    assert!(store.claim_due(now, until, 50).await.unwrap().is_empty());
+    let sending = DeliveryFilter { status: Some(DeliveryStatus::Sending), ..Default::default() };
+    assert_eq!(store.list_deliveries(&sending, &PageRequest::first(50)).await.unwrap().items.len(), 10);
+}
+
+pub async fn settles_only_the_claimed_attempt(store: &impl Store) {
+    let owner = license(1);
+    let queued = delivery(&owner, 1);
+    store.enqueue(&queued, &delivery_audit(1)).await.unwrap();
+    let now = T0 + Duration::minutes(1);
+    let claimed = store.claim_due(now, now + Duration::minutes(2), 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let retry = DeliveryOutcome {
+        status: DeliveryStatus::Pending,
+        next_attempt_at: now + Duration::seconds(30),
+        last_error: Some("HTTP 500".into()),
+        provider_message_id: None,
+        at: now,
+    };
+    assert!(!store.settle(queued.id, 2, &retry, &delivery_audit(2)).await.unwrap(), "wrong attempt");
+    assert!(store.settle(queued.id, 1, &retry, &delivery_audit(3)).await.unwrap());
+    assert!(!store.settle(queued.id, 1, &retry, &delivery_audit(4)).await.unwrap(), "no longer sending");
+    assert!(store.claim_due(now, now + Duration::minutes(2), 10).await.unwrap().is_empty(), "not due yet");
+    let later = now + Duration::seconds(30);
+    let again = store.claim_due(later, later + Duration::minutes(2), 10).await.unwrap();
+    assert_eq!(again.iter().map(|d| d.attempts).collect::<Vec<_>>(), [2]);
+    assert_eq!(again[0].last_error.as_deref(), Some("HTTP 500"));
+    let sent = DeliveryOutcome {
+        status: DeliveryStatus::Sent,
+        next_attempt_at: later,
+        last_error: None,
+        provider_message_id: Some("pm-123".into()),
+        at: later,
+    };
+    assert!(store.settle(queued.id, 2, &sent, &delivery_audit(5)).await.unwrap());
+    let found = store.find_delivery(queued.id).await.unwrap().unwrap();
+    assert_eq!((found.status, found.attempts), (DeliveryStatus::Sent, 2));
+    assert_eq!((found.sent_at, found.provider_message_id.as_deref()), (Some(later), Some("pm-123")));
+    assert_eq!((found.last_error, found.claimed_until), (None, None));
+    assert!(store.claim_due(later + Duration::days(1), later + Duration::days(2), 10).await.unwrap().is_empty());
+    assert_eq!(audit_count(store).await, 3, "queued + two settled attempts");
+}
+
+pub async fn fails_deliveries_abandoned_mid_send(store: &impl Store) {
+    let owner = license(1);
+    store.enqueue(&delivery(&owner, 1), &delivery_audit(1)).await.unwrap();
+    store.enqueue(&delivery(&owner, 2), &delivery_audit(2)).await.unwrap();
+    let now = T0 + Duration::minutes(1);
+    store.claim_due(now, now + Duration::minutes(2), 1).await.unwrap();
+    assert!(store.fail_abandoned(now + Duration::minutes(1), "interrupted").await.unwrap().is_empty(), "claim live");
+    let failed = store.fail_abandoned(now + Duration::minutes(3), "interrupted").await.unwrap();
+    assert_eq!(failed.iter().map(|d| d.id).collect::<Vec<_>>(), [delivery(&owner, 1).id]);
+    let found = store.find_delivery(delivery(&owner, 1).id).await.unwrap().unwrap();
+    assert_eq!((found.status, found.last_error.as_deref()), (DeliveryStatus::Failed, Some("interrupted")));
+    let pending = store.find_delivery(delivery(&owner, 2).id).await.unwrap().unwrap();
+    assert_eq!(pending.status, DeliveryStatus::Pending, "never claimed, untouched");
+    // The stopped worker's late settle changes nothing.
+    let sent = DeliveryOutcome {
+        status: DeliveryStatus::Sent,
+        next_attempt_at: now,
+        last_error: None,
+        provider_message_id: None,
+        at: now,
+    };
+    assert!(!store.settle(found.id, 1, &sent, &delivery_audit(3)).await.unwrap());
+}
+
+pub async fn reschedules_only_from_the_expected_status(store: &impl Store) {
+    let owner = license(1);
+    let queued = delivery(&owner, 1);
+    store.enqueue(&queued, &delivery_audit(1)).await.unwrap();
+    let now = T0 + Duration::minutes(1);
+    store.claim_due(now, now + Duration::minutes(2), 1).await.unwrap();
+    let failed = DeliveryOutcome {
+        status: DeliveryStatus::Failed,
+        next_attempt_at: now,
+        last_error: Some("inactive recipient".into()),
+        provider_message_id: None,
+        at: now,
+    };
+    store.settle(queued.id, 1, &failed, &delivery_audit(2)).await.unwrap();
+    let later = now + Duration::hours(1);
+    assert!(!store.reschedule(queued.id, DeliveryStatus::Pending, later, &delivery_audit(3)).await.unwrap());
+    assert!(store.reschedule(queued.id, DeliveryStatus::Failed, later, &delivery_audit(4)).await.unwrap());
+    assert!(!store.reschedule(uuid::Uuid::nil(), DeliveryStatus::Failed, later, &delivery_audit(5)).await.unwrap());
+    let found = store.find_delivery(queued.id).await.unwrap().unwrap();
+    assert_eq!((found.status, found.next_attempt_at, found.attempts), (DeliveryStatus::Pending, later, 1));
+    assert_eq!(store.claim_due(later, later + Duration::minutes(2), 5).await.unwrap().len(), 1);
+    let failed_only = DeliveryFilter { status: Some(DeliveryStatus::Failed), license_key: None };
+    assert!(store.list_deliveries(&failed_only, &PageRequest::first(5)).await.unwrap().items.is_empty());
+    let by_key = DeliveryFilter { status: None, license_key: Some(owner.key.clone()) };
+    assert_eq!(store.list_deliveries(&by_key, &PageRequest::first(5)).await.unwrap().items.len(), 1);
+    assert_eq!(audit_count(store).await, 3, "queued + settled + rescheduled");
 }

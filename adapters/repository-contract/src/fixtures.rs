@@ -3,6 +3,7 @@ use tessera_domain::audit::{Actor, AuditEvent};
 use tessera_domain::license::{
     Activation, CustomerName, EmailAddress, Fingerprint, License, LicenseKey, LicenseKind, LicenseState,
 };
+use tessera_domain::mail::{Delivery, DeliveryKind, DeliveryStatus};
 use tessera_domain::storefront::{EventStatus, RecordedEvent};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -38,6 +39,7 @@ pub fn license(n: u64) -> License {
         notes: None,
         revoke_reason: None,
         app_versions: None,
+        subscription: None,
         token: format!("token-{n}"),
         updated_at: issued_at,
         version: 1,
@@ -77,6 +79,40 @@ pub fn recorded_event(n: u64) -> RecordedEvent {
         license_key: None,
         attempts: 0,
         processed_at: None,
+    }
+}
+
+/// Delivery number `n` of `license`'s email, queued `n` seconds after [`T0`].
+pub fn delivery(license: &License, n: u64) -> Delivery {
+    let at = T0 + Duration::seconds(n as i64);
+    Delivery {
+        id: v7(at, 4_000_000 + n),
+        kind: DeliveryKind::License,
+        license_key: Some(license.key.clone()),
+        to: license.email.clone(),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at: at,
+        last_error: None,
+        provider_message_id: None,
+        dedupe_key: None,
+        created_at: at,
+        updated_at: at,
+        sent_at: None,
+        claimed_until: None,
+    }
+}
+
+/// An audit event about delivery `n`.
+pub fn delivery_audit(n: u64) -> AuditEvent {
+    AuditEvent {
+        id: v7(T0, 5_000_000 + n),
+        at: T0,
+        actor: Actor::System,
+        action: "delivery.test".into(),
+        entity_type: "delivery".into(),
+        entity_id: n.to_string(),
+        details: json!({ "n": n }),
     }
 }
 

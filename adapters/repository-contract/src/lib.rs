@@ -5,7 +5,7 @@
 pub mod cases;
 mod fixtures;
 
-pub use fixtures::{activation, audit_for, license, recorded_event, T0};
+pub use fixtures::{activation, audit_for, delivery, delivery_audit, license, recorded_event, T0};
 
 /// Generates one `#[tokio::test]` per contract case. `$make` is an async
 /// expression giving `Option<repository>`; `None` skips (e.g. no Postgres URL),
@@ -35,6 +35,13 @@ macro_rules! license_repository_contract {
             records_storefront_events_exactly_as_received,
             finishes_events_and_counts_attempts,
             lists_events_by_storefront_and_status_newest_first,
+            applies_a_once_only_change_once_under_concurrency,
+            finds_a_license_by_its_subscription,
+            queues_a_delivery_once_per_dedupe_key,
+            claims_each_due_delivery_once_under_concurrency,
+            settles_only_the_claimed_attempt,
+            fails_deliveries_abandoned_mid_send,
+            reschedules_only_from_the_expected_status,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

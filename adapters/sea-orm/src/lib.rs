@@ -11,6 +11,7 @@ mod connection;
 mod entities;
 mod errors;
 mod license_repository;
+mod outbox;
 mod paging;
 mod storefront_event_log;
 pub mod test_support;

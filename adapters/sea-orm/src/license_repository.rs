@@ -7,13 +7,13 @@ use sea_orm::{
 use tessera_domain::audit::{Actor, AuditEvent, AuditFilter, AuditLog};
 use tessera_domain::license::{
     CreateLicenseError, CustomerName, EmailAddress, IdempotencyKey, IdempotencyRecord, License, LicenseFilter,
-    LicenseKey, LicenseRepository, LicenseStatus, UpdateLicenseError,
+    LicenseKey, LicenseRepository, LicenseStatus, Subscription, UpdateLicenseError,
 };
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
 use time::OffsetDateTime;
 
-use crate::entities::{audit_events, licenses};
+use crate::entities::{audit_events, license_effects, licenses};
 use crate::errors::{repository_error, unique_violation};
 use crate::paging::newest_first;
 use crate::Database;
@@ -70,6 +70,8 @@ fn to_row(license: &License, idempotency: Option<&IdempotencyRecord>) -> license
         updated_at: timestamp(license.updated_at),
         version: license.version,
         seats_used: 0,
+        subscription_id: license.subscription.as_ref().map(|subscription| subscription.id.clone()),
+        subscription_renewing: license.subscription.as_ref().map(|subscription| subscription.renewing),
     }
 }
 
@@ -95,6 +97,9 @@ pub(crate) fn from_row(row: licenses::Model) -> Result<License, RepositoryError>
             .app_versions
             .map(|text| serde_json::from_str(&text).map_err(|error| corrupt("app_versions", error)))
             .transpose()?,
+        subscription: row
+            .subscription_id
+            .map(|id| Subscription { id, renewing: row.subscription_renewing.unwrap_or(true) }),
         token: row.token,
         updated_at: from_timestamp(row.updated_at)?,
         version: row.version,
@@ -160,6 +165,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
             let _ = txn.rollback().await;
             return Err(match unique_violation(&error) {
                 Some(index) if index.contains("idempotency_key") => CreateLicenseError::IdempotencyKeyTaken,
+                Some(index) if index.contains("subscription") => CreateLicenseError::SubscriptionTaken,
                 Some(index) if index.contains("licenses.key") || index.contains("ux_licenses_key") => {
                     CreateLicenseError::KeyTaken(license.key.clone())
                 }
@@ -230,39 +236,57 @@ impl LicenseRepository for SeaOrmLicenseRepository {
         expected_version: i64,
         audit: &AuditEvent,
     ) -> Result<(), UpdateLicenseError> {
-        use licenses::Column;
-        let mut row = to_row(license, None).into_active_model().reset_all();
-        // Never touch the idempotency record or the identity of the license.
-        row.idempotency_key = sea_orm::ActiveValue::NotSet;
-        row.idempotency_request = sea_orm::ActiveValue::NotSet;
-        row.id = sea_orm::ActiveValue::NotSet;
-        row.key = sea_orm::ActiveValue::NotSet;
-        // Only the activation store counts seats.
-        row.seats_used = sea_orm::ActiveValue::NotSet;
         let txn = self.db.writer.begin().await.map_err(repository_error)?;
-        let updated = licenses::Entity::update_many()
-            .set(row)
-            .filter(Column::Id.eq(license.id.to_string()))
-            .filter(Column::Version.eq(expected_version))
-            .exec(&txn)
-            .await
-            .map_err(repository_error)?;
-        if updated.rows_affected == 0 {
-            let exists = licenses::Entity::find_by_id(license.id.to_string())
-                .one(&txn)
-                .await
-                .map_err(repository_error)?
-                .is_some();
+        if let Err(error) = update_in(&txn, license, expected_version, audit).await {
             let _ = txn.rollback().await;
-            return Err(if exists {
-                UpdateLicenseError::Conflict
-            } else {
-                UpdateLicenseError::NotFound(license.key.clone())
-            });
+            return Err(error);
         }
-        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
         txn.commit().await.map_err(repository_error)?;
         Ok(())
+    }
+
+    async fn update_once(
+        &self,
+        license: &License,
+        expected_version: i64,
+        effect: &str,
+        audit: &AuditEvent,
+    ) -> Result<(), UpdateLicenseError> {
+        let txn = self.db.writer.begin().await.map_err(repository_error)?;
+        let effect_row = license_effects::Model {
+            effect: effect.to_owned(),
+            license_id: license.id.to_string(),
+            applied_at: timestamp(license.updated_at),
+        };
+        // The primary key on `effect` decides, also between concurrent transactions.
+        let claimed =
+            license_effects::Entity::insert(effect_row.into_active_model()).exec_without_returning(&txn).await;
+        let result = match claimed {
+            Err(error) if unique_violation(&error).is_some() => Err(UpdateLicenseError::AlreadyApplied),
+            Err(error) => Err(repository_error(error).into()),
+            Ok(_) => update_in(&txn, license, expected_version, audit).await,
+        };
+        if let Err(error) = result {
+            let _ = txn.rollback().await;
+            return Err(error);
+        }
+        txn.commit().await.map_err(repository_error)?;
+        Ok(())
+    }
+
+    async fn find_by_subscription(
+        &self,
+        source: &str,
+        subscription_id: &str,
+    ) -> Result<Option<License>, RepositoryError> {
+        licenses::Entity::find()
+            .filter(licenses::Column::Source.eq(source))
+            .filter(licenses::Column::SubscriptionId.eq(subscription_id))
+            .one(&self.db.reader)
+            .await
+            .map_err(repository_error)?
+            .map(from_row)
+            .transpose()
     }
 
     async fn ping(&self) -> Result<(), RepositoryError> {
@@ -274,6 +298,42 @@ impl LicenseRepository for SeaOrmLicenseRepository {
             .map(drop)
             .map_err(repository_error)
     }
+}
+
+/// The conditional license update and its audit event, inside `txn`.
+async fn update_in(
+    txn: &sea_orm::DatabaseTransaction,
+    license: &License,
+    expected_version: i64,
+    audit: &AuditEvent,
+) -> Result<(), UpdateLicenseError> {
+    use licenses::Column;
+    let mut row = to_row(license, None).into_active_model().reset_all();
+    // Never touch the idempotency record or the identity of the license.
+    row.idempotency_key = sea_orm::ActiveValue::NotSet;
+    row.idempotency_request = sea_orm::ActiveValue::NotSet;
+    row.id = sea_orm::ActiveValue::NotSet;
+    row.key = sea_orm::ActiveValue::NotSet;
+    // Only the activation store counts seats.
+    row.seats_used = sea_orm::ActiveValue::NotSet;
+    let updated = licenses::Entity::update_many()
+        .set(row)
+        .filter(Column::Id.eq(license.id.to_string()))
+        .filter(Column::Version.eq(expected_version))
+        .exec(txn)
+        .await
+        .map_err(repository_error)?;
+    if updated.rows_affected == 0 {
+        let exists =
+            licenses::Entity::find_by_id(license.id.to_string()).one(txn).await.map_err(repository_error)?.is_some();
+        return Err(if exists {
+            UpdateLicenseError::Conflict
+        } else {
+            UpdateLicenseError::NotFound(license.key.clone())
+        });
+    }
+    audit_events::Entity::insert(audit_row(audit)).exec_without_returning(txn).await.map_err(repository_error)?;
+    Ok(())
 }
 
 #[async_trait]

@@ -18,13 +18,17 @@ use tessera_sea_orm::{connect, Database, DatabaseOptions, SeaOrmLicenseRepositor
 use thiserror::Error;
 
 use crate::config::{
-    resolve_secret, Config, ConfigError, Environment, OnRefund, ProductConfig, Secret, StorefrontProductConfig,
+    resolve_secret, Config, ConfigError, Environment, MailProvider, OnRefund, ProductConfig, Secret,
+    StorefrontProductConfig,
 };
 use crate::state::{AdminToken, AppState, Settings};
 use crate::system_clock::SystemClock;
 use tessera_checkout::CheckoutStorefront;
+use tessera_domain::mail::{MailSettings, Mailer};
 use tessera_domain::storefront::{ConfiguredStorefront, ProductMapping, RefundPolicy, Storefront};
 use tessera_gumroad::GumroadStorefront;
+use tessera_log_mail::LogMailer;
+use tessera_postmark::PostmarkMailer;
 
 pub const DEV_KEY_FILE: &str = "tessera-dev-key.pem";
 pub const DEV_KEY_KID: &str = "dev";
@@ -239,6 +243,53 @@ pub struct Checked {
     pub keyring: Keyring,
     pub catalog: Catalog,
     pub storefronts: Vec<ConfiguredStorefront>,
+    pub mailer: Arc<dyn Mailer>,
+    /// Where the mailer sends, for the start-up log (never a secret).
+    pub mailer_description: String,
+}
+
+/// The configured mail provider. Production refuses the `log` provider's
+/// silent default only by warning: a shop may start before mail is set up.
+pub fn mailer(config: &Config) -> Result<(Arc<dyn Mailer>, String), StartupError> {
+    let mail = &config.mail;
+    if mail.from.trim().is_empty() || !mail.from.contains('@') {
+        return Err(
+            ConfigError::Rule("mail.from must be an address, e.g. \"Shop <licenses@example.com>\"".into()).into()
+        );
+    }
+    match mail.provider {
+        MailProvider::Log => {
+            if mail.postmark.is_some() {
+                return Err(ConfigError::Rule("[mail.postmark] is set but mail.provider is \"log\"".into()).into());
+            }
+            if config.environment == Environment::Production {
+                tracing::warn!(
+                    "mail.provider is \"log\": emails are written to {} and not sent",
+                    mail.log_dir.display()
+                );
+            }
+            let description = format!("log ({})", mail.log_dir.display());
+            Ok((Arc::new(LogMailer::new(mail.log_dir.clone())), description))
+        }
+        MailProvider::Postmark => {
+            let postmark = mail
+                .postmark
+                .as_ref()
+                .ok_or_else(|| ConfigError::Rule("mail.provider = \"postmark\" needs [mail.postmark]".into()))?;
+            let token = resolve_secret("mail.postmark.token", &postmark.token, &postmark.token_file)?
+                .ok_or_else(|| ConfigError::Rule("[mail.postmark] needs token_file (or token)".into()))?;
+            if token.expose().trim().is_empty() {
+                return Err(ConfigError::Rule("mail.postmark.token is empty".into()).into());
+            }
+            if !postmark.base_url.starts_with("http://") && !postmark.base_url.starts_with("https://") {
+                return Err(
+                    ConfigError::Rule("mail.postmark.base_url must start with http:// or https://".into()).into()
+                );
+            }
+            let mailer = PostmarkMailer::new(&postmark.base_url, token.expose(), postmark.message_stream.clone());
+            Ok((Arc::new(mailer), format!("postmark ({})", postmark.base_url)))
+        }
+    }
 }
 
 /// A storefront's secret (16+ characters) from `secret` / `secret_file`.
@@ -310,9 +361,24 @@ pub fn check(config: &Config) -> Result<Checked, StartupError> {
     if !(1..=3650).contains(&config.licenses.lease_days) || config.licenses.grace_days > 3650 {
         return Err(ConfigError::Rule("licenses.lease_days must be 1-3650 and grace_days 0-3650".into()).into());
     }
+    let retry = &config.mail.retry;
+    if retry.initial_seconds == 0 || retry.max_seconds < retry.initial_seconds || retry.max_attempts == 0 {
+        return Err(ConfigError::Rule(
+            "mail.retry: initial_seconds ≥ 1, max_seconds ≥ initial_seconds and max_attempts ≥ 1".into(),
+        )
+        .into());
+    }
     let catalog = catalog(config)?;
     let storefronts = storefronts(config, &catalog)?;
-    Ok(Checked { keyring: keyring(config)?, catalog, storefronts, admin_token: admin_token(config)? })
+    let (mailer, mailer_description) = mailer(config)?;
+    Ok(Checked {
+        keyring: keyring(config)?,
+        catalog,
+        storefronts,
+        admin_token: admin_token(config)?,
+        mailer,
+        mailer_description,
+    })
 }
 
 pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
@@ -334,6 +400,9 @@ pub fn app_state(config: &Config, checked: Checked, database: Database) -> Arc<A
             admin_token: checked.admin_token.token,
             activation: config.licenses.policy(),
             storefronts: checked.storefronts,
+            mailer: checked.mailer,
+            mail: MailSettings { from: config.mail.from.clone(), base_url: config.server.base_url.clone() },
+            retry: config.mail.retry.policy(),
         },
     )
 }

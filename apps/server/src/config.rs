@@ -232,6 +232,97 @@ pub struct Config {
     pub log: LogConfig,
     pub products: Vec<ProductConfig>,
     pub storefronts: StorefrontsConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailProvider {
+    /// Writes each email as an `.eml` file under `mail.log_dir` (development).
+    #[default]
+    Log,
+    Postmark,
+}
+
+/// The email outbox and its provider (contract §2 `[mail]`, §7).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    pub provider: MailProvider,
+    /// `Name <address>` of the sender.
+    pub from: String,
+    /// Where the `log` provider writes `.eml` files.
+    pub log_dir: PathBuf,
+    pub postmark: Option<PostmarkConfig>,
+    pub retry: MailRetryConfig,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            provider: MailProvider::Log,
+            from: "Tessera <licenses@localhost>".into(),
+            log_dir: PathBuf::from("tessera-mail"),
+            postmark: None,
+            retry: MailRetryConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostmarkConfig {
+    /// The Postmark server token.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Overridable so tests can point at a local fake.
+    #[serde(default = "PostmarkConfig::default_base_url")]
+    pub base_url: String,
+    #[serde(default = "PostmarkConfig::default_message_stream")]
+    pub message_stream: String,
+}
+
+impl PostmarkConfig {
+    fn default_base_url() -> String {
+        "https://api.postmarkapp.com".into()
+    }
+
+    fn default_message_stream() -> String {
+        "outbound".into()
+    }
+}
+
+/// Backoff of transient send failures: `initial_seconds · 2^(n-1)`, at most
+/// `max_seconds`, failed after `max_attempts`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailRetryConfig {
+    pub initial_seconds: u32,
+    pub max_seconds: u32,
+    pub max_attempts: u32,
+}
+
+impl Default for MailRetryConfig {
+    fn default() -> Self {
+        let policy = tessera_domain::mail::RetryPolicy::default();
+        Self {
+            initial_seconds: policy.initial_delay.whole_seconds() as u32,
+            max_seconds: policy.max_delay.whole_seconds() as u32,
+            max_attempts: policy.max_attempts,
+        }
+    }
+}
+
+impl MailRetryConfig {
+    pub fn policy(&self) -> tessera_domain::mail::RetryPolicy {
+        tessera_domain::mail::RetryPolicy {
+            initial_delay: time::Duration::seconds(i64::from(self.initial_seconds)),
+            max_delay: time::Duration::seconds(i64::from(self.max_seconds)),
+            max_attempts: self.max_attempts,
+        }
+    }
 }
 
 /// Storefronts whose webhooks mint licenses (contract §2 `[storefronts]`).

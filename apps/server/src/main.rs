@@ -104,7 +104,7 @@ async fn serve(config: Config) -> Result<(), StartupError> {
         // Printed once, on the run that created it; afterwards it is only in the file.
         println!("Admin token (also in ./{}): {token}", bootstrap::DEV_ADMIN_TOKEN_FILE);
     }
-    tracing::info!(environment = ?config.environment, source = %checked.admin_token.origin, kid = %checked.keyring.active().kid, "admin token and signing key loaded");
+    tracing::info!(environment = ?config.environment, source = %checked.admin_token.origin, kid = %checked.keyring.active().kid, mail = %checked.mailer_description, "admin token, signing key and mailer loaded");
     let database = bootstrap::open_database(&config).await?;
     let state = bootstrap::app_state(&config, checked, database);
 
@@ -127,6 +127,11 @@ async fn serve(config: Config) -> Result<(), StartupError> {
     tracing::info!(public = %format!("http://{}", address(&public)), admin = %format!("http://{}", address(&admin)), docs = %format!("http://{}/docs", address(&admin)), "tessera-server listening");
 
     let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(tessera_server::outbox_worker::run(
+        state.outbox.clone(),
+        std::time::Duration::from_secs(1),
+        stopped.clone(),
+    ));
     let wait = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
@@ -145,6 +150,8 @@ async fn serve(config: Config) -> Result<(), StartupError> {
     };
     tokio::try_join!(public_server, admin_server, signal)
         .map_err(|error| StartupError::File { path: "listener".into(), error })?;
+    // A send in flight finishes (or its claim lapses and it is marked interrupted).
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(20), worker).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -10,6 +10,7 @@ use tessera_domain::catalog::Catalog;
 use tessera_domain::clock::Clock;
 use tessera_domain::issuance::IssuanceService;
 use tessera_domain::license::{ActivationRepository, LicenseRepository};
+use tessera_domain::mail::{DeliveryRepository, MailSettings, Mailer, OutboxService, RetryPolicy};
 use tessera_domain::storefront::{ConfiguredStorefront, FulfillmentService, StorefrontEventLog};
 use tessera_ring::{Keyring, RingRandomSource, RingSigner};
 
@@ -33,6 +34,7 @@ pub struct AppState {
     pub issuance: IssuanceService,
     pub activation: ActivationService,
     pub fulfillment: FulfillmentService,
+    pub outbox: OutboxService,
     pub events: Arc<dyn StorefrontEventLog>,
     pub licenses: Arc<dyn LicenseRepository>,
     pub audit: Arc<dyn AuditLog>,
@@ -50,6 +52,9 @@ pub struct Settings {
     pub admin_token: AdminToken,
     pub activation: ActivationPolicy,
     pub storefronts: Vec<ConfiguredStorefront>,
+    pub mailer: Arc<dyn Mailer>,
+    pub mail: MailSettings,
+    pub retry: RetryPolicy,
 }
 
 impl AppState {
@@ -57,9 +62,10 @@ impl AppState {
     /// signer to the use cases.
     pub fn new<S>(store: Arc<S>, settings: Settings) -> Arc<Self>
     where
-        S: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog,
+        S: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog + DeliveryRepository,
     {
-        let Settings { keyring, clock, catalog, issuer, admin_token, activation, storefronts } = settings;
+        let Settings { keyring, clock, catalog, issuer, admin_token, activation, storefronts, mailer, mail, retry } =
+            settings;
         let signer = Arc::new(RingSigner::new(keyring.clone()));
         let random = Arc::new(RingRandomSource::new());
         let catalog = Arc::new(catalog);
@@ -71,10 +77,21 @@ impl AppState {
             catalog.clone(),
             issuer.clone(),
         );
+        let outbox = OutboxService::new(
+            store.clone(),
+            store.clone(),
+            mailer,
+            clock.clone(),
+            random.clone(),
+            catalog.clone(),
+            mail,
+            retry,
+        );
         let fulfillment = FulfillmentService::new(
             store.clone(),
             store.clone(),
             issuance.clone(),
+            outbox.clone(),
             clock.clone(),
             random.clone(),
             storefronts,
@@ -93,6 +110,7 @@ impl AppState {
             issuance,
             activation,
             fulfillment,
+            outbox,
             events: store.clone(),
             licenses: store.clone(),
             audit: store,

@@ -46,6 +46,7 @@ fn world_with(policy: ActivationPolicy) -> World {
     }])
     .unwrap();
     let key = SigningKey::from_pem("k1", &generate_private_key_pem(None).unwrap()).unwrap();
+    let mailer = Arc::new(tessera_memory::InMemoryMailer::new());
     let keyring = Arc::new(Keyring::new(key, vec![]).unwrap());
     let settings = Settings {
         keyring: keyring.clone(),
@@ -55,6 +56,12 @@ fn world_with(policy: ActivationPolicy) -> World {
         admin_token: AdminToken::new(TOKEN),
         activation: policy,
         storefronts: vec![],
+        mailer: mailer.clone(),
+        mail: tessera_domain::mail::MailSettings {
+            from: "Shop <shop@example.com>".into(),
+            base_url: "http://127.0.0.1:8080".into(),
+        },
+        retry: tessera_domain::mail::RetryPolicy::default(),
     };
     let state = AppState::new(Arc::new(InMemoryLicenseRepository::new()), settings);
     World {

@@ -48,6 +48,7 @@ fn catalog() -> Catalog {
 fn world() -> World {
     let store = Arc::new(InMemoryLicenseRepository::new());
     let key = SigningKey::from_pem("k1", &generate_private_key_pem(None).unwrap()).unwrap();
+    let mailer = Arc::new(tessera_memory::InMemoryMailer::new());
     let keyring = Arc::new(Keyring::new(key, vec![]).unwrap());
     let clock = Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC)));
     let settings = Settings {
@@ -58,6 +59,12 @@ fn world() -> World {
         admin_token: AdminToken::new(TOKEN),
         activation: ActivationPolicy::default(),
         storefronts: vec![],
+        mailer: mailer.clone(),
+        mail: tessera_domain::mail::MailSettings {
+            from: "Shop <shop@example.com>".into(),
+            base_url: "http://127.0.0.1:8080".into(),
+        },
+        retry: tessera_domain::mail::RetryPolicy::default(),
     };
     let state = AppState::new(store.clone(), settings);
     World {

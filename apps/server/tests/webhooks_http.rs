@@ -52,6 +52,7 @@ fn world(mapped: bool) -> World {
         },
     };
     let key = SigningKey::from_pem("k1", &generate_private_key_pem(None).unwrap()).unwrap();
+    let mailer = Arc::new(tessera_memory::InMemoryMailer::new());
     let store = Arc::new(InMemoryLicenseRepository::new());
     let state = AppState::new(
         store.clone(),
@@ -63,6 +64,12 @@ fn world(mapped: bool) -> World {
             admin_token: AdminToken::new(TOKEN),
             activation: ActivationPolicy::default(),
             storefronts: vec![gumroad],
+            mailer: mailer.clone(),
+            mail: tessera_domain::mail::MailSettings {
+                from: "Shop <shop@example.com>".into(),
+                base_url: "http://127.0.0.1:8080".into(),
+            },
+            retry: tessera_domain::mail::RetryPolicy::default(),
         },
     );
     World {

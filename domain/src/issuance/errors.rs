@@ -33,6 +33,9 @@ impl From<CreateLicenseError> for MintError {
         match error {
             CreateLicenseError::KeyTaken(key) => Self::KeyTaken(key),
             CreateLicenseError::IdempotencyKeyTaken => Self::IdempotencyKeyReused,
+            CreateLicenseError::SubscriptionTaken => {
+                Self::InvalidField("another license already follows this subscription".into())
+            }
             CreateLicenseError::Repository(error) => Self::Repository(error),
         }
     }
@@ -75,6 +78,12 @@ pub enum RenewError {
     NotFound(LicenseKey),
     #[error("cannot renew a license that is revoked")]
     Revoked,
+    /// The subscription was cancelled or ended: its charges no longer extend it.
+    #[error("the license's subscription no longer renews (cancelled or ended)")]
+    NotRenewing,
+    /// This charge extended the license before.
+    #[error("this charge was applied before")]
+    AlreadyApplied,
     #[error("{0}")]
     InvalidTerm(String),
     #[error("the license kept changing; try again")]

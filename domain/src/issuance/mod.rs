@@ -10,5 +10,5 @@ mod term;
 
 pub use claims::{LeaseClaims, LicenseClaims, LEASE_TOKEN_TYPE, LICENSE_TOKEN_TYPE};
 pub use errors::*;
-pub use service::{IssuanceService, MintLicense, Minted, RenewLicense};
+pub use service::{IssuanceService, MintLicense, Minted, RenewLicense, SubscriptionCharge};
 pub use signer::{LeaseRejected, LeaseVerifier, SignError, Signer};

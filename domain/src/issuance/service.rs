@@ -42,6 +42,8 @@ pub struct MintLicense {
     pub source_ref: Option<String>,
     /// App major versions this license may activate, overriding the tier's.
     pub app_versions: Option<Vec<u32>>,
+    /// The storefront subscription whose charges will extend this license.
+    pub subscription_id: Option<String>,
     pub idempotency_key: Option<IdempotencyKey>,
 }
 
@@ -57,7 +59,7 @@ impl MintLicense {
             "expires_at": self.expires_at.map(OffsetDateTime::unix_timestamp),
             "key": self.key.as_ref().map(LicenseKey::as_str),
             "notes": self.notes, "source": self.source, "source_ref": self.source_ref,
-            "app_versions": self.app_versions,
+            "app_versions": self.app_versions, "subscription_id": self.subscription_id,
         })
         .to_string()
     }
@@ -76,6 +78,17 @@ pub struct Minted {
 pub struct RenewLicense {
     pub duration_days: Option<u32>,
     pub expires_at: Option<OffsetDateTime>,
+}
+
+/// One storefront charge of a subscription: extends the license once, however
+/// often it is delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionCharge {
+    /// Unique per charge, e.g. `gumroad:charge:<sale id>`.
+    pub effect_key: String,
+    pub charged_at: OffsetDateTime,
+    /// The billing period paid for; `None`: the tier's `duration_days`.
+    pub period_days: Option<u32>,
 }
 
 /// The issuance use cases: mint, find, list, revoke, suspend, reinstate, renew.
@@ -169,6 +182,7 @@ impl IssuanceService {
         check_source(&source)?;
         check_text("source_ref", &request.source_ref, 200)?;
         check_text("notes", &request.notes, 2000)?;
+        check_text("subscription_id", &request.subscription_id, 200)?;
         if request.app_versions.as_ref().is_some_and(|versions| versions.is_empty() || versions.len() > 64) {
             return Err(MintError::InvalidField("app_versions lists 1-64 major versions".into()));
         }
@@ -202,6 +216,10 @@ impl IssuanceService {
                 notes: request.notes.clone(),
                 revoke_reason: None,
                 app_versions: request.app_versions.clone(),
+                subscription: request
+                    .subscription_id
+                    .clone()
+                    .map(|id| crate::license::Subscription { id, renewing: true }),
                 token: String::new(),
                 updated_at: now,
                 version: 1,
@@ -223,6 +241,18 @@ impl IssuanceService {
                     return match self.licenses.find_by_idempotency_key(key).await? {
                         Some(found) => Self::replay_or_reject(&request, found),
                         None => Err(MintError::IdempotencyKeyReused),
+                    };
+                }
+                Err(error @ CreateLicenseError::SubscriptionTaken) => {
+                    // Which unique index fires first is up to the database: a concurrent
+                    // twin of this very mint may be the one holding the subscription.
+                    let found = match &request.idempotency_key {
+                        Some(key) => self.licenses.find_by_idempotency_key(key).await?,
+                        None => None,
+                    };
+                    return match found {
+                        Some(found) => Self::replay_or_reject(&request, found),
+                        None => Err(error.into()),
                     };
                 }
                 Err(error) => return Err(error.into()),
@@ -311,7 +341,7 @@ impl IssuanceService {
             let audit = self.audit(&actor, action, &license, details.clone());
             match self.licenses.update(&license, expected, &audit).await {
                 Ok(()) => return Ok(license),
-                Err(UpdateLicenseError::Conflict) => continue,
+                Err(UpdateLicenseError::Conflict | UpdateLicenseError::AlreadyApplied) => continue,
                 Err(UpdateLicenseError::NotFound(key)) => return Err(ChangeStateError::NotFound(key)),
                 Err(UpdateLicenseError::Repository(error)) => return Err(error.into()),
             }
@@ -322,6 +352,39 @@ impl IssuanceService {
     /// Extends a license and re-signs its token. The new term starts at the later
     /// of now and the current expiry, so renewing early loses no days.
     pub async fn renew(&self, key: &LicenseKey, request: RenewLicense, actor: Actor) -> Result<License, RenewError> {
+        self.extend(key, request, None, actor, |_| Ok(())).await
+    }
+
+    /// Applies one paid charge of a license's subscription: the term runs from
+    /// the later of the current expiry and the charge. MUST be idempotent per
+    /// `charge.effect_key` (the store enforces it); refuses a subscription that
+    /// no longer renews (cancelled or ended).
+    pub async fn extend_for_charge(
+        &self,
+        key: &LicenseKey,
+        charge: &SubscriptionCharge,
+        actor: Actor,
+    ) -> Result<License, RenewError> {
+        let request = RenewLicense { duration_days: charge.period_days, expires_at: None };
+        let charged_at = charge.charged_at;
+        self.extend(key, request, Some((charge.effect_key.as_str(), charged_at)), actor, |license| {
+            match &license.subscription {
+                Some(subscription) if subscription.renewing => Ok(()),
+                Some(_) => Err(RenewError::NotRenewing),
+                None => Err(RenewError::InvalidTerm("the license follows no subscription".into())),
+            }
+        })
+        .await
+    }
+
+    async fn extend(
+        &self,
+        key: &LicenseKey,
+        request: RenewLicense,
+        charge: Option<(&str, OffsetDateTime)>,
+        actor: Actor,
+        allowed: impl Fn(&License) -> Result<(), RenewError>,
+    ) -> Result<License, RenewError> {
         for _ in 0..MAX_UPDATE_ATTEMPTS {
             let mut license = self.licenses.find_by_key(key).await?.ok_or_else(|| RenewError::NotFound(key.clone()))?;
             if license.state == LicenseState::Revoked {
@@ -330,8 +393,14 @@ impl IssuanceService {
             if license.kind == LicenseKind::Perpetual {
                 return Err(RenewError::InvalidTerm("a perpetual license does not expire".into()));
             }
+            allowed(&license)?;
             let now = self.now();
-            let from = license.expires_at.map_or(now, |at| at.max(now));
+            // A charge pays for the period from the charge on; an operator's renewal
+            // adds its term to what is left.
+            let from = match charge {
+                Some((_, charged_at)) => charged_at.min(now),
+                None => license.expires_at.map_or(now, |at| at.max(now)),
+            };
             let duration_days = match (request.duration_days, request.expires_at) {
                 (None, None) => Some(self.tier_duration(&license)?),
                 (days, _) => days,
@@ -340,6 +409,8 @@ impl IssuanceService {
                 .map_err(RenewError::InvalidTerm)?
                 .ok_or_else(|| RenewError::InvalidTerm("give duration_days or expires_at".into()))?;
             let previous = license.expires_at;
+            // A late or replayed charge never shortens the license.
+            let new_expiry = previous.filter(|_| charge.is_some()).map_or(new_expiry, |at| at.max(new_expiry));
             let expected = license.version;
             license.expires_at = Some(new_expiry);
             license.version += 1;
@@ -348,16 +419,42 @@ impl IssuanceService {
             let details = json!({
                 "previous_expires_at": previous.map(OffsetDateTime::unix_timestamp),
                 "expires_at": new_expiry.unix_timestamp(),
+                "charge": charge.map(|(effect, _)| effect),
             });
             let audit = self.audit(&actor, "license.renewed", &license, details);
-            match self.licenses.update(&license, expected, &audit).await {
+            let written = match charge {
+                Some((effect, _)) => self.licenses.update_once(&license, expected, effect, &audit).await,
+                None => self.licenses.update(&license, expected, &audit).await,
+            };
+            match written {
                 Ok(()) => return Ok(license),
                 Err(UpdateLicenseError::Conflict) => continue,
+                Err(UpdateLicenseError::AlreadyApplied) => return Err(RenewError::AlreadyApplied),
                 Err(UpdateLicenseError::NotFound(key)) => return Err(RenewError::NotFound(key)),
                 Err(UpdateLicenseError::Repository(error)) => return Err(error.into()),
             }
         }
         Err(RenewError::Contended)
+    }
+
+    /// Stops (`false`) or resumes (`true`) extensions by the license's
+    /// subscription. The license itself stays valid until it expires.
+    pub async fn set_renewing(
+        &self,
+        key: &LicenseKey,
+        renewing: bool,
+        actor: Actor,
+    ) -> Result<License, ChangeStateError> {
+        let (verb, action) =
+            if renewing { ("resume", "subscription.resumed") } else { ("stop renewing", "subscription.stopped") };
+        self.change_state(key, actor, verb, action, json!({}), |license| match &mut license.subscription {
+            Some(subscription) if subscription.renewing != renewing => {
+                subscription.renewing = renewing;
+                true
+            }
+            _ => false,
+        })
+        .await
     }
 
     fn tier_duration(&self, license: &License) -> Result<u32, RenewError> {

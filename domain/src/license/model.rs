@@ -186,11 +186,22 @@ pub struct License {
     pub revoke_reason: Option<String>,
     /// App major versions this license may activate; `None`: its tier's rule applies.
     pub app_versions: Option<Vec<u32>>,
+    /// The storefront subscription whose charges extend this license.
+    pub subscription: Option<Subscription>,
     /// The signed license token (JWS) as last issued.
     pub token: String,
     pub updated_at: OffsetDateTime,
     /// Bumped by every update; updates are conditional on it (optimistic concurrency).
     pub version: i64,
+}
+
+/// A storefront subscription a license follows: each recurring charge extends
+/// the license while `renewing`; cancellation stops that, a restart resumes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// The storefront's subscription id (unique per storefront).
+    pub id: String,
+    pub renewing: bool,
 }
 
 impl License {

@@ -12,6 +12,9 @@ pub enum CreateLicenseError {
     KeyTaken(LicenseKey),
     #[error("another license was minted with this idempotency key")]
     IdempotencyKeyTaken,
+    /// Another license of the same source follows this subscription.
+    #[error("another license follows this subscription")]
+    SubscriptionTaken,
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -22,6 +25,9 @@ pub enum UpdateLicenseError {
     NotFound(LicenseKey),
     #[error("the license changed since it was read")]
     Conflict,
+    /// The once-only change (e.g. one storefront charge) was applied before.
+    #[error("this change was applied before")]
+    AlreadyApplied,
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -36,8 +42,9 @@ pub trait LicenseRepository: Send + Sync + 'static {
     /// Stores a new license, its idempotency record if any, and `audit`, atomically.
     /// MUST return `CreateLicenseError::KeyTaken` when a license with the same key
     /// exists and `CreateLicenseError::IdempotencyKeyTaken` when the idempotency
-    /// key was used before, including by a concurrent call; on any error nothing
-    /// is stored.
+    /// key was used before, including by a concurrent call,
+    /// `CreateLicenseError::SubscriptionTaken` when another license of the same
+    /// source follows the same subscription; on any error nothing is stored.
     async fn create(
         &self,
         license: &License,
@@ -71,6 +78,27 @@ pub trait LicenseRepository: Send + Sync + 'static {
         expected_version: i64,
         audit: &AuditEvent,
     ) -> Result<(), UpdateLicenseError>;
+
+    /// Like [`Self::update`], and also records `effect` (a key naming a change
+    /// that must happen once, such as `gumroad:charge:<sale id>`) in the same
+    /// transaction. MUST return `UpdateLicenseError::AlreadyApplied` when
+    /// `effect` was recorded before, also by a concurrent call, and then write
+    /// nothing; otherwise the errors of `update`.
+    async fn update_once(
+        &self,
+        license: &License,
+        expected_version: i64,
+        effect: &str,
+        audit: &AuditEvent,
+    ) -> Result<(), UpdateLicenseError>;
+
+    /// The license that follows subscription `subscription_id` of storefront
+    /// `source`; `Ok(None)` when there is none.
+    async fn find_by_subscription(
+        &self,
+        source: &str,
+        subscription_id: &str,
+    ) -> Result<Option<License>, RepositoryError>;
 
     /// Succeeds when the store answers a trivial query.
     async fn ping(&self) -> Result<(), RepositoryError>;

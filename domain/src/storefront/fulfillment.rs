@@ -6,8 +6,15 @@
 //! - a sale mints one license with the idempotency key `<storefront>:sale:<id>`
 //!   — the licenses table's unique index makes that hold under any
 //!   concurrency, and a redelivery is recorded as a duplicate;
+//! - a fulfilled sale queues the license email once (the outbox dedupes on
+//!   the license), also when the sale is delivered again — so a replay heals
+//!   an email that could not be queued the first time;
 //! - refund → revoke (unless `on_refund = ignore`), dispute → suspend, dispute
 //!   won → reinstate, each found through the sale's idempotency key;
+//! - a sale with a subscription id makes a subscription license that follows
+//!   it: each recurring charge extends it once (the store records the charge
+//!   in the same transaction), cancellation and subscription end stop that,
+//!   a restart resumes it;
 //! - anything that cannot be processed is kept as a failed event with its
 //!   reason, to be replayed after the operator fixes the cause.
 
@@ -23,8 +30,9 @@ use super::{
 };
 use crate::audit::Actor;
 use crate::clock::{now_seconds, Clock};
-use crate::issuance::{ChangeStateError, IssuanceService, MintError, MintLicense};
-use crate::license::{CustomerName, EmailAddress, IdempotencyKey, LicenseKey, LicenseRepository};
+use crate::issuance::{ChangeStateError, IssuanceService, MintError, MintLicense, RenewError, SubscriptionCharge};
+use crate::license::{CustomerName, EmailAddress, IdempotencyKey, LicenseKey, LicenseKind, LicenseRepository};
+use crate::mail::OutboxService;
 use crate::random::{new_id, RandomSource};
 use crate::repository::RepositoryError;
 
@@ -88,6 +96,7 @@ pub struct FulfillmentService {
     log: Arc<dyn StorefrontEventLog>,
     licenses: Arc<dyn LicenseRepository>,
     issuance: IssuanceService,
+    outbox: OutboxService,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
     storefronts: BTreeMap<String, ConfiguredStorefront>,
@@ -101,13 +110,14 @@ impl FulfillmentService {
         log: Arc<dyn StorefrontEventLog>,
         licenses: Arc<dyn LicenseRepository>,
         issuance: IssuanceService,
+        outbox: OutboxService,
         clock: Arc<dyn Clock>,
         random: Arc<dyn RandomSource>,
         storefronts: Vec<ConfiguredStorefront>,
     ) -> Self {
         let storefronts =
             storefronts.into_iter().map(|storefront| (storefront.adapter.name().to_owned(), storefront)).collect();
-        Self { log, licenses, issuance, clock, random, storefronts }
+        Self { log, licenses, issuance, outbox, clock, random, storefronts }
     }
 
     /// Authenticates, records, then processes one delivery. Only a failed
@@ -189,14 +199,12 @@ impl FulfillmentService {
             EventKind::Refund => self.change_sale(name, &event, Change::Revoke).await,
             EventKind::Dispute => self.change_sale(name, &event, Change::Suspend).await,
             EventKind::DisputeWon => self.change_sale(name, &event, Change::Reinstate).await,
-            EventKind::RecurringCharge
-            | EventKind::Cancellation
-            | EventKind::SubscriptionEnded
-            | EventKind::SubscriptionRestarted
-            | EventKind::SubscriptionUpdated => Err(Fault::Failed(format!(
-                "{} events are not handled yet; replay this event after upgrading",
-                event.kind
-            ))),
+            EventKind::RecurringCharge => self.apply_charge(name, &event).await,
+            EventKind::Cancellation | EventKind::SubscriptionEnded => self.set_renewing(name, &event, false).await,
+            EventKind::SubscriptionRestarted => self.set_renewing(name, &event, true).await,
+            EventKind::SubscriptionUpdated => Err(Fault::Ignored(
+                "plan changes are recorded but not applied; change the license's tier by hand if needed".into(),
+            )),
         };
         match result {
             Ok((status, key)) => outcome(status, Some(&event), None, Some(key)),
@@ -235,30 +243,89 @@ impl FulfillmentService {
             .or_else(|| CustomerName::parse(email.as_str()).ok())
             .ok_or_else(|| Fault::Failed("the sale has no usable buyer name".into()))?;
         let sale_id = event.sale_id.clone().unwrap_or_default();
+        let subscription = event.subscription_id.is_some();
         let request = MintLicense {
             product: mapping.product.clone(),
             tier,
             name,
             email,
             seats: None,
-            kind: None,
-            duration_days: None,
+            kind: subscription.then_some(LicenseKind::Subscription),
+            duration_days: event.billing_period_days.filter(|_| subscription),
             expires_at: None,
             key: None,
             notes: event.test.then(|| format!("test purchase ({storefront} test ping)")),
             source: Some(storefront.to_owned()),
             source_ref: Some(sale_id.chars().take(200).collect()),
             app_versions: None,
+            subscription_id: event.subscription_id.clone(),
             idempotency_key: Some(sale_key(storefront, &sale_id)?),
         };
-        match self.issuance.mint(request, Actor::Storefront(storefront.to_owned())).await {
-            Ok(minted) if minted.replayed => Ok((EventStatus::Duplicate, minted.license.key.to_string())),
-            Ok(minted) => Ok((EventStatus::Processed, minted.license.key.to_string())),
-            Err(MintError::IdempotencyKeyReused) => Err(Fault::Failed(
-                "this sale id already minted a license for a different product, tier or buyer".into(),
-            )),
+        let actor = Actor::Storefront(storefront.to_owned());
+        let minted = match self.issuance.mint(request, actor.clone()).await {
+            Ok(minted) => minted,
+            Err(MintError::IdempotencyKeyReused) => {
+                return Err(Fault::Failed(
+                    "this sale id already minted a license for a different product, tier or buyer".into(),
+                ))
+            }
+            Err(error) => return Err(Fault::Failed(error.to_string())),
+        };
+        let key = minted.license.key.to_string();
+        if let Err(error) = self.outbox.queue_issued(&minted.license, actor).await {
+            return Err(Fault::Failed(format!(
+                "license {key} is minted but its email could not be queued ({error}); replay this event to queue it"
+            )));
+        }
+        let status = if minted.replayed { EventStatus::Duplicate } else { EventStatus::Processed };
+        Ok((status, key))
+    }
+
+    async fn apply_charge(&self, storefront: &str, event: &StorefrontEvent) -> Result<(EventStatus, String), Fault> {
+        let key = self.license_of_subscription(storefront, event).await?;
+        let sale_id = event.sale_id.clone().unwrap_or_default();
+        let charge = SubscriptionCharge {
+            effect_key: format!("{storefront}:charge:{sale_id}"),
+            charged_at: event.occurred_at.unwrap_or_else(|| now_seconds(self.clock.as_ref())),
+            period_days: event.billing_period_days,
+        };
+        match self.issuance.extend_for_charge(&key, &charge, Actor::Storefront(storefront.to_owned())).await {
+            Ok(license) => Ok((EventStatus::Processed, license.key.to_string())),
+            Err(RenewError::AlreadyApplied) => Ok((EventStatus::Duplicate, key.to_string())),
+            Err(error @ RenewError::NotRenewing) => Err(Fault::Ignored(format!(
+                "{error}; the charge was not applied (renew the license by hand, or replay after a restart)"
+            ))),
             Err(error) => Err(Fault::Failed(error.to_string())),
         }
+    }
+
+    async fn set_renewing(
+        &self,
+        storefront: &str,
+        event: &StorefrontEvent,
+        renewing: bool,
+    ) -> Result<(EventStatus, String), Fault> {
+        let key = self.license_of_subscription(storefront, event).await?;
+        match self.issuance.set_renewing(&key, renewing, Actor::Storefront(storefront.to_owned())).await {
+            Ok(license) => Ok((EventStatus::Processed, license.key.to_string())),
+            Err(ChangeStateError::InvalidTransition { .. }) => Ok((EventStatus::Duplicate, key.to_string())),
+            Err(error) => Err(Fault::Failed(error.to_string())),
+        }
+    }
+
+    async fn license_of_subscription(&self, storefront: &str, event: &StorefrontEvent) -> Result<LicenseKey, Fault> {
+        let subscription = event.subscription_id.as_deref().unwrap_or_default();
+        let found = self
+            .licenses
+            .find_by_subscription(storefront, subscription)
+            .await
+            .map_err(|error| Fault::Failed(error.to_string()))?;
+        found.map(|license| license.key).ok_or_else(|| {
+            Fault::Failed(format!(
+                "no license follows {storefront} subscription `{subscription}` (was its first sale fulfilled?); \
+                 replay this event once it is"
+            ))
+        })
     }
 
     async fn change_sale(

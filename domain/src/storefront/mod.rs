@@ -55,6 +55,14 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Events about a subscription as a whole, which carry no sale id.
+    pub fn is_subscription_only(self) -> bool {
+        matches!(
+            self,
+            Self::Cancellation | Self::SubscriptionEnded | Self::SubscriptionRestarted | Self::SubscriptionUpdated
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Sale => "sale",
@@ -91,6 +99,9 @@ pub struct StorefrontEvent {
     pub name: Option<String>,
     /// A test purchase made by the seller.
     pub test: bool,
+    /// The subscription's billing period in days (Gumroad `recurrence`), when
+    /// the storefront says; otherwise the tier's `duration_days` applies.
+    pub billing_period_days: Option<u32>,
     pub occurred_at: Option<OffsetDateTime>,
 }
 

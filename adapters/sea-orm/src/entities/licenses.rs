@@ -30,6 +30,8 @@ pub struct Model {
     pub version: i64,
     /// Live activations; changed only by conditional updates (see the activation store).
     pub seats_used: i32,
+    pub subscription_id: Option<String>,
+    pub subscription_renewing: Option<bool>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,11 +17,13 @@ use tessera_domain::issuance::{
 use tessera_domain::license::{
     CustomerName, EmailAddress, IdempotencyKey, License, LicenseFilter, LicenseKey, LicenseKind, LicenseStatus,
 };
+use tessera_domain::mail::QueueError;
 use tessera_domain::page::PageRequest;
 use time::OffsetDateTime;
 
 use super::activations::ActivationBody;
 use super::admin_auth::AdminAuth;
+use super::deliveries::DeliveryBody;
 use super::errors::{admin_bad_request_handler, internal, storage_failure, ErrorBody};
 use crate::state::AppState;
 
@@ -113,6 +115,8 @@ pub struct LicenseBody {
     pub revoke_reason: Option<String>,
     /// App major versions this license may activate; `null`: the tier's rule.
     pub app_versions: Option<Vec<u32>>,
+    /// The storefront subscription whose charges extend this license.
+    pub subscription: Option<SubscriptionBody>,
     pub updated_at: OffsetDateTime,
     /// The signed license token as last issued.
     pub token: String,
@@ -141,11 +145,22 @@ impl LicenseBody {
             notes: license.notes,
             revoke_reason: license.revoke_reason,
             app_versions: license.app_versions,
+            subscription: license
+                .subscription
+                .map(|subscription| SubscriptionBody { id: subscription.id, renewing: subscription.renewing }),
             updated_at: license.updated_at,
             token: license.token,
             activations: None,
         }
     }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct SubscriptionBody {
+    /// The storefront's subscription id.
+    pub id: String,
+    /// `false` once cancelled or ended: charges no longer extend the license.
+    pub renewing: bool,
 }
 
 /// What to mint. Omitted fields come from the product's tier.
@@ -175,6 +190,9 @@ pub struct MintLicenseRequest {
     pub app_versions: Option<Vec<u32>>,
     /// The source's own reference, e.g. an order number.
     pub source_ref: Option<String>,
+    /// Email the license to the buyer (through the outbox). Once per license,
+    /// also when the request is repeated with the same `Idempotency-Key`.
+    pub send_email: Option<bool>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -182,6 +200,11 @@ pub struct MintedLicenseBody {
     pub license: LicenseBody,
     /// The signed license token to deliver to the buyer.
     pub token: String,
+    /// The queued email, with `send_email`.
+    pub delivery: Option<DeliveryBody>,
+    /// Why the email could not be queued (the license is minted regardless;
+    /// repeat the request with the same `Idempotency-Key`, or redeliver).
+    pub delivery_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -320,7 +343,9 @@ impl From<RenewError> for LicenseResponse {
     fn from(error: RenewError) -> Self {
         match &error {
             RenewError::NotFound(_) => Self::NotFound(ErrorBody::new("NOT_FOUND", error.to_string())),
-            RenewError::Revoked => Self::Conflict(ErrorBody::new("INVALID_TRANSITION", error.to_string())),
+            RenewError::Revoked | RenewError::NotRenewing | RenewError::AlreadyApplied => {
+                Self::Conflict(ErrorBody::new("INVALID_TRANSITION", error.to_string()))
+            }
             RenewError::InvalidTerm(_) => Self::BadRequest(ErrorBody::new("INVALID_TERM", error.to_string())),
             RenewError::Contended => Self::Conflict(ErrorBody::new("CONTENDED", error.to_string())),
             RenewError::Signing(_) => Self::Internal(internal(&error)),
@@ -369,6 +394,7 @@ impl MintLicenseRequest {
             source: self.source,
             source_ref: self.source_ref,
             app_versions: self.app_versions,
+            subscription_id: None,
             idempotency_key,
         })
     }
@@ -394,21 +420,32 @@ impl LicensesApi {
                 return MintResponse::BadRequest(ErrorBody::new("INVALID_IDEMPOTENCY_KEY", error.to_string()))
             }
         };
+        let send_email = body.0.send_email.unwrap_or(false);
         let request = match body.0.parse(idempotency_key) {
             Ok(request) => request,
             Err(body) => return MintResponse::BadRequest(body),
         };
-        match state.issuance.mint(request, Actor::Admin).await {
-            Ok(minted) => {
-                let token = minted.license.token.clone();
-                let license = LicenseBody::of(minted.license, state.issuance.now());
-                MintResponse::Created(
-                    Json(MintedLicenseBody { license, token }),
-                    minted.replayed.then(|| "true".into()),
-                )
+        let minted = match state.issuance.mint(request, Actor::Admin).await {
+            Ok(minted) => minted,
+            Err(error) => return error.into(),
+        };
+        let (delivery, delivery_error) = if send_email {
+            match state.outbox.queue_issued(&minted.license, Actor::Admin).await {
+                Ok(enqueued) => (Some(DeliveryBody::from(enqueued.delivery().clone())), None),
+                Err(error) => {
+                    tracing::error!(key = %minted.license.key, error = %super::errors::chain(&error), "could not queue the license email");
+                    (None, Some(format!("the email could not be queued: {error}")))
+                }
             }
-            Err(error) => error.into(),
-        }
+        } else {
+            (None, None)
+        };
+        let token = minted.license.token.clone();
+        let license = LicenseBody::of(minted.license, state.issuance.now());
+        MintResponse::Created(
+            Json(MintedLicenseBody { license, token, delivery, delivery_error }),
+            minted.replayed.then(|| "true".into()),
+        )
     }
 
     /// List licenses, newest first.
@@ -528,7 +565,50 @@ impl LicensesApi {
         let request = RenewLicense { duration_days, expires_at: body.0.expires_at };
         respond(&state, state.issuance.renew(&key, request, Actor::Admin).await)
     }
+
+    /// Email the license again, to its current address, with its current token.
+    #[oai(path = "/:key/redeliver", method = "post", operation_id = "redeliverLicense")]
+    async fn redeliver(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, key: Path<String>) -> RedeliverResponse {
+        let key = match LicenseKey::parse(&key.0) {
+            Ok(key) => key,
+            Err(error) => return RedeliverResponse::BadRequest(ErrorBody::new("INVALID_KEY", error.to_string())),
+        };
+        match state.outbox.redeliver(&key, Actor::Admin).await {
+            Ok(delivery) => RedeliverResponse::Accepted(Json(delivery.into())),
+            Err(error @ QueueError::NotFound(_)) => {
+                RedeliverResponse::NotFound(ErrorBody::new("NOT_FOUND", error.to_string()))
+            }
+            Err(error @ QueueError::Revoked(_)) => {
+                RedeliverResponse::Conflict(ErrorBody::new("REVOKED", error.to_string()))
+            }
+            Err(QueueError::Repository(error)) => storage_failure!(RedeliverResponse, &error),
+        }
+    }
 }
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "redeliver_bad_request")]
+pub enum RedeliverResponse {
+    /// Queued; the outbox sends it shortly.
+    #[oai(status = 202)]
+    Accepted(Json<DeliveryBody>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The license is revoked.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+admin_bad_request_handler!(redeliver_bad_request, RedeliverResponse);
 
 fn respond<E>(state: &AppState, result: Result<License, E>) -> LicenseResponse
 where

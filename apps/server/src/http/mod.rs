@@ -10,6 +10,7 @@ mod activation;
 mod activations;
 mod admin_auth;
 mod audit;
+mod deliveries;
 pub mod errors;
 mod licenses;
 mod public;
@@ -32,8 +33,13 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub type PublicApis = (public::HealthApi, public::KeysApi, activation::ActivationApi);
-pub type AdminApis =
-    (licenses::LicensesApi, activations::ActivationsApi, storefront_events::StorefrontEventsApi, audit::AuditApi);
+pub type AdminApis = (
+    licenses::LicensesApi,
+    activations::ActivationsApi,
+    storefront_events::StorefrontEventsApi,
+    deliveries::DeliveriesApi,
+    audit::AuditApi,
+);
 
 /// The public listener's OpenAPI service.
 pub fn public_api() -> OpenApiService<PublicApis, ()> {
@@ -48,7 +54,13 @@ pub fn public_api() -> OpenApiService<PublicApis, ()> {
 /// The admin listener's OpenAPI service.
 pub fn admin_api() -> OpenApiService<AdminApis, ()> {
     OpenApiService::new(
-        (licenses::LicensesApi, activations::ActivationsApi, storefront_events::StorefrontEventsApi, audit::AuditApi),
+        (
+            licenses::LicensesApi,
+            activations::ActivationsApi,
+            storefront_events::StorefrontEventsApi,
+            deliveries::DeliveriesApi,
+            audit::AuditApi,
+        ),
         "Tessera admin API",
         VERSION,
     )

@@ -1,6 +1,17 @@
-//! The mail port: sending one email through a provider. Which emails to send,
-//! and retrying them, is the outbox's job; a [`Mailer`] only sends and says how
-//! a failure should be treated.
+//! The mail port family: a [`Mailer`] sends one email through a provider and
+//! says how a failure should be treated; the outbox ([`DeliveryRepository`],
+//! [`OutboxService`]) decides which emails to send, keeps them durably and
+//! retries them, so that nothing queued is lost and nothing is sent twice.
+
+mod compose;
+mod outbox;
+mod service;
+
+pub use compose::{compose, MailSettings};
+pub use outbox::{
+    Delivery, DeliveryFilter, DeliveryKind, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued,
+};
+pub use service::{DeliveryRun, OutboxService, QueueError, RetryDeliveryError, RetryPolicy};
 
 use async_trait::async_trait;
 use thiserror::Error;

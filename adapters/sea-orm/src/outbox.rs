@@ -1,0 +1,256 @@
+//! The email outbox on sea-orm. Claims are conditional updates on the row's
+//! status and attempt count, so two workers — in one process or many, on
+//! SQLite or Postgres — never both win the same attempt.
+
+use async_trait::async_trait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use tessera_domain::audit::AuditEvent;
+use tessera_domain::license::{EmailAddress, LicenseKey};
+use tessera_domain::mail::{Delivery, DeliveryFilter, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued};
+use tessera_domain::page::{Page, PageRequest};
+use tessera_domain::repository::RepositoryError;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::entities::{audit_events, deliveries};
+use crate::errors::{repository_error, unique_violation};
+use crate::license_repository::{audit_row, corrupt, from_timestamp, timestamp};
+use crate::paging::newest_first;
+use crate::SeaOrmLicenseRepository;
+
+use deliveries::Column;
+
+fn to_row(delivery: &Delivery) -> deliveries::Model {
+    deliveries::Model {
+        id: delivery.id.to_string(),
+        kind: delivery.kind.to_string(),
+        license_key: delivery.license_key.as_ref().map(|key| key.to_string()),
+        to_address: delivery.to.as_str().to_owned(),
+        status: delivery.status.to_string(),
+        attempts: i32::try_from(delivery.attempts).unwrap_or(i32::MAX),
+        next_attempt_at: timestamp(delivery.next_attempt_at),
+        last_error: delivery.last_error.clone(),
+        provider_message_id: delivery.provider_message_id.clone(),
+        dedupe_key: delivery.dedupe_key.clone(),
+        created_at: timestamp(delivery.created_at),
+        updated_at: timestamp(delivery.updated_at),
+        sent_at: delivery.sent_at.map(timestamp),
+        claimed_until: delivery.claimed_until.map(timestamp),
+    }
+}
+
+fn from_row(row: deliveries::Model) -> Result<Delivery, RepositoryError> {
+    Ok(Delivery {
+        id: row.id.parse().map_err(|error| corrupt("delivery id", error))?,
+        kind: row.kind.parse().map_err(|error: String| corrupt("delivery kind", error))?,
+        license_key: row
+            .license_key
+            .map(|key| LicenseKey::parse(&key).map_err(|error| corrupt("license key", error)))
+            .transpose()?,
+        to: EmailAddress::parse(&row.to_address).map_err(|error| corrupt("delivery address", error))?,
+        status: row.status.parse().map_err(|error: String| corrupt("delivery status", error))?,
+        attempts: u32::try_from(row.attempts).map_err(|error| corrupt("attempts", error))?,
+        next_attempt_at: from_timestamp(row.next_attempt_at)?,
+        last_error: row.last_error,
+        provider_message_id: row.provider_message_id,
+        dedupe_key: row.dedupe_key,
+        created_at: from_timestamp(row.created_at)?,
+        updated_at: from_timestamp(row.updated_at)?,
+        sent_at: row.sent_at.map(from_timestamp).transpose()?,
+        claimed_until: row.claimed_until.map(from_timestamp).transpose()?,
+    })
+}
+
+/// Keeps provider error texts to a storable size.
+fn clip(text: &Option<String>) -> Option<String> {
+    text.as_ref().map(|text| text.chars().take(2000).collect())
+}
+
+#[async_trait]
+impl DeliveryRepository for SeaOrmLicenseRepository {
+    async fn enqueue(&self, delivery: &Delivery, audit: &AuditEvent) -> Result<Enqueued, RepositoryError> {
+        let txn = self.db.writer.begin().await.map_err(repository_error)?;
+        let inserted =
+            deliveries::Entity::insert(to_row(delivery).into_active_model()).exec_without_returning(&txn).await;
+        match inserted {
+            Ok(_) => {}
+            Err(error) if unique_violation(&error).is_some() && delivery.dedupe_key.is_some() => {
+                let _ = txn.rollback().await;
+                let existing = deliveries::Entity::find()
+                    .filter(Column::DedupeKey.eq(delivery.dedupe_key.clone()))
+                    .one(&self.db.writer)
+                    .await
+                    .map_err(repository_error)?
+                    .ok_or_else(|| RepositoryError::unexpected("a dedupe key violated, then not found"))?;
+                return Ok(Enqueued::Existing(from_row(existing)?));
+            }
+            Err(error) => {
+                let _ = txn.rollback().await;
+                return Err(repository_error(error));
+            }
+        }
+        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
+        Ok(Enqueued::New(delivery.clone()))
+    }
+
+    async fn claim_due(
+        &self,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, RepositoryError> {
+        // More candidates than wanted, so a worker that loses races to others
+        // still fills its batch from the rest.
+        let candidates = deliveries::Entity::find()
+            .filter(Column::Status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(Column::NextAttemptAt.lte(timestamp(now)))
+            .order_by_asc(Column::NextAttemptAt)
+            .order_by_asc(Column::Id)
+            .limit(u64::from(limit) * 4)
+            .all(&self.db.writer)
+            .await
+            .map_err(repository_error)?;
+        let mut claimed = Vec::new();
+        for row in candidates {
+            if claimed.len() >= limit as usize {
+                break;
+            }
+            // Wins only if nobody claimed or changed this attempt since it was read.
+            let updated = deliveries::Entity::update_many()
+                .col_expr(Column::Status, Expr::value(DeliveryStatus::Sending.as_str()))
+                .col_expr(Column::Attempts, Expr::value(row.attempts + 1))
+                .col_expr(Column::ClaimedUntil, Expr::value(timestamp(until)))
+                .col_expr(Column::UpdatedAt, Expr::value(timestamp(now)))
+                .filter(Column::Id.eq(row.id.as_str()))
+                .filter(Column::Status.eq(DeliveryStatus::Pending.as_str()))
+                .filter(Column::Attempts.eq(row.attempts))
+                .exec(&self.db.writer)
+                .await
+                .map_err(repository_error)?;
+            if updated.rows_affected == 1 {
+                let mut delivery = from_row(row)?;
+                delivery.status = DeliveryStatus::Sending;
+                delivery.attempts += 1;
+                delivery.claimed_until = Some(until);
+                delivery.updated_at = now;
+                claimed.push(delivery);
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn settle(
+        &self,
+        id: Uuid,
+        attempt: u32,
+        outcome: &DeliveryOutcome,
+        audit: &AuditEvent,
+    ) -> Result<bool, RepositoryError> {
+        let txn = self.db.writer.begin().await.map_err(repository_error)?;
+        let mut update = deliveries::Entity::update_many()
+            .col_expr(Column::Status, Expr::value(outcome.status.as_str()))
+            .col_expr(Column::NextAttemptAt, Expr::value(timestamp(outcome.next_attempt_at)))
+            .col_expr(Column::LastError, Expr::value(clip(&outcome.last_error)))
+            .col_expr(Column::UpdatedAt, Expr::value(timestamp(outcome.at)))
+            .col_expr(Column::ClaimedUntil, Expr::value(Option::<i64>::None));
+        if outcome.provider_message_id.is_some() {
+            update = update.col_expr(Column::ProviderMessageId, Expr::value(outcome.provider_message_id.clone()));
+        }
+        if outcome.status == DeliveryStatus::Sent {
+            update = update.col_expr(Column::SentAt, Expr::value(timestamp(outcome.at)));
+        }
+        let updated = update
+            .filter(Column::Id.eq(id.to_string()))
+            .filter(Column::Status.eq(DeliveryStatus::Sending.as_str()))
+            .filter(Column::Attempts.eq(i32::try_from(attempt).unwrap_or(i32::MAX)))
+            .exec(&txn)
+            .await
+            .map_err(repository_error)?;
+        if updated.rows_affected == 0 {
+            let _ = txn.rollback().await;
+            return Ok(false);
+        }
+        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
+        Ok(true)
+    }
+
+    async fn fail_abandoned(&self, now: OffsetDateTime, error: &str) -> Result<Vec<Delivery>, RepositoryError> {
+        let lapsed = deliveries::Entity::find()
+            .filter(Column::Status.eq(DeliveryStatus::Sending.as_str()))
+            .filter(Column::ClaimedUntil.lt(timestamp(now)))
+            .all(&self.db.writer)
+            .await
+            .map_err(repository_error)?;
+        let mut failed = Vec::new();
+        for row in lapsed {
+            let updated = deliveries::Entity::update_many()
+                .col_expr(Column::Status, Expr::value(DeliveryStatus::Failed.as_str()))
+                .col_expr(Column::LastError, Expr::value(error))
+                .col_expr(Column::ClaimedUntil, Expr::value(Option::<i64>::None))
+                .col_expr(Column::UpdatedAt, Expr::value(timestamp(now)))
+                .filter(Column::Id.eq(row.id.as_str()))
+                .filter(Column::Status.eq(DeliveryStatus::Sending.as_str()))
+                .filter(Column::Attempts.eq(row.attempts))
+                .exec(&self.db.writer)
+                .await
+                .map_err(repository_error)?;
+            if updated.rows_affected == 1 {
+                failed.push(from_row(row)?);
+            }
+        }
+        Ok(failed)
+    }
+
+    async fn reschedule(
+        &self,
+        id: Uuid,
+        expected: DeliveryStatus,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<bool, RepositoryError> {
+        let txn = self.db.writer.begin().await.map_err(repository_error)?;
+        let updated = deliveries::Entity::update_many()
+            .col_expr(Column::Status, Expr::value(DeliveryStatus::Pending.as_str()))
+            .col_expr(Column::NextAttemptAt, Expr::value(timestamp(now)))
+            .col_expr(Column::UpdatedAt, Expr::value(timestamp(now)))
+            .filter(Column::Id.eq(id.to_string()))
+            .filter(Column::Status.eq(expected.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(repository_error)?;
+        if updated.rows_affected == 0 {
+            let _ = txn.rollback().await;
+            return Ok(false);
+        }
+        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
+        Ok(true)
+    }
+
+    async fn find_delivery(&self, id: Uuid) -> Result<Option<Delivery>, RepositoryError> {
+        deliveries::Entity::find_by_id(id.to_string())
+            .one(&self.db.reader)
+            .await
+            .map_err(repository_error)?
+            .map(from_row)
+            .transpose()
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Delivery>, RepositoryError> {
+        let mut query = deliveries::Entity::find();
+        if let Some(status) = filter.status {
+            query = query.filter(Column::Status.eq(status.as_str()));
+        }
+        if let Some(key) = &filter.license_key {
+            query = query.filter(Column::LicenseKey.eq(key.as_str()));
+        }
+        newest_first(query, Column::Id, page, &self.db.reader, from_row, |item| item.id.to_string()).await
+    }
+}

@@ -1,0 +1,227 @@
+//! `/admin/v1/deliveries`: the email outbox, and retrying a delivery.
+
+#![allow(clippy::large_enum_variant)]
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use tessera_domain::audit::Actor;
+use tessera_domain::license::LicenseKey;
+use tessera_domain::mail::{Delivery, DeliveryFilter, DeliveryKind, DeliveryStatus, RetryDeliveryError};
+use tessera_domain::page::PageRequest;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::admin_auth::AdminAuth;
+use super::errors::{admin_bad_request_handler, invalid_cursor, storage_failure, ErrorBody};
+use crate::state::AppState;
+
+#[derive(Tags)]
+enum AdminTags {
+    /// The email outbox: every license email, with where it stands.
+    Deliveries,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum DeliveryStatusDto {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl From<DeliveryStatus> for DeliveryStatusDto {
+    fn from(status: DeliveryStatus) -> Self {
+        match status {
+            DeliveryStatus::Pending => Self::Pending,
+            DeliveryStatus::Sending => Self::Sending,
+            DeliveryStatus::Sent => Self::Sent,
+            DeliveryStatus::Failed => Self::Failed,
+        }
+    }
+}
+
+impl From<DeliveryStatusDto> for DeliveryStatus {
+    fn from(status: DeliveryStatusDto) -> Self {
+        match status {
+            DeliveryStatusDto::Pending => Self::Pending,
+            DeliveryStatusDto::Sending => Self::Sending,
+            DeliveryStatusDto::Sent => Self::Sent,
+            DeliveryStatusDto::Failed => Self::Failed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum DeliveryKindDto {
+    /// A newly issued license.
+    License,
+    /// A license sent again on request.
+    Redelivery,
+}
+
+impl From<DeliveryKind> for DeliveryKindDto {
+    fn from(kind: DeliveryKind) -> Self {
+        match kind {
+            DeliveryKind::License => Self::License,
+            DeliveryKind::Redelivery => Self::Redelivery,
+        }
+    }
+}
+
+/// One email in the outbox.
+#[derive(Debug, Clone, Object)]
+pub struct DeliveryBody {
+    pub id: String,
+    pub kind: DeliveryKindDto,
+    pub license_key: Option<String>,
+    pub to: String,
+    pub status: DeliveryStatusDto,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// When a pending delivery is tried next.
+    pub next_attempt_at: OffsetDateTime,
+    pub last_error: Option<String>,
+    /// The mail provider's id of the sent message.
+    pub provider_message_id: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub sent_at: Option<OffsetDateTime>,
+}
+
+impl From<Delivery> for DeliveryBody {
+    fn from(delivery: Delivery) -> Self {
+        Self {
+            id: delivery.id.to_string(),
+            kind: delivery.kind.into(),
+            license_key: delivery.license_key.map(|key| key.to_string()),
+            to: delivery.to.as_str().to_owned(),
+            status: delivery.status.into(),
+            attempts: delivery.attempts,
+            next_attempt_at: delivery.next_attempt_at,
+            last_error: delivery.last_error,
+            provider_message_id: delivery.provider_message_id,
+            created_at: delivery.created_at,
+            updated_at: delivery.updated_at,
+            sent_at: delivery.sent_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct DeliveryPage {
+    pub items: Vec<DeliveryBody>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "list_bad_request")]
+pub enum ListDeliveriesResponse {
+    #[oai(status = 200)]
+    Ok(Json<DeliveryPage>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+admin_bad_request_handler!(list_bad_request, ListDeliveriesResponse);
+
+/// The answer of show and retry: the delivery.
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "delivery_bad_request")]
+pub enum DeliveryResponse {
+    #[oai(status = 200)]
+    Ok(Json<DeliveryBody>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// Sent already, or being sent now.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+admin_bad_request_handler!(delivery_bad_request, DeliveryResponse);
+
+fn not_found(id: &str) -> DeliveryResponse {
+    DeliveryResponse::NotFound(ErrorBody::new("NOT_FOUND", format!("no delivery {id}")))
+}
+
+pub struct DeliveriesApi;
+
+#[OpenApi(prefix_path = "/admin/v1/deliveries", tag = "AdminTags::Deliveries")]
+impl DeliveriesApi {
+    /// Deliveries, newest first.
+    #[oai(path = "/", method = "get", operation_id = "listDeliveries")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        /// e.g. `failed`
+        status: Query<Option<DeliveryStatusDto>>,
+        /// Only the deliveries of this license.
+        license_key: Query<Option<String>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+        cursor: Query<Option<String>>,
+    ) -> ListDeliveriesResponse {
+        if let Some(body) = invalid_cursor(cursor.0.as_deref()) {
+            return ListDeliveriesResponse::BadRequest(body);
+        }
+        let license_key = match license_key.0.as_deref().map(LicenseKey::parse).transpose() {
+            Ok(key) => key,
+            Err(error) => return ListDeliveriesResponse::BadRequest(ErrorBody::new("INVALID_KEY", error.to_string())),
+        };
+        let filter = DeliveryFilter { status: status.0.map(Into::into), license_key };
+        match state.outbox.list(&filter, &PageRequest::new(limit.0, cursor.0)).await {
+            Ok(page) => ListDeliveriesResponse::Ok(Json(DeliveryPage {
+                items: page.items.into_iter().map(Into::into).collect(),
+                next_cursor: page.next_cursor,
+            })),
+            Err(error) => storage_failure!(ListDeliveriesResponse, &error),
+        }
+    }
+
+    /// One delivery.
+    #[oai(path = "/:id", method = "get", operation_id = "getDelivery")]
+    async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, id: Path<String>) -> DeliveryResponse {
+        let Ok(uuid) = Uuid::parse_str(&id.0) else { return not_found(&id.0) };
+        match state.outbox.get(uuid).await {
+            Ok(Some(delivery)) => DeliveryResponse::Ok(Json(delivery.into())),
+            Ok(None) => not_found(&id.0),
+            Err(error) => storage_failure!(DeliveryResponse, &error),
+        }
+    }
+
+    /// Send a failed (or waiting) delivery again now. A sent delivery is not
+    /// sent twice: redeliver the license instead.
+    #[oai(path = "/:id/retry", method = "post", operation_id = "retryDelivery")]
+    async fn retry(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, id: Path<String>) -> DeliveryResponse {
+        let Ok(uuid) = Uuid::parse_str(&id.0) else { return not_found(&id.0) };
+        match state.outbox.retry(uuid, Actor::Admin).await {
+            Ok(delivery) => DeliveryResponse::Ok(Json(delivery.into())),
+            Err(RetryDeliveryError::NotFound(_)) => not_found(&id.0),
+            Err(error @ RetryDeliveryError::NotRetryable { .. }) => {
+                DeliveryResponse::Conflict(ErrorBody::new("NOT_RETRYABLE", error.to_string()))
+            }
+            Err(RetryDeliveryError::Repository(error)) => storage_failure!(DeliveryResponse, &error),
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The license email, rendered from the license as it is when the email is
+//! sent (so a renewal's fresh token is what goes out), in text and HTML.
+
+use super::{Attachment, DeliveryKind, Email};
+use crate::license::{EmailAddress, License};
+
+/// What every email needs from configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// `Name <address>` of the sender.
+    pub from: String,
+    /// The public base URL (`server.base_url`): the portal link is built on it.
+    pub base_url: String,
+}
+
+impl MailSettings {
+    pub fn portal_url(&self) -> String {
+        format!("{}/portal", self.base_url.trim_end_matches('/'))
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// The email carrying `license`: key, token inline and as `<key>.lic`,
+/// activation instructions and the portal link.
+pub fn compose(
+    license: &License,
+    to: &EmailAddress,
+    product_name: &str,
+    kind: DeliveryKind,
+    settings: &MailSettings,
+    reference: &str,
+) -> Email {
+    let key = license.key.as_str();
+    let file_name = format!("{key}.lic");
+    let subject = match kind {
+        DeliveryKind::License => format!("Your {product_name} license"),
+        DeliveryKind::Redelivery => format!("Your {product_name} license (sent again)"),
+    };
+    let expiry = match license.expires_at {
+        Some(at) => format!("valid until {}", at.date()),
+        None => "perpetual".to_owned(),
+    };
+    let portal = settings.portal_url();
+    let seats = license.seats;
+    let machines = if seats == 1 { "1 machine".to_owned() } else { format!("{seats} machines") };
+    let greeting = license.name.as_str();
+    let tier = &license.tier;
+    let token = &license.token;
+
+    let text_body = format!(
+        "Hello {greeting},\n\n\
+         thank you for buying {product_name}. Here is your license.\n\n\
+         License key: {key}\n\
+         Edition: {tier} ({expiry}, up to {machines})\n\n\
+         To activate: open {product_name}, choose \"Activate license\" and paste the key above.\n\
+         Offline or behind a firewall? Import the attached file {file_name} instead; it holds your\n\
+         signed license token:\n\n{token}\n\n\
+         Changed computers or lost this email? Manage your machines and have your licenses sent\n\
+         again at {portal}\n"
+    );
+    let html_body = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5;color:#111\">\
+         <p>Hello {greeting},</p>\
+         <p>thank you for buying {product}. Here is your license.</p>\
+         <p><strong>License key:</strong> <code style=\"font-size:1.1em\">{key}</code><br>\
+         <strong>Edition:</strong> {tier} ({expiry}, up to {machines})</p>\
+         <p>To activate: open {product}, choose &ldquo;Activate license&rdquo; and paste the key above. \
+         Offline or behind a firewall? Import the attached file <code>{file_name}</code> instead; \
+         it holds your signed license token:</p>\
+         <pre style=\"white-space:pre-wrap;word-break:break-all;background:#f4f4f4;padding:8px\">{token}</pre>\
+         <p>Changed computers or lost this email? <a href=\"{portal}\">Manage your machines and have \
+         your licenses sent again</a>.</p></body></html>",
+        greeting = escape_html(greeting),
+        product = escape_html(product_name),
+        key = escape_html(key),
+        tier = escape_html(tier),
+        expiry = escape_html(&expiry),
+        file_name = escape_html(&file_name),
+        token = escape_html(token),
+        portal = escape_html(&portal),
+    );
+    Email {
+        from: settings.from.clone(),
+        to: to.as_str().to_owned(),
+        subject,
+        text_body,
+        html_body,
+        attachments: vec![Attachment {
+            name: file_name,
+            content_type: "application/octet-stream".to_owned(),
+            content: format!("{token}\n").into_bytes(),
+        }],
+        reference: reference.to_owned(),
+    }
+}

@@ -1,0 +1,307 @@
+//! The outbox use cases: queue a license email, redeliver, retry, and work
+//! through due deliveries.
+//!
+//! At most once per delivery: a worker claims an attempt with a conditional
+//! update before sending, so two workers (in any number of server processes)
+//! never send the same attempt. A worker that stops between the provider's
+//! acceptance and recording it leaves its claim to lapse; such a delivery is
+//! marked failed ("interrupted"), never sent again by itself, and the operator
+//! decides. The one remaining double-send window is a provider that accepted an
+//! email but answered too late (a timeout): that attempt counts as transient
+//! and is retried.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use thiserror::Error;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use super::{
+    compose, Delivery, DeliveryFilter, DeliveryKind, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued,
+    MailSettings, Mailer, SendError,
+};
+use crate::audit::{Actor, AuditEvent};
+use crate::catalog::Catalog;
+use crate::clock::{now_seconds, Clock};
+use crate::license::{License, LicenseKey, LicenseRepository, LicenseState};
+use crate::page::{Page, PageRequest};
+use crate::random::{new_id, RandomSource};
+use crate::repository::RepositoryError;
+
+/// How transient failures are retried: the n-th retry waits
+/// `initial · 2^(n-1)`, at most `max_delay`; after `max_attempts` attempts
+/// the delivery fails. A misconfigured provider is retried every `max_delay`
+/// without giving up: fixing the configuration must not lose email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { initial_delay: Duration::seconds(30), max_delay: Duration::hours(1), max_attempts: 12 }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after attempt number `attempt` (1-based) failed transiently.
+    pub fn delay_after(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(30);
+        let delay = self.initial_delay.checked_mul(1 << doublings.min(20)).unwrap_or(self.max_delay);
+        delay.min(self.max_delay)
+    }
+}
+
+/// How long a worker's claim on a delivery lasts; longer than any send may take.
+const CLAIM: Duration = Duration::minutes(2);
+/// The error left on a delivery whose worker stopped mid-send.
+const INTERRUPTED: &str = "interrupted while sending: the provider may or may not have accepted it, so it is \
+                           not sent again automatically; check the provider's activity and retry if needed";
+
+#[derive(Debug, Error)]
+pub enum QueueError {
+    #[error("no license with key {0}")]
+    NotFound(LicenseKey),
+    #[error("license {0} is revoked; it is not sent")]
+    Revoked(LicenseKey),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+#[derive(Debug, Error)]
+pub enum RetryDeliveryError {
+    #[error("no delivery {0}")]
+    NotFound(Uuid),
+    #[error("delivery {id} is {status}; only pending and failed deliveries can be retried")]
+    NotRetryable { id: Uuid, status: DeliveryStatus },
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// What one pass over the due deliveries did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryRun {
+    pub sent: u32,
+    /// Will be tried again.
+    pub deferred: u32,
+    pub failed: u32,
+    /// Found abandoned by a stopped worker and marked failed.
+    pub interrupted: Vec<Uuid>,
+    /// The provider refused our credentials: the operator must act.
+    pub misconfigured: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct OutboxService {
+    deliveries: Arc<dyn DeliveryRepository>,
+    licenses: Arc<dyn LicenseRepository>,
+    mailer: Arc<dyn Mailer>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn RandomSource>,
+    catalog: Arc<Catalog>,
+    settings: MailSettings,
+    policy: RetryPolicy,
+}
+
+impl OutboxService {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        deliveries: Arc<dyn DeliveryRepository>,
+        licenses: Arc<dyn LicenseRepository>,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn RandomSource>,
+        catalog: Arc<Catalog>,
+        settings: MailSettings,
+        policy: RetryPolicy,
+    ) -> Self {
+        Self { deliveries, licenses, mailer, clock, random, catalog, settings, policy }
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        now_seconds(self.clock.as_ref())
+    }
+
+    fn audit(&self, actor: &Actor, action: &str, delivery: &Delivery, details: serde_json::Value) -> AuditEvent {
+        let (entity_type, entity_id) = match &delivery.license_key {
+            Some(key) => ("license", key.to_string()),
+            None => ("delivery", delivery.id.to_string()),
+        };
+        let mut details = details;
+        details["delivery_id"] = json!(delivery.id.to_string());
+        details["to"] = json!(delivery.to.as_str());
+        AuditEvent {
+            id: new_id(self.random.as_ref(), self.now()),
+            at: self.now(),
+            actor: actor.clone(),
+            action: action.to_owned(),
+            entity_type: entity_type.to_owned(),
+            entity_id,
+            details,
+        }
+    }
+
+    /// Queues the email of a newly issued license, once per license however
+    /// often it is asked (a redelivered webhook, a replayed mint).
+    pub async fn queue_issued(&self, license: &License, actor: Actor) -> Result<Enqueued, RepositoryError> {
+        self.queue(license, DeliveryKind::License, Some(format!("license:{}:issued", license.id)), actor).await
+    }
+
+    /// Queues the license's email again, to its current address. Refuses a
+    /// revoked license.
+    pub async fn redeliver(&self, key: &LicenseKey, actor: Actor) -> Result<Delivery, QueueError> {
+        let license = self.licenses.find_by_key(key).await?.ok_or_else(|| QueueError::NotFound(key.clone()))?;
+        if license.state == LicenseState::Revoked {
+            return Err(QueueError::Revoked(key.clone()));
+        }
+        Ok(self.queue(&license, DeliveryKind::Redelivery, None, actor).await?.delivery().clone())
+    }
+
+    async fn queue(
+        &self,
+        license: &License,
+        kind: DeliveryKind,
+        dedupe_key: Option<String>,
+        actor: Actor,
+    ) -> Result<Enqueued, RepositoryError> {
+        let now = self.now();
+        let delivery = Delivery {
+            id: new_id(self.random.as_ref(), now),
+            kind,
+            license_key: Some(license.key.clone()),
+            to: license.email.clone(),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            provider_message_id: None,
+            dedupe_key,
+            created_at: now,
+            updated_at: now,
+            sent_at: None,
+            claimed_until: None,
+        };
+        let audit = self.audit(&actor, "delivery.queued", &delivery, json!({ "kind": kind.as_str() }));
+        self.deliveries.enqueue(&delivery, &audit).await
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<Option<Delivery>, RepositoryError> {
+        self.deliveries.find_delivery(id).await
+    }
+
+    pub async fn list(&self, filter: &DeliveryFilter, page: &PageRequest) -> Result<Page<Delivery>, RepositoryError> {
+        self.deliveries.list_deliveries(filter, page).await
+    }
+
+    /// Makes a failed or waiting delivery due now.
+    pub async fn retry(&self, id: Uuid, actor: Actor) -> Result<Delivery, RetryDeliveryError> {
+        let delivery = self.deliveries.find_delivery(id).await?.ok_or(RetryDeliveryError::NotFound(id))?;
+        let status = delivery.status;
+        if !matches!(status, DeliveryStatus::Failed | DeliveryStatus::Pending) {
+            return Err(RetryDeliveryError::NotRetryable { id, status });
+        }
+        let audit = self.audit(&actor, "delivery.retried", &delivery, json!({ "previous_status": status.as_str() }));
+        if !self.deliveries.reschedule(id, status, self.now(), &audit).await? {
+            let now = self.deliveries.find_delivery(id).await?.ok_or(RetryDeliveryError::NotFound(id))?;
+            return Err(RetryDeliveryError::NotRetryable { id, status: now.status });
+        }
+        self.deliveries.find_delivery(id).await?.ok_or(RetryDeliveryError::NotFound(id))
+    }
+
+    /// One pass: settles deliveries abandoned by stopped workers, then claims
+    /// and sends up to `limit` due deliveries.
+    pub async fn deliver_due(&self, limit: u32) -> Result<DeliveryRun, RepositoryError> {
+        let mut run = DeliveryRun::default();
+        let now = self.now();
+        run.interrupted = self.deliveries.fail_abandoned(now, INTERRUPTED).await?.into_iter().map(|d| d.id).collect();
+        for delivery in self.deliveries.claim_due(now, now + CLAIM, limit).await? {
+            let outcome = self.attempt(&delivery).await;
+            if outcome.last_error.as_deref().is_some_and(|error| error.starts_with(MISCONFIGURED)) {
+                run.misconfigured = outcome.last_error.clone();
+            }
+            let (action, details) = match outcome.status {
+                DeliveryStatus::Sent => {
+                    run.sent += 1;
+                    ("delivery.sent", json!({ "provider_message_id": outcome.provider_message_id }))
+                }
+                DeliveryStatus::Failed => {
+                    run.failed += 1;
+                    ("delivery.failed", json!({ "error": outcome.last_error }))
+                }
+                _ => {
+                    run.deferred += 1;
+                    ("delivery.deferred", json!({ "error": outcome.last_error }))
+                }
+            };
+            let mut details = details;
+            details["attempt"] = json!(delivery.attempts);
+            let audit = self.audit(&Actor::System, action, &delivery, details);
+            // `false`: the claim lapsed and the delivery was settled as interrupted meanwhile.
+            self.deliveries.settle(delivery.id, delivery.attempts, &outcome, &audit).await?;
+        }
+        Ok(run)
+    }
+
+    /// Renders and sends one claimed delivery, and decides what comes next.
+    async fn attempt(&self, delivery: &Delivery) -> DeliveryOutcome {
+        let now = self.now();
+        let outcome =
+            |status, next: OffsetDateTime, error: Option<String>, provider_id: Option<String>| DeliveryOutcome {
+                status,
+                next_attempt_at: next,
+                last_error: error,
+                provider_message_id: provider_id,
+                at: now,
+            };
+        let license = match &delivery.license_key {
+            Some(key) => self.licenses.find_by_key(key).await,
+            None => Ok(None),
+        };
+        let license = match license {
+            Ok(Some(license)) if license.state == LicenseState::Revoked => {
+                return outcome(
+                    DeliveryStatus::Failed,
+                    now,
+                    Some("the license was revoked before sending".into()),
+                    None,
+                )
+            }
+            Ok(Some(license)) => license,
+            Ok(None) => return outcome(DeliveryStatus::Failed, now, Some("the license no longer exists".into()), None),
+            Err(error) => return self.transient(delivery, now, format!("reading the license: {error}")),
+        };
+        let product_name = self
+            .catalog
+            .product(&license.product)
+            .map(|product| product.name.clone())
+            .unwrap_or_else(|| license.product.clone());
+        let email =
+            compose(&license, &delivery.to, &product_name, delivery.kind, &self.settings, &delivery.id.to_string());
+        match self.mailer.send(&email).await {
+            Ok(sent) => outcome(DeliveryStatus::Sent, now, None, sent.provider_message_id),
+            Err(SendError::Rejected(reason)) => outcome(DeliveryStatus::Failed, now, Some(reason), None),
+            Err(SendError::Misconfigured(reason)) => outcome(
+                DeliveryStatus::Pending,
+                now + self.policy.max_delay,
+                Some(format!("{MISCONFIGURED}{reason}")),
+                None,
+            ),
+            Err(SendError::Transient(reason)) => self.transient(delivery, now, reason),
+        }
+    }
+
+    fn transient(&self, delivery: &Delivery, now: OffsetDateTime, reason: String) -> DeliveryOutcome {
+        let (status, next, error) = if delivery.attempts >= self.policy.max_attempts {
+            (DeliveryStatus::Failed, now, format!("gave up after {} attempts: {reason}", delivery.attempts))
+        } else {
+            (DeliveryStatus::Pending, now + self.policy.delay_after(delivery.attempts), reason)
+        };
+        DeliveryOutcome { status, next_attempt_at: next, last_error: Some(error), provider_message_id: None, at: now }
+    }
+}
+
+/// Starts the error of a delivery held back by the provider's configuration.
+const MISCONFIGURED: &str = "mail provider misconfigured: ";
