@@ -246,3 +246,119 @@ pub fn pyjwt_verify(token_file: &Path, jwks_url: &str, typ: &str) -> Option<serd
     assert_exit(&output, 0);
     Some(serde_json::from_slice(&output.stdout).expect("the script prints the claims"))
 }
+
+/// A local stand-in for Postmark's `POST /email`, as zero2prod does with
+/// wiremock: it records every request and answers from a script (status and
+/// body), then with success. One request per connection (`Connection: close`).
+pub struct FakePostmark {
+    pub url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<RecordedRequest>>>,
+    script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(u16, String)>>>,
+}
+
+/// One request the fake received.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: serde_json::Value,
+}
+
+impl RecordedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+}
+
+impl FakePostmark {
+    /// Listens on a free port.
+    pub fn start() -> Self {
+        Self::start_on(std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fake Postmark"))
+    }
+
+    /// Listens on `port` (e.g. one the server was told about while nothing listened there).
+    pub fn start_on_port(port: u16) -> Self {
+        Self::start_on(std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the fake Postmark"))
+    }
+
+    fn start_on(listener: std::net::TcpListener) -> Self {
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let script = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let (recorded, answers) = (requests.clone(), script.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let (recorded, answers) = (recorded.clone(), answers.clone());
+                std::thread::spawn(move || serve_one(stream, &recorded, &answers));
+            }
+        });
+        Self { url, requests, script }
+    }
+
+    /// The next requests get these answers, in order.
+    pub fn answer_next(&self, answers: &[(u16, &str)]) {
+        self.script.lock().unwrap().extend(answers.iter().map(|(status, body)| (*status, body.to_string())));
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Waits up to `timeout` until `count` requests arrived; returns them.
+    pub fn wait_for(&self, count: usize, timeout: Duration) -> Vec<RecordedRequest> {
+        let deadline = Instant::now() + timeout;
+        while self.requests().len() < count && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.requests()
+    }
+}
+
+fn serve_one(
+    stream: std::net::TcpStream,
+    recorded: &std::sync::Mutex<Vec<RecordedRequest>>,
+    answers: &std::sync::Mutex<std::collections::VecDeque<(u16, String)>>,
+) {
+    use std::io::{Read, Write};
+    let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.trim_end().split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+    }
+    let length = headers.iter().find(|(name, _)| name == "content-length").and_then(|(_, v)| v.parse().ok());
+    let mut body = vec![0; length.unwrap_or(0)];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+    let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let number = {
+        let mut recorded = recorded.lock().unwrap();
+        recorded.push(RecordedRequest { path, headers, body: json });
+        recorded.len()
+    };
+    let (status, body) = answers.lock().unwrap().pop_front().unwrap_or_else(|| {
+        let ok = serde_json::json!({
+            "To": "buyer", "SubmittedAt": "2026-11-23T12:00:00Z", "MessageID": format!("fake-{number}"),
+            "ErrorCode": 0, "Message": "OK"
+        });
+        (200, ok.to_string())
+    });
+    let mut stream = stream;
+    let response = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes());
+}

@@ -49,6 +49,21 @@ fn a_gumroad_sale_becomes_a_license_and_failures_can_be_replayed() {
     assert_eq!(deliver(SECRET, sale_ping("32-nPAicqbLj8B_WswVlMw==", "sale-1")).1["status"], "duplicate");
     assert_eq!(deliver("wrong", sale_ping("32-nPAicqbLj8B_WswVlMw==", "sale-2")).0, 401);
 
+    // The development mailer writes the email as an .eml file under ./tessera-mail.
+    let key = receipt["license_key"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let eml = loop {
+        let written: Vec<_> = std::fs::read_dir(dir.join("tessera-mail"))
+            .map(|entries| entries.filter_map(Result::ok).map(|entry| entry.path()).collect())
+            .unwrap_or_default();
+        if let Some(path) = written.iter().find(|path| path.extension().is_some_and(|ext| ext == "eml")) {
+            break std::fs::read_to_string(path).unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "no email written under ./tessera-mail");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(eml.contains("Subject: Your Demo App license") && eml.contains(&format!("filename=\"{key}.lic\"")));
+
     let listed = cli(dir, &server.admin_url, &["--json", "list", "--source", "gumroad"]);
     assert_exit(&listed, 0);
     let licenses: Value = serde_json::from_slice(&listed.stdout).unwrap();

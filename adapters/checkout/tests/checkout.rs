@@ -72,11 +72,17 @@ fn events_are_read_and_bad_ones_named() {
     assert_eq!(event.occurred_at, Some(datetime!(2026-11-23 11:59 UTC)));
     let cancelled = parse(json!({"event": "cancellation", "subscription_id": "sub_1", "product_id": "p"})).unwrap();
     assert_eq!((cancelled.kind, cancelled.sale_id), (EventKind::Cancellation, None));
+    let charge = json!({"event": "recurring_charge", "sale_id": "ord_2", "subscription_id": "sub_1",
+                        "product_id": "p", "period_days": 30});
+    let charge = parse(charge).unwrap();
+    assert_eq!((charge.kind, charge.billing_period_days), (EventKind::RecurringCharge, Some(30)));
+    assert_eq!(event.billing_period_days, None);
     for bad in [
         json!({"event": "sale", "product_id": "p"}),
         json!({"event": "teleport", "sale_id": "x", "product_id": "p"}),
         json!({"event": "sale", "sale_id": "x", "product_id": "p", "surprise": 1}),
         json!({"event": "cancellation", "product_id": "p"}),
+        json!({"event": "sale", "sale_id": "x", "product_id": "p", "period_days": -1}),
         json!([1, 2, 3]),
     ] {
         assert!(matches!(parse(bad.clone()), Err(StorefrontError::Malformed(_))), "{bad}");

@@ -197,3 +197,20 @@ fn any_variant_option_name_is_read() {
     let none = with(sale_ping(), &[("variants[Tier]", None)]);
     assert_eq!(storefront.parse(&request(SECRET, &none)).unwrap().variant, None);
 }
+
+#[test]
+fn a_membership_sale_carries_its_billing_period() {
+    let storefront = gumroad();
+    let period = |recurrence: Option<&str>| {
+        let fields = with(sale_ping(), &[("subscription_id", Some("sub-1")), ("recurrence", recurrence)]);
+        storefront.parse(&request(SECRET, &fields)).unwrap().billing_period_days
+    };
+    assert_eq!(period(Some("monthly")), Some(31));
+    assert_eq!(period(Some("quarterly")), Some(92));
+    assert_eq!(period(Some("biannually")), Some(183));
+    assert_eq!(period(Some("yearly")), Some(366));
+    assert_eq!(period(Some("every_two_years")), Some(731));
+    assert_eq!(period(Some("fortnightly")), None, "unknown: the tier's duration applies");
+    assert_eq!(period(None), None);
+    assert_eq!(storefront.parse(&request(SECRET, &sale_ping())).unwrap().billing_period_days, None);
+}

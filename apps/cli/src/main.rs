@@ -54,6 +54,14 @@ enum Status {
     Expired,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum DeliveryStatus {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Mint a license and print (or save) its token.
@@ -92,6 +100,9 @@ enum Command {
         /// Makes the mint safe to retry: a repeat returns the first license.
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// Email the license to the buyer (once, also when the mint is repeated).
+        #[arg(long)]
+        send_email: bool,
         /// Write the token to this file (e.g. buyer.lic).
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -133,6 +144,25 @@ enum Command {
     },
     /// Process a storefront delivery again (after fixing a product mapping, say).
     Replay { event_id: String },
+    /// The email outbox, newest first.
+    Deliveries {
+        /// Only failed ones (to fix and retry).
+        #[arg(long, conflicts_with = "status")]
+        failed: bool,
+        #[arg(long, value_enum)]
+        status: Option<DeliveryStatus>,
+        /// Only the emails of this license.
+        #[arg(long)]
+        license: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Send a failed delivery again now (the id is in `tessera deliveries`).
+    RetryDelivery { delivery_id: String },
+    /// Email a license to its buyer again.
+    Redeliver { key: String },
     /// The end-user flow of a desktop app on this machine: activate, status, heartbeat, deactivate.
     Client(machine::MachineArgs),
     /// Revoke a license for good.
@@ -198,6 +228,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             source_ref,
             app_versions,
             idempotency_key,
+            send_email,
             output,
         } => {
             let mut body = Map::new();
@@ -214,6 +245,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             insert_some(&mut body, "source", source.map(Value::from));
             insert_some(&mut body, "source_ref", source_ref.map(Value::from));
             insert_some(&mut body, "app_versions", app_versions.map(Value::from));
+            insert_some(&mut body, "send_email", send_email.then_some(Value::Bool(true)));
             let minted = client()?.mint(&Value::Object(body), idempotency_key.as_deref())?;
             let token = minted["token"].as_str().unwrap_or_default().to_owned();
             if let Some(path) = &output {
@@ -227,6 +259,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 match &output {
                     Some(path) => println!("\nToken written to {}", path.display()),
                     None => println!("\nToken:\n{token}"),
+                }
+                if let Some(id) = minted["delivery"]["id"].as_str() {
+                    println!("\nEmail queued to {} (delivery {id})", output::text(&minted["delivery"]["to"]));
+                }
+                if let Some(error) = minted["delivery_error"].as_str() {
+                    eprintln!("warning: {error}; run `tessera redeliver` to send it");
                 }
             }
             Ok(())
@@ -277,6 +315,27 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Command::Deliveries { failed, status, license, limit, cursor } => {
+            let status = status
+                .map(|status| status.to_possible_value().expect("named").get_name().to_owned())
+                .or_else(|| failed.then(|| "failed".to_owned()));
+            let filters = [("status", status), ("license_key", license), ("cursor", cursor)];
+            let page = client()?.get("/admin/v1/deliveries", &page_params(limit, filters))?;
+            print_page_or_json(&page, json_output, output::print_deliveries);
+            Ok(())
+        }
+        Command::RetryDelivery { delivery_id } => {
+            let path = format!("/admin/v1/deliveries/{}/retry", admin_client::path_segment(&delivery_id));
+            let delivery = client()?.post(&path, &Value::Null)?;
+            print_delivery(&delivery, json_output);
+            Ok(())
+        }
+        Command::Redeliver { key } => {
+            let path = format!("/admin/v1/licenses/{}/redeliver", admin_client::path_segment(&key));
+            let delivery = client()?.post(&path, &Value::Null)?;
+            print_delivery(&delivery, json_output);
+            Ok(())
+        }
         Command::Revoke { key, reason } => {
             lifecycle(client()?, &key, "revoke", json!({ "reason": reason }), json_output)
         }
@@ -305,6 +364,14 @@ fn print_page_or_json(page: &Value, json_output: bool, table: fn(&Value)) {
         output::print_json(page);
     } else {
         table(page);
+    }
+}
+
+fn print_delivery(delivery: &Value, json_output: bool) {
+    if json_output {
+        output::print_json(delivery);
+    } else {
+        output::print_deliveries(&json!({ "items": [delivery], "next_cursor": null }));
     }
 }
 

@@ -78,3 +78,10 @@ pub fn print_machines(machines: &[Value]) {
 pub fn print_events(page: &Value) {
     print_page(page, &["id", "received_at", "storefront", "kind", "status", "license_key", "attempts", "error"]);
 }
+
+pub fn print_deliveries(page: &Value) {
+    print_page(
+        page,
+        &["id", "created_at", "kind", "license_key", "to", "status", "attempts", "next_attempt_at", "last_error"],
+    );
+}

@@ -158,3 +158,35 @@ fn gumroad_needs_a_secret_and_mappings_to_known_tiers() {
     let typo = with("secrets = \"x\"");
     assert!(config(&typo).unwrap_err().to_string().contains("secrets"));
 }
+
+#[test]
+fn mail_takes_the_contract_sections_and_refuses_half_configurations() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = production(dir.path(), 0o600, GOOD_TOKEN);
+    let token = write(dir.path(), "postmark-token", "server-token-123\n", 0o600);
+    let with = |mail: &str| format!("{base}\n{mail}\n");
+    let check = |toml: &str| bootstrap::check(&config(toml).unwrap()).map(|checked| checked.mailer_description);
+
+    // Contract §2, verbatim.
+    let postmark = with(&format!(
+        "[mail]\nprovider = \"postmark\"\nfrom = \"DataTools <licenses@example.com>\"\n[mail.postmark]\ntoken_file = \"{token}\"\nbase_url = \"https://api.postmarkapp.com\"\n"
+    ));
+    assert_eq!(check(&postmark).unwrap(), "postmark (https://api.postmarkapp.com)");
+    assert!(!check(&postmark).unwrap().contains("server-token"), "the token is never shown");
+    assert!(check(&with("[mail]\nprovider = \"log\"\n")).unwrap().starts_with("log"));
+    assert!(check(&base).unwrap().starts_with("log"), "log is the default");
+
+    let no_section = with("[mail]\nprovider = \"postmark\"\n");
+    assert!(check(&no_section).unwrap_err().to_string().contains("[mail.postmark]"));
+    let no_token = with("[mail]\nprovider = \"postmark\"\n[mail.postmark]\nbase_url = \"http://127.0.0.1:1\"\n");
+    assert!(check(&no_token).unwrap_err().to_string().contains("token_file"));
+    let bad_from = with("[mail]\nfrom = \"nobody\"\n");
+    assert!(check(&bad_from).unwrap_err().to_string().contains("mail.from"));
+    let bad_retry = with("[mail.retry]\ninitial_seconds = 0\n");
+    assert!(check(&bad_retry).unwrap_err().to_string().contains("mail.retry"));
+    let unused = with(&format!("[mail.postmark]\ntoken_file = \"{token}\"\n"));
+    assert!(check(&unused).unwrap_err().to_string().contains("provider"));
+    assert!(config(&with("[mail]\nprovder = \"log\"\n")).unwrap_err().to_string().contains("provder"));
+    let from_env = Figment::new().merge(Toml::string(&base)).merge(("mail.retry.initial_seconds", 2));
+    assert_eq!(Config::from_figment(from_env).unwrap().mail.retry.initial_seconds, 2);
+}

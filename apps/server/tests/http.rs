@@ -24,6 +24,8 @@ const TOKEN: &str = "test-admin-token-that-is-long-enough";
 
 struct World {
     store: Arc<InMemoryLicenseRepository>,
+    state: Arc<AppState>,
+    mailer: Arc<tessera_memory::InMemoryMailer>,
     keyring: Arc<Keyring>,
     admin: TestClient<BoxEndpoint<'static, Response>>,
     public: TestClient<BoxEndpoint<'static, Response>>,
@@ -69,6 +71,8 @@ fn world() -> World {
     let state = AppState::new(store.clone(), settings);
     World {
         store,
+        state: state.clone(),
+        mailer,
         keyring,
         admin: TestClient::new(admin_app(state.clone()).boxed()),
         public: TestClient::new(public_app(state).boxed()),
@@ -345,4 +349,112 @@ async fn the_admin_listener_serves_its_spec_and_swagger_ui() {
     let docs = world.admin.get("/docs").send().await;
     docs.assert_status_is_ok();
     assert!(docs.0.into_body().into_string().await.unwrap().contains("swagger"));
+}
+
+#[tokio::test]
+async fn mint_with_send_email_queues_one_email_and_the_outbox_is_operable() {
+    let world = world();
+    let auth = format!("Bearer {TOKEN}");
+    let mut body = mint_body("buyer@example.com");
+    body["send_email"] = json!(true);
+    let mint = || {
+        world
+            .admin
+            .post("/admin/v1/licenses")
+            .header("Authorization", &auth)
+            .header("Idempotency-Key", "order-7")
+            .body_json(&body)
+            .send()
+    };
+    let first = json_of(mint().await).await;
+    let delivery_id = first["delivery"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(first["delivery"]["status"], "pending");
+    assert_eq!(first["delivery"]["to"], "buyer@example.com");
+    let repeated = json_of(mint().await).await;
+    assert_eq!(repeated["delivery"]["id"], delivery_id.as_str(), "a repeated mint queues no second email");
+
+    let run = world.state.outbox.deliver_due(10).await.unwrap();
+    assert_eq!(run.sent, 1);
+    assert_eq!(world.mailer.sent().len(), 1);
+    let key = first["license"]["key"].as_str().unwrap().to_owned();
+
+    let listed =
+        world.admin.get("/admin/v1/deliveries").query("status", &"sent").header("Authorization", &auth).send().await;
+    let listed = json_of(listed).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"][0]["provider_message_id"], "memory-1");
+    assert_eq!(listed["next_cursor"], Value::Null);
+
+    // A sent delivery is not retried; redeliver queues a new one.
+    let retry_path = format!("/admin/v1/deliveries/{delivery_id}/retry");
+    let refused = world.admin.post(&retry_path).header("Authorization", &auth).send().await;
+    assert_eq!(error_code(refused, 409).await, "NOT_RETRYABLE");
+    let redeliver =
+        world.admin.post(format!("/admin/v1/licenses/{key}/redeliver")).header("Authorization", &auth).send().await;
+    assert_eq!(redeliver.0.status().as_u16(), 202);
+    let redelivery = json_of(redeliver).await;
+    assert_eq!((redelivery["kind"].as_str(), redelivery["status"].as_str()), (Some("redelivery"), Some("pending")));
+    world.mailer.fail_next([tessera_domain::mail::SendError::Rejected("406 inactive recipient".into())]);
+    world.state.outbox.deliver_due(10).await.unwrap();
+    let failed =
+        world.admin.get("/admin/v1/deliveries").query("status", &"failed").header("Authorization", &auth).send().await;
+    let failed = json_of(failed).await;
+    assert_eq!(failed["items"][0]["last_error"], "406 inactive recipient");
+    let redelivery_id = redelivery["id"].as_str().unwrap();
+    let retried = world
+        .admin
+        .post(format!("/admin/v1/deliveries/{redelivery_id}/retry"))
+        .header("Authorization", &auth)
+        .send()
+        .await;
+    assert_eq!(json_of(retried).await["status"], "pending");
+    assert_eq!(world.state.outbox.deliver_due(10).await.unwrap().sent, 1);
+    let shown =
+        world.admin.get(format!("/admin/v1/deliveries/{redelivery_id}")).header("Authorization", &auth).send().await;
+    assert_eq!(json_of(shown).await["status"], "sent");
+    let by_license =
+        world.admin.get("/admin/v1/deliveries").query("license_key", &key).header("Authorization", &auth).send().await;
+    assert_eq!(json_of(by_license).await["items"].as_array().unwrap().len(), 2);
+
+    // Bad input: clear 4xx, never a 500.
+    for (path, status, code) in [
+        ("/admin/v1/deliveries/not-a-uuid", 404, "NOT_FOUND"),
+        ("/admin/v1/deliveries/00000000-0000-0000-0000-000000000000", 404, "NOT_FOUND"),
+    ] {
+        assert_eq!(error_code(world.admin.get(path).header("Authorization", &auth).send().await, status).await, code);
+    }
+    let bad_status =
+        world.admin.get("/admin/v1/deliveries").query("status", &"lost").header("Authorization", &auth).send().await;
+    assert_eq!(error_code(bad_status, 400).await, "INVALID_REQUEST");
+    let bad_key = world
+        .admin
+        .get("/admin/v1/deliveries")
+        .query("license_key", &"lower case")
+        .header("Authorization", &auth)
+        .send()
+        .await;
+    assert_eq!(error_code(bad_key, 400).await, "INVALID_KEY");
+    let bad_cursor =
+        world.admin.get("/admin/v1/deliveries").query("cursor", &"zzz").header("Authorization", &auth).send().await;
+    assert_eq!(error_code(bad_cursor, 400).await, "INVALID_CURSOR");
+    let unknown = world
+        .admin
+        .post("/admin/v1/licenses/APP-PRO-NOPE1-NOPE2/redeliver")
+        .header("Authorization", &auth)
+        .send()
+        .await;
+    assert_eq!(error_code(unknown, 404).await, "NOT_FOUND");
+    let revoke = world
+        .admin
+        .post(format!("/admin/v1/licenses/{key}/revoke"))
+        .header("Authorization", &auth)
+        .body_json(&json!({"reason": "refund"}))
+        .send()
+        .await;
+    assert_eq!(revoke.0.status().as_u16(), 200);
+    let revoked =
+        world.admin.post(format!("/admin/v1/licenses/{key}/redeliver")).header("Authorization", &auth).send().await;
+    assert_eq!(error_code(revoked, 409).await, "REVOKED");
+    let anonymous = world.admin.get("/admin/v1/deliveries").send().await;
+    assert_eq!(error_code(anonymous, 401).await, "UNAUTHORIZED");
 }

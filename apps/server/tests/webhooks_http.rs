@@ -23,6 +23,7 @@ const SECRET: &str = "gumroad-post-url-secret";
 
 struct World {
     store: Arc<InMemoryLicenseRepository>,
+    clock: Arc<ManualClock>,
     public: TestClient<BoxEndpoint<'static, Response>>,
     admin: TestClient<BoxEndpoint<'static, Response>>,
 }
@@ -54,11 +55,12 @@ fn world(mapped: bool) -> World {
     let key = SigningKey::from_pem("k1", &generate_private_key_pem(None).unwrap()).unwrap();
     let mailer = Arc::new(tessera_memory::InMemoryMailer::new());
     let store = Arc::new(InMemoryLicenseRepository::new());
+    let clock = Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC)));
     let state = AppState::new(
         store.clone(),
         Settings {
             keyring: Arc::new(Keyring::new(key, vec![]).unwrap()),
-            clock: Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC))),
+            clock: clock.clone(),
             catalog,
             issuer: "t".into(),
             admin_token: AdminToken::new(TOKEN),
@@ -74,6 +76,7 @@ fn world(mapped: bool) -> World {
     );
     World {
         store,
+        clock,
         public: TestClient::new(public_app(state.clone()).boxed()),
         admin: TestClient::new(admin_app(state).boxed()),
     }
@@ -81,9 +84,20 @@ fn world(mapped: bool) -> World {
 
 /// The documented sale ping, form-encoded as Gumroad sends it.
 fn sale_body() -> String {
+    ping_with(&[])
+}
+
+/// The documented sale ping with some fields replaced or added.
+fn ping_with(changes: &[(&str, &str)]) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
     for line in include_str!("../../../adapters/gumroad/tests/fixtures/sale-ping.txt").lines() {
         if let Some((key, value)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
+            let changed = changes.iter().find(|(name, _)| *name == key).map_or(value, |(_, value)| *value);
+            form.append_pair(key, changed);
+        }
+    }
+    for (key, value) in changes {
+        if !include_str!("../../../adapters/gumroad/tests/fixtures/sale-ping.txt").contains(&format!("\n{key}=")) {
             form.append_pair(key, value);
         }
     }
@@ -184,4 +198,45 @@ async fn the_operator_replays_a_failed_event() {
         .send()
         .await;
     assert_eq!(missing.0.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn a_refund_revokes_and_a_recurring_charge_extends() {
+    let world = world(true);
+    let subscription =
+        [("subscription_id", "sub-42"), ("recurrence", "monthly"), ("sale_timestamp", "2026-11-23T12:00:00Z")];
+    let (_, sold) = deliver(&world, SECRET, ping_with(&subscription)).await;
+    assert_eq!(sold["status"], "processed", "{sold}");
+    let key = sold["license_key"].as_str().unwrap().to_owned();
+    let license = admin_get(&world, &format!("/admin/v1/licenses/{key}")).await;
+    assert_eq!(
+        (license["kind"].as_str(), license["expires_at"].as_str()),
+        (Some("subscription"), Some("2026-12-24T12:00:00Z"))
+    );
+    assert_eq!(license["subscription"], serde_json::json!({"id": "sub-42", "renewing": true}));
+
+    world.clock.set(datetime!(2026-12-23 12:00 UTC));
+    let charge = [
+        ("subscription_id", "sub-42"),
+        ("recurrence", "monthly"),
+        ("sale_id", "charge-2"),
+        ("sale_timestamp", "2026-12-23T12:00:00Z"),
+        ("is_recurring_charge", "true"),
+    ];
+    let (_, charged) = deliver(&world, SECRET, ping_with(&charge)).await;
+    assert_eq!((charged["status"].as_str(), charged["license_key"].as_str()), (Some("processed"), Some(key.as_str())));
+    let (_, again) = deliver(&world, SECRET, format!("{}&retry_count=1", ping_with(&charge))).await;
+    assert_eq!(again["status"], "duplicate", "one charge extends once");
+    let extended = admin_get(&world, &format!("/admin/v1/licenses/{key}")).await;
+    assert_eq!(extended["expires_at"], "2027-01-23T12:00:00Z");
+    assert_eq!(admin_get(&world, "/admin/v1/licenses?source=gumroad").await["items"].as_array().unwrap().len(), 1);
+
+    let refund = [("refunded", "true"), ("resource_name", "refund")];
+    let (_, refunded) = deliver(&world, SECRET, ping_with(&refund)).await;
+    assert_eq!(refunded["status"], "processed", "{refunded}");
+    let revoked = admin_get(&world, &format!("/admin/v1/licenses/{key}")).await;
+    assert_eq!(
+        (revoked["status"].as_str(), revoked["revoke_reason"].as_str()),
+        (Some("revoked"), Some("refunded on gumroad"))
+    );
 }
