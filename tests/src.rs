@@ -247,6 +247,37 @@ pub fn pyjwt_verify(token_file: &Path, jwks_url: &str, typ: &str) -> Option<serd
     Some(serde_json::from_slice(&output.stdout).expect("the script prints the claims"))
 }
 
+/// A scratch database on the test Postgres server (`TESSERA_TEST_DATABASE_URL`),
+/// named so that the repository tests' clean-up drops it once this process is
+/// gone; `None`, with a visible message, when no test Postgres is configured.
+pub fn scratch_postgres_database(purpose: &str) -> Option<String> {
+    let Ok(admin_url) = std::env::var("TESSERA_TEST_DATABASE_URL") else {
+        eprintln!("SKIPPED: {purpose} on Postgres (set TESSERA_TEST_DATABASE_URL to run it)");
+        return None;
+    };
+    let name = format!("tessera_test_{}_blackbox_{purpose}", std::process::id());
+    for statement in [format!("DROP DATABASE IF EXISTS {name}"), format!("CREATE DATABASE {name}")] {
+        let output = Command::new("psql").arg(&admin_url).args(["-qtAc", &statement]).output().expect("run psql");
+        assert!(output.status.success(), "psql: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let base = admin_url.split('?').next().unwrap();
+    Some(format!("{}/{name}", base.rsplit_once('/').unwrap().0))
+}
+
+/// Starts two servers on one database that share a signing key and admin
+/// token, like two replicas behind a load balancer.
+pub fn two_replicas(dirs: [&Path; 2], database_url: &str) -> (RunningServer, RunningServer) {
+    let first = RunningServer::start_with(dirs[0], &[("TESSERA_DATABASE__URL", database_url)]);
+    for file in ["tessera-dev-key.pem", "tessera-admin-token"] {
+        std::fs::copy(dirs[0].join(file), dirs[1].join(file)).unwrap();
+    }
+    if dirs[0].join("tessera.toml").exists() {
+        std::fs::copy(dirs[0].join("tessera.toml"), dirs[1].join("tessera.toml")).unwrap();
+    }
+    let second = RunningServer::start_with(dirs[1], &[("TESSERA_DATABASE__URL", database_url)]);
+    (first, second)
+}
+
 /// A local stand-in for Postmark's `POST /email`, as zero2prod does with
 /// wiremock: it records every request and answers from a script (status and
 /// body), then with success. One request per connection (`Connection: close`).

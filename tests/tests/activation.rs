@@ -8,7 +8,9 @@ use std::process::Command;
 use std::sync::{Arc, Barrier};
 
 use serde_json::{json, Value};
-use tessera_blackbox::{assert_exit, cli, stderr_of, stdout_of, RunningServer};
+use tessera_blackbox::{
+    assert_exit, cli, scratch_postgres_database, stderr_of, stdout_of, two_replicas, RunningServer,
+};
 
 fn mint(dir: &Path, server: &RunningServer, seats: u32) -> String {
     let seats = seats.to_string();
@@ -64,32 +66,11 @@ fn sixty_four_concurrent_activations_take_exactly_three_seats_on_sqlite() {
     assert_eq!(seats_used(&server.public_url, &key), 3);
 }
 
-/// A scratch database on the test Postgres server, named so that the
-/// repository tests' clean-up drops it once this process is gone.
-fn scratch_postgres_database() -> Option<String> {
-    let Ok(admin_url) = std::env::var("TESSERA_TEST_DATABASE_URL") else {
-        eprintln!("SKIPPED: two servers on one Postgres (set TESSERA_TEST_DATABASE_URL to run it)");
-        return None;
-    };
-    let name = format!("tessera_test_{}_blackbox", std::process::id());
-    for statement in [format!("DROP DATABASE IF EXISTS {name}"), format!("CREATE DATABASE {name}")] {
-        let output = Command::new("psql").arg(&admin_url).args(["-qtAc", &statement]).output().expect("run psql");
-        assert!(output.status.success(), "psql: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    let base = admin_url.split('?').next().unwrap();
-    Some(format!("{}/{name}", base.rsplit_once('/').unwrap().0))
-}
-
 #[test]
 fn two_servers_on_one_postgres_never_oversell_a_license() {
-    let Some(database_url) = scratch_postgres_database() else { return };
+    let Some(database_url) = scratch_postgres_database("activation") else { return };
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let first = RunningServer::start_with(dirs[0].path(), &[("TESSERA_DATABASE__URL", &database_url)]);
-    // Both share one signing key and admin token, like two replicas would.
-    for file in ["tessera-dev-key.pem", "tessera-admin-token"] {
-        std::fs::copy(dirs[0].path().join(file), dirs[1].path().join(file)).unwrap();
-    }
-    let second = RunningServer::start_with(dirs[1].path(), &[("TESSERA_DATABASE__URL", &database_url)]);
+    let (first, second) = two_replicas([dirs[0].path(), dirs[1].path()], &database_url);
     let key = mint(dirs[0].path(), &first, 3);
     let urls = [first.public_url.clone(), second.public_url.clone()];
     assert_exactly_three_won(&race_activations(&urls, &key));

@@ -201,3 +201,35 @@ fn email_waits_while_postmark_is_down_and_goes_out_when_it_is_back() {
     assert_eq!(sent["status"], "sent", "{sent}");
     assert_eq!(postmark.requests().len(), 1);
 }
+
+#[test]
+fn two_servers_on_one_postgres_send_each_email_once() {
+    let Some(database_url) = tessera_blackbox::scratch_postgres_database("mail") else { return };
+    let postmark = FakePostmark::start();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    configure(dirs[0].path(), &postmark.url);
+    let (first, second) = tessera_blackbox::two_replicas([dirs[0].path(), dirs[1].path()], &database_url);
+    let shops = [&first, &second].map(|server| Shop {
+        public_url: server.public_url.clone(),
+        admin_url: server.admin_url.clone(),
+        dir: dirs[0].path(),
+        http: reqwest::blocking::Client::new(),
+    });
+
+    // Twelve sales, each delivered to both replicas at once.
+    let sales: Vec<String> = (0..12).map(|n| format!("replica-sale-{n}")).collect();
+    std::thread::scope(|scope| {
+        for sale in &sales {
+            for shop in &shops {
+                scope.spawn(move || assert_eq!(shop.sell(sale).0, 200));
+            }
+        }
+    });
+    let requests = postmark.wait_for(12, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(2500));
+    let requests = postmark.requests().len().max(requests.len());
+    assert_eq!(requests, 12, "one email per sale, whichever replica sent it");
+    let sent = shops[1].cli_json(&["deliveries", "--status", "sent"]);
+    assert_eq!(sent["items"].as_array().unwrap().len(), 12);
+    assert_eq!(shops[0].cli_json(&["list", "--source", "gumroad"])["items"].as_array().unwrap().len(), 12);
+}
