@@ -67,6 +67,26 @@ fn clip(text: &Option<String>) -> Option<String> {
     text.as_ref().map(|text| text.chars().take(2000).collect())
 }
 
+impl SeaOrmLicenseRepository {
+    /// Runs a conditional update and, when it matched a row, stores `audit` in
+    /// the same transaction; `Ok(false)` and nothing written when it did not.
+    async fn update_with_audit(
+        &self,
+        update: sea_orm::UpdateMany<deliveries::Entity>,
+        audit: &AuditEvent,
+    ) -> Result<bool, RepositoryError> {
+        let txn = self.db.writer.begin().await.map_err(repository_error)?;
+        let updated = update.exec(&txn).await.map_err(repository_error)?;
+        if updated.rows_affected == 0 {
+            let _ = txn.rollback().await;
+            return Ok(false);
+        }
+        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
+        Ok(true)
+    }
+}
+
 #[async_trait]
 impl DeliveryRepository for SeaOrmLicenseRepository {
     async fn enqueue(&self, delivery: &Delivery, audit: &AuditEvent) -> Result<Enqueued, RepositoryError> {
@@ -148,7 +168,6 @@ impl DeliveryRepository for SeaOrmLicenseRepository {
         outcome: &DeliveryOutcome,
         audit: &AuditEvent,
     ) -> Result<bool, RepositoryError> {
-        let txn = self.db.writer.begin().await.map_err(repository_error)?;
         let mut update = deliveries::Entity::update_many()
             .col_expr(Column::Status, Expr::value(outcome.status.as_str()))
             .col_expr(Column::NextAttemptAt, Expr::value(timestamp(outcome.next_attempt_at)))
@@ -161,20 +180,11 @@ impl DeliveryRepository for SeaOrmLicenseRepository {
         if outcome.status == DeliveryStatus::Sent {
             update = update.col_expr(Column::SentAt, Expr::value(timestamp(outcome.at)));
         }
-        let updated = update
+        let update = update
             .filter(Column::Id.eq(id.to_string()))
             .filter(Column::Status.eq(DeliveryStatus::Sending.as_str()))
-            .filter(Column::Attempts.eq(i32::try_from(attempt).unwrap_or(i32::MAX)))
-            .exec(&txn)
-            .await
-            .map_err(repository_error)?;
-        if updated.rows_affected == 0 {
-            let _ = txn.rollback().await;
-            return Ok(false);
-        }
-        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        txn.commit().await.map_err(repository_error)?;
-        Ok(true)
+            .filter(Column::Attempts.eq(i32::try_from(attempt).unwrap_or(i32::MAX)));
+        self.update_with_audit(update, audit).await
     }
 
     async fn fail_abandoned(&self, now: OffsetDateTime, error: &str) -> Result<Vec<Delivery>, RepositoryError> {
@@ -211,23 +221,13 @@ impl DeliveryRepository for SeaOrmLicenseRepository {
         now: OffsetDateTime,
         audit: &AuditEvent,
     ) -> Result<bool, RepositoryError> {
-        let txn = self.db.writer.begin().await.map_err(repository_error)?;
-        let updated = deliveries::Entity::update_many()
+        let update = deliveries::Entity::update_many()
             .col_expr(Column::Status, Expr::value(DeliveryStatus::Pending.as_str()))
             .col_expr(Column::NextAttemptAt, Expr::value(timestamp(now)))
             .col_expr(Column::UpdatedAt, Expr::value(timestamp(now)))
             .filter(Column::Id.eq(id.to_string()))
-            .filter(Column::Status.eq(expected.as_str()))
-            .exec(&txn)
-            .await
-            .map_err(repository_error)?;
-        if updated.rows_affected == 0 {
-            let _ = txn.rollback().await;
-            return Ok(false);
-        }
-        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        txn.commit().await.map_err(repository_error)?;
-        Ok(true)
+            .filter(Column::Status.eq(expected.as_str()));
+        self.update_with_audit(update, audit).await
     }
 
     async fn find_delivery(&self, id: Uuid) -> Result<Option<Delivery>, RepositoryError> {
