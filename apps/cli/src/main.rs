@@ -183,6 +183,8 @@ enum Command {
         #[arg(long)]
         expires_at: Option<String>,
     },
+    /// The server's signing keys: the active one and the retired ones (verify only).
+    Keys,
     /// Generate an Ed25519 signing key (PKCS#8 PEM, mode 0600) and print its public JWK.
     Keygen {
         #[arg(long)]
@@ -334,6 +336,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let path = format!("/admin/v1/licenses/{}/redeliver", admin_client::path_segment(&key));
             let delivery = client()?.post(&path, &Value::Null)?;
             print_delivery(&delivery, json_output);
+            Ok(())
+        }
+        Command::Keys => {
+            let page = client()?.get("/admin/v1/keys", &[])?;
+            print_page_or_json(&page, json_output, |page| {
+                output::print_page(page, &["kid", "status", "alg", "public_key"])
+            });
             Ok(())
         }
         Command::Revoke { key, reason } => {

@@ -12,6 +12,7 @@ mod admin_auth;
 mod audit;
 mod deliveries;
 pub mod errors;
+mod keys;
 mod licenses;
 mod public;
 mod storefront_events;
@@ -39,6 +40,7 @@ pub type AdminApis = (
     storefront_events::StorefrontEventsApi,
     deliveries::DeliveriesApi,
     audit::AuditApi,
+    keys::KeysApi,
 );
 
 /// The public listener's OpenAPI service.
@@ -60,6 +62,7 @@ pub fn admin_api() -> OpenApiService<AdminApis, ()> {
             storefront_events::StorefrontEventsApi,
             deliveries::DeliveriesApi,
             audit::AuditApi,
+            keys::KeysApi,
         ),
         "Tessera admin API",
         VERSION,
