@@ -13,6 +13,9 @@ use crate::ClientError;
 pub struct CachedLease {
     pub license_key: String,
     pub lease: String,
+    /// The server's last notice (`server.notice`), shown offline too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 impl CachedLease {

@@ -159,6 +159,8 @@ pub struct Client {
 struct LeaseAnswer {
     lease: String,
     nonce: Option<String>,
+    #[serde(default)]
+    notice: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -224,7 +226,7 @@ impl Client {
             body["email"] = json!(email);
         }
         let answer = self.exchange("/v1/activate", body)?;
-        self.store(license_key.trim(), &answer.lease)
+        self.store(license_key.trim(), answer)
     }
 
     /// Renews the cached lease (also an expired one) and caches the new one.
@@ -236,7 +238,7 @@ impl Client {
             "app_version": self.config.app_version,
         });
         let answer = self.exchange("/v1/heartbeat", body)?;
-        self.store(&cached.license_key, &answer.lease)
+        self.store(&cached.license_key, answer)
     }
 
     /// Frees this machine's seat and forgets the lease.
@@ -261,7 +263,7 @@ impl Client {
             Err(error) => return Status::invalid(&error.to_string()),
         };
         match self.verify_lease(&cached.lease) {
-            Ok(claims) => Status::of(&claims, (self.clock)()),
+            Ok(claims) => Status::of(&claims, (self.clock)()).with_notice(cached.notice),
             Err(error) => Status::invalid(&error.to_string()),
         }
     }
@@ -295,11 +297,11 @@ impl Client {
         cache::read(&self.config.cache_path)
     }
 
-    fn store(&self, license_key: &str, lease: &str) -> Result<Status, ClientError> {
-        let claims = self.verify_lease(lease).map_err(|error| ClientError::Untrusted(error.to_string()))?;
-        let cached = CachedLease { license_key: license_key.to_owned(), lease: lease.to_owned() };
+    fn store(&self, license_key: &str, answer: LeaseAnswer) -> Result<Status, ClientError> {
+        let claims = self.verify_lease(&answer.lease).map_err(|error| ClientError::Untrusted(error.to_string()))?;
+        let cached = CachedLease { license_key: license_key.to_owned(), lease: answer.lease, notice: answer.notice };
         cache::write(&self.config.cache_path, &cached)?;
-        Ok(Status::of(&claims, (self.clock)()))
+        Ok(Status::of(&claims, (self.clock)()).with_notice(cached.notice))
     }
 
     /// POSTs `body` with a fresh nonce; checks the answer's signature and nonce.

@@ -31,6 +31,8 @@ pub struct Status {
     pub state: State,
     /// `None` when invalid or expired: nothing is granted.
     pub entitlements: Option<Entitlements>,
+    /// The operator's message to every app, as of the last check-in.
+    pub notice: Option<String>,
 }
 
 impl Status {
@@ -50,11 +52,16 @@ impl Status {
             tier: claims.tier.clone(),
             features: claims.features.clone(),
         });
-        Self { state, entitlements }
+        Self { state, entitlements, notice: None }
+    }
+
+    pub fn with_notice(mut self, notice: Option<String>) -> Self {
+        self.notice = notice;
+        self
     }
 
     pub fn invalid(reason: &str) -> Self {
-        Self { state: State::Invalid { reason: reason.to_owned() }, entitlements: None }
+        Self { state: State::Invalid { reason: reason.to_owned() }, entitlements: None, notice: None }
     }
 
     /// Whether the app may run its licensed features now.

@@ -46,7 +46,7 @@ fn lease(key: &SigningKey, fingerprint: &str, exp: i64) -> String {
 fn cache(fixture: &Fixture, lease: String) {
     let path = fixture.client.config().cache_path.clone();
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let cached = CachedLease { license_key: "APP-PRO-AAAAA-BBBBB".into(), lease };
+    let cached = CachedLease { license_key: "APP-PRO-AAAAA-BBBBB".into(), lease, notice: None };
     std::fs::write(path, serde_json::to_vec(&cached).unwrap()).unwrap();
 }
 
@@ -155,10 +155,10 @@ fn response_signatures_cover_every_byte() {
 fn the_cache_is_private_and_replaced_whole() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/lease.json");
-    let first = CachedLease { license_key: "K-1".into(), lease: "a".repeat(100) };
+    let first = CachedLease { license_key: "K-1".into(), lease: "a".repeat(100), notice: None };
     first.save(&path).unwrap();
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-    let second = CachedLease { license_key: "K-2".into(), lease: "b".into() };
+    let second = CachedLease { license_key: "K-2".into(), lease: "b".into(), notice: Some("Version 3 is out".into()) };
     second.save(&path).unwrap();
     assert_eq!(CachedLease::load(&path).unwrap(), Some(second), "replaced, not appended or mixed");
     let names: Vec<_> =

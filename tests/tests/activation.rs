@@ -87,7 +87,7 @@ fn python_example(dir: &Path, jwks_url: &str, fingerprint: &str) -> std::process
 fn the_desktop_app_flow_through_tessera_client() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let server = RunningServer::start(dir);
+    let server = RunningServer::start_with(dir, &[("TESSERA_SERVER__NOTICE", "Version 3 is out: 20% off")]);
     let key = mint(dir, &server, 2);
     let machine = |args: &[&str]| {
         let base = ["client", "--server", &server.public_url, "--cache", "lease.json", "--fingerprint", "desk-1"];
@@ -103,7 +103,20 @@ fn the_desktop_app_flow_through_tessera_client() {
     let status: Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["state"], "active");
     assert_eq!(status["entitlements"]["features"], json!(["export", "batch", "api"]));
+    assert_eq!(status["notice"], "Version 3 is out: 20% off", "the server notice, kept offline");
+    assert!(stdout_of(&machine(&["status"])).contains("notice: Version 3 is out"));
     assert_exit(&machine(&["heartbeat"]), 0);
+    let validated: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/validate", server.public_url))
+        .json(&json!({"license_key": key}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        (validated["valid"].as_bool(), validated["notice"].as_str()),
+        (Some(true), Some("Version 3 is out: 20% off"))
+    );
 
     // The lease verifies with PyJWT, as a lease and not as a license.
     let cached: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("lease.json")).unwrap()).unwrap();

@@ -94,7 +94,7 @@ fn print_status(status: &Status, json_output: bool) {
         json!({"license_key": granted.license_key, "product": granted.product, "tier": granted.tier, "features": granted.features})
     });
     if json_output {
-        print_json(&json!({"state": state, "detail": detail, "entitlements": entitlements}));
+        print_json(&json!({"state": state, "detail": detail, "entitlements": entitlements, "notice": status.notice}));
         return;
     }
     let detail = detail
@@ -110,6 +110,9 @@ fn print_status(status: &Status, json_output: bool) {
             granted.tier,
             granted.features.join(", ")
         );
+    }
+    if let Some(notice) = &status.notice {
+        println!("notice: {notice}");
     }
 }
 

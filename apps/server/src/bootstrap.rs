@@ -355,6 +355,9 @@ pub fn check(config: &Config) -> Result<Checked, StartupError> {
     if !config.server.base_url.starts_with("http://") && !config.server.base_url.starts_with("https://") {
         return Err(ConfigError::Rule("server.base_url must start with http:// or https://".into()).into());
     }
+    if config.server.notice.as_ref().is_some_and(|notice| notice.trim().is_empty() || notice.chars().count() > 500) {
+        return Err(ConfigError::Rule("server.notice is 1-500 characters (omit it for none)".into()).into());
+    }
     if config.server.issuer.trim().is_empty() {
         return Err(ConfigError::Rule("server.issuer is empty".into()).into());
     }
@@ -403,6 +406,7 @@ pub fn app_state(config: &Config, checked: Checked, database: Database) -> Arc<A
             mailer: checked.mailer,
             mail: MailSettings { from: config.mail.from.clone(), base_url: config.server.base_url.clone() },
             retry: config.mail.retry.policy(),
+            notice: config.server.notice.clone(),
         },
     )
 }

@@ -92,6 +92,9 @@ pub struct ServerConfig {
     pub base_url: String,
     /// `iss` of every token.
     pub issuer: String,
+    /// A message returned to every app on activate, validate and heartbeat
+    /// (e.g. "Version 3 is out"); up to 500 characters.
+    pub notice: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +104,7 @@ impl Default for ServerConfig {
             admin_addr: ([127, 0, 0, 1], 8081).into(),
             base_url: "http://127.0.0.1:8080".into(),
             issuer: "tessera".into(),
+            notice: None,
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub keyring: Arc<Keyring>,
     pub admin_token: AdminToken,
+    /// `server.notice`: shown by every app on activate, validate and heartbeat.
+    pub notice: Option<String>,
 }
 
 /// What the state is built from besides the store.
@@ -55,6 +57,7 @@ pub struct Settings {
     pub mailer: Arc<dyn Mailer>,
     pub mail: MailSettings,
     pub retry: RetryPolicy,
+    pub notice: Option<String>,
 }
 
 impl AppState {
@@ -64,8 +67,19 @@ impl AppState {
     where
         S: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog + DeliveryRepository,
     {
-        let Settings { keyring, clock, catalog, issuer, admin_token, activation, storefronts, mailer, mail, retry } =
-            settings;
+        let Settings {
+            keyring,
+            clock,
+            catalog,
+            issuer,
+            admin_token,
+            activation,
+            storefronts,
+            mailer,
+            mail,
+            retry,
+            notice,
+        } = settings;
         let signer = Arc::new(RingSigner::new(keyring.clone()));
         let random = Arc::new(RingRandomSource::new());
         let catalog = Arc::new(catalog);
@@ -117,6 +131,7 @@ impl AppState {
             clock,
             keyring,
             admin_token,
+            notice,
         })
     }
 }

@@ -62,6 +62,7 @@ fn world_with(policy: ActivationPolicy) -> World {
             base_url: "http://127.0.0.1:8080".into(),
         },
         retry: tessera_domain::mail::RetryPolicy::default(),
+        notice: None,
     };
     let state = AppState::new(Arc::new(InMemoryLicenseRepository::new()), settings);
     World {

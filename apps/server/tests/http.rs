@@ -67,6 +67,7 @@ fn world() -> World {
             base_url: "http://127.0.0.1:8080".into(),
         },
         retry: tessera_domain::mail::RetryPolicy::default(),
+        notice: None,
     };
     let state = AppState::new(store.clone(), settings);
     World {

@@ -72,6 +72,7 @@ fn world(mapped: bool) -> World {
                 base_url: "http://127.0.0.1:8080".into(),
             },
             retry: tessera_domain::mail::RetryPolicy::default(),
+            notice: None,
         },
     );
     World {

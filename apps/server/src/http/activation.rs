@@ -107,10 +107,14 @@ pub struct LeaseBody {
     pub license: MachineLicenseBody,
     #[oai(skip_serializing_if_is_none)]
     pub nonce: Option<String>,
+    /// The operator's message to every app (`server.notice`), when set.
+    #[oai(skip_serializing_if_is_none)]
+    pub notice: Option<String>,
 }
 
 impl LeaseBody {
-    fn of(leased: Leased, nonce: Option<String>, now: OffsetDateTime) -> Self {
+    fn of(leased: Leased, nonce: Option<String>, state: &AppState) -> Self {
+        let now = state.issuance.now();
         let view = MachineView { license: leased.license, seats_used: leased.seats_used, activation: None };
         Self {
             lease: leased.lease,
@@ -118,6 +122,7 @@ impl LeaseBody {
             activation_id: leased.activation.id.to_string(),
             license: MachineLicenseBody::of(view, now),
             nonce,
+            notice: state.notice.clone(),
         }
     }
 }
@@ -132,6 +137,9 @@ pub struct ValidationBody {
     pub checked_at: OffsetDateTime,
     #[oai(skip_serializing_if_is_none)]
     pub license: Option<MachineLicenseBody>,
+    /// The operator's message to every app (`server.notice`), when set.
+    #[oai(skip_serializing_if_is_none)]
+    pub notice: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -293,7 +301,7 @@ impl ActivationApi {
         };
         let request = Activate { key, fingerprint, platform, app_version, name: body.name, email: body.email };
         match state.activation.activate(request).await {
-            Ok(leased) => ActivateResponse::Ok(Json(LeaseBody::of(leased, nonce, state.issuance.now()))),
+            Ok(leased) => ActivateResponse::Ok(Json(LeaseBody::of(leased, nonce, &state))),
             Err(ActivateError::Refused(refusal)) => ActivateResponse::Forbidden(refused(refusal)),
             Err(error @ ActivateError::TooManyMachines { .. }) => {
                 ActivateResponse::Conflict(ErrorBody::new("TOO_MANY_MACHINES", error.to_string()))
@@ -325,7 +333,14 @@ impl ActivationApi {
         let Ok(key) = LicenseKey::parse(&body.license_key) else {
             let checked_at = state.issuance.now();
             let code = ValidationCode::Refused(Refusal::NotFound).code().to_owned();
-            return ValidateResponse::Ok(Json(ValidationBody { valid: false, code, nonce, checked_at, license: None }));
+            return ValidateResponse::Ok(Json(ValidationBody {
+                valid: false,
+                code,
+                nonce,
+                checked_at,
+                license: None,
+                notice: state.notice.clone(),
+            }));
         };
         match state.activation.validate(&key, fingerprint.as_ref(), app_version.as_ref()).await {
             Ok(validation) => ValidateResponse::Ok(Json(ValidationBody {
@@ -334,6 +349,7 @@ impl ActivationApi {
                 nonce,
                 checked_at: validation.checked_at,
                 license: validation.machine.map(|view| MachineLicenseBody::of(view, validation.checked_at)),
+                notice: state.notice.clone(),
             })),
             Err(error) => storage_failure!(ValidateResponse, &error),
         }
@@ -355,7 +371,7 @@ impl ActivationApi {
             Err(error) => return HeartbeatResponse::BadRequest(error),
         };
         match state.activation.heartbeat(&body.lease, &fingerprint, app_version.as_ref()).await {
-            Ok(leased) => HeartbeatResponse::Ok(Json(LeaseBody::of(leased, nonce, state.issuance.now()))),
+            Ok(leased) => HeartbeatResponse::Ok(Json(LeaseBody::of(leased, nonce, &state))),
             Err(HeartbeatError::InvalidLease(error)) => {
                 HeartbeatResponse::BadRequest(ErrorBody::new("INVALID_LEASE", error.to_string()))
             }
