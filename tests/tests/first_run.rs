@@ -88,6 +88,21 @@ fn zero_config_start_mint_verify_revoke_and_restart() {
     assert_exit(&shown, 0);
     assert_eq!(json(&shown)["status"], "revoked");
 
+    // The audit trail has both changes, by the admin, newest first.
+    let audit = cli(dir, &server.admin_url, &["--json", "audit", "--license", &key]);
+    assert_exit(&audit, 0);
+    let actions: Vec<(String, String)> = json(&audit)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| (event["action"].as_str().unwrap().to_owned(), event["actor"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(actions, [("license.revoked".into(), "admin".into()), ("license.minted".into(), "admin".into())]);
+    let future = cli(dir, &server.admin_url, &["--json", "audit", "--since", "2999-01-01T00:00:00Z"]);
+    assert_eq!(json(&future)["items"], serde_json::json!([]));
+    let bad_since = cli(dir, &server.admin_url, &["audit", "--since", "yesterday"]);
+    assert_exit(&bad_since, 1);
+
     // SIGTERM stops it cleanly.
     let admin_url = server.admin_url.clone();
     assert_eq!(server.stop(), Some(0));

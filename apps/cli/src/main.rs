@@ -183,6 +183,25 @@ enum Command {
         #[arg(long)]
         expires_at: Option<String>,
     },
+    /// The audit trail, newest first: who changed what, and when.
+    Audit {
+        /// Only the events of this license.
+        #[arg(long)]
+        license: Option<String>,
+        /// Only events at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// `admin`, `buyer`, `system` or `storefront:gumroad`.
+        #[arg(long)]
+        actor: Option<String>,
+        /// e.g. `license.revoked`.
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
     /// The server's signing keys: the active one and the retired ones (verify only).
     Keys,
     /// Generate an Ed25519 signing key (PKCS#8 PEM, mode 0600) and print its public JWK.
@@ -336,6 +355,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let path = format!("/admin/v1/licenses/{}/redeliver", admin_client::path_segment(&key));
             let delivery = client()?.post(&path, &Value::Null)?;
             print_delivery(&delivery, json_output);
+            Ok(())
+        }
+        Command::Audit { license, since, actor, action, limit, cursor } => {
+            let filters =
+                [("entity_id", license), ("since", since), ("actor", actor), ("action", action), ("cursor", cursor)];
+            let page = client()?.get("/admin/v1/audit", &page_params(limit, filters))?;
+            print_page_or_json(&page, json_output, |page| {
+                output::print_page(page, &["at", "actor", "action", "entity_type", "entity_id", "details"])
+            });
             Ok(())
         }
         Command::Keys => {
