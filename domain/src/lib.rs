@@ -13,7 +13,7 @@
 //!   ([`activation::ActivationService`], stored through [`license::ActivationRepository`]);
 //! - [`storefront`]: turning a storefront's webhook into domain events ([`storefront::Storefront`]);
 //! - [`mail`]: sending one email through a provider ([`mail::Mailer`]);
-//! - [`audit`]: who changed what ([`audit::AuditLog`]);
+//! - [`audit`]: who changed what ([`audit::AuditLog`]); [`stats`]: counts for the operator;
 //! - [`clock`] and [`random`]: time and entropy, so tests can pin both.
 
 pub mod activation;
@@ -26,6 +26,7 @@ pub mod mail;
 pub mod page;
 pub mod random;
 pub mod repository;
+pub mod stats;
 pub mod storefront;
 
 pub use time::OffsetDateTime;

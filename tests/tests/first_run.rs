@@ -102,6 +102,11 @@ fn zero_config_start_mint_verify_revoke_and_restart() {
     assert_eq!(json(&future)["items"], serde_json::json!([]));
     let bad_since = cli(dir, &server.admin_url, &["audit", "--since", "yesterday"]);
     assert_exit(&bad_since, 1);
+    let stats = cli(dir, &server.admin_url, &["--json", "stats"]);
+    assert_exit(&stats, 0);
+    assert_eq!(json(&stats)["licenses"]["by_status"], serde_json::json!({"revoked": 1}));
+    let table = cli(dir, &server.admin_url, &["stats"]);
+    assert!(stdout_of(&table).contains("minted in the last 24 h"), "{}", stdout_of(&table));
 
     // SIGTERM stops it cleanly.
     let admin_url = server.admin_url.clone();

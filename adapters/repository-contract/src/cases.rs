@@ -13,11 +13,18 @@ use time::Duration;
 use crate::{activation, audit_for, delivery, delivery_audit, license, recorded_event, T0};
 use tessera_domain::license::Subscription;
 use tessera_domain::mail::{DeliveryFilter, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued};
+use tessera_domain::stats::{LicenseCount, StatsReader};
 use tessera_domain::storefront::{EventFilter, EventOutcome, EventStatus, StorefrontEventLog};
 
 /// What every case needs: the license, activation, event and delivery stores and the audit trail they write.
-pub trait Store: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog + DeliveryRepository {}
-impl<T: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog + DeliveryRepository> Store for T {}
+pub trait Store:
+    LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog + DeliveryRepository + StatsReader
+{
+}
+impl<T> Store for T where
+    T: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog + DeliveryRepository + StatsReader
+{
+}
 
 async fn audit_count(store: &impl Store) -> usize {
     store.list_audit(&AuditFilter::default(), &PageRequest::first(500)).await.unwrap().items.len()
@@ -686,4 +693,58 @@ pub async fn reschedules_only_from_the_expected_status(store: &impl Store) {
     let by_key = DeliveryFilter { status: None, license_key: Some(owner.key.clone()) };
     assert_eq!(store.list_deliveries(&by_key, &PageRequest::first(5)).await.unwrap().items.len(), 1);
     assert_eq!(audit_count(store).await, 3, "queued + settled + rescheduled");
+}
+
+pub async fn counts_for_the_dashboard(store: &impl Store) {
+    // Three licenses: one active, one revoked, one past its expiry; two from gumroad.
+    let mut licenses = vec![license(1), license(2), license(3)];
+    licenses[1].source = "gumroad".into();
+    licenses[1].state = LicenseState::Revoked;
+    licenses[2].source = "gumroad".into();
+    licenses[2].expires_at = Some(T0 + Duration::days(2));
+    for (n, item) in licenses.iter().enumerate() {
+        store.create(item, None, &audit_for(item, "license.minted", n as u64)).await.unwrap();
+    }
+    store
+        .take_seat(&activation(&licenses[0], 1, "machine-1"), None, &audit_for(&licenses[0], "activation.created", 10))
+        .await
+        .unwrap();
+    store.enqueue(&delivery(&licenses[0], 1), &delivery_audit(1)).await.unwrap();
+    store.record(&recorded_event(1)).await.unwrap();
+    let failed = recorded_event(2);
+    store.record(&failed).await.unwrap();
+    let outcome = EventOutcome {
+        status: EventStatus::Failed,
+        kind: None,
+        dedupe_key: None,
+        error: Some("x".into()),
+        license_key: None,
+        processed_at: T0,
+    };
+    store.finish(failed.id, &outcome).await.unwrap();
+
+    let now = T0 + Duration::days(10);
+    let mut stats = store.stats(now).await.unwrap();
+    stats.licenses.sort_by_key(|row| (row.source.clone(), row.status.as_str()));
+    let row = |source: &str, status| LicenseCount {
+        product: "datatools".into(),
+        tier: "core".into(),
+        status,
+        source: source.into(),
+        count: 1,
+    };
+    assert_eq!(
+        stats.licenses,
+        [
+            row("admin", LicenseStatus::Active),
+            row("gumroad", LicenseStatus::Expired),
+            row("gumroad", LicenseStatus::Revoked)
+        ]
+    );
+    assert_eq!(stats.active_machines, 1);
+    assert_eq!((stats.deliveries_pending, stats.deliveries_failed, stats.deliveries_sent), (1, 0, 0));
+    assert_eq!((stats.events_failed, stats.events_unprocessed), (1, 1));
+    // The fixtures minted at T0 + n minutes: within 30 days of `now`, not within 24 hours.
+    assert_eq!((stats.minted_last_24h, stats.minted_last_30d), (0, 3));
+    assert_eq!(store.stats(T0 + Duration::hours(1)).await.unwrap().minted_last_24h, 3);
 }

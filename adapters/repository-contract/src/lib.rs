@@ -42,6 +42,7 @@ macro_rules! license_repository_contract {
             settles_only_the_claimed_attempt,
             fails_deliveries_abandoned_mid_send,
             reschedules_only_from_the_expected_status,
+            counts_for_the_dashboard,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

@@ -13,6 +13,7 @@ mod errors;
 mod license_repository;
 mod outbox;
 mod paging;
+mod stats;
 mod storefront_event_log;
 pub mod test_support;
 

@@ -202,6 +202,8 @@ enum Command {
         #[arg(long)]
         cursor: Option<String>,
     },
+    /// Counts: licenses by product, tier, status and source; machines; the outbox; failed events.
+    Stats,
     /// The server's signing keys: the active one and the retired ones (verify only).
     Keys,
     /// Generate an Ed25519 signing key (PKCS#8 PEM, mode 0600) and print its public JWK.
@@ -364,6 +366,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
             print_page_or_json(&page, json_output, |page| {
                 output::print_page(page, &["at", "actor", "action", "entity_type", "entity_id", "details"])
             });
+            Ok(())
+        }
+        Command::Stats => {
+            let stats = client()?.get("/admin/v1/stats", &[])?;
+            if json_output {
+                output::print_json(&stats);
+            } else {
+                output::print_stats(&stats);
+            }
             Ok(())
         }
         Command::Keys => {

@@ -85,3 +85,31 @@ pub fn print_deliveries(page: &Value) {
         &["id", "created_at", "kind", "license_key", "to", "status", "attempts", "next_attempt_at", "last_error"],
     );
 }
+
+pub fn print_stats(stats: &Value) {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["", "count"]);
+    let licenses = &stats["licenses"];
+    table.add_row(vec!["licenses".to_owned(), text(&licenses["total"])]);
+    for group in ["by_status", "by_product", "by_tier", "by_source"] {
+        if let Some(counts) = licenses[group].as_object() {
+            for (name, count) in counts {
+                table.add_row(vec![format!("  {} {name}", group.trim_start_matches("by_")), text(count)]);
+            }
+        }
+    }
+    for (label, value) in [
+        ("machines holding a seat", &stats["active_machines"]),
+        ("emails waiting", &stats["deliveries"]["pending"]),
+        ("emails failed", &stats["deliveries"]["failed"]),
+        ("emails sent", &stats["deliveries"]["sent"]),
+        ("storefront events failed", &stats["storefront_events"]["failed"]),
+        ("storefront events unprocessed", &stats["storefront_events"]["unprocessed"]),
+        ("minted in the last 24 h", &stats["minted"]["last_24h"]),
+        ("minted in the last 30 days", &stats["minted"]["last_30d"]),
+    ] {
+        table.add_row(vec![label.to_owned(), text(value)]);
+    }
+    println!("{table}");
+}

@@ -11,6 +11,7 @@ use tessera_domain::clock::Clock;
 use tessera_domain::issuance::IssuanceService;
 use tessera_domain::license::{ActivationRepository, LicenseRepository};
 use tessera_domain::mail::{DeliveryRepository, MailSettings, Mailer, OutboxService, RetryPolicy};
+use tessera_domain::stats::StatsReader;
 use tessera_domain::storefront::{ConfiguredStorefront, FulfillmentService, StorefrontEventLog};
 use tessera_ring::{Keyring, RingRandomSource, RingSigner};
 
@@ -38,6 +39,7 @@ pub struct AppState {
     pub events: Arc<dyn StorefrontEventLog>,
     pub licenses: Arc<dyn LicenseRepository>,
     pub audit: Arc<dyn AuditLog>,
+    pub stats: Arc<dyn StatsReader>,
     pub clock: Arc<dyn Clock>,
     pub keyring: Arc<Keyring>,
     pub admin_token: AdminToken,
@@ -65,7 +67,7 @@ impl AppState {
     /// signer to the use cases.
     pub fn new<S>(store: Arc<S>, settings: Settings) -> Arc<Self>
     where
-        S: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog + DeliveryRepository,
+        S: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog + DeliveryRepository + StatsReader,
     {
         let Settings {
             keyring,
@@ -127,7 +129,8 @@ impl AppState {
             outbox,
             events: store.clone(),
             licenses: store.clone(),
-            audit: store,
+            audit: store.clone(),
+            stats: store,
             clock,
             keyring,
             admin_token,

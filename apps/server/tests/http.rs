@@ -459,3 +459,42 @@ async fn mint_with_send_email_queues_one_email_and_the_outbox_is_operable() {
     let anonymous = world.admin.get("/admin/v1/deliveries").send().await;
     assert_eq!(error_code(anonymous, 401).await, "UNAUTHORIZED");
 }
+
+#[tokio::test]
+async fn stats_count_licenses_machines_and_mints() {
+    let world = world();
+    let auth = format!("Bearer {TOKEN}");
+    let mut keys = Vec::new();
+    for (tier, email) in [("pro", "a@example.com"), ("pro", "b@example.com"), ("standard", "c@example.com")] {
+        let body = json!({"product": "app", "tier": tier, "name": "Buyer", "email": email});
+        let minted =
+            world.admin.post("/admin/v1/licenses").header("Authorization", &auth).body_json(&body).send().await;
+        keys.push(json_of(minted).await["license"]["key"].as_str().unwrap().to_owned());
+    }
+    let revoked = world
+        .admin
+        .post(format!("/admin/v1/licenses/{}/revoke", keys[2]))
+        .header("Authorization", &auth)
+        .body_json(&json!({"reason": "chargeback"}))
+        .send()
+        .await;
+    assert_eq!(revoked.0.status().as_u16(), 200);
+    let activated = world
+        .public
+        .post("/v1/activate")
+        .body_json(&json!({"license_key": keys[0], "fingerprint": "m-1"}))
+        .send()
+        .await;
+    assert_eq!(activated.0.status().as_u16(), 200);
+
+    let stats = json_of(world.admin.get("/admin/v1/stats").header("Authorization", &auth).send().await).await;
+    assert_eq!(stats["licenses"]["total"], 3);
+    assert_eq!(stats["licenses"]["by_status"], json!({"active": 2, "revoked": 1}));
+    assert_eq!(stats["licenses"]["by_tier"], json!({"app/pro": 2, "app/standard": 1}));
+    assert_eq!(stats["licenses"]["by_source"], json!({"admin": 3}));
+    assert_eq!(stats["active_machines"], 1);
+    assert_eq!(stats["minted"], json!({"last_24h": 3, "last_30d": 3}));
+    assert_eq!(stats["deliveries"], json!({"pending": 0, "failed": 0, "sent": 0}));
+    let anonymous = world.admin.get("/admin/v1/stats").send().await;
+    assert_eq!(error_code(anonymous, 401).await, "UNAUTHORIZED");
+}

@@ -15,6 +15,7 @@ pub mod errors;
 mod keys;
 mod licenses;
 mod public;
+mod stats;
 mod storefront_events;
 mod webhooks;
 
@@ -41,6 +42,7 @@ pub type AdminApis = (
     deliveries::DeliveriesApi,
     audit::AuditApi,
     keys::KeysApi,
+    stats::StatsApi,
 );
 
 /// The public listener's OpenAPI service.
@@ -63,6 +65,7 @@ pub fn admin_api() -> OpenApiService<AdminApis, ()> {
             deliveries::DeliveriesApi,
             audit::AuditApi,
             keys::KeysApi,
+            stats::StatsApi,
         ),
         "Tessera admin API",
         VERSION,

@@ -1,0 +1,92 @@
+//! The operator's counts, each one aggregate query (portable SQL: SQLite and
+//! Postgres both take ordinal `GROUP BY` and `CAST(… AS BIGINT)`).
+
+use async_trait::async_trait;
+use sea_orm::{ConnectionTrait, QueryResult, Statement};
+use tessera_domain::repository::RepositoryError;
+use tessera_domain::stats::{LicenseCount, Stats, StatsReader};
+use time::OffsetDateTime;
+
+use crate::errors::repository_error;
+use crate::license_repository::{corrupt, timestamp};
+use crate::SeaOrmLicenseRepository;
+
+fn count(row: &QueryResult, index: usize) -> Result<u64, RepositoryError> {
+    let value: i64 = row.try_get_by_index(index).map_err(|error| corrupt("count", error))?;
+    u64::try_from(value).map_err(|error| corrupt("count", error))
+}
+
+fn text(row: &QueryResult, index: usize) -> Result<String, RepositoryError> {
+    row.try_get_by_index(index).map_err(|error| corrupt("stats column", error))
+}
+
+impl SeaOrmLicenseRepository {
+    async fn rows(&self, sql: String) -> Result<Vec<QueryResult>, RepositoryError> {
+        let backend = self.db.reader.get_database_backend();
+        self.db.reader.query_all_raw(Statement::from_string(backend, sql)).await.map_err(repository_error)
+    }
+
+    async fn single_count(&self, sql: String) -> Result<u64, RepositoryError> {
+        match self.rows(sql).await?.first() {
+            Some(row) => count(row, 0),
+            None => Ok(0),
+        }
+    }
+}
+
+#[async_trait]
+impl StatsReader for SeaOrmLicenseRepository {
+    async fn stats(&self, now: OffsetDateTime) -> Result<Stats, RepositoryError> {
+        // Every value inlined below is an integer or a fixed word, never input.
+        let now_s = timestamp(now);
+        let license_rows = self
+            .rows(format!(
+                "SELECT product, tier, source, state, \
+                 CAST(CASE WHEN state = 'active' AND expires_at IS NOT NULL AND expires_at <= {now_s} THEN 1 ELSE 0 END AS BIGINT), \
+                 CAST(COUNT(*) AS BIGINT) FROM licenses GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+            ))
+            .await?;
+        let mut licenses = Vec::with_capacity(license_rows.len());
+        for row in &license_rows {
+            let state = text(row, 3)?;
+            let status = if count(row, 4)? == 1 { "expired".to_owned() } else { state };
+            licenses.push(LicenseCount {
+                product: text(row, 0)?,
+                tier: text(row, 1)?,
+                source: text(row, 2)?,
+                status: status.parse().map_err(|error| corrupt("license state", error))?,
+                count: count(row, 5)?,
+            });
+        }
+        let mut stats = Stats { licenses, ..Default::default() };
+        stats.active_machines = self
+            .single_count("SELECT CAST(COUNT(*) AS BIGINT) FROM activations WHERE deactivated_at IS NULL".into())
+            .await?;
+        for row in self.rows("SELECT status, CAST(COUNT(*) AS BIGINT) FROM deliveries GROUP BY 1".into()).await? {
+            let n = count(&row, 1)?;
+            match text(&row, 0)?.as_str() {
+                "pending" | "sending" => stats.deliveries_pending += n,
+                "failed" => stats.deliveries_failed += n,
+                "sent" => stats.deliveries_sent += n,
+                _ => {}
+            }
+        }
+        for row in self.rows("SELECT status, CAST(COUNT(*) AS BIGINT) FROM storefront_events GROUP BY 1".into()).await?
+        {
+            match text(&row, 0)?.as_str() {
+                "failed" => stats.events_failed = count(&row, 1)?,
+                "received" => stats.events_unprocessed = count(&row, 1)?,
+                _ => {}
+            }
+        }
+        let minted_since = |seconds: i64| {
+            format!(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM audit_events WHERE action = 'license.minted' AND at >= {}",
+                now_s - seconds
+            )
+        };
+        stats.minted_last_24h = self.single_count(minted_since(86_400)).await?;
+        stats.minted_last_30d = self.single_count(minted_since(30 * 86_400)).await?;
+        Ok(stats)
+    }
+}
