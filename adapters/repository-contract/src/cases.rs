@@ -697,7 +697,7 @@ pub async fn reschedules_only_from_the_expected_status(store: &impl Store) {
 
 pub async fn counts_for_the_dashboard(store: &impl Store) {
     // Three licenses: one active, one revoked, one past its expiry; two from gumroad.
-    let mut licenses = vec![license(1), license(2), license(3)];
+    let mut licenses = [license(1), license(2), license(3)];
     licenses[1].source = "gumroad".into();
     licenses[1].state = LicenseState::Revoked;
     licenses[2].source = "gumroad".into();
