@@ -135,6 +135,24 @@ impl LicenseRepository for InMemoryLicenseRepository {
         Ok(())
     }
 
+    async fn create_many(&self, licenses: &[License], audits: &[AuditEvent]) -> Result<(), CreateLicenseError> {
+        let mut state = self.state()?;
+        let mut keys = std::collections::HashSet::new();
+        for license in licenses {
+            if !keys.insert(&license.key) || state.licenses.iter().any(|existing| existing.key == license.key) {
+                return Err(CreateLicenseError::KeyTaken(license.key.clone()));
+            }
+        }
+        state.licenses.extend(licenses.iter().cloned());
+        state.audit.extend(audits.iter().cloned());
+        Ok(())
+    }
+
+    async fn existing_keys(&self, keys: &[LicenseKey]) -> Result<Vec<LicenseKey>, RepositoryError> {
+        let state = self.state()?;
+        Ok(keys.iter().filter(|key| state.licenses.iter().any(|license| &license.key == *key)).cloned().collect())
+    }
+
     async fn find_by_key(&self, key: &LicenseKey) -> Result<Option<License>, RepositoryError> {
         Ok(self.state()?.licenses.iter().find(|license| &license.key == key).cloned())
     }

@@ -748,3 +748,26 @@ pub async fn counts_for_the_dashboard(store: &impl Store) {
     assert_eq!((stats.minted_last_24h, stats.minted_last_30d), (0, 3));
     assert_eq!(store.stats(T0 + Duration::hours(1)).await.unwrap().minted_last_24h, 3);
 }
+
+pub async fn creates_many_licenses_all_or_nothing(store: &impl Store) {
+    let first = license(1);
+    store.create(&first, None, &audit_for(&first, "license.minted", 1)).await.unwrap();
+    let batch: Vec<_> = (2..=701).map(license).collect();
+    let audits: Vec<_> =
+        batch.iter().enumerate().map(|(n, l)| audit_for(l, "license.imported", 10 + n as u64)).collect();
+    store.create_many(&batch, &audits).await.unwrap();
+    let keys: Vec<LicenseKey> = [1, 2, 701, 702].into_iter().map(|n| license(n).key).collect();
+    let mut existing = store.existing_keys(&keys).await.unwrap();
+    existing.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(existing, [license(1).key, license(2).key, license(701).key]);
+    assert_eq!(store.find_by_key(&license(450).key).await.unwrap(), Some(license(450)));
+
+    // One taken key refuses the whole batch.
+    let clashing = vec![license(800), license(1), license(801)];
+    let audits: Vec<_> = clashing.iter().map(|l| audit_for(l, "license.imported", 5000)).collect();
+    let error = store.create_many(&clashing, &audits).await.unwrap_err();
+    assert!(matches!(error, CreateLicenseError::KeyTaken(ref key) if *key == license(1).key), "{error:?}");
+    assert_eq!(store.find_by_key(&license(800).key).await.unwrap(), None, "nothing of the batch was stored");
+    assert_eq!(audit_count(store).await, 500, "the page limit; 701 events were stored");
+    store.create_many(&[], &[]).await.unwrap();
+}

@@ -43,6 +43,7 @@ macro_rules! license_repository_contract {
             fails_deliveries_abandoned_mid_send,
             reschedules_only_from_the_expected_status,
             counts_for_the_dashboard,
+            creates_many_licenses_all_or_nothing,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Statement,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
+    Statement, TransactionTrait,
 };
 use tessera_domain::audit::{Actor, AuditEvent, AuditFilter, AuditLog};
 use tessera_domain::license::{
@@ -175,6 +175,55 @@ impl LicenseRepository for SeaOrmLicenseRepository {
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
         txn.commit().await.map_err(repository_error)?;
         Ok(())
+    }
+
+    async fn create_many(&self, licenses: &[License], audits: &[AuditEvent]) -> Result<(), CreateLicenseError> {
+        if licenses.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.writer.begin().await.map_err(repository_error)?;
+        // Chunks keep each statement under both databases' bound-parameter limits.
+        for chunk in licenses.chunks(500) {
+            let rows = chunk.iter().map(|license| to_row(license, None).into_active_model());
+            if let Err(error) = licenses::Entity::insert_many(rows).exec_without_returning(&txn).await {
+                let _ = txn.rollback().await;
+                return Err(match unique_violation(&error) {
+                    Some(_) => {
+                        let taken =
+                            self.existing_keys(&chunk.iter().map(|l| l.key.clone()).collect::<Vec<_>>()).await?;
+                        let key = taken.into_iter().next().unwrap_or_else(|| chunk[0].key.clone());
+                        CreateLicenseError::KeyTaken(key)
+                    }
+                    None => repository_error(error).into(),
+                });
+            }
+        }
+        for chunk in audits.chunks(1000) {
+            audit_events::Entity::insert_many(chunk.iter().map(audit_row))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(repository_error)?;
+        }
+        txn.commit().await.map_err(repository_error)?;
+        Ok(())
+    }
+
+    async fn existing_keys(&self, keys: &[LicenseKey]) -> Result<Vec<LicenseKey>, RepositoryError> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(500) {
+            let rows = licenses::Entity::find()
+                .select_only()
+                .column(licenses::Column::Key)
+                .filter(licenses::Column::Key.is_in(chunk.iter().map(LicenseKey::as_str)))
+                .into_tuple::<String>()
+                .all(&self.db.writer)
+                .await
+                .map_err(repository_error)?;
+            for key in rows {
+                found.push(LicenseKey::parse(&key).map_err(|error| corrupt("license key", error))?);
+            }
+        }
+        Ok(found)
     }
 
     async fn find_by_key(&self, key: &LicenseKey) -> Result<Option<License>, RepositoryError> {

@@ -5,6 +5,7 @@ mod admin_client;
 mod local;
 mod machine;
 mod output;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -204,6 +205,27 @@ enum Command {
     },
     /// Counts: licenses by product, tier, status and source; machines; the outbox; failed events.
     Stats,
+    /// Import an issuance log (JSONL: license_key, name, email, tier, issued_at,
+    /// expires_at[, blob]); keys and dates are kept, re-running skips what is in.
+    Import {
+        /// The file, or `-` for standard input.
+        file: PathBuf,
+        /// The product of records that name none.
+        #[arg(long)]
+        product: Option<String>,
+        /// Check every line, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write every license as JSONL (the import format plus product, status and token).
+    Export {
+        #[arg(long)]
+        product: Option<String>,
+        #[arg(long, value_enum)]
+        status: Option<Status>,
+        #[arg(long)]
+        source: Option<String>,
+    },
     /// The server's signing keys: the active one and the retired ones (verify only).
     Keys,
     /// Generate an Ed25519 signing key (PKCS#8 PEM, mode 0600) and print its public JWK.
@@ -375,6 +397,22 @@ fn run(cli: Cli) -> Result<(), CliError> {
             } else {
                 output::print_stats(&stats);
             }
+            Ok(())
+        }
+        Command::Import { file, product, dry_run } => {
+            transfer::import(&client()?, &file, product.as_deref(), dry_run, json_output)
+        }
+        Command::Export { product, status, source } => {
+            let status = status.map(|status| status.to_possible_value().expect("named").get_name().to_owned());
+            let filters: Vec<(&'static str, String)> = [("product", product), ("status", status), ("source", source)]
+                .into_iter()
+                .filter_map(|(name, value)| value.map(|value| (name, value)))
+                .collect();
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let written = transfer::export(&client()?, &filters, &mut out)?;
+            std::io::Write::flush(&mut out).map_err(|error| CliError::Local(error.to_string()))?;
+            eprintln!("{written} licenses exported");
             Ok(())
         }
         Command::Keys => {

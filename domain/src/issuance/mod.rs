@@ -4,11 +4,13 @@
 
 mod claims;
 mod errors;
+mod import;
 mod service;
 mod signer;
 mod term;
 
 pub use claims::{LeaseClaims, LicenseClaims, LEASE_TOKEN_TYPE, LICENSE_TOKEN_TYPE};
 pub use errors::*;
+pub use import::{ImportLicense, ImportOutcome, IMPORT_SOURCE, LEGACY_BLOB_PREFIX, MAX_IMPORT_BATCH};
 pub use service::{IssuanceService, MintLicense, Minted, RenewLicense, SubscriptionCharge};
 pub use signer::{LeaseRejected, LeaseVerifier, SignError, Signer};

@@ -94,12 +94,12 @@ pub struct SubscriptionCharge {
 /// The issuance use cases: mint, find, list, revoke, suspend, reinstate, renew.
 #[derive(Clone)]
 pub struct IssuanceService {
-    licenses: Arc<dyn LicenseRepository>,
-    signer: Arc<dyn Signer>,
+    pub(super) licenses: Arc<dyn LicenseRepository>,
+    pub(super) signer: Arc<dyn Signer>,
     clock: Arc<dyn Clock>,
-    random: Arc<dyn RandomSource>,
-    catalog: Arc<Catalog>,
-    issuer: String,
+    pub(super) random: Arc<dyn RandomSource>,
+    pub(super) catalog: Arc<Catalog>,
+    pub(super) issuer: String,
 }
 
 fn check_text(field: &str, value: &Option<String>, max_chars: usize) -> Result<(), MintError> {

@@ -52,6 +52,14 @@ pub trait LicenseRepository: Send + Sync + 'static {
         audit: &AuditEvent,
     ) -> Result<(), CreateLicenseError>;
 
+    /// Stores many new licenses and their audit events in one transaction, all
+    /// or nothing. MUST return `CreateLicenseError::KeyTaken` (and store
+    /// nothing) when any key exists, also when taken concurrently.
+    async fn create_many(&self, licenses: &[License], audits: &[AuditEvent]) -> Result<(), CreateLicenseError>;
+
+    /// Which of `keys` are taken by stored licenses.
+    async fn existing_keys(&self, keys: &[LicenseKey]) -> Result<Vec<LicenseKey>, RepositoryError>;
+
     /// The license with `key`; `Ok(None)` when there is none.
     async fn find_by_key(&self, key: &LicenseKey) -> Result<Option<License>, RepositoryError>;
 

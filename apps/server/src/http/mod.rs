@@ -12,6 +12,7 @@ mod admin_auth;
 mod audit;
 mod deliveries;
 pub mod errors;
+mod import;
 mod keys;
 mod licenses;
 mod public;
@@ -36,6 +37,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub type PublicApis = (public::HealthApi, public::KeysApi, activation::ActivationApi);
 pub type AdminApis = (
+    import::ImportApi,
     licenses::LicensesApi,
     activations::ActivationsApi,
     storefront_events::StorefrontEventsApi,
@@ -59,6 +61,7 @@ pub fn public_api() -> OpenApiService<PublicApis, ()> {
 pub fn admin_api() -> OpenApiService<AdminApis, ()> {
     OpenApiService::new(
         (
+            import::ImportApi,
             licenses::LicensesApi,
             activations::ActivationsApi,
             storefront_events::StorefrontEventsApi,
