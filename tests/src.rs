@@ -89,7 +89,12 @@ impl RunningServer {
     }
 
     pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut child = server_command(dir)
+        Self::start_binary(&binaries().server, dir, env)
+    }
+
+    /// Starts `binary` (e.g. a release build) like [`Self::start_with`].
+    pub fn start_binary(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut child = server_command_of(binary, dir)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -173,10 +178,35 @@ fn lines_of(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
     rx
 }
 
+/// Both binaries built with `--release`, for benchmarks (once per process).
+pub fn release_binaries() -> &'static Binaries {
+    static BINARIES: OnceLock<Binaries> = OnceLock::new();
+    BINARIES.get_or_init(|| {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let build = |package: &str, bin: &str| {
+            escargot::CargoBuild::new()
+                .manifest_path(&manifest)
+                .package(package)
+                .bin(bin)
+                .release()
+                .run()
+                .unwrap_or_else(|error| panic!("cargo build --release {bin}: {error}"))
+                .path()
+                .to_path_buf()
+        };
+        Binaries { server: build("tessera-server", "tessera-server"), cli: build("tessera-cli", "tessera") }
+    })
+}
+
 /// `tessera-server` in `dir` with an environment that has no `TESSERA_`
 /// variables of the caller's, free ports and JSON logs.
 pub fn server_command(dir: &Path) -> Command {
-    let mut command = Command::new(&binaries().server);
+    server_command_of(&binaries().server, dir)
+}
+
+/// [`server_command`] for a given binary (e.g. from [`release_binaries`]).
+pub fn server_command_of(binary: &Path, dir: &Path) -> Command {
+    let mut command = Command::new(binary);
     command
         .current_dir(dir)
         .env_clear()

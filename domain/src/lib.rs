@@ -28,5 +28,6 @@ pub mod random;
 pub mod repository;
 pub mod stats;
 pub mod storefront;
+pub mod usage;
 
 pub use time::OffsetDateTime;

@@ -118,6 +118,31 @@ fn the_desktop_app_flow_through_tessera_client() {
         (Some(true), Some("Version 3 is out: 20% off"))
     );
 
+    // The app reports usage and raises a flag with its lease; the operator reviews it with the CLI.
+    let cached: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("lease.json")).unwrap()).unwrap();
+    let http = reqwest::blocking::Client::new();
+    for (path, body) in
+        [("/v1/usage", json!({"event": "session.start"})), ("/v1/flags", json!({"reason": "clock_skew"}))]
+    {
+        let response = http
+            .post(format!("{}{path}", server.public_url))
+            .bearer_auth(cached["lease"].as_str().unwrap())
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 202, "{path}");
+    }
+    let usage = cli(dir, &server.admin_url, &["--json", "usage", "--license", &key]);
+    assert_exit(&usage, 0);
+    assert_eq!(serde_json::from_slice::<Value>(&usage.stdout).unwrap()["items"][0]["event"], "session.start");
+    let flags = cli(dir, &server.admin_url, &["--json", "flags", "--status", "open"]);
+    let flag_id =
+        serde_json::from_slice::<Value>(&flags.stdout).unwrap()["items"][0]["id"].as_str().unwrap().to_owned();
+    let reviewed = cli(dir, &server.admin_url, &["flag", "review", &flag_id, "--status", "dismissed"]);
+    assert_exit(&reviewed, 0);
+    assert!(stdout_of(&reviewed).contains("dismissed"));
+    assert_exit(&cli(dir, &server.admin_url, &["flag", "review", &flag_id, "--status", "reviewed"]), 1);
+
     // The lease verifies with PyJWT, as a lease and not as a license.
     let cached: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("lease.json")).unwrap()).unwrap();
     std::fs::write(dir.join("machine.lease"), cached["lease"].as_str().unwrap()).unwrap();

@@ -15,14 +15,27 @@ use tessera_domain::license::Subscription;
 use tessera_domain::mail::{DeliveryFilter, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued};
 use tessera_domain::stats::{LicenseCount, StatsReader};
 use tessera_domain::storefront::{EventFilter, EventOutcome, EventStatus, StorefrontEventLog};
+use tessera_domain::usage::{Flag, FlagFilter, FlagReview, FlagStatus, UsageEvent, UsageFilter, UsageRepository};
 
 /// What every case needs: the license, activation, event and delivery stores and the audit trail they write.
 pub trait Store:
-    LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog + DeliveryRepository + StatsReader
+    LicenseRepository
+    + ActivationRepository
+    + AuditLog
+    + StorefrontEventLog
+    + DeliveryRepository
+    + StatsReader
+    + UsageRepository
 {
 }
 impl<T> Store for T where
-    T: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog + DeliveryRepository + StatsReader
+    T: LicenseRepository
+        + ActivationRepository
+        + AuditLog
+        + StorefrontEventLog
+        + DeliveryRepository
+        + StatsReader
+        + UsageRepository
 {
 }
 
@@ -770,4 +783,60 @@ pub async fn creates_many_licenses_all_or_nothing(store: &impl Store) {
     assert_eq!(store.find_by_key(&license(800).key).await.unwrap(), None, "nothing of the batch was stored");
     assert_eq!(audit_count(store).await, 500, "the page limit; 701 events were stored");
     store.create_many(&[], &[]).await.unwrap();
+}
+
+pub async fn records_usage_and_reviews_each_flag_once(store: &impl Store) {
+    let owner = license(1);
+    let machine = uuid::Uuid::from_u128(7);
+    for n in 0..3 {
+        let event = UsageEvent {
+            id: uuid::Builder::from_unix_timestamp_millis(1_000 + n, &[n as u8; 10]).into_uuid(),
+            license_key: owner.key.clone(),
+            activation_id: machine,
+            event: if n == 2 { "export.csv".into() } else { "session.start".into() },
+            metadata: serde_json::json!({"n": n, "nested": {"ok": true}}),
+            at: T0 + Duration::seconds(n as i64),
+        };
+        store.record_usage(&event).await.unwrap();
+    }
+    let sessions = UsageFilter { event: Some("session.start".into()), ..Default::default() };
+    let listed = store.list_usage(&sessions, &PageRequest::first(10)).await.unwrap().items;
+    assert_eq!(listed.iter().map(|event| event.metadata["n"].as_i64()).collect::<Vec<_>>(), [Some(1), Some(0)]);
+    let recent = UsageFilter { since: Some(T0 + Duration::seconds(2)), ..Default::default() };
+    assert_eq!(store.list_usage(&recent, &PageRequest::first(10)).await.unwrap().items.len(), 1);
+
+    let flag = Flag {
+        id: uuid::Builder::from_unix_timestamp_millis(5_000, &[9; 10]).into_uuid(),
+        license_key: owner.key.clone(),
+        activation_id: machine,
+        reason: "shared_key".into(),
+        message: Some("seen on 40 machines".into()),
+        metadata: serde_json::json!({}),
+        status: FlagStatus::Open,
+        action: None,
+        created_at: T0,
+        reviewed_at: None,
+    };
+    store.create_flag(&flag, &delivery_audit(1)).await.unwrap();
+    assert_eq!(store.find_flag(flag.id).await.unwrap().as_ref(), Some(&flag));
+    let open = FlagFilter { status: Some(FlagStatus::Open), license_key: None };
+    assert_eq!(store.list_flags(&open, &PageRequest::first(10)).await.unwrap().items.len(), 1);
+    let review = FlagReview {
+        status: FlagStatus::Actioned,
+        action: Some("revoked the key".into()),
+        at: T0 + Duration::hours(1),
+    };
+    let reviews = join_all((0..4).map(|n| {
+        let review = &review;
+        let id = flag.id;
+        async move { store.review_flag(id, review, &delivery_audit(10 + n)).await }
+    }))
+    .await;
+    assert_eq!(reviews.iter().filter(|result| matches!(result, Ok(true))).count(), 1, "reviewed once");
+    let reviewed = store.find_flag(flag.id).await.unwrap().unwrap();
+    assert_eq!((reviewed.status, reviewed.action.as_deref()), (FlagStatus::Actioned, Some("revoked the key")));
+    assert_eq!(reviewed.reviewed_at, Some(T0 + Duration::hours(1)));
+    assert!(store.list_flags(&open, &PageRequest::first(10)).await.unwrap().items.is_empty());
+    assert!(!store.review_flag(uuid::Uuid::nil(), &review, &delivery_audit(20)).await.unwrap());
+    assert_eq!(audit_count(store).await, 2, "raised + one review");
 }

@@ -44,6 +44,7 @@ macro_rules! license_repository_contract {
             reschedules_only_from_the_expected_status,
             counts_for_the_dashboard,
             creates_many_licenses_all_or_nothing,
+            records_usage_and_reviews_each_flag_once,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

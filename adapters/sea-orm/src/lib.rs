@@ -16,6 +16,7 @@ mod paging;
 mod stats;
 mod storefront_event_log;
 pub mod test_support;
+mod usage;
 
 pub use connection::{connect, ConnectError, Database, DatabaseOptions};
 pub use license_repository::SeaOrmLicenseRepository;

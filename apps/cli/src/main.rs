@@ -63,6 +63,27 @@ enum DeliveryStatus {
     Failed,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum FlagStatus {
+    Open,
+    Reviewed,
+    Dismissed,
+    Actioned,
+}
+
+#[derive(Subcommand)]
+enum FlagAction {
+    /// Close an open flag as reviewed, dismissed or actioned.
+    Review {
+        flag_id: String,
+        #[arg(long, value_enum)]
+        status: FlagStatus,
+        /// What was done (required for actioned).
+        #[arg(long)]
+        action: Option<String>,
+    },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Mint a license and print (or save) its token.
@@ -225,6 +246,36 @@ enum Command {
         status: Option<Status>,
         #[arg(long)]
         source: Option<String>,
+    },
+    /// Usage events reported by activated machines, newest first.
+    Usage {
+        #[arg(long)]
+        license: Option<String>,
+        #[arg(long)]
+        event: Option<String>,
+        /// RFC 3339.
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Flags raised by machines, newest first.
+    Flags {
+        #[arg(long, value_enum)]
+        status: Option<FlagStatus>,
+        #[arg(long)]
+        license: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Act on one flag.
+    Flag {
+        #[command(subcommand)]
+        action: FlagAction,
     },
     /// The server's signing keys: the active one and the retired ones (verify only).
     Keys,
@@ -413,6 +464,34 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let written = transfer::export(&client()?, &filters, &mut out)?;
             std::io::Write::flush(&mut out).map_err(|error| CliError::Local(error.to_string()))?;
             eprintln!("{written} licenses exported");
+            Ok(())
+        }
+        Command::Usage { license, event, since, limit, cursor } => {
+            let filters = [("license_key", license), ("event", event), ("since", since), ("cursor", cursor)];
+            let page = client()?.get("/admin/v1/usage", &page_params(limit, filters))?;
+            print_page_or_json(&page, json_output, |page| {
+                output::print_page(page, &["at", "license_key", "event", "metadata", "activation_id"])
+            });
+            Ok(())
+        }
+        Command::Flags { status, license, limit, cursor } => {
+            let status = status.map(|status| status.to_possible_value().expect("named").get_name().to_owned());
+            let filters = [("status", status), ("license_key", license), ("cursor", cursor)];
+            let page = client()?.get("/admin/v1/flags", &page_params(limit, filters))?;
+            print_page_or_json(&page, json_output, output::print_flags);
+            Ok(())
+        }
+        Command::Flag { action: FlagAction::Review { flag_id, status, action } } => {
+            let path = format!("/admin/v1/flags/{}/review", admin_client::path_segment(&flag_id));
+            let mut body = Map::new();
+            body.insert("status".into(), json!(status.to_possible_value().expect("named").get_name()));
+            insert_some(&mut body, "action", action.map(Value::from));
+            let flag = client()?.post(&path, &Value::Object(body))?;
+            if json_output {
+                output::print_json(&flag);
+            } else {
+                output::print_flags(&json!({ "items": [flag], "next_cursor": null }));
+            }
             Ok(())
         }
         Command::Keys => {

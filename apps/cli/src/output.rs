@@ -113,3 +113,7 @@ pub fn print_stats(stats: &Value) {
     }
     println!("{table}");
 }
+
+pub fn print_flags(page: &Value) {
+    print_page(page, &["id", "created_at", "license_key", "reason", "status", "message", "action"]);
+}

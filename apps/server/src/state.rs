@@ -13,6 +13,7 @@ use tessera_domain::license::{ActivationRepository, LicenseRepository};
 use tessera_domain::mail::{DeliveryRepository, MailSettings, Mailer, OutboxService, RetryPolicy};
 use tessera_domain::stats::StatsReader;
 use tessera_domain::storefront::{ConfiguredStorefront, FulfillmentService, StorefrontEventLog};
+use tessera_domain::usage::{UsageRepository, UsageService};
 use tessera_ring::{Keyring, RingRandomSource, RingSigner};
 
 /// The admin bearer token, kept only as a SHA-256 digest and compared in
@@ -36,6 +37,7 @@ pub struct AppState {
     pub activation: ActivationService,
     pub fulfillment: FulfillmentService,
     pub outbox: OutboxService,
+    pub usage: UsageService,
     pub events: Arc<dyn StorefrontEventLog>,
     pub licenses: Arc<dyn LicenseRepository>,
     pub audit: Arc<dyn AuditLog>,
@@ -67,7 +69,13 @@ impl AppState {
     /// signer to the use cases.
     pub fn new<S>(store: Arc<S>, settings: Settings) -> Arc<Self>
     where
-        S: LicenseRepository + ActivationRepository + AuditLog + StorefrontEventLog + DeliveryRepository + StatsReader,
+        S: LicenseRepository
+            + ActivationRepository
+            + AuditLog
+            + StorefrontEventLog
+            + DeliveryRepository
+            + StatsReader
+            + UsageRepository,
     {
         let Settings {
             keyring,
@@ -112,6 +120,7 @@ impl AppState {
             random.clone(),
             storefronts,
         );
+        let usage = UsageService::new(store.clone(), store.clone(), signer.clone(), clock.clone(), random.clone());
         let activation = ActivationService::new(
             store.clone(),
             signer.clone(),
@@ -127,6 +136,7 @@ impl AppState {
             activation,
             fulfillment,
             outbox,
+            usage,
             events: store.clone(),
             licenses: store.clone(),
             audit: store.clone(),

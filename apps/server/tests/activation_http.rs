@@ -307,3 +307,87 @@ async fn cycling_machines_past_the_daily_cap_gets_429() {
     let (status, body, _) = call(&world, "/v1/activate", activate_body(&key, "cycle-2")).await;
     assert_eq!((status, json_of(&body)["code"].as_str()), (429, Some("ACTIVATION_CHURN")));
 }
+
+#[tokio::test]
+async fn machines_report_usage_and_flags_that_the_operator_reviews() {
+    let world = world();
+    let (key, license_token) = mint(&world).await;
+    let (_, body, _) = call(&world, "/v1/activate", activate_body(&key, "machine-usage")).await;
+    let lease = json_of(&body)["lease"].as_str().unwrap().to_owned();
+    let report = |path: &'static str, bearer: Option<String>, body: Value| {
+        let mut request = world.public.post(path).body_json(&body);
+        if let Some(bearer) = bearer {
+            request = request.header("Authorization", format!("Bearer {bearer}"));
+        }
+        async move {
+            let response = request.send().await;
+            (response.0.status().as_u16(), response.0.into_body().into_json::<Value>().await.unwrap())
+        }
+    };
+
+    let (status, recorded) =
+        report("/v1/usage", Some(lease.clone()), json!({"event": "export.csv", "metadata": {"rows": 1200}})).await;
+    assert_eq!(status, 202, "{recorded}");
+    assert!(recorded["id"].is_string());
+    let (status, flagged) = report(
+        "/v1/flags",
+        Some(lease.clone()),
+        json!({"reason": "shared_key", "message": "seen from 3 countries today", "metadata": {"countries": 3}}),
+    )
+    .await;
+    assert_eq!(status, 202, "{flagged}");
+
+    // Refused: no lease, a license token instead of a lease, bad names, oversized metadata.
+    for (bearer, body, expected, code) in [
+        (None, json!({"event": "x"}), 401, "INVALID_LEASE"),
+        (Some(license_token.clone()), json!({"event": "x"}), 401, "INVALID_LEASE"),
+        (Some("not.a.token".to_owned()), json!({"event": "x"}), 401, "INVALID_LEASE"),
+        (Some(lease.clone()), json!({"event": "Bad Name!"}), 400, "INVALID_REQUEST"),
+        (Some(lease.clone()), json!({"event": "x", "metadata": [1, 2]}), 400, "INVALID_REQUEST"),
+        (Some(lease.clone()), json!({"event": "x", "metadata": {"blob": "x".repeat(5000)}}), 400, "INVALID_REQUEST"),
+        (Some(lease.clone()), json!({"event": "x", "surprise": true}), 400, "INVALID_REQUEST"),
+    ] {
+        let (status, body) = report("/v1/usage", bearer, body).await;
+        assert_eq!((status, body["code"].as_str()), (expected, Some(code)), "{body}");
+    }
+
+    let auth = format!("Bearer {TOKEN}");
+    let usage =
+        world.admin.get("/admin/v1/usage").query("license_key", &key).header("Authorization", &auth).send().await;
+    let usage: Value = usage.0.into_body().into_json().await.unwrap();
+    assert_eq!(usage["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        (usage["items"][0]["event"].as_str(), usage["items"][0]["metadata"]["rows"].as_i64()),
+        (Some("export.csv"), Some(1200))
+    );
+
+    let open = world.admin.get("/admin/v1/flags").query("status", &"open").header("Authorization", &auth).send().await;
+    let open: Value = open.0.into_body().into_json().await.unwrap();
+    assert_eq!(open["items"][0]["reason"], "shared_key");
+    let id = open["items"][0]["id"].as_str().unwrap().to_owned();
+    let review = |body: Value| {
+        world.admin.post(format!("/admin/v1/flags/{id}/review")).header("Authorization", &auth).body_json(&body).send()
+    };
+    let missing_action = review(json!({"status": "actioned"})).await;
+    assert_eq!(missing_action.0.status().as_u16(), 400);
+    let done = review(json!({"status": "actioned", "action": "revoked and re-issued"})).await;
+    assert_eq!(done.0.status().as_u16(), 200);
+    let done: Value = done.0.into_body().into_json().await.unwrap();
+    assert_eq!((done["status"].as_str(), done["action"].as_str()), (Some("actioned"), Some("revoked and re-issued")));
+    let again = review(json!({"status": "dismissed"})).await;
+    assert_eq!(again.0.status().as_u16(), 409);
+    let unknown = world
+        .admin
+        .post("/admin/v1/flags/not-an-id/review")
+        .header("Authorization", &auth)
+        .body_json(&json!({"status": "dismissed"}))
+        .send()
+        .await;
+    assert_eq!(unknown.0.status().as_u16(), 404);
+
+    // A deactivated machine can no longer report.
+    let (status, _, _) = call(&world, "/v1/deactivate", json!({"lease": lease, "fingerprint": "machine-usage"})).await;
+    assert_eq!(status, 200);
+    let (status, body) = report("/v1/usage", Some(lease), json!({"event": "x"})).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("NO_MACHINE")));
+}

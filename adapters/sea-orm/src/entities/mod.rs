@@ -3,6 +3,8 @@
 pub(crate) mod activations;
 pub(crate) mod audit_events;
 pub(crate) mod deliveries;
+pub(crate) mod flags;
 pub(crate) mod license_effects;
 pub(crate) mod licenses;
 pub(crate) mod storefront_events;
+pub(crate) mod usage_events;

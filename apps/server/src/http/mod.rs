@@ -18,6 +18,7 @@ mod licenses;
 mod public;
 mod stats;
 mod storefront_events;
+mod usage;
 mod webhooks;
 
 use std::sync::Arc;
@@ -35,7 +36,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub type PublicApis = (public::HealthApi, public::KeysApi, activation::ActivationApi);
+pub type PublicApis = (public::HealthApi, public::KeysApi, activation::ActivationApi, usage::UsageApi);
 pub type AdminApis = (
     import::ImportApi,
     licenses::LicensesApi,
@@ -45,16 +46,21 @@ pub type AdminApis = (
     audit::AuditApi,
     keys::KeysApi,
     stats::StatsApi,
+    usage::UsageAdminApi,
 );
 
 /// The public listener's OpenAPI service.
 pub fn public_api() -> OpenApiService<PublicApis, ()> {
-    OpenApiService::new((public::HealthApi, public::KeysApi, activation::ActivationApi), "Tessera public API", VERSION)
-        .description(
-            "Endpoints for buyers' apps and storefronts. Errors are `{code, message}`. Responses of \
+    OpenApiService::new(
+        (public::HealthApi, public::KeysApi, activation::ActivationApi, usage::UsageApi),
+        "Tessera public API",
+        VERSION,
+    )
+    .description(
+        "Endpoints for buyers' apps and storefronts. Errors are `{code, message}`. Responses of \
              `/v1/activate`, `/v1/validate` and `/v1/heartbeat` carry `Tessera-Signature: kid=\"…\", \
              alg=\"EdDSA\", sig=\"<base64url>\"`, an Ed25519 signature over the exact response body.",
-        )
+    )
 }
 
 /// The admin listener's OpenAPI service.
@@ -69,6 +75,7 @@ pub fn admin_api() -> OpenApiService<AdminApis, ()> {
             audit::AuditApi,
             keys::KeysApi,
             stats::StatsApi,
+            usage::UsageAdminApi,
         ),
         "Tessera admin API",
         VERSION,

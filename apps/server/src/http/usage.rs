@@ -1,0 +1,389 @@
+//! Usage events and flags: `POST /v1/usage` and `POST /v1/flags` from
+//! activated machines (authenticated by their lease), and the operator's
+//! `GET /admin/v1/usage`, `GET /admin/v1/flags`, `POST /admin/v1/flags/{id}/review`.
+
+#![allow(clippy::large_enum_variant)]
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::auth::Bearer;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::Any;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, SecurityScheme, Tags};
+use tessera_domain::audit::Actor;
+use tessera_domain::license::LicenseKey;
+use tessera_domain::page::PageRequest;
+use tessera_domain::usage::{Flag, FlagFilter, FlagStatus, ReportError, ReviewFlagError, UsageEvent, UsageFilter};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::admin_auth::AdminAuth;
+use super::errors::{admin_bad_request_handler, invalid_cursor, rejected, storage_failure, ErrorBody, Rejection};
+use crate::state::AppState;
+
+#[derive(Tags)]
+enum UsageTags {
+    /// What activated machines report.
+    Usage,
+}
+
+/// `Authorization: Bearer <lease>`: the machine's current (or in-grace) lease.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer")]
+pub struct LeaseAuth(Bearer);
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct UsageRequest {
+    /// `session.start`, `export.csv`, … (1-64 of a-z, 0-9, `_.:-`).
+    pub event: String,
+    /// A JSON object of at most 4096 bytes.
+    pub metadata: Option<Any<serde_json::Value>>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct FlagRequest {
+    /// `shared_key`, `tamper`, … (1-64 of a-z, 0-9, `_.:-`).
+    pub reason: String,
+    /// Up to 2000 characters.
+    pub message: Option<String>,
+    /// A JSON object of at most 4096 bytes.
+    pub metadata: Option<Any<serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum FlagStatusDto {
+    Open,
+    Reviewed,
+    Dismissed,
+    Actioned,
+}
+
+impl From<FlagStatus> for FlagStatusDto {
+    fn from(status: FlagStatus) -> Self {
+        match status {
+            FlagStatus::Open => Self::Open,
+            FlagStatus::Reviewed => Self::Reviewed,
+            FlagStatus::Dismissed => Self::Dismissed,
+            FlagStatus::Actioned => Self::Actioned,
+        }
+    }
+}
+
+impl From<FlagStatusDto> for FlagStatus {
+    fn from(status: FlagStatusDto) -> Self {
+        match status {
+            FlagStatusDto::Open => Self::Open,
+            FlagStatusDto::Reviewed => Self::Reviewed,
+            FlagStatusDto::Dismissed => Self::Dismissed,
+            FlagStatusDto::Actioned => Self::Actioned,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct UsageEventBody {
+    pub id: String,
+    pub license_key: String,
+    pub activation_id: String,
+    pub event: String,
+    pub metadata: Any<serde_json::Value>,
+    pub at: OffsetDateTime,
+}
+
+impl From<UsageEvent> for UsageEventBody {
+    fn from(event: UsageEvent) -> Self {
+        Self {
+            id: event.id.to_string(),
+            license_key: event.license_key.to_string(),
+            activation_id: event.activation_id.to_string(),
+            event: event.event,
+            metadata: Any(event.metadata),
+            at: event.at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct FlagBody {
+    pub id: String,
+    pub license_key: String,
+    pub activation_id: String,
+    pub reason: String,
+    pub message: Option<String>,
+    pub metadata: Any<serde_json::Value>,
+    pub status: FlagStatusDto,
+    /// What the operator did.
+    pub action: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub reviewed_at: Option<OffsetDateTime>,
+}
+
+impl From<Flag> for FlagBody {
+    fn from(flag: Flag) -> Self {
+        Self {
+            id: flag.id.to_string(),
+            license_key: flag.license_key.to_string(),
+            activation_id: flag.activation_id.to_string(),
+            reason: flag.reason,
+            message: flag.message,
+            metadata: Any(flag.metadata),
+            status: flag.status.into(),
+            action: flag.action,
+            created_at: flag.created_at,
+            reviewed_at: flag.reviewed_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct RecordedBody {
+    pub id: String,
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "report_bad_request")]
+pub enum ReportResponse {
+    /// Recorded.
+    #[oai(status = 202)]
+    Accepted(Json<RecordedBody>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// No lease, or not a valid one (`INVALID_LEASE`).
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The machine is no longer activated (`NO_MACHINE`).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn report_bad_request(error: poem::Error) -> ReportResponse {
+    match rejected(error) {
+        Rejection::Unauthorized(_) => {
+            ReportResponse::Unauthorized(ErrorBody::new("INVALID_LEASE", "send Authorization: Bearer <lease>"))
+        }
+        Rejection::BadRequest(body) => ReportResponse::BadRequest(body),
+    }
+}
+
+impl From<ReportError> for ReportResponse {
+    fn from(error: ReportError) -> Self {
+        match &error {
+            ReportError::InvalidLease(_) => Self::Unauthorized(ErrorBody::new("INVALID_LEASE", error.to_string())),
+            ReportError::NoMachine => Self::Forbidden(ErrorBody::new("NO_MACHINE", error.to_string())),
+            ReportError::Invalid(_) => Self::BadRequest(ErrorBody::new("INVALID_REQUEST", error.to_string())),
+            ReportError::Repository(repository) => storage_failure!(Self, repository),
+        }
+    }
+}
+
+pub struct UsageApi;
+
+#[OpenApi(prefix_path = "/v1", tag = "UsageTags::Usage")]
+impl UsageApi {
+    /// Record a usage event for the machine holding the lease.
+    #[oai(path = "/usage", method = "post", operation_id = "recordUsage")]
+    async fn usage(&self, state: Data<&Arc<AppState>>, lease: LeaseAuth, body: Json<UsageRequest>) -> ReportResponse {
+        let metadata = body.0.metadata.map(|any| any.0);
+        match state.usage.record_usage(&lease.0.token, &body.0.event, metadata).await {
+            Ok(event) => ReportResponse::Accepted(Json(RecordedBody { id: event.id.to_string() })),
+            Err(error) => error.into(),
+        }
+    }
+
+    /// Raise a flag for the operator (e.g. `shared_key`).
+    #[oai(path = "/flags", method = "post", operation_id = "raiseFlag")]
+    async fn flag(&self, state: Data<&Arc<AppState>>, lease: LeaseAuth, body: Json<FlagRequest>) -> ReportResponse {
+        let FlagRequest { reason, message, metadata } = body.0;
+        match state.usage.raise_flag(&lease.0.token, &reason, message, metadata.map(|any| any.0)).await {
+            Ok(flag) => ReportResponse::Accepted(Json(RecordedBody { id: flag.id.to_string() })),
+            Err(error) => error.into(),
+        }
+    }
+}
+
+#[derive(Tags)]
+enum AdminTags {
+    /// Usage events and flags from machines.
+    Usage,
+}
+
+#[derive(Debug, Object)]
+pub struct UsagePage {
+    pub items: Vec<UsageEventBody>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct FlagPage {
+    pub items: Vec<FlagBody>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct ReviewRequest {
+    /// `reviewed`, `dismissed` or `actioned`.
+    pub status: FlagStatusDto,
+    /// What was done; required for `actioned`.
+    pub action: Option<String>,
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "usage_list_bad_request")]
+pub enum UsageListResponse {
+    #[oai(status = 200)]
+    Ok(Json<UsagePage>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+admin_bad_request_handler!(usage_list_bad_request, UsageListResponse);
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "flag_list_bad_request")]
+pub enum FlagListResponse {
+    #[oai(status = 200)]
+    Ok(Json<FlagPage>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+admin_bad_request_handler!(flag_list_bad_request, FlagListResponse);
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "review_bad_request")]
+pub enum ReviewResponse {
+    #[oai(status = 200)]
+    Ok(Json<FlagBody>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// Reviewed already.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+admin_bad_request_handler!(review_bad_request, ReviewResponse);
+
+fn parse_license_key(text: Option<&str>) -> Result<Option<LicenseKey>, Json<ErrorBody>> {
+    text.map(LicenseKey::parse).transpose().map_err(|error| ErrorBody::new("INVALID_KEY", error.to_string()))
+}
+
+pub struct UsageAdminApi;
+
+#[OpenApi(prefix_path = "/admin/v1", tag = "AdminTags::Usage")]
+impl UsageAdminApi {
+    /// Usage events, newest first.
+    #[oai(path = "/usage", method = "get", operation_id = "listUsage")]
+    #[allow(clippy::too_many_arguments)]
+    async fn usage(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        license_key: Query<Option<String>>,
+        event: Query<Option<String>>,
+        /// RFC 3339.
+        since: Query<Option<OffsetDateTime>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+        cursor: Query<Option<String>>,
+    ) -> UsageListResponse {
+        if let Some(body) = invalid_cursor(cursor.0.as_deref()) {
+            return UsageListResponse::BadRequest(body);
+        }
+        let license_key = match parse_license_key(license_key.0.as_deref()) {
+            Ok(key) => key,
+            Err(body) => return UsageListResponse::BadRequest(body),
+        };
+        let filter = UsageFilter { license_key, event: event.0, since: since.0 };
+        match state.usage.list_usage(&filter, &PageRequest::new(limit.0, cursor.0)).await {
+            Ok(page) => UsageListResponse::Ok(Json(UsagePage {
+                items: page.items.into_iter().map(Into::into).collect(),
+                next_cursor: page.next_cursor,
+            })),
+            Err(error) => storage_failure!(UsageListResponse, &error),
+        }
+    }
+
+    /// Flags, newest first.
+    #[oai(path = "/flags", method = "get", operation_id = "listFlags")]
+    async fn flags(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        status: Query<Option<FlagStatusDto>>,
+        license_key: Query<Option<String>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+        cursor: Query<Option<String>>,
+    ) -> FlagListResponse {
+        if let Some(body) = invalid_cursor(cursor.0.as_deref()) {
+            return FlagListResponse::BadRequest(body);
+        }
+        let license_key = match parse_license_key(license_key.0.as_deref()) {
+            Ok(key) => key,
+            Err(body) => return FlagListResponse::BadRequest(body),
+        };
+        let filter = FlagFilter { status: status.0.map(Into::into), license_key };
+        match state.usage.list_flags(&filter, &PageRequest::new(limit.0, cursor.0)).await {
+            Ok(page) => FlagListResponse::Ok(Json(FlagPage {
+                items: page.items.into_iter().map(Into::into).collect(),
+                next_cursor: page.next_cursor,
+            })),
+            Err(error) => storage_failure!(FlagListResponse, &error),
+        }
+    }
+
+    /// Close an open flag as reviewed, dismissed or actioned (with the action taken).
+    #[oai(path = "/flags/:id/review", method = "post", operation_id = "reviewFlag")]
+    async fn review(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        id: Path<String>,
+        body: Json<ReviewRequest>,
+    ) -> ReviewResponse {
+        let not_found = || ReviewResponse::NotFound(ErrorBody::new("NOT_FOUND", format!("no flag {}", id.0)));
+        let Ok(uuid) = Uuid::parse_str(&id.0) else { return not_found() };
+        match state.usage.review_flag(uuid, body.0.status.into(), body.0.action, Actor::Admin).await {
+            Ok(flag) => ReviewResponse::Ok(Json(flag.into())),
+            Err(ReviewFlagError::NotFound(_)) => not_found(),
+            Err(error @ ReviewFlagError::AlreadyReviewed { .. }) => {
+                ReviewResponse::Conflict(ErrorBody::new("ALREADY_REVIEWED", error.to_string()))
+            }
+            Err(error @ ReviewFlagError::Invalid(_)) => {
+                ReviewResponse::BadRequest(ErrorBody::new("INVALID_REQUEST", error.to_string()))
+            }
+            Err(ReviewFlagError::Repository(error)) => storage_failure!(ReviewResponse, &error),
+        }
+    }
+}
