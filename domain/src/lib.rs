@@ -20,6 +20,7 @@ pub mod activation;
 pub mod audit;
 pub mod catalog;
 pub mod clock;
+pub mod customer;
 pub mod issuance;
 pub mod license;
 pub mod mail;

@@ -9,6 +9,7 @@ mod m20261123_000003_license_app_versions;
 mod m20261123_000004_storefront_events;
 mod m20261123_000005_subscriptions_and_outbox;
 mod m20261123_000006_usage_and_flags;
+mod m20261123_000007_customers;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_storefront_events::Migration),
             Box::new(m20261123_000005_subscriptions_and_outbox::Migration),
             Box::new(m20261123_000006_usage_and_flags::Migration),
+            Box::new(m20261123_000007_customers::Migration),
         ]
     }
 }

@@ -105,6 +105,14 @@ fn zero_config_start_mint_verify_revoke_and_restart() {
     let stats = cli(dir, &server.admin_url, &["--json", "stats"]);
     assert_exit(&stats, 0);
     assert_eq!(json(&stats)["licenses"]["by_status"], serde_json::json!({"revoked": 1}));
+    let customers = cli(dir, &server.admin_url, &["--json", "customers"]);
+    assert_exit(&customers, 0);
+    let email = json(&customers)["items"][0]["email"].as_str().unwrap().to_owned();
+    let moved = cli(dir, &server.admin_url, &["--json", "customer", "update", &email, "--email", "moved@example.com"]);
+    assert_exit(&moved, 0);
+    let shown = cli(dir, &server.admin_url, &["customer", "show", "moved@example.com"]);
+    assert_exit(&shown, 0);
+    assert!(stdout_of(&shown).contains(&key), "{}", stdout_of(&shown));
     let table = cli(dir, &server.admin_url, &["stats"]);
     assert!(stdout_of(&table).contains("minted in the last 24 h"), "{}", stdout_of(&table));
 

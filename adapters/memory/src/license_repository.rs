@@ -24,6 +24,7 @@ pub(crate) struct State {
     effects: std::collections::HashSet<String>,
     pub(crate) deliveries: Vec<Delivery>,
     usage: Vec<tessera_domain::usage::UsageEvent>,
+    customers: Vec<tessera_domain::customer::Customer>,
     flags: Vec<tessera_domain::usage::Flag>,
     pub(crate) audit: Vec<AuditEvent>,
 }
@@ -57,6 +58,24 @@ impl InMemoryLicenseRepository {
 }
 
 impl State {
+    /// What the SQL stores do in the license's transaction: a customer per new email.
+    fn ensure_customer(&mut self, license: &License) {
+        if !self.customers.iter().any(|customer| customer.email == license.email) {
+            self.customers.push(tessera_domain::customer::Customer {
+                email: license.email.clone(),
+                name: license.name.clone(),
+                created_at: license.issued_at,
+                updated_at: license.updated_at,
+                licenses: 0,
+            });
+        }
+    }
+
+    fn with_count(&self, customer: &tessera_domain::customer::Customer) -> tessera_domain::customer::Customer {
+        let licenses = self.licenses.iter().filter(|license| license.email == customer.email).count() as u64;
+        tessera_domain::customer::Customer { licenses, ..customer.clone() }
+    }
+
     fn update(
         &mut self,
         license: &License,
@@ -133,6 +152,7 @@ impl LicenseRepository for InMemoryLicenseRepository {
             state.idempotency.insert(record.key.as_str().to_owned(), (index, record.clone()));
         }
         state.licenses.push(license.clone());
+        state.ensure_customer(license);
         state.audit.push(audit.clone());
         Ok(())
     }
@@ -146,6 +166,7 @@ impl LicenseRepository for InMemoryLicenseRepository {
             }
         }
         state.licenses.extend(licenses.iter().cloned());
+        licenses.iter().for_each(|license| state.ensure_customer(license));
         state.audit.extend(audits.iter().cloned());
         Ok(())
     }
@@ -471,5 +492,82 @@ impl tessera_domain::usage::UsageRepository for InMemoryLicenseRepository {
         flag.reviewed_at = Some(review.at);
         state.audit.push(audit.clone());
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl tessera_domain::customer::CustomerRepository for InMemoryLicenseRepository {
+    async fn create_customer(
+        &self,
+        customer: &tessera_domain::customer::Customer,
+        audit: &AuditEvent,
+    ) -> Result<(), tessera_domain::customer::CustomerStoreError> {
+        let mut state = self.state()?;
+        if state.customers.iter().any(|existing| existing.email == customer.email) {
+            return Err(tessera_domain::customer::CustomerStoreError::EmailTaken);
+        }
+        state.customers.push(customer.clone());
+        state.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn find_customer(
+        &self,
+        email: &tessera_domain::license::EmailAddress,
+    ) -> Result<Option<tessera_domain::customer::Customer>, RepositoryError> {
+        let state = self.state()?;
+        Ok(state.customers.iter().find(|customer| &customer.email == email).map(|customer| state.with_count(customer)))
+    }
+
+    async fn list_customers(
+        &self,
+        filter: &tessera_domain::customer::CustomerFilter,
+        page: &PageRequest,
+    ) -> Result<Page<tessera_domain::customer::Customer>, RepositoryError> {
+        let state = self.state()?;
+        let query = filter.query.as_ref().map(|text| text.to_lowercase());
+        let mut rows: Vec<_> = state
+            .customers
+            .iter()
+            .filter(|customer| {
+                query.as_ref().is_none_or(|text| {
+                    customer.email.as_str().contains(text.as_str())
+                        || customer.name.as_str().to_lowercase().contains(text.as_str())
+                })
+            })
+            .filter(|customer| page.after.as_ref().is_none_or(|after| customer.email.as_str() > after.as_str()))
+            .map(|customer| state.with_count(customer))
+            .collect();
+        rows.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
+        rows.truncate(page.limit as usize + 1);
+        Ok(Page::from_overfetch(rows, page.limit, |customer| customer.email.as_str().to_owned()))
+    }
+
+    async fn update_customer(
+        &self,
+        previous: &tessera_domain::license::EmailAddress,
+        customer: &tessera_domain::customer::Customer,
+        audit: &AuditEvent,
+        licenses: &[(License, i64, AuditEvent)],
+    ) -> Result<(), tessera_domain::customer::CustomerStoreError> {
+        use tessera_domain::customer::CustomerStoreError;
+        let mut state = self.state()?;
+        if &customer.email != previous && state.customers.iter().any(|existing| existing.email == customer.email) {
+            return Err(CustomerStoreError::EmailTaken);
+        }
+        let Some(index) = state.customers.iter().position(|existing| &existing.email == previous) else {
+            return Err(CustomerStoreError::Conflict);
+        };
+        let current =
+            |license: &License| state.licenses.iter().find(|stored| stored.id == license.id).map(|s| s.version);
+        if licenses.iter().any(|(license, expected, _)| current(license) != Some(*expected)) {
+            return Err(CustomerStoreError::Conflict);
+        }
+        state.customers[index] = customer.clone();
+        for (license, expected, license_audit) in licenses {
+            state.update(license, *expected, license_audit).map_err(|_| CustomerStoreError::Conflict)?;
+        }
+        state.audit.push(audit.clone());
+        Ok(())
     }
 }

@@ -11,6 +11,7 @@ use tessera_domain::page::PageRequest;
 use time::Duration;
 
 use crate::{activation, audit_for, delivery, delivery_audit, license, recorded_event, T0};
+use tessera_domain::customer::{CustomerFilter, CustomerRepository, CustomerStoreError};
 use tessera_domain::license::Subscription;
 use tessera_domain::mail::{DeliveryFilter, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued};
 use tessera_domain::stats::{LicenseCount, StatsReader};
@@ -26,6 +27,7 @@ pub trait Store:
     + DeliveryRepository
     + StatsReader
     + UsageRepository
+    + CustomerRepository
 {
 }
 impl<T> Store for T where
@@ -36,6 +38,7 @@ impl<T> Store for T where
         + DeliveryRepository
         + StatsReader
         + UsageRepository
+        + CustomerRepository
 {
 }
 
@@ -839,4 +842,53 @@ pub async fn records_usage_and_reviews_each_flag_once(store: &impl Store) {
     assert!(store.list_flags(&open, &PageRequest::first(10)).await.unwrap().items.is_empty());
     assert!(!store.review_flag(uuid::Uuid::nil(), &review, &delivery_audit(20)).await.unwrap());
     assert_eq!(audit_count(store).await, 2, "raised + one review");
+}
+
+pub async fn licenses_bring_their_customer_and_a_move_rewrites_them_atomically(store: &impl Store) {
+    let mut first = license(1);
+    let mut second = license(2);
+    second.email = first.email.clone();
+    first.name = tessera_domain::license::CustomerName::parse("Ada Lovelace").unwrap();
+    store.create(&first, None, &audit_for(&first, "license.minted", 1)).await.unwrap();
+    store.create_many(&[second.clone(), license(3)], &[]).await.unwrap();
+    let listed = store.list_customers(&CustomerFilter::default(), &PageRequest::first(10)).await.unwrap();
+    let summary: Vec<(&str, u64)> = listed.items.iter().map(|c| (c.email.as_str(), c.licenses)).collect();
+    assert_eq!(summary, [("buyer1@example.com", 2), ("buyer3@example.com", 1)]);
+    assert_eq!(listed.items[0].name.as_str(), "Ada Lovelace", "the first license names the customer");
+    let page = store.list_customers(&CustomerFilter::default(), &PageRequest::first(1)).await.unwrap();
+    let rest =
+        store.list_customers(&CustomerFilter::default(), &PageRequest::new(Some(1), page.next_cursor)).await.unwrap();
+    assert_eq!(rest.items[0].email.as_str(), "buyer3@example.com");
+    let search = CustomerFilter { query: Some("LOVELACE".into()) };
+    assert_eq!(store.list_customers(&search, &PageRequest::first(10)).await.unwrap().items.len(), 1);
+
+    let mut duplicate = listed.items[1].clone();
+    duplicate.licenses = 0;
+    let error = store.create_customer(&duplicate, &delivery_audit(1)).await.unwrap_err();
+    assert!(matches!(error, CustomerStoreError::EmailTaken), "{error:?}");
+
+    // Move buyer1 to a new address with both licenses.
+    let previous = first.email.clone();
+    let new_email = EmailAddress::parse("ada@new.example").unwrap();
+    let moved = tessera_domain::customer::Customer { email: new_email.clone(), ..listed.items[0].clone() };
+    let rewrite = |license: &tessera_domain::license::License, n: u64| {
+        let mut changed = license.clone();
+        changed.email = new_email.clone();
+        changed.version += 1;
+        (changed, license.version, audit_for(license, "license.customer_changed", 100 + n))
+    };
+    let stale = vec![rewrite(&first, 1), (rewrite(&second, 2).0, 7, audit_for(&second, "x", 3))];
+    let error = store.update_customer(&previous, &moved, &delivery_audit(2), &stale).await.unwrap_err();
+    assert!(matches!(error, CustomerStoreError::Conflict), "{error:?}");
+    assert_eq!(store.find_by_key(&first.key).await.unwrap().unwrap().email, previous, "nothing written");
+    let taken = tessera_domain::customer::Customer { email: license(3).email, ..moved.clone() };
+    let error = store.update_customer(&previous, &taken, &delivery_audit(3), &[]).await.unwrap_err();
+    assert!(matches!(error, CustomerStoreError::EmailTaken), "{error:?}");
+    store
+        .update_customer(&previous, &moved, &delivery_audit(4), &[rewrite(&first, 1), rewrite(&second, 2)])
+        .await
+        .unwrap();
+    assert_eq!(store.find_customer(&previous).await.unwrap(), None);
+    assert_eq!(store.find_customer(&new_email).await.unwrap().map(|c| c.licenses), Some(2));
+    assert_eq!(store.find_by_key(&second.key).await.unwrap().unwrap().email, new_email);
 }

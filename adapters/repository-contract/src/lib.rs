@@ -45,6 +45,7 @@ macro_rules! license_repository_contract {
             counts_for_the_dashboard,
             creates_many_licenses_all_or_nothing,
             records_usage_and_reviews_each_flag_once,
+            licenses_bring_their_customer_and_a_move_rewrites_them_atomically,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

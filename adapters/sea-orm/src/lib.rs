@@ -8,6 +8,7 @@
 
 mod activation_repository;
 mod connection;
+mod customers;
 mod entities;
 mod errors;
 mod license_repository;

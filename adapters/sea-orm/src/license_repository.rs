@@ -133,7 +133,10 @@ fn audit_from_row(row: audit_events::Model) -> Result<AuditEvent, RepositoryErro
 
 /// `column LIKE %text%`, case-insensitive on both databases (SQLite's LIKE
 /// ignores ASCII case, Postgres' does not), with `%` and `_` taken literally.
-fn contains_ignoring_case(column: licenses::Column, text: &str) -> sea_orm::sea_query::SimpleExpr {
+pub(crate) fn contains_ignoring_case(
+    column: impl sea_orm::sea_query::IntoColumnRef,
+    text: &str,
+) -> sea_orm::sea_query::SimpleExpr {
     let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }
@@ -172,6 +175,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
                 _ => repository_error(error).into(),
             });
         }
+        crate::customers::ensure_customers(&txn, std::slice::from_ref(license)).await?;
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
         txn.commit().await.map_err(repository_error)?;
         Ok(())
@@ -198,6 +202,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
                 });
             }
         }
+        crate::customers::ensure_customers(&txn, licenses).await?;
         for chunk in audits.chunks(1000) {
             audit_events::Entity::insert_many(chunk.iter().map(audit_row))
                 .exec_without_returning(&txn)
@@ -350,7 +355,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
 }
 
 /// The conditional license update and its audit event, inside `txn`.
-async fn update_in(
+pub(crate) async fn update_in(
     txn: &sea_orm::DatabaseTransaction,
     license: &License,
     expected_version: i64,

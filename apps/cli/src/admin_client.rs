@@ -79,6 +79,10 @@ impl AdminClient {
         self.send(request)
     }
 
+    pub fn patch(&self, path: &str, body: &Value) -> Result<Value, CliError> {
+        self.send(self.http.patch(format!("{}{path}", self.base)).json(body))
+    }
+
     pub fn mint(&self, body: &Value, idempotency_key: Option<&str>) -> Result<Value, CliError> {
         let mut request = self.http.post(format!("{}/admin/v1/licenses", self.base)).json(body);
         if let Some(key) = idempotency_key {

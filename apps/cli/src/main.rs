@@ -85,6 +85,27 @@ enum FlagAction {
 }
 
 #[derive(Subcommand)]
+enum CustomerAction {
+    /// A customer and their licenses.
+    Show { email: String },
+    /// Add a customer.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Change a customer's email or name; their licenses are re-signed with it.
+    Update {
+        email: String,
+        #[arg(long = "email")]
+        new_email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Mint a license and print (or save) its token.
     Mint {
@@ -276,6 +297,21 @@ enum Command {
     Flag {
         #[command(subcommand)]
         action: FlagAction,
+    },
+    /// Customers (by email), ascending.
+    Customers {
+        /// Substring of email or name.
+        #[arg(short, long)]
+        query: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Add, show or change one customer.
+    Customer {
+        #[command(subcommand)]
+        action: CustomerAction,
     },
     /// The server's signing keys: the active one and the retired ones (verify only).
     Keys,
@@ -491,6 +527,37 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 output::print_json(&flag);
             } else {
                 output::print_flags(&json!({ "items": [flag], "next_cursor": null }));
+            }
+            Ok(())
+        }
+        Command::Customers { query, limit, cursor } => {
+            let page = client()?.get("/admin/v1/customers", &page_params(limit, [("q", query), ("cursor", cursor)]))?;
+            print_page_or_json(&page, json_output, output::print_customers);
+            Ok(())
+        }
+        Command::Customer { action } => {
+            let customer = match action {
+                CustomerAction::Show { email } => {
+                    client()?.get(&format!("/admin/v1/customers/{}", admin_client::path_segment(&email)), &[])?
+                }
+                CustomerAction::Add { email, name } => {
+                    client()?.post("/admin/v1/customers", &json!({"email": email, "name": name}))?
+                }
+                CustomerAction::Update { email, new_email, name } => {
+                    let mut body = Map::new();
+                    insert_some(&mut body, "email", new_email.map(Value::from));
+                    insert_some(&mut body, "name", name.map(Value::from));
+                    let path = format!("/admin/v1/customers/{}", admin_client::path_segment(&email));
+                    client()?.patch(&path, &Value::Object(body))?
+                }
+            };
+            if json_output {
+                output::print_json(&customer);
+            } else {
+                output::print_customers(&json!({ "items": [customer], "next_cursor": null }));
+                if let Some(licenses) = customer["licenses"].as_array() {
+                    output::print_license_table(&json!({ "items": licenses, "next_cursor": null }));
+                }
             }
             Ok(())
         }

@@ -117,3 +117,7 @@ pub fn print_stats(stats: &Value) {
 pub fn print_flags(page: &Value) {
     print_page(page, &["id", "created_at", "license_key", "reason", "status", "message", "action"]);
 }
+
+pub fn print_customers(page: &Value) {
+    print_page(page, &["email", "name", "license_count", "created_at", "updated_at"]);
+}

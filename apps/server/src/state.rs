@@ -8,6 +8,7 @@ use tessera_domain::activation::{ActivationPolicy, ActivationService};
 use tessera_domain::audit::AuditLog;
 use tessera_domain::catalog::Catalog;
 use tessera_domain::clock::Clock;
+use tessera_domain::customer::{CustomerRepository, CustomerService};
 use tessera_domain::issuance::IssuanceService;
 use tessera_domain::license::{ActivationRepository, LicenseRepository};
 use tessera_domain::mail::{DeliveryRepository, MailSettings, Mailer, OutboxService, RetryPolicy};
@@ -38,6 +39,7 @@ pub struct AppState {
     pub fulfillment: FulfillmentService,
     pub outbox: OutboxService,
     pub usage: UsageService,
+    pub customers: CustomerService,
     pub events: Arc<dyn StorefrontEventLog>,
     pub licenses: Arc<dyn LicenseRepository>,
     pub audit: Arc<dyn AuditLog>,
@@ -75,7 +77,8 @@ impl AppState {
             + StorefrontEventLog
             + DeliveryRepository
             + StatsReader
-            + UsageRepository,
+            + UsageRepository
+            + CustomerRepository,
     {
         let Settings {
             keyring,
@@ -120,6 +123,8 @@ impl AppState {
             random.clone(),
             storefronts,
         );
+        let customers =
+            CustomerService::new(store.clone(), store.clone(), issuance.clone(), clock.clone(), random.clone());
         let usage = UsageService::new(store.clone(), store.clone(), signer.clone(), clock.clone(), random.clone());
         let activation = ActivationService::new(
             store.clone(),
@@ -137,6 +142,7 @@ impl AppState {
             fulfillment,
             outbox,
             usage,
+            customers,
             events: store.clone(),
             licenses: store.clone(),
             audit: store.clone(),

@@ -498,3 +498,90 @@ async fn stats_count_licenses_machines_and_mints() {
     let anonymous = world.admin.get("/admin/v1/stats").send().await;
     assert_eq!(error_code(anonymous, 401).await, "UNAUTHORIZED");
 }
+
+#[tokio::test]
+async fn customers_follow_their_licenses_and_an_email_change_reaches_every_token() {
+    let world = world();
+    let auth = format!("Bearer {TOKEN}");
+    for tier in ["pro", "standard"] {
+        let body = json!({"product": "app", "tier": tier, "name": "Ada Lovelace", "email": "Ada@Example.com"});
+        let minted =
+            world.admin.post("/admin/v1/licenses").header("Authorization", &auth).body_json(&body).send().await;
+        assert_eq!(minted.0.status().as_u16(), 201);
+    }
+    let listed = json_of(world.admin.get("/admin/v1/customers").header("Authorization", &auth).send().await).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "a mint adds its buyer once: {listed}");
+    assert_eq!(
+        (listed["items"][0]["email"].as_str(), listed["items"][0]["license_count"].as_u64()),
+        (Some("ada@example.com"), Some(2))
+    );
+
+    let created = world
+        .admin
+        .post("/admin/v1/customers")
+        .header("Authorization", &auth)
+        .body_json(&json!({"email": "grace@example.com", "name": "Grace Hopper"}))
+        .send()
+        .await;
+    assert_eq!(created.0.status().as_u16(), 201);
+    let again = world
+        .admin
+        .post("/admin/v1/customers")
+        .header("Authorization", &auth)
+        .body_json(&json!({"email": "GRACE@example.com", "name": "Grace"}))
+        .send()
+        .await;
+    assert_eq!(error_code(again, 409).await, "EMAIL_TAKEN");
+    let searched =
+        world.admin.get("/admin/v1/customers").query("q", &"hopper").header("Authorization", &auth).send().await;
+    assert_eq!(json_of(searched).await["items"][0]["email"], "grace@example.com");
+    let paged = world.admin.get("/admin/v1/customers").query("limit", &1).header("Authorization", &auth).send().await;
+    let paged = json_of(paged).await;
+    assert_eq!(paged["next_cursor"], "ada@example.com");
+
+    // The buyer changed address: every license is re-signed with it, and redelivery goes there.
+    let patch = world
+        .admin
+        .patch("/admin/v1/customers/ada@example.com")
+        .header("Authorization", &auth)
+        .body_json(&json!({"email": "ada@newmail.example"}))
+        .send()
+        .await;
+    assert_eq!(patch.0.status().as_u16(), 200);
+    let shown =
+        json_of(world.admin.get("/admin/v1/customers/ada@newmail.example").header("Authorization", &auth).send().await)
+            .await;
+    let licenses = shown["licenses"].as_array().unwrap();
+    assert_eq!(licenses.len(), 2);
+    for license in licenses {
+        assert_eq!(license["email"], "ada@newmail.example");
+        let payload = license["token"].as_str().unwrap().split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(&tessera_ring::b64url_decode(payload).unwrap()).unwrap();
+        assert_eq!(claims["email"], "ada@newmail.example", "the token carries the new address");
+    }
+    let key = licenses[0]["key"].as_str().unwrap();
+    let redelivered =
+        world.admin.post(format!("/admin/v1/licenses/{key}/redeliver")).header("Authorization", &auth).send().await;
+    assert_eq!(json_of(redelivered).await["to"], "ada@newmail.example");
+    let old = world.admin.get("/admin/v1/customers/ada@example.com").header("Authorization", &auth).send().await;
+    assert_eq!(error_code(old, 404).await, "NOT_FOUND");
+
+    let taken = world
+        .admin
+        .patch("/admin/v1/customers/ada@newmail.example")
+        .header("Authorization", &auth)
+        .body_json(&json!({"email": "grace@example.com"}))
+        .send()
+        .await;
+    assert_eq!(error_code(taken, 409).await, "EMAIL_TAKEN");
+    let bad = world.admin.get("/admin/v1/customers/not-an-email").header("Authorization", &auth).send().await;
+    assert_eq!(error_code(bad, 400).await, "INVALID_EMAIL");
+    let bad_patch = world
+        .admin
+        .patch("/admin/v1/customers/grace@example.com")
+        .header("Authorization", &auth)
+        .body_json(&json!({"name": ""}))
+        .send()
+        .await;
+    assert_eq!(error_code(bad_patch, 400).await, "INVALID_NAME");
+}

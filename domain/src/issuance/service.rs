@@ -149,6 +149,11 @@ impl IssuanceService {
         self.signer.sign_license(&LicenseClaims::of(license, &self.issuer))
     }
 
+    /// A fresh token for `license` as it is now (after a change of its customer).
+    pub fn resign(&self, license: &License) -> Result<String, SignError> {
+        self.sign(license)
+    }
+
     /// The license an earlier mint under the same idempotency key produced, when
     /// `request` is that same mint; otherwise the key is being reused.
     fn replay_or_reject(request: &MintLicense, found: (License, IdempotencyRecord)) -> Result<Minted, MintError> {

@@ -2,6 +2,7 @@
 
 pub(crate) mod activations;
 pub(crate) mod audit_events;
+pub(crate) mod customers;
 pub(crate) mod deliveries;
 pub(crate) mod flags;
 pub(crate) mod license_effects;

@@ -10,6 +10,7 @@ mod activation;
 mod activations;
 mod admin_auth;
 mod audit;
+mod customers;
 mod deliveries;
 pub mod errors;
 mod import;
@@ -47,6 +48,7 @@ pub type AdminApis = (
     keys::KeysApi,
     stats::StatsApi,
     usage::UsageAdminApi,
+    customers::CustomersApi,
 );
 
 /// The public listener's OpenAPI service.
@@ -76,6 +78,7 @@ pub fn admin_api() -> OpenApiService<AdminApis, ()> {
             keys::KeysApi,
             stats::StatsApi,
             usage::UsageAdminApi,
+            customers::CustomersApi,
         ),
         "Tessera admin API",
         VERSION,

@@ -1,0 +1,231 @@
+//! `/admin/v1/customers`: the people licenses belong to, by email.
+
+#![allow(clippy::large_enum_variant)]
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use tessera_domain::audit::Actor;
+use tessera_domain::customer::{Customer, CustomerChange, CustomerError, CustomerFilter};
+use tessera_domain::license::{CustomerName, EmailAddress};
+use tessera_domain::page::PageRequest;
+use time::OffsetDateTime;
+
+use super::admin_auth::AdminAuth;
+use super::errors::{admin_bad_request_handler, storage_failure, ErrorBody};
+use super::licenses::LicenseBody;
+use crate::state::AppState;
+
+#[derive(Tags)]
+enum AdminTags {
+    /// Customers (by email) and their licenses.
+    Customers,
+}
+
+#[derive(Debug, Object)]
+pub struct CustomerBody {
+    pub email: String,
+    pub name: String,
+    /// How many licenses carry this email.
+    pub license_count: u64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    /// `GET /admin/v1/customers/{email}` only.
+    #[oai(skip_serializing_if_is_none)]
+    pub licenses: Option<Vec<LicenseBody>>,
+}
+
+impl From<Customer> for CustomerBody {
+    fn from(customer: Customer) -> Self {
+        Self {
+            email: customer.email.as_str().to_owned(),
+            name: customer.name.as_str().to_owned(),
+            license_count: customer.licenses,
+            created_at: customer.created_at,
+            updated_at: customer.updated_at,
+            licenses: None,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct CustomerPage {
+    pub items: Vec<CustomerBody>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct NewCustomer {
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct CustomerPatch {
+    /// The new address: every license of the customer is re-signed with it,
+    /// and redelivery uses it.
+    pub email: Option<String>,
+    /// The new name, re-signed into every license likewise.
+    pub name: Option<String>,
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "list_bad_request")]
+pub enum ListCustomersResponse {
+    #[oai(status = 200)]
+    Ok(Json<CustomerPage>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+admin_bad_request_handler!(list_bad_request, ListCustomersResponse);
+
+/// The answer of create, show and update: the customer.
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "customer_bad_request")]
+pub enum CustomerResponse {
+    #[oai(status = 200)]
+    Ok(Json<CustomerBody>),
+    #[oai(status = 201)]
+    Created(Json<CustomerBody>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The email belongs to another customer.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+admin_bad_request_handler!(customer_bad_request, CustomerResponse);
+
+impl From<CustomerError> for CustomerResponse {
+    fn from(error: CustomerError) -> Self {
+        match &error {
+            CustomerError::NotFound(_) => Self::NotFound(ErrorBody::new("NOT_FOUND", error.to_string())),
+            CustomerError::EmailTaken(_) => Self::Conflict(ErrorBody::new("EMAIL_TAKEN", error.to_string())),
+            CustomerError::Contended => Self::Conflict(ErrorBody::new("CONTENDED", error.to_string())),
+            CustomerError::Signing(_) => Self::Internal(super::errors::internal(&error)),
+            CustomerError::Repository(repository) => storage_failure!(Self, repository),
+        }
+    }
+}
+
+fn email(text: &str) -> Result<EmailAddress, CustomerResponse> {
+    EmailAddress::parse(text)
+        .map_err(|error| CustomerResponse::BadRequest(ErrorBody::new("INVALID_EMAIL", error.to_string())))
+}
+
+fn name(text: &str) -> Result<CustomerName, CustomerResponse> {
+    CustomerName::parse(text)
+        .map_err(|error| CustomerResponse::BadRequest(ErrorBody::new("INVALID_NAME", error.to_string())))
+}
+
+pub struct CustomersApi;
+
+#[OpenApi(prefix_path = "/admin/v1/customers", tag = "AdminTags::Customers")]
+impl CustomersApi {
+    /// Customers by email, ascending.
+    #[oai(path = "/", method = "get", operation_id = "listCustomers")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        /// Substring of email or name.
+        q: Query<Option<String>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ListCustomersResponse {
+        let filter = CustomerFilter { query: q.0.filter(|text| !text.is_empty()) };
+        match state.customers.list(&filter, &PageRequest::new(limit.0, cursor.0)).await {
+            Ok(page) => ListCustomersResponse::Ok(Json(CustomerPage {
+                items: page.items.into_iter().map(Into::into).collect(),
+                next_cursor: page.next_cursor,
+            })),
+            Err(error) => storage_failure!(ListCustomersResponse, &error),
+        }
+    }
+
+    /// Add a customer (a mint adds its buyer by itself).
+    #[oai(path = "/", method = "post", operation_id = "createCustomer")]
+    async fn create(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, body: Json<NewCustomer>) -> CustomerResponse {
+        let (email, name) = match (email(&body.0.email), name(&body.0.name)) {
+            (Ok(email), Ok(name)) => (email, name),
+            (Err(response), _) | (_, Err(response)) => return response,
+        };
+        match state.customers.create(email, name, Actor::Admin).await {
+            Ok(customer) => CustomerResponse::Created(Json(customer.into())),
+            Err(error) => error.into(),
+        }
+    }
+
+    /// A customer and their licenses.
+    #[oai(path = "/:email", method = "get", operation_id = "getCustomer")]
+    async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, email: Path<String>) -> CustomerResponse {
+        let email = match self::email(&email.0) {
+            Ok(email) => email,
+            Err(response) => return response,
+        };
+        let customer = match state.customers.get(&email).await {
+            Ok(customer) => customer,
+            Err(error) => return error.into(),
+        };
+        let licenses = match state.customers.licenses_of(&email).await {
+            Ok(licenses) => licenses,
+            Err(error) => return storage_failure!(CustomerResponse, &error),
+        };
+        let now = state.issuance.now();
+        let mut body = CustomerBody::from(customer);
+        body.licenses = Some(licenses.into_iter().map(|license| LicenseBody::of(license, now)).collect());
+        CustomerResponse::Ok(Json(body))
+    }
+
+    /// Change a customer's email or name; their licenses are re-signed with it.
+    #[oai(path = "/:email", method = "patch", operation_id = "updateCustomer")]
+    async fn update(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        email: Path<String>,
+        body: Json<CustomerPatch>,
+    ) -> CustomerResponse {
+        let current = match self::email(&email.0) {
+            Ok(email) => email,
+            Err(response) => return response,
+        };
+        let change = CustomerChange {
+            email: match body.0.email.as_deref().map(self::email).transpose() {
+                Ok(email) => email,
+                Err(response) => return response,
+            },
+            name: match body.0.name.as_deref().map(name).transpose() {
+                Ok(name) => name,
+                Err(response) => return response,
+            },
+        };
+        match state.customers.update(&current, change, Actor::Admin).await {
+            Ok(customer) => CustomerResponse::Ok(Json(customer.into())),
+            Err(error) => error.into(),
+        }
+    }
+}
