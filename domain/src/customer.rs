@@ -122,7 +122,7 @@ impl CustomerService {
     fn audit(&self, actor: &Actor, action: &str, entity_id: &str, details: serde_json::Value) -> AuditEvent {
         let now = now_seconds(self.clock.as_ref());
         AuditEvent {
-            id: crate::random::new_id(self.random.as_ref(), now),
+            id: crate::random::new_id(self.random.as_ref(), self.clock.now()),
             at: now,
             actor: actor.clone(),
             action: action.to_owned(),
@@ -207,7 +207,7 @@ impl CustomerService {
                 license.token = self.issuance.resign(&license)?;
                 let license_audit = AuditEvent::about_license(
                     self.random.as_ref(),
-                    now,
+                    self.clock.now(),
                     &actor,
                     "license.customer_changed",
                     &license.key,

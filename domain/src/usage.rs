@@ -229,7 +229,7 @@ impl UsageService {
         let now = now_seconds(self.clock.as_ref());
         let (license_key, activation) = self.machine(lease, now).await?;
         let recorded = UsageEvent {
-            id: new_id(self.random.as_ref(), now),
+            id: new_id(self.random.as_ref(), self.clock.now()),
             license_key,
             activation_id: activation.id,
             event: event.to_owned(),
@@ -255,7 +255,7 @@ impl UsageService {
         let now = now_seconds(self.clock.as_ref());
         let (license_key, activation) = self.machine(lease, now).await?;
         let flag = Flag {
-            id: new_id(self.random.as_ref(), now),
+            id: new_id(self.random.as_ref(), self.clock.now()),
             license_key,
             activation_id: activation.id,
             reason: reason.to_owned(),
@@ -270,7 +270,7 @@ impl UsageService {
             json!({"flag_id": flag.id.to_string(), "reason": flag.reason, "activation_id": activation.id.to_string()});
         let audit = AuditEvent::about_license(
             self.random.as_ref(),
-            now,
+            self.clock.now(),
             &Actor::Buyer,
             "flag.raised",
             &flag.license_key,
@@ -303,8 +303,14 @@ impl UsageService {
         let now = now_seconds(self.clock.as_ref());
         let review = FlagReview { status, action: action.clone(), at: now };
         let details = json!({"flag_id": id.to_string(), "status": status.as_str(), "action": action});
-        let audit =
-            AuditEvent::about_license(self.random.as_ref(), now, &actor, "flag.reviewed", &flag.license_key, details);
+        let audit = AuditEvent::about_license(
+            self.random.as_ref(),
+            self.clock.now(),
+            &actor,
+            "flag.reviewed",
+            &flag.license_key,
+            details,
+        );
         if !self.usage.review_flag(id, &review, &audit).await? {
             let current = self.usage.find_flag(id).await?.ok_or(ReviewFlagError::NotFound(id))?;
             return Err(ReviewFlagError::AlreadyReviewed { id, status: current.status.as_str() });

@@ -134,7 +134,7 @@ impl ActivationService {
         }
 
         let activation = Activation {
-            id: new_id(self.random.as_ref(), now),
+            id: new_id(self.random.as_ref(), self.clock.now()),
             license_id: view.license.id,
             fingerprint: request.fingerprint.clone(),
             platform: request.platform.clone(),
@@ -145,7 +145,7 @@ impl ActivationService {
         };
         let audit = AuditEvent::about_license(
             self.random.as_ref(),
-            now,
+            self.clock.now(),
             &Actor::Buyer,
             "activation.created",
             &view.license.key,
@@ -277,7 +277,7 @@ impl ActivationService {
         let now = now_seconds(self.clock.as_ref());
         let audit = AuditEvent::about_license(
             self.random.as_ref(),
-            now,
+            self.clock.now(),
             actor,
             "activation.deactivated",
             &view.license.key,

@@ -149,8 +149,14 @@ impl IssuanceService {
             "issued_at": license.issued_at.unix_timestamp(),
             "expires_at": license.expires_at.map(OffsetDateTime::unix_timestamp),
         });
-        let audit =
-            AuditEvent::about_license(self.random.as_ref(), now, actor, "license.imported", &license.key, details);
+        let audit = AuditEvent::about_license(
+            self.random.as_ref(),
+            self.clock.now(),
+            actor,
+            "license.imported",
+            &license.key,
+            details,
+        );
         Ok((license, audit))
     }
 }

@@ -96,7 +96,7 @@ pub struct SubscriptionCharge {
 pub struct IssuanceService {
     pub(super) licenses: Arc<dyn LicenseRepository>,
     pub(super) signer: Arc<dyn Signer>,
-    clock: Arc<dyn Clock>,
+    pub(super) clock: Arc<dyn Clock>,
     pub(super) random: Arc<dyn RandomSource>,
     pub(super) catalog: Arc<Catalog>,
     pub(super) issuer: String,
@@ -142,7 +142,7 @@ impl IssuanceService {
     }
 
     fn audit(&self, actor: &Actor, action: &str, license: &License, details: Value) -> AuditEvent {
-        AuditEvent::about_license(self.random.as_ref(), self.now(), actor, action, &license.key, details)
+        AuditEvent::about_license(self.random.as_ref(), self.clock.now(), actor, action, &license.key, details)
     }
 
     fn sign(&self, license: &License) -> Result<String, SignError> {
@@ -204,7 +204,7 @@ impl IssuanceService {
                 None => generate_key(&product.key_prefix, &tier.slug, self.random.as_ref()),
             };
             let mut license = License {
-                id: new_id(self.random.as_ref(), now),
+                id: new_id(self.random.as_ref(), self.clock.now()),
                 key,
                 product: product.slug.clone(),
                 tier: tier.slug.clone(),

@@ -134,7 +134,7 @@ impl OutboxService {
         details["delivery_id"] = json!(delivery.id.to_string());
         details["to"] = json!(delivery.to.as_str());
         AuditEvent {
-            id: new_id(self.random.as_ref(), self.now()),
+            id: new_id(self.random.as_ref(), self.clock.now()),
             at: self.now(),
             actor: actor.clone(),
             action: action.to_owned(),
@@ -169,7 +169,7 @@ impl OutboxService {
     ) -> Result<Enqueued, RepositoryError> {
         let now = self.now();
         let delivery = Delivery {
-            id: new_id(self.random.as_ref(), now),
+            id: new_id(self.random.as_ref(), self.clock.now()),
             kind,
             license_key: Some(license.key.clone()),
             to: license.email.clone(),

@@ -130,7 +130,7 @@ impl FulfillmentService {
         let now = now_seconds(self.clock.as_ref());
         let query = form_urlencoded_pairs(&request.query);
         let event = RecordedEvent {
-            id: new_id(self.random.as_ref(), now),
+            id: new_id(self.random.as_ref(), self.clock.now()),
             storefront: storefront.to_owned(),
             received_at: now,
             query,
