@@ -344,8 +344,11 @@ impl StorefrontEventLog for InMemoryLicenseRepository {
         Ok(())
     }
 
-    async fn finish(&self, id: Uuid, outcome: &EventOutcome) -> Result<bool, RepositoryError> {
+    async fn finish(&self, id: Uuid, outcome: &EventOutcome, audit: &AuditEvent) -> Result<bool, RepositoryError> {
         let mut state = self.state()?;
+        if state.events.iter().any(|event| event.id == id) {
+            state.audit.push(audit.clone());
+        }
         let Some(event) = state.events.iter_mut().find(|event| event.id == id) else { return Ok(false) };
         event.status = outcome.status;
         event.kind = outcome.kind.clone();

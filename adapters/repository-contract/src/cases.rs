@@ -457,7 +457,7 @@ pub async fn finishes_events_and_counts_attempts(store: &impl Store) {
         license_key: None,
         processed_at: T0 + Duration::minutes(1),
     };
-    assert!(store.finish(event.id, &failed).await.unwrap());
+    assert!(store.finish(event.id, &failed, &delivery_audit(900)).await.unwrap());
     let processed = EventOutcome {
         status: EventStatus::Processed,
         error: None,
@@ -465,14 +465,15 @@ pub async fn finishes_events_and_counts_attempts(store: &impl Store) {
         processed_at: T0 + Duration::minutes(5),
         ..failed.clone()
     };
-    assert!(store.finish(event.id, &processed).await.unwrap());
+    assert!(store.finish(event.id, &processed, &delivery_audit(901)).await.unwrap());
     let found = store.find_event(event.id).await.unwrap().unwrap();
     assert_eq!((found.status, found.attempts), (EventStatus::Processed, 2));
     assert_eq!((found.error, found.license_key.as_deref()), (None, Some("DT1-CORE-AAAAA-BBBBB")));
     assert_eq!((found.kind.as_deref(), found.dedupe_key.as_deref()), (Some("sale"), Some("sale:S1")));
     assert_eq!(found.processed_at, Some(T0 + Duration::minutes(5)));
     assert_eq!(found.body, event.body, "the body never changes");
-    assert!(!store.finish(uuid::Uuid::nil(), &processed).await.unwrap());
+    assert!(!store.finish(uuid::Uuid::nil(), &processed, &delivery_audit(902)).await.unwrap());
+    assert_eq!(audit_count(store).await, 2, "one audit event per recorded outcome");
 }
 
 pub async fn lists_events_by_storefront_and_status_newest_first(store: &impl Store) {
@@ -491,7 +492,7 @@ pub async fn lists_events_by_storefront_and_status_newest_first(store: &impl Sto
                 license_key: None,
                 processed_at: T0,
             };
-            store.finish(event.id, &outcome).await.unwrap();
+            store.finish(event.id, &outcome, &delivery_audit(903 + n)).await.unwrap();
         }
     }
     let received = |page: &tessera_domain::page::Page<tessera_domain::storefront::RecordedEvent>| {
@@ -737,7 +738,7 @@ pub async fn counts_for_the_dashboard(store: &impl Store) {
         license_key: None,
         processed_at: T0,
     };
-    store.finish(failed.id, &outcome).await.unwrap();
+    store.finish(failed.id, &outcome, &delivery_audit(950)).await.unwrap();
 
     let now = T0 + Duration::days(10);
     let mut stats = store.stats(now).await.unwrap();

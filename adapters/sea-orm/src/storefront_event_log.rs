@@ -3,15 +3,16 @@
 
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait};
+use tessera_domain::audit::AuditEvent;
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
 use tessera_domain::storefront::{EventFilter, EventOutcome, RecordedEvent, StorefrontEventLog};
 use uuid::Uuid;
 
-use crate::entities::storefront_events;
+use crate::entities::{audit_events, storefront_events};
 use crate::errors::repository_error;
-use crate::license_repository::{corrupt, from_timestamp, timestamp};
+use crate::license_repository::{audit_row, corrupt, from_timestamp, timestamp};
 use crate::paging::newest_first;
 use crate::SeaOrmLicenseRepository;
 
@@ -56,8 +57,9 @@ impl StorefrontEventLog for SeaOrmLicenseRepository {
             .map_err(repository_error)
     }
 
-    async fn finish(&self, id: Uuid, outcome: &EventOutcome) -> Result<bool, RepositoryError> {
+    async fn finish(&self, id: Uuid, outcome: &EventOutcome, audit: &AuditEvent) -> Result<bool, RepositoryError> {
         use storefront_events::Column;
+        let txn = self.db.writer.begin().await.map_err(repository_error)?;
         let updated = storefront_events::Entity::update_many()
             .col_expr(Column::Status, Expr::value(outcome.status.to_string()))
             .col_expr(Column::Kind, Expr::value(outcome.kind.clone()))
@@ -67,10 +69,16 @@ impl StorefrontEventLog for SeaOrmLicenseRepository {
             .col_expr(Column::ProcessedAt, Expr::value(timestamp(outcome.processed_at)))
             .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
             .filter(Column::Id.eq(id.to_string()))
-            .exec(&self.db.writer)
+            .exec(&txn)
             .await
             .map_err(repository_error)?;
-        Ok(updated.rows_affected > 0)
+        if updated.rows_affected == 0 {
+            let _ = txn.rollback().await;
+            return Ok(false);
+        }
+        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
+        Ok(true)
     }
 
     async fn find_event(&self, id: Uuid) -> Result<Option<RecordedEvent>, RepositoryError> {

@@ -141,6 +141,15 @@ async fn the_documented_sale_mints_once_however_often_it_arrives() {
     let events = admin_get(&world, "/admin/v1/storefront-events").await;
     assert_eq!(events["items"].as_array().unwrap().len(), 2);
     assert_eq!(events["items"][0]["kind"], "sale");
+    let trail = admin_get(&world, "/admin/v1/audit?entity_type=storefront_event").await;
+    let mut processed: Vec<(&str, &str)> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| (event["actor"].as_str().unwrap(), event["details"]["status"].as_str().unwrap()))
+        .collect();
+    processed.sort();
+    assert_eq!(processed, [("storefront:gumroad", "duplicate"), ("storefront:gumroad", "processed")]);
 }
 
 #[tokio::test]

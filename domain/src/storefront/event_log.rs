@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::AuditEvent;
 use crate::page::{Page, PageRequest};
 use crate::repository::RepositoryError;
 
@@ -104,9 +105,10 @@ pub trait StorefrontEventLog: Send + Sync + 'static {
     /// Stores `event` durably, in its own transaction, before any processing.
     async fn record(&self, event: &RecordedEvent) -> Result<(), RepositoryError>;
 
-    /// Writes the outcome of one processing attempt and counts the attempt.
-    /// MUST return `Ok(false)` when no event has this id.
-    async fn finish(&self, id: Uuid, outcome: &EventOutcome) -> Result<bool, RepositoryError>;
+    /// Writes the outcome of one processing attempt, counts the attempt and
+    /// stores `audit`, atomically. MUST return `Ok(false)` and write nothing
+    /// when no event has this id.
+    async fn finish(&self, id: Uuid, outcome: &EventOutcome, audit: &AuditEvent) -> Result<bool, RepositoryError>;
 
     /// The event with `id`; `Ok(None)` when there is none.
     async fn find_event(&self, id: Uuid) -> Result<Option<RecordedEvent>, RepositoryError>;

@@ -167,7 +167,22 @@ impl FulfillmentService {
     ) -> Receipt {
         let outcome = self.process(configured, request).await;
         // When this fails the event stays `received`: listed for the operator, replayable.
-        let outcome_recorded = matches!(self.log.finish(id, &outcome).await, Ok(true));
+        let actor = Actor::Storefront(configured.adapter.name().to_owned());
+        let details = serde_json::json!({
+            "status": outcome.status.as_str(), "kind": outcome.kind, "license_key": outcome.license_key,
+            "error": outcome.error,
+        });
+        let now = self.clock.now();
+        let audit = crate::audit::AuditEvent {
+            id: new_id(self.random.as_ref(), now),
+            at: now_seconds(self.clock.as_ref()),
+            actor,
+            action: "storefront_event.processed".to_owned(),
+            entity_type: "storefront_event".to_owned(),
+            entity_id: id.to_string(),
+            details,
+        };
+        let outcome_recorded = matches!(self.log.finish(id, &outcome, &audit).await, Ok(true));
         Receipt { event_id: id, outcome, outcome_recorded }
     }
 
