@@ -6,13 +6,13 @@ use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Any;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi, Tags};
 use tessera_domain::audit::{AuditEvent, AuditFilter};
 use tessera_domain::page::PageRequest;
 use time::OffsetDateTime;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{admin_bad_request_handler, invalid_cursor, storage, ErrorBody};
+use super::errors::{invalid_cursor, storage, AdminRead};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -54,23 +54,7 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "audit_bad_request")]
-pub enum AuditResponse {
-    #[oai(status = 200)]
-    Ok(Json<AuditPage>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-admin_bad_request_handler!(audit_bad_request, AuditResponse);
+type AuditResponse = AdminRead<AuditPage>;
 
 pub struct AuditApi;
 

@@ -15,7 +15,7 @@ use tessera_domain::page::PageRequest;
 use time::OffsetDateTime;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{admin_bad_request_handler, storage_failure, ErrorBody};
+use super::errors::{admin_bad_request_handler, storage_failure, AdminRead, ErrorBody};
 use super::licenses::LicenseBody;
 use crate::state::AppState;
 
@@ -74,23 +74,7 @@ pub struct CustomerPatch {
     pub name: Option<String>,
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "list_bad_request")]
-pub enum ListCustomersResponse {
-    #[oai(status = 200)]
-    Ok(Json<CustomerPage>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-admin_bad_request_handler!(list_bad_request, ListCustomersResponse);
+type ListCustomersResponse = AdminRead<CustomerPage>;
 
 /// The answer of create, show and update: the customer.
 #[derive(ApiResponse)]
@@ -162,7 +146,7 @@ impl CustomersApi {
                 items: page.items.into_iter().map(Into::into).collect(),
                 next_cursor: page.next_cursor,
             })),
-            Err(error) => storage_failure!(ListCustomersResponse, &error),
+            Err(error) => storage_failure!(AdminRead, &error),
         }
     }
 

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{admin_bad_request_handler, invalid_cursor, storage_failure, ErrorBody};
+use super::errors::{admin_bad_request_handler, invalid_cursor, storage_failure, AdminRead, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -119,23 +119,7 @@ pub struct DeliveryPage {
     pub next_cursor: Option<String>,
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "list_bad_request")]
-pub enum ListDeliveriesResponse {
-    #[oai(status = 200)]
-    Ok(Json<DeliveryPage>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-admin_bad_request_handler!(list_bad_request, ListDeliveriesResponse);
+type ListDeliveriesResponse = AdminRead<DeliveryPage>;
 
 /// The answer of show and retry: the delivery.
 #[derive(ApiResponse)]
@@ -195,7 +179,7 @@ impl DeliveriesApi {
                 items: page.items.into_iter().map(Into::into).collect(),
                 next_cursor: page.next_cursor,
             })),
-            Err(error) => storage_failure!(ListDeliveriesResponse, &error),
+            Err(error) => storage_failure!(AdminRead, &error),
         }
     }
 

@@ -125,3 +125,31 @@ pub fn error_response(error: poem::Error) -> Response {
     }
     response
 }
+
+/// The response of an admin read (a list, the stats): `200` with `T`, or the
+/// shared failures. One generic type instead of the same five variants per
+/// operation.
+#[derive(poem_openapi::ApiResponse)]
+#[oai(bad_request_handler = "admin_read_bad_request")]
+pub enum AdminRead<T: poem_openapi::types::ToJSON + Send + Sync> {
+    #[oai(status = 200)]
+    Ok(Json<T>),
+    /// A parameter is malformed (`INVALID_REQUEST`, `INVALID_CURSOR`, …).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// The database is unavailable; retry shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn admin_read_bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(error: poem::Error) -> AdminRead<T> {
+    match rejected(error) {
+        Rejection::Unauthorized(body) => AdminRead::Unauthorized(body),
+        Rejection::BadRequest(body) => AdminRead::BadRequest(body),
+    }
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use poem::web::Data;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use poem_openapi::{Enum, Object, OpenApi, Tags};
 use tessera_domain::audit::Actor;
 use tessera_domain::issuance::{ImportLicense, ImportOutcome, MAX_IMPORT_BATCH};
 use tessera_domain::license::{CustomerName, EmailAddress, LicenseKey};
@@ -15,7 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{admin_bad_request_handler, storage_failure, ErrorBody};
+use super::errors::{storage_failure, AdminRead, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -86,24 +86,7 @@ pub struct ImportResponseBody {
     pub results: Vec<ImportResultBody>,
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "import_bad_request")]
-pub enum ImportResponse {
-    /// Every record's outcome (also when some failed).
-    #[oai(status = 200)]
-    Ok(Json<ImportResponseBody>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-admin_bad_request_handler!(import_bad_request, ImportResponse);
+type ImportResponse = AdminRead<ImportResponseBody>;
 
 fn time_field(name: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, String> {
     value
@@ -174,7 +157,7 @@ impl ImportApi {
         let (indexes, parsed): (Vec<usize>, Vec<ImportLicense>) = valid.into_iter().unzip();
         let outcomes = match state.issuance.import(parsed, request.dry_run, Actor::Admin).await {
             Ok(outcomes) => outcomes,
-            Err(error) => return storage_failure!(ImportResponse, &error),
+            Err(error) => return storage_failure!(AdminRead, &error),
         };
         for (index, outcome) in indexes.into_iter().zip(outcomes) {
             let (status, error) = match outcome {

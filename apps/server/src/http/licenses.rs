@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use super::activations::ActivationBody;
 use super::admin_auth::AdminAuth;
 use super::deliveries::DeliveryBody;
-use super::errors::{admin_bad_request_handler, internal, storage_failure, ErrorBody};
+use super::errors::{admin_bad_request_handler, internal, storage_failure, AdminRead, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -255,23 +255,7 @@ pub enum MintResponse {
 
 admin_bad_request_handler!(mint_bad_request, MintResponse);
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "list_bad_request")]
-pub enum ListResponse {
-    #[oai(status = 200)]
-    Ok(Json<LicensePage>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-admin_bad_request_handler!(list_bad_request, ListResponse);
+type ListResponse = AdminRead<LicensePage>;
 
 /// The answer of show, revoke, suspend, reinstate and renew: the license.
 #[derive(ApiResponse)]
@@ -488,7 +472,7 @@ impl LicensesApi {
             Err(ListLicensesError::InvalidCursor) => {
                 ListResponse::BadRequest(ErrorBody::new("INVALID_CURSOR", ListLicensesError::InvalidCursor.to_string()))
             }
-            Err(ListLicensesError::Repository(error)) => storage_failure!(ListResponse, &error),
+            Err(ListLicensesError::Repository(error)) => storage_failure!(AdminRead, &error),
         }
     }
 

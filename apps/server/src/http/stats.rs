@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use poem::web::Data;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi, Tags};
 use tessera_domain::stats::Stats;
 use time::OffsetDateTime;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{admin_bad_request_handler, storage_failure, ErrorBody};
+use super::errors::{storage_failure, AdminRead};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -112,23 +112,7 @@ impl StatsBody {
     }
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "stats_bad_request")]
-pub enum StatsResponse {
-    #[oai(status = 200)]
-    Ok(Json<StatsBody>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-admin_bad_request_handler!(stats_bad_request, StatsResponse);
+type StatsResponse = AdminRead<StatsBody>;
 
 pub struct StatsApi;
 
@@ -140,7 +124,7 @@ impl StatsApi {
         let now = state.issuance.now();
         match state.stats.stats(now).await {
             Ok(stats) => StatsResponse::Ok(Json(StatsBody::of(stats, now))),
-            Err(error) => storage_failure!(StatsResponse, &error),
+            Err(error) => storage_failure!(AdminRead, &error),
         }
     }
 }

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{admin_bad_request_handler, invalid_cursor, storage_failure, ErrorBody};
+use super::errors::{admin_bad_request_handler, invalid_cursor, storage_failure, AdminRead, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -103,23 +103,7 @@ pub struct StorefrontEventPage {
     pub next_cursor: Option<String>,
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "list_bad_request")]
-pub enum ListEventsResponse {
-    #[oai(status = 200)]
-    Ok(Json<StorefrontEventPage>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-admin_bad_request_handler!(list_bad_request, ListEventsResponse);
+type ListEventsResponse = AdminRead<StorefrontEventPage>;
 
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "replay_bad_request")]
@@ -168,7 +152,7 @@ impl StorefrontEventsApi {
                 items: page.items.into_iter().map(Into::into).collect(),
                 next_cursor: page.next_cursor,
             })),
-            Err(error) => storage_failure!(ListEventsResponse, &error),
+            Err(error) => storage_failure!(AdminRead, &error),
         }
     }
 

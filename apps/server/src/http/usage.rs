@@ -20,7 +20,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{admin_bad_request_handler, invalid_cursor, rejected, storage_failure, ErrorBody, Rejection};
+use super::errors::{
+    admin_bad_request_handler, invalid_cursor, rejected, storage_failure, AdminRead, ErrorBody, Rejection,
+};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -237,41 +239,9 @@ pub struct ReviewRequest {
     pub action: Option<String>,
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "usage_list_bad_request")]
-pub enum UsageListResponse {
-    #[oai(status = 200)]
-    Ok(Json<UsagePage>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
+type UsageListResponse = AdminRead<UsagePage>;
 
-admin_bad_request_handler!(usage_list_bad_request, UsageListResponse);
-
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "flag_list_bad_request")]
-pub enum FlagListResponse {
-    #[oai(status = 200)]
-    Ok(Json<FlagPage>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-admin_bad_request_handler!(flag_list_bad_request, FlagListResponse);
+type FlagListResponse = AdminRead<FlagPage>;
 
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "review_bad_request")]
@@ -331,7 +301,7 @@ impl UsageAdminApi {
                 items: page.items.into_iter().map(Into::into).collect(),
                 next_cursor: page.next_cursor,
             })),
-            Err(error) => storage_failure!(UsageListResponse, &error),
+            Err(error) => storage_failure!(AdminRead, &error),
         }
     }
 
@@ -359,7 +329,7 @@ impl UsageAdminApi {
                 items: page.items.into_iter().map(Into::into).collect(),
                 next_cursor: page.next_cursor,
             })),
-            Err(error) => storage_failure!(FlagListResponse, &error),
+            Err(error) => storage_failure!(AdminRead, &error),
         }
     }
 
