@@ -21,6 +21,7 @@ use crate::config::{
     resolve_secret, Config, ConfigError, Environment, MailProvider, OnRefund, ProductConfig, Secret,
     StorefrontProductConfig,
 };
+use crate::rate_limit::{Limits, RateLimits};
 use crate::state::{AdminToken, AppState, Settings};
 use crate::system_clock::SystemClock;
 use tessera_checkout::CheckoutStorefront;
@@ -244,6 +245,7 @@ pub struct Checked {
     pub catalog: Catalog,
     pub storefronts: Vec<ConfiguredStorefront>,
     pub mailer: Arc<dyn Mailer>,
+    pub rate_limits: Option<RateLimits>,
     /// Where the mailer sends, for the start-up log (never a secret).
     pub mailer_description: String,
 }
@@ -351,6 +353,49 @@ pub fn storefronts(config: &Config, catalog: &Catalog) -> Result<Vec<ConfiguredS
     Ok(storefronts)
 }
 
+/// The limiters, or `None` when turned off; every trusted proxy must parse.
+pub fn rate_limits(config: &Config) -> Result<Option<RateLimits>, StartupError> {
+    let settings = &config.rate_limits;
+    if !settings.enabled {
+        return Ok(None);
+    }
+    let trusted = settings
+        .trusted_proxies
+        .iter()
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::Rule(format!("rate_limits.trusted_proxies: `{entry}` is not an IP address or CIDR"))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let limits = Limits {
+        activate: settings.activate_per_minute,
+        validate: settings.validate_per_minute,
+        heartbeat: settings.heartbeat_per_minute,
+        deactivate: settings.deactivate_per_minute,
+        usage: settings.usage_per_minute,
+        webhook_auth_failures: settings.webhook_auth_failures_per_minute,
+    };
+    if [
+        limits.activate,
+        limits.validate,
+        limits.heartbeat,
+        limits.deactivate,
+        limits.usage,
+        limits.webhook_auth_failures,
+    ]
+    .contains(&0)
+    {
+        return Err(
+            ConfigError::Rule("rate_limits: every *_per_minute is at least 1 (or set enabled = false)".into()).into()
+        );
+    }
+    Ok(Some(RateLimits::new(&limits, trusted)))
+}
+
 pub fn check(config: &Config) -> Result<Checked, StartupError> {
     if !config.server.base_url.starts_with("http://") && !config.server.base_url.starts_with("https://") {
         return Err(ConfigError::Rule("server.base_url must start with http:// or https://".into()).into());
@@ -381,6 +426,7 @@ pub fn check(config: &Config) -> Result<Checked, StartupError> {
         admin_token: admin_token(config)?,
         mailer,
         mailer_description,
+        rate_limits: rate_limits(config)?,
     })
 }
 
@@ -407,6 +453,7 @@ pub fn app_state(config: &Config, checked: Checked, database: Database) -> Arc<A
             mail: MailSettings { from: config.mail.from.clone(), base_url: config.server.base_url.clone() },
             retry: config.mail.retry.policy(),
             notice: config.server.notice.clone(),
+            rate_limits: checked.rate_limits,
         },
     )
 }

@@ -237,6 +237,43 @@ pub struct Config {
     pub products: Vec<ProductConfig>,
     pub storefronts: StorefrontsConfig,
     pub mail: MailConfig,
+    pub rate_limits: RateLimitsConfig,
+}
+
+/// Per-IP, per-route limits on the public listener (contract §2 `[rate_limits]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitsConfig {
+    /// `false` turns every limit off (load tests).
+    pub enabled: bool,
+    /// Peers whose `X-Forwarded-For` is believed: addresses or CIDRs, e.g.
+    /// `["127.0.0.1"]` behind nginx on the same host.
+    pub trusted_proxies: Vec<String>,
+    /// Requests per minute per client IP.
+    pub activate_per_minute: u32,
+    pub validate_per_minute: u32,
+    pub heartbeat_per_minute: u32,
+    pub deactivate_per_minute: u32,
+    /// `/v1/usage` and `/v1/flags` together.
+    pub usage_per_minute: u32,
+    /// Failed webhook authentications per minute per IP (authenticated
+    /// deliveries are never limited).
+    pub webhook_auth_failures_per_minute: u32,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            trusted_proxies: Vec::new(),
+            activate_per_minute: 10,
+            validate_per_minute: 100,
+            heartbeat_per_minute: 60,
+            deactivate_per_minute: 10,
+            usage_per_minute: 60,
+            webhook_auth_failures_per_minute: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod http;
 pub mod outbox_worker;
+pub mod rate_limit;
 pub mod state;
 pub mod system_clock;
 pub mod telemetry;

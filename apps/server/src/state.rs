@@ -17,6 +17,8 @@ use tessera_domain::storefront::{ConfiguredStorefront, FulfillmentService, Store
 use tessera_domain::usage::{UsageRepository, UsageService};
 use tessera_ring::{Keyring, RingRandomSource, RingSigner};
 
+use crate::rate_limit::RateLimits;
+
 /// The admin bearer token, kept only as a SHA-256 digest and compared in
 /// constant time, so neither timing nor a memory dump of the comparison
 /// reveals it.
@@ -49,6 +51,8 @@ pub struct AppState {
     pub admin_token: AdminToken,
     /// `server.notice`: shown by every app on activate, validate and heartbeat.
     pub notice: Option<String>,
+    /// `None` when `[rate_limits] enabled = false`.
+    pub rate_limits: Option<RateLimits>,
 }
 
 /// What the state is built from besides the store.
@@ -64,6 +68,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub retry: RetryPolicy,
     pub notice: Option<String>,
+    pub rate_limits: Option<RateLimits>,
 }
 
 impl AppState {
@@ -92,6 +97,7 @@ impl AppState {
             mail,
             retry,
             notice,
+            rate_limits,
         } = settings;
         let signer = Arc::new(RingSigner::new(keyring.clone()));
         let random = Arc::new(RingRandomSource::new());
@@ -151,6 +157,7 @@ impl AppState {
             keyring,
             admin_token,
             notice,
+            rate_limits,
         })
     }
 }

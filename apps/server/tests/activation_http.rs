@@ -63,6 +63,7 @@ fn world_with(policy: ActivationPolicy) -> World {
         },
         retry: tessera_domain::mail::RetryPolicy::default(),
         notice: None,
+        rate_limits: None,
     };
     let state = AppState::new(Arc::new(InMemoryLicenseRepository::new()), settings);
     World {

@@ -190,3 +190,19 @@ fn mail_takes_the_contract_sections_and_refuses_half_configurations() {
     let from_env = Figment::new().merge(Toml::string(&base)).merge(("mail.retry.initial_seconds", 2));
     assert_eq!(Config::from_figment(from_env).unwrap().mail.retry.initial_seconds, 2);
 }
+
+#[test]
+fn rate_limits_are_on_by_default_and_their_proxies_must_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = production(dir.path(), 0o600, GOOD_TOKEN);
+    let check = |extra: &str| {
+        bootstrap::check(&config(&format!("{base}\n{extra}\n")).unwrap()).map(|c| c.rate_limits.is_some())
+    };
+    assert!(check("").unwrap(), "on by default");
+    assert!(!check("[rate_limits]\nenabled = false\n").unwrap(), "contract §2: enabled = false turns them off");
+    assert!(check("[rate_limits]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]\n").unwrap());
+    let bad = check("[rate_limits]\ntrusted_proxies = [\"localhost\"]\n").err().unwrap().to_string();
+    assert!(bad.contains("localhost"), "{bad}");
+    let zero = check("[rate_limits]\nactivate_per_minute = 0\n").err().unwrap().to_string();
+    assert!(zero.contains("at least 1"), "{zero}");
+}

@@ -68,6 +68,7 @@ fn world() -> World {
         },
         retry: tessera_domain::mail::RetryPolicy::default(),
         notice: None,
+        rate_limits: None,
     };
     let state = AppState::new(store.clone(), settings);
     World {

@@ -73,6 +73,7 @@ fn world(mapped: bool) -> World {
             },
             retry: tessera_domain::mail::RetryPolicy::default(),
             notice: None,
+            rate_limits: None,
         },
     );
     World {

@@ -107,6 +107,53 @@ async fn limit_body<E: Endpoint>(next: Arc<E>, mut request: Request) -> poem::Re
     next.call(request).await.map(IntoResponse::into_response)
 }
 
+/// The client IP of `request` as the rate limits see it.
+pub fn client_ip(limits: &crate::rate_limit::RateLimits, request: &Request) -> std::net::IpAddr {
+    let peer = request.remote_addr().as_socket_addr().map(|addr| addr.ip());
+    let forwarded = request.headers().get("x-forwarded-for").and_then(|value| value.to_str().ok());
+    limits.client_ip(peer, forwarded)
+}
+
+/// The `429 RATE_LIMITED` answer, with `Retry-After` and `X-RateLimit-*`.
+pub fn rate_limited(limit: u32, retry_after: std::time::Duration) -> Response {
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    let mut response =
+        errors::ErrorBody::new("RATE_LIMITED", format!("too many requests from this address; retry in {seconds} s"))
+            .into_response();
+    response.set_status(StatusCode::TOO_MANY_REQUESTS);
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("Retry-After", seconds.to_string()),
+        ("X-RateLimit-Limit", limit.to_string()),
+        ("X-RateLimit-Remaining", "0".to_owned()),
+        ("X-RateLimit-Reset", seconds.to_string()),
+    ] {
+        headers.insert(name, value.parse().expect("digits are a header value"));
+    }
+    response
+}
+
+/// Applies the per-IP, per-route limits (when enabled) and reports the
+/// remaining budget in `X-RateLimit-*` headers.
+async fn rate_limit<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Result<Response> {
+    let state = request.data::<Arc<AppState>>().cloned();
+    let verdict = state.as_ref().and_then(|state| {
+        let limits = state.rate_limits.as_ref()?;
+        limits.check(request.uri().path(), client_ip(limits, &request))
+    });
+    match verdict {
+        Some(crate::rate_limit::Verdict::Limited { limit, retry_after }) => Ok(rate_limited(limit, retry_after)),
+        Some(crate::rate_limit::Verdict::Allowed { limit, remaining }) => {
+            let mut response = next.call(request).await.map(IntoResponse::into_response)?;
+            let headers = response.headers_mut();
+            headers.insert("X-RateLimit-Limit", limit.to_string().parse().expect("digits"));
+            headers.insert("X-RateLimit-Remaining", remaining.to_string().parse().expect("digits"));
+            Ok(response)
+        }
+        None => next.call(request).await.map(IntoResponse::into_response),
+    }
+}
+
 /// The paths whose answers a client must be able to trust offline (contract §4).
 const SIGNED_PATHS: [&str; 3] = ["/v1/activate", "/v1/validate", "/v1/heartbeat"];
 
@@ -142,7 +189,9 @@ pub fn public_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .nest("/", api)
         .at("/openapi.json", spec)
         .at("/webhooks/:storefront", poem::post(webhooks::receive));
+    // Signing wraps the limiter: a 429 on a signed path is signed like any answer.
     route
+        .around(rate_limit)
         .around(sign_responses)
         .data(state)
         .around(limit_body)

@@ -62,6 +62,13 @@ pub async fn receive(
         }
         Err(ReceiveError::Unauthenticated(reason)) => {
             tracing::warn!(%storefront, %reason, "storefront delivery refused");
+            // Only failed authentications count against an IP: a genuine delivery is never limited.
+            if let Some(limits) = &state.rate_limits {
+                let ip = super::client_ip(limits, request);
+                if let crate::rate_limit::Verdict::Limited { limit, retry_after } = limits.webhook_auth_failed(ip) {
+                    return super::rate_limited(limit, retry_after);
+                }
+            }
             error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "not authenticated")
         }
         Err(ReceiveError::NotRecorded(failure)) => {
