@@ -1,6 +1,8 @@
 //! The public activation endpoints and the admin seat management through
 //! `poem::test::TestClient`, on the in-memory store and a real ring keyring.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -15,7 +17,7 @@ use tessera_domain::issuance::{LEASE_TOKEN_TYPE, LICENSE_TOKEN_TYPE};
 use tessera_memory::{InMemoryLicenseRepository, ManualClock};
 use tessera_ring::{b64url_decode, generate_private_key_pem, Keyring, SigningKey};
 use tessera_server::http::{admin_app, public_app};
-use tessera_server::state::{AdminToken, AppState, Settings};
+use tessera_server::state::{AppState, Settings};
 use time::macros::datetime;
 
 const TOKEN: &str = "test-admin-token-that-is-long-enough";
@@ -48,23 +50,9 @@ fn world_with(policy: ActivationPolicy) -> World {
     let key = SigningKey::from_pem("k1", &generate_private_key_pem(None).unwrap()).unwrap();
     let mailer = Arc::new(tessera_memory::InMemoryMailer::new());
     let keyring = Arc::new(Keyring::new(key, vec![]).unwrap());
-    let settings = Settings {
-        keyring: keyring.clone(),
-        clock: Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC))),
-        catalog,
-        issuer: "tessera-test".into(),
-        admin_token: AdminToken::new(TOKEN),
-        activation: policy,
-        storefronts: vec![],
-        mailer: mailer.clone(),
-        mail: tessera_domain::mail::MailSettings {
-            from: "Shop <shop@example.com>".into(),
-            base_url: "http://127.0.0.1:8080".into(),
-        },
-        retry: tessera_domain::mail::RetryPolicy::default(),
-        notice: None,
-        rate_limits: None,
-    };
+    let clock = Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC)));
+    let settings =
+        Settings { activation: policy, ..support::settings(keyring.clone(), clock, catalog, vec![], mailer, TOKEN) };
     let state = AppState::new(Arc::new(InMemoryLicenseRepository::new()), settings);
     World {
         keyring,

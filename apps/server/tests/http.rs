@@ -1,6 +1,8 @@
 //! The HTTP shell through `poem::test::TestClient`: the real public and admin
 //! services over the in-memory store, a manual clock and a real ring signer.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -8,7 +10,6 @@ use poem::endpoint::BoxEndpoint;
 use poem::test::{TestClient, TestResponse};
 use poem::{EndpointExt, Response};
 use serde_json::{json, Value};
-use tessera_domain::activation::ActivationPolicy;
 use tessera_domain::audit::AuditLog;
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::LICENSE_TOKEN_TYPE;
@@ -17,7 +18,7 @@ use tessera_domain::page::PageRequest;
 use tessera_memory::{InMemoryLicenseRepository, ManualClock};
 use tessera_ring::{generate_private_key_pem, Keyring, SigningKey};
 use tessera_server::http::{admin_app, public_app};
-use tessera_server::state::{AdminToken, AppState, Settings};
+use tessera_server::state::AppState;
 use time::macros::datetime;
 
 const TOKEN: &str = "test-admin-token-that-is-long-enough";
@@ -53,23 +54,7 @@ fn world() -> World {
     let mailer = Arc::new(tessera_memory::InMemoryMailer::new());
     let keyring = Arc::new(Keyring::new(key, vec![]).unwrap());
     let clock = Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC)));
-    let settings = Settings {
-        keyring: keyring.clone(),
-        clock,
-        catalog: catalog(),
-        issuer: "tessera-test".into(),
-        admin_token: AdminToken::new(TOKEN),
-        activation: ActivationPolicy::default(),
-        storefronts: vec![],
-        mailer: mailer.clone(),
-        mail: tessera_domain::mail::MailSettings {
-            from: "Shop <shop@example.com>".into(),
-            base_url: "http://127.0.0.1:8080".into(),
-        },
-        retry: tessera_domain::mail::RetryPolicy::default(),
-        notice: None,
-        rate_limits: None,
-    };
+    let settings = support::settings(keyring.clone(), clock, catalog(), vec![], mailer.clone(), TOKEN);
     let state = AppState::new(store.clone(), settings);
     World {
         store,

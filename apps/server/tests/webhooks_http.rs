@@ -1,6 +1,8 @@
 //! `POST /webhooks/gumroad` through TestClient: the documented sale, retries,
 //! wrong secrets, a database outage, and the admin's view of the event log.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -8,14 +10,13 @@ use poem::endpoint::BoxEndpoint;
 use poem::test::TestClient;
 use poem::{EndpointExt, Response};
 use serde_json::Value;
-use tessera_domain::activation::ActivationPolicy;
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::storefront::{ConfiguredStorefront, ProductMapping, RefundPolicy};
 use tessera_gumroad::GumroadStorefront;
 use tessera_memory::{InMemoryLicenseRepository, ManualClock};
 use tessera_ring::{generate_private_key_pem, Keyring, SigningKey};
 use tessera_server::http::{admin_app, public_app};
-use tessera_server::state::{AdminToken, AppState, Settings};
+use tessera_server::state::AppState;
 use time::macros::datetime;
 
 const TOKEN: &str = "test-admin-token-that-is-long-enough";
@@ -58,23 +59,14 @@ fn world(mapped: bool) -> World {
     let clock = Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC)));
     let state = AppState::new(
         store.clone(),
-        Settings {
-            keyring: Arc::new(Keyring::new(key, vec![]).unwrap()),
-            clock: clock.clone(),
+        support::settings(
+            Arc::new(Keyring::new(key, vec![]).unwrap()),
+            clock.clone(),
             catalog,
-            issuer: "t".into(),
-            admin_token: AdminToken::new(TOKEN),
-            activation: ActivationPolicy::default(),
-            storefronts: vec![gumroad],
-            mailer: mailer.clone(),
-            mail: tessera_domain::mail::MailSettings {
-                from: "Shop <shop@example.com>".into(),
-                base_url: "http://127.0.0.1:8080".into(),
-            },
-            retry: tessera_domain::mail::RetryPolicy::default(),
-            notice: None,
-            rate_limits: None,
-        },
+            vec![gumroad],
+            mailer,
+            TOKEN,
+        ),
     );
     World {
         store,

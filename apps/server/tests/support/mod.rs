@@ -1,0 +1,37 @@
+//! What the HTTP tests share: the server's settings over in-memory adapters.
+
+use std::sync::Arc;
+
+use tessera_domain::activation::ActivationPolicy;
+use tessera_domain::catalog::Catalog;
+use tessera_domain::mail::{MailSettings, RetryPolicy};
+use tessera_domain::storefront::ConfiguredStorefront;
+use tessera_memory::{InMemoryMailer, ManualClock};
+use tessera_ring::Keyring;
+use tessera_server::state::{AdminToken, Settings};
+
+/// Settings with `token` as the admin token, the in-memory `mailer`, default
+/// leases and no rate limits; change fields with struct update syntax.
+pub fn settings(
+    keyring: Arc<Keyring>,
+    clock: Arc<ManualClock>,
+    catalog: Catalog,
+    storefronts: Vec<ConfiguredStorefront>,
+    mailer: Arc<InMemoryMailer>,
+    token: &str,
+) -> Settings {
+    Settings {
+        keyring,
+        clock,
+        catalog,
+        issuer: "tessera-test".into(),
+        admin_token: AdminToken::new(token),
+        activation: ActivationPolicy::default(),
+        storefronts,
+        mailer,
+        mail: MailSettings { from: "Shop <shop@example.com>".into(), base_url: "http://127.0.0.1:8080".into() },
+        retry: RetryPolicy::default(),
+        notice: None,
+        rate_limits: None,
+    }
+}
