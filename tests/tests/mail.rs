@@ -173,6 +173,24 @@ fn a_sale_is_emailed_once_through_postmark_whatever_postmark_answers() {
 
     let logs = server.logs().join("\n");
     assert!(!logs.contains(POSTMARK_TOKEN) && !logs.contains(SECRET), "secrets never reach the logs");
+    let admin_token = std::fs::read_to_string(dir.join("tessera-admin-token")).unwrap();
+    let signing_key = std::fs::read_to_string(dir.join("tessera-dev-key.pem")).unwrap();
+    let key_body = signing_key.lines().find(|line| !line.starts_with('-') && line.len() > 20).unwrap();
+    let stdout = server.stdout.join("\n");
+    for secret in [admin_token.trim(), key_body] {
+        assert!(!logs.contains(secret), "neither the admin token nor the signing key is logged");
+        assert!(!stdout.contains(secret) || secret == admin_token.trim(), "only the one-time admin token print");
+    }
+    let everything_admin_shows = [
+        shop.cli_json(&["deliveries"]).to_string(),
+        shop.cli_json(&["events"]).to_string(),
+        shop.cli_json(&["audit", "--limit", "500"]).to_string(),
+        shop.cli_json(&["list"]).to_string(),
+    ]
+    .join("");
+    for secret in [POSTMARK_TOKEN, SECRET, admin_token.trim(), key_body] {
+        assert!(!everything_admin_shows.contains(secret), "no secret in any admin answer");
+    }
 }
 
 #[test]
