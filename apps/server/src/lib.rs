@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod outbox_worker;
 pub mod rate_limit;
 pub mod state;

@@ -17,6 +17,7 @@ use tessera_domain::storefront::{ConfiguredStorefront, FulfillmentService, Store
 use tessera_domain::usage::{UsageRepository, UsageService};
 use tessera_ring::{Keyring, RingRandomSource, RingSigner};
 
+use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
 
 /// The admin bearer token, kept only as a SHA-256 digest and compared in
@@ -53,6 +54,7 @@ pub struct AppState {
     pub notice: Option<String>,
     /// `None` when `[rate_limits] enabled = false`.
     pub rate_limits: Option<RateLimits>,
+    pub metrics: Metrics,
 }
 
 /// What the state is built from besides the store.
@@ -158,6 +160,7 @@ impl AppState {
             admin_token,
             notice,
             rate_limits,
+            metrics: Metrics::new(),
         })
     }
 }

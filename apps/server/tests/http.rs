@@ -571,3 +571,38 @@ async fn customers_follow_their_licenses_and_an_email_change_reaches_every_token
         .await;
     assert_eq!(error_code(bad_patch, 400).await, "INVALID_NAME");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_per_route_and_show_the_store() {
+    let world = world();
+    let auth = format!("Bearer {TOKEN}");
+    let minted = world
+        .admin
+        .post("/admin/v1/licenses")
+        .header("Authorization", &auth)
+        .body_json(&mint_body("m@example.com"))
+        .send()
+        .await;
+    let key = json_of(minted).await["license"]["key"].as_str().unwrap().to_owned();
+    world.admin.get(format!("/admin/v1/licenses/{key}")).header("Authorization", &auth).send().await;
+    world.public.get("/no/such/route/12345").send().await;
+    world.public.post("/v1/validate").body_json(&json!({"license_key": key})).send().await;
+
+    let refused = world.admin.get("/metrics").send().await;
+    assert_eq!(refused.0.status().as_u16(), 401);
+    let scraped = world.admin.get("/metrics").header("Authorization", &auth).send().await;
+    assert_eq!(scraped.0.status().as_u16(), 200);
+    let text = scraped.0.into_body().into_string().await.unwrap();
+    for line in [
+        r#"tessera_http_requests_total{listener="admin",method="POST",route="/admin/v1/licenses",status="201"} 1"#,
+        r#"tessera_http_requests_total{listener="admin",method="GET",route="/admin/v1/licenses/:param",status="200"} 1"#,
+        r#"tessera_http_requests_total{listener="public",method="GET",route="unmatched",status="404"} 1"#,
+        r#"tessera_http_requests_total{listener="public",method="POST",route="/v1/validate",status="200"} 1"#,
+        r#"tessera_licenses{status="active",source="admin"} 1"#,
+        r#"tessera_deliveries{status="pending"} 0"#,
+        "tessera_licenses_minted_last_24h 1",
+    ] {
+        assert!(text.lines().any(|candidate| candidate == line), "missing `{line}` in:\n{text}");
+    }
+    assert!(text.contains("tessera_http_request_duration_seconds_bucket{"), "latency histograms");
+}

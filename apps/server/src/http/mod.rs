@@ -177,8 +177,61 @@ async fn sign_responses<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Re
     Ok(response)
 }
 
+/// Which listener a request came in on, for the metrics.
+#[derive(Clone, Copy)]
+struct Listener(&'static str);
+
+/// Counts every answer and its latency per listener, method, route and status.
+async fn measure<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Result<Response> {
+    let started = std::time::Instant::now();
+    let state = request.data::<Arc<AppState>>().cloned();
+    let listener = request.data::<Listener>().map_or("unknown", |listener| listener.0);
+    let (method, path) = (request.method().to_string(), request.uri().path().to_owned());
+    let response = match next.call(request).await {
+        Ok(response) => response.into_response(),
+        Err(error) => errors::error_response(error),
+    };
+    if let Some(state) = state {
+        let status = response.status().as_u16();
+        let route = if status == 404 { "unmatched".to_owned() } else { crate::metrics::route_of(&path) };
+        state.metrics.observe(crate::metrics::RequestLabels { listener, method, route, status }, started.elapsed());
+    }
+    Ok(response)
+}
+
+/// `GET /metrics` (Prometheus text format), behind the admin token like the rest of the listener.
+#[poem::handler]
+async fn metrics(state: poem::web::Data<&Arc<AppState>>, request: &Request) -> Response {
+    let token = request
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    if !token.is_some_and(|token| state.admin_token.matches(token)) {
+        return errors::error_response(poem::Error::from_status(StatusCode::UNAUTHORIZED));
+    }
+    match state.stats.stats(state.issuance.now()).await {
+        Ok(stats) => Response::builder()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(state.metrics.render(&stats)),
+        Err(error) => {
+            let body = match errors::storage(&error) {
+                Ok(body) | Err(body) => body,
+            };
+            let mut response = body.into_response();
+            response.set_status(StatusCode::SERVICE_UNAVAILABLE);
+            response
+        }
+    }
+}
+
 fn finish(route: Route, state: Arc<AppState>) -> impl Endpoint<Output = Response> {
-    route.data(state).around(limit_body).catch_all_error(|error| async move { errors::error_response(error) })
+    route
+        .around(measure)
+        .data(Listener("admin"))
+        .data(state)
+        .around(limit_body)
+        .catch_all_error(|error| async move { errors::error_response(error) })
 }
 
 /// The public listener: public operations and `/openapi.json`.
@@ -193,6 +246,8 @@ pub fn public_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     route
         .around(rate_limit)
         .around(sign_responses)
+        .around(measure)
+        .data(Listener("public"))
         .data(state)
         .around(limit_body)
         .catch_all_error(|error| async move { errors::error_response(error) })
@@ -203,5 +258,8 @@ pub fn admin_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let api = admin_api();
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
-    finish(Route::new().nest("/", api).at("/openapi.json", spec).nest("/docs", docs), state)
+    finish(
+        Route::new().nest("/", api).at("/openapi.json", spec).nest("/docs", docs).at("/metrics", poem::get(metrics)),
+        state,
+    )
 }
