@@ -7,7 +7,7 @@ use std::sync::Arc;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use poem_openapi::{Enum, Object, OpenApi, Tags};
 use tessera_domain::audit::Actor;
 use tessera_domain::license::LicenseKey;
 use tessera_domain::mail::{Delivery, DeliveryFilter, DeliveryKind, DeliveryStatus, RetryDeliveryError};
@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{admin_bad_request_handler, invalid_cursor, storage_failure, AdminRead, ErrorBody};
+use super::errors::{invalid_cursor, storage_failure, AdminChange, AdminRead, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -121,29 +121,7 @@ pub struct DeliveryPage {
 
 type ListDeliveriesResponse = AdminRead<DeliveryPage>;
 
-/// The answer of show and retry: the delivery.
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "delivery_bad_request")]
-pub enum DeliveryResponse {
-    #[oai(status = 200)]
-    Ok(Json<DeliveryBody>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// Sent already, or being sent now.
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-admin_bad_request_handler!(delivery_bad_request, DeliveryResponse);
+type DeliveryResponse = AdminChange<DeliveryBody>;
 
 fn not_found(id: &str) -> DeliveryResponse {
     DeliveryResponse::NotFound(ErrorBody::new("NOT_FOUND", format!("no delivery {id}")))
@@ -190,7 +168,7 @@ impl DeliveriesApi {
         match state.outbox.get(uuid).await {
             Ok(Some(delivery)) => DeliveryResponse::Ok(Json(delivery.into())),
             Ok(None) => not_found(&id.0),
-            Err(error) => storage_failure!(DeliveryResponse, &error),
+            Err(error) => storage_failure!(AdminChange, &error),
         }
     }
 
@@ -205,7 +183,7 @@ impl DeliveriesApi {
             Err(error @ RetryDeliveryError::NotRetryable { .. }) => {
                 DeliveryResponse::Conflict(ErrorBody::new("NOT_RETRYABLE", error.to_string()))
             }
-            Err(RetryDeliveryError::Repository(error)) => storage_failure!(DeliveryResponse, &error),
+            Err(RetryDeliveryError::Repository(error)) => storage_failure!(AdminChange, &error),
         }
     }
 }

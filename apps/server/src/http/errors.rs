@@ -153,3 +153,35 @@ fn admin_read_bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(error: p
         Rejection::BadRequest(body) => AdminRead::BadRequest(body),
     }
 }
+
+/// The response of an admin operation on one resource (show, change, retry):
+/// `200` with `T`, `404` when it does not exist, `409` when its state does
+/// not allow the change, or the shared failures.
+#[derive(poem_openapi::ApiResponse)]
+#[oai(bad_request_handler = "admin_change_bad_request")]
+pub enum AdminChange<T: poem_openapi::types::ToJSON + Send + Sync> {
+    #[oai(status = 200)]
+    Ok(Json<T>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// Not allowed in the resource's current state.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// The database is unavailable; retry shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn admin_change_bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(error: poem::Error) -> AdminChange<T> {
+    match rejected(error) {
+        Rejection::Unauthorized(body) => AdminChange::Unauthorized(body),
+        Rejection::BadRequest(body) => AdminChange::BadRequest(body),
+    }
+}

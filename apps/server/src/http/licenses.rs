@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use super::activations::ActivationBody;
 use super::admin_auth::AdminAuth;
 use super::deliveries::DeliveryBody;
-use super::errors::{admin_bad_request_handler, internal, storage_failure, AdminRead, ErrorBody};
+use super::errors::{admin_bad_request_handler, internal, storage_failure, AdminChange, AdminRead, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -257,29 +257,7 @@ admin_bad_request_handler!(mint_bad_request, MintResponse);
 
 type ListResponse = AdminRead<LicensePage>;
 
-/// The answer of show, revoke, suspend, reinstate and renew: the license.
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "license_bad_request")]
-pub enum LicenseResponse {
-    #[oai(status = 200)]
-    Ok(Json<LicenseBody>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// Not allowed in the license's current status.
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-admin_bad_request_handler!(license_bad_request, LicenseResponse);
+type LicenseResponse = AdminChange<LicenseBody>;
 
 impl From<MintError> for MintResponse {
     fn from(error: MintError) -> Self {
@@ -489,7 +467,7 @@ impl LicensesApi {
         };
         let machines = match state.activation.machines(&license).await {
             Ok(machines) => machines,
-            Err(error) => return storage_failure!(LicenseResponse, &error),
+            Err(error) => return storage_failure!(AdminChange, &error),
         };
         let mut body = LicenseBody::of(license, state.issuance.now());
         body.activations = Some(machines.into_iter().map(ActivationBody::from).collect());

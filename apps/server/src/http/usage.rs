@@ -20,9 +20,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{
-    admin_bad_request_handler, invalid_cursor, rejected, storage_failure, AdminRead, ErrorBody, Rejection,
-};
+use super::errors::{invalid_cursor, rejected, storage_failure, AdminChange, AdminRead, ErrorBody, Rejection};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -243,28 +241,7 @@ type UsageListResponse = AdminRead<UsagePage>;
 
 type FlagListResponse = AdminRead<FlagPage>;
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "review_bad_request")]
-pub enum ReviewResponse {
-    #[oai(status = 200)]
-    Ok(Json<FlagBody>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// Reviewed already.
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-admin_bad_request_handler!(review_bad_request, ReviewResponse);
+type ReviewResponse = AdminChange<FlagBody>;
 
 fn parse_license_key(text: Option<&str>) -> Result<Option<LicenseKey>, Json<ErrorBody>> {
     text.map(LicenseKey::parse).transpose().map_err(|error| ErrorBody::new("INVALID_KEY", error.to_string()))
@@ -353,7 +330,7 @@ impl UsageAdminApi {
             Err(error @ ReviewFlagError::Invalid(_)) => {
                 ReviewResponse::BadRequest(ErrorBody::new("INVALID_REQUEST", error.to_string()))
             }
-            Err(ReviewFlagError::Repository(error)) => storage_failure!(ReviewResponse, &error),
+            Err(ReviewFlagError::Repository(error)) => storage_failure!(AdminChange, &error),
         }
     }
 }
