@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::audit::{Actor, AuditEvent};
 use crate::clock::{now_seconds, Clock};
 use crate::issuance::LeaseVerifier;
-use crate::license::{Activation, ActivationRepository, LicenseKey};
+use crate::license::{text_enum, Activation, ActivationRepository, LicenseKey};
 use crate::page::{Page, PageRequest};
 use crate::random::{new_id, RandomSource};
 use crate::repository::RepositoryError;
@@ -41,28 +41,9 @@ pub enum FlagStatus {
     Actioned,
 }
 
-impl FlagStatus {
-    pub const ALL: [FlagStatus; 4] = [Self::Open, Self::Reviewed, Self::Dismissed, Self::Actioned];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Reviewed => "reviewed",
-            Self::Dismissed => "dismissed",
-            Self::Actioned => "actioned",
-        }
-    }
-}
-
-impl std::str::FromStr for FlagStatus {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == text)
-            .ok_or_else(|| format!("unknown flag status `{text}`"))
-    }
-}
+text_enum!(FlagStatus, "flag status", {
+    Open => "open", Reviewed => "reviewed", Dismissed => "dismissed", Actioned => "actioned",
+});
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flag {

@@ -43,13 +43,13 @@ fn to_row(delivery: &Delivery) -> deliveries::Model {
 fn from_row(row: deliveries::Model) -> Result<Delivery, RepositoryError> {
     Ok(Delivery {
         id: row.id.parse().map_err(|error| corrupt("delivery id", error))?,
-        kind: row.kind.parse().map_err(|error: String| corrupt("delivery kind", error))?,
+        kind: row.kind.parse().map_err(|error| corrupt("delivery kind", error))?,
         license_key: row
             .license_key
             .map(|key| LicenseKey::parse(&key).map_err(|error| corrupt("license key", error)))
             .transpose()?,
         to: EmailAddress::parse(&row.to_address).map_err(|error| corrupt("delivery address", error))?,
-        status: row.status.parse().map_err(|error: String| corrupt("delivery status", error))?,
+        status: row.status.parse().map_err(|error| corrupt("delivery status", error))?,
         attempts: u32::try_from(row.attempts).map_err(|error| corrupt("attempts", error))?,
         next_attempt_at: from_timestamp(row.next_attempt_at)?,
         last_error: row.last_error,

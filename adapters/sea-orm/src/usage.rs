@@ -47,7 +47,7 @@ fn flag_from_row(row: flags::Model) -> Result<Flag, RepositoryError> {
         reason: row.reason,
         message: row.message,
         metadata: metadata(&row.metadata)?,
-        status: row.status.parse().map_err(|error: String| corrupt("flag status", error))?,
+        status: row.status.parse().map_err(|error| corrupt("flag status", error))?,
         action: row.action,
         created_at: from_timestamp(row.created_at)?,
         reviewed_at: row.reviewed_at.map(from_timestamp).transpose()?,

@@ -1,6 +1,3 @@
-use std::fmt;
-use std::str::FromStr;
-
 use thiserror::Error;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -40,6 +37,8 @@ pub enum LicenseStatus {
     Expired,
 }
 
+/// `as_str`, `FromStr` (error [`UnknownVariant`]) and `Display` for a
+/// fieldless enum stored as text; used by every module's status enums.
 macro_rules! text_enum {
     ($ty:ident, $err:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
         impl $ty {
@@ -48,20 +47,21 @@ macro_rules! text_enum {
                 match self { $($ty::$variant => $text),+ }
             }
         }
-        impl FromStr for $ty {
-            type Err = UnknownVariant;
-            fn from_str(text: &str) -> Result<Self, UnknownVariant> {
+        impl std::str::FromStr for $ty {
+            type Err = $crate::license::UnknownVariant;
+            fn from_str(text: &str) -> Result<Self, $crate::license::UnknownVariant> {
                 match text {
                     $($text => Ok($ty::$variant),)+
-                    other => Err(UnknownVariant { kind: $err, found: other.to_owned() }),
+                    other => Err($crate::license::UnknownVariant { kind: $err, found: other.to_owned() }),
                 }
             }
         }
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
         }
     };
 }
+pub(crate) use text_enum;
 
 text_enum!(LicenseKind, "license kind", { Perpetual => "perpetual", Subscription => "subscription", Trial => "trial" });
 text_enum!(LicenseState, "license state", { Active => "active", Suspended => "suspended", Revoked => "revoked" });

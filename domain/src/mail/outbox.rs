@@ -7,32 +7,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::audit::AuditEvent;
-use crate::license::{EmailAddress, LicenseKey};
+use crate::license::{text_enum, EmailAddress, LicenseKey};
 use crate::page::{Page, PageRequest};
 use crate::repository::RepositoryError;
-
-macro_rules! text_enum {
-    ($ty:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $ty {
-            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $text),+ }
-            }
-        }
-        impl std::str::FromStr for $ty {
-            type Err = String;
-            fn from_str(text: &str) -> Result<Self, String> {
-                match text {
-                    $($text => Ok($ty::$variant),)+
-                    other => Err(format!("unknown {} `{other}`", $what)),
-                }
-            }
-        }
-        impl std::fmt::Display for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
-        }
-    };
-}
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
