@@ -18,8 +18,8 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{
-    compose, Delivery, DeliveryFilter, DeliveryKind, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued,
-    MailSettings, Mailer, SendError,
+    compose, Delivery, DeliveryFilter, DeliveryKind, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Email,
+    Enqueued, MailSettings, Mailer, SendError,
 };
 use crate::audit::{Actor, AuditEvent};
 use crate::catalog::Catalog;
@@ -49,8 +49,9 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The wait after attempt number `attempt` (1-based) failed transiently.
     pub fn delay_after(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(1).min(30);
-        let delay = self.initial_delay.checked_mul(1 << doublings.min(20)).unwrap_or(self.max_delay);
+        // Past 2^20 doublings every sane maximum has long been reached.
+        let doublings = attempt.saturating_sub(1).min(20);
+        let delay = self.initial_delay.checked_mul(1 << doublings).unwrap_or(self.max_delay);
         delay.min(self.max_delay)
     }
 }
@@ -218,10 +219,14 @@ impl OutboxService {
         let now = self.now();
         run.interrupted = self.deliveries.fail_abandoned(now, INTERRUPTED).await?.into_iter().map(|d| d.id).collect();
         for delivery in self.deliveries.claim_due(now, now + CLAIM, limit).await? {
-            let outcome = self.attempt(&delivery).await;
-            if outcome.last_error.as_deref().is_some_and(|error| error.starts_with(MISCONFIGURED)) {
-                run.misconfigured = outcome.last_error.clone();
-            }
+            let outcome = match self.render(&delivery).await {
+                Ok(email) => {
+                    let (outcome, misconfigured) = self.send(&delivery, &email).await;
+                    run.misconfigured = misconfigured.or(run.misconfigured);
+                    outcome
+                }
+                Err(outcome) => outcome,
+            };
             let (action, details) = match outcome.status {
                 DeliveryStatus::Sent => {
                     run.sent += 1;
@@ -245,51 +250,57 @@ impl OutboxService {
         Ok(run)
     }
 
-    /// Renders and sends one claimed delivery, and decides what comes next.
-    async fn attempt(&self, delivery: &Delivery) -> DeliveryOutcome {
+    /// The email of a claimed delivery, rendered from the license as it is now;
+    /// or, when it must not or cannot be sent now, the attempt's outcome.
+    async fn render(&self, delivery: &Delivery) -> Result<Email, DeliveryOutcome> {
         let now = self.now();
-        let outcome =
-            |status, next: OffsetDateTime, error: Option<String>, provider_id: Option<String>| DeliveryOutcome {
-                status,
-                next_attempt_at: next,
-                last_error: error,
-                provider_message_id: provider_id,
-                at: now,
-            };
+        let failed = |error: &str| DeliveryOutcome {
+            status: DeliveryStatus::Failed,
+            next_attempt_at: now,
+            last_error: Some(error.to_owned()),
+            provider_message_id: None,
+            at: now,
+        };
         let license = match &delivery.license_key {
             Some(key) => self.licenses.find_by_key(key).await,
             None => Ok(None),
         };
         let license = match license {
             Ok(Some(license)) if license.state == LicenseState::Revoked => {
-                return outcome(
-                    DeliveryStatus::Failed,
-                    now,
-                    Some("the license was revoked before sending".into()),
-                    None,
-                )
+                return Err(failed("the license was revoked before sending"))
             }
             Ok(Some(license)) => license,
-            Ok(None) => return outcome(DeliveryStatus::Failed, now, Some("the license no longer exists".into()), None),
-            Err(error) => return self.transient(delivery, now, format!("reading the license: {error}")),
+            Ok(None) => return Err(failed("the license no longer exists")),
+            Err(error) => return Err(self.transient(delivery, now, format!("reading the license: {error}"))),
         };
         let product_name = self
             .catalog
             .product(&license.product)
             .map(|product| product.name.clone())
             .unwrap_or_else(|| license.product.clone());
-        let email =
-            compose(&license, &delivery.to, &product_name, delivery.kind, &self.settings, &delivery.id.to_string());
-        match self.mailer.send(&email).await {
-            Ok(sent) => outcome(DeliveryStatus::Sent, now, None, sent.provider_message_id),
-            Err(SendError::Rejected(reason)) => outcome(DeliveryStatus::Failed, now, Some(reason), None),
-            Err(SendError::Misconfigured(reason)) => outcome(
-                DeliveryStatus::Pending,
-                now + self.policy.max_delay,
-                Some(format!("{MISCONFIGURED}{reason}")),
-                None,
-            ),
-            Err(SendError::Transient(reason)) => self.transient(delivery, now, reason),
+        Ok(compose(&license, &delivery.to, &product_name, delivery.kind, &self.settings, &delivery.id.to_string()))
+    }
+
+    /// Sends `email` and decides what comes next; the second value is the
+    /// error when the provider refused our configuration.
+    async fn send(&self, delivery: &Delivery, email: &Email) -> (DeliveryOutcome, Option<String>) {
+        let now = self.now();
+        let outcome = |status, next_attempt_at, last_error, provider_message_id| DeliveryOutcome {
+            status,
+            next_attempt_at,
+            last_error,
+            provider_message_id,
+            at: now,
+        };
+        match self.mailer.send(email).await {
+            Ok(sent) => (outcome(DeliveryStatus::Sent, now, None, sent.provider_message_id), None),
+            Err(SendError::Rejected(reason)) => (outcome(DeliveryStatus::Failed, now, Some(reason), None), None),
+            Err(error @ SendError::Misconfigured(_)) => {
+                let error = error.to_string();
+                let waiting = outcome(DeliveryStatus::Pending, now + self.policy.max_delay, Some(error.clone()), None);
+                (waiting, Some(error))
+            }
+            Err(SendError::Transient(reason)) => (self.transient(delivery, now, reason), None),
         }
     }
 
@@ -302,6 +313,3 @@ impl OutboxService {
         DeliveryOutcome { status, next_attempt_at: next, last_error: Some(error), provider_message_id: None, at: now }
     }
 }
-
-/// Starts the error of a delivery held back by the provider's configuration.
-const MISCONFIGURED: &str = "mail provider misconfigured: ";
