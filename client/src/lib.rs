@@ -221,6 +221,9 @@ impl Client {
             "platform": format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
             "app_version": self.config.app_version,
         });
+        if let Some(name) = machine_name() {
+            body["machine_name"] = json!(name);
+        }
         if let Some((name, email)) = identity {
             body["name"] = json!(name);
             body["email"] = json!(email);
@@ -364,6 +367,16 @@ pub fn check_signature(verifier: &TokenVerifier, header: &str, body: &[u8]) -> R
         return Err(ClientError::Untrusted(format!("unsupported signature algorithm `{alg}`")));
     }
     verifier.verify_detached(&kid, body, &sig).map_err(|error| ClientError::Untrusted(error.to_string()))
+}
+
+/// This machine's host name, as the buyer knows it (shown in the portal).
+pub fn machine_name() -> Option<String> {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().chars().take(100).collect::<String>())
+        .filter(|name| !name.is_empty())
 }
 
 /// A stable fingerprint of this machine for `app`: SHA-256 of the OS machine id

@@ -30,6 +30,9 @@ pub struct Product {
     pub name: String,
     pub key_prefix: String,
     pub tiers: BTreeMap<String, Tier>,
+    /// The storefront page where a buyer renews (shown by the portal for
+    /// licenses that expire soon or have expired).
+    pub renew_url: Option<String>,
 }
 
 impl Product {
@@ -54,6 +57,8 @@ pub enum CatalogError {
     InvalidKeyPrefix { product: String, prefix: String },
     #[error("key_prefix `{0}` is used by two products")]
     DuplicateKeyPrefix(String),
+    #[error("product `{0}`: renew_url must be an http:// or https:// address")]
+    InvalidRenewUrl(String),
     #[error("product `{0}` has no tiers")]
     NoTiers(String),
     #[error("product `{product}`: tier slug `{tier}` must be 1-32 characters of a-z and 0-9")]
@@ -87,6 +92,13 @@ impl Catalog {
             }
             if !prefixes.insert(product.key_prefix.clone()) {
                 return Err(CatalogError::DuplicateKeyPrefix(product.key_prefix));
+            }
+            let renew_url_ok = |url: &str| {
+                (url.starts_with("https://") || url.starts_with("http://"))
+                    && !url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>')
+            };
+            if product.renew_url.as_deref().is_some_and(|url| !renew_url_ok(url)) {
+                return Err(CatalogError::InvalidRenewUrl(product.slug));
             }
             if product.tiers.is_empty() {
                 return Err(CatalogError::NoTiers(product.slug));

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::audit::{Actor, AuditEvent};
 use crate::clock::{now_seconds, Clock};
 use crate::issuance::{IssuanceService, SignError};
-use crate::license::{CustomerName, EmailAddress, License, LicenseFilter, LicenseRepository};
+use crate::license::{CustomerName, EmailAddress, License, LicenseRepository};
 use crate::page::{Page, PageRequest};
 use crate::random::RandomSource;
 use crate::repository::RepositoryError;
@@ -160,18 +160,7 @@ impl CustomerService {
 
     /// Every license of the customer, newest first.
     pub async fn licenses_of(&self, email: &EmailAddress) -> Result<Vec<License>, RepositoryError> {
-        let now = now_seconds(self.clock.as_ref());
-        let filter = LicenseFilter { email: Some(email.clone()), ..LicenseFilter::all(now) };
-        let mut all = Vec::new();
-        let mut page = PageRequest::first(500);
-        loop {
-            let found = self.licenses.list(&filter, &page).await?;
-            all.extend(found.items);
-            match found.next_cursor {
-                Some(cursor) => page = PageRequest::new(Some(500), Some(cursor)),
-                None => return Ok(all),
-            }
-        }
+        crate::license::licenses_of(self.licenses.as_ref(), email, now_seconds(self.clock.as_ref())).await
     }
 
     /// Changes the customer's email and/or name, and re-signs each of their

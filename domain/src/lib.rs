@@ -13,6 +13,7 @@
 //!   ([`activation::ActivationService`], stored through [`license::ActivationRepository`]);
 //! - [`storefront`]: turning a storefront's webhook into domain events ([`storefront::Storefront`]);
 //! - [`mail`]: sending one email through a provider ([`mail::Mailer`]);
+//! - [`portal`]: buyers' self-service (their licenses by email, freeing machines);
 //! - [`audit`]: who changed what ([`audit::AuditLog`]); [`stats`]: counts for the operator;
 //! - [`clock`] and [`random`]: time and entropy, so tests can pin both.
 
@@ -25,6 +26,7 @@ pub mod issuance;
 pub mod license;
 pub mod mail;
 pub mod page;
+pub mod portal;
 pub mod random;
 pub mod repository;
 pub mod stats;

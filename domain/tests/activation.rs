@@ -40,6 +40,7 @@ fn world_with(policy: ActivationPolicy) -> World {
             slug: "app".into(),
             name: "App".into(),
             key_prefix: "APP".into(),
+            renew_url: None,
             tiers: BTreeMap::from([
                 ("pro".into(), tier("pro", 3, Some(365), None)),
                 ("v2".into(), tier("v2", 2, None, Some(vec![2]))),
@@ -108,6 +109,7 @@ fn on(key: &LicenseKey, machine: &str) -> Activate {
     Activate {
         key: key.clone(),
         fingerprint: Fingerprint::parse(machine).unwrap(),
+        machine_name: Some(format!("{machine}'s laptop")),
         platform: Some("linux".into()),
         app_version: None,
         name: None,

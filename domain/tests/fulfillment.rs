@@ -51,6 +51,7 @@ fn world_on(store: Arc<InMemoryLicenseRepository>, mapped: bool) -> World {
             slug: "pencil".into(),
             name: "Pencil".into(),
             key_prefix: "PEN".into(),
+            renew_url: None,
             tiers: BTreeMap::from([tier("basic"), tier("pro")]),
         }])
         .unwrap(),
@@ -80,6 +81,7 @@ fn world_on(store: Arc<InMemoryLicenseRepository>, mapped: bool) -> World {
         catalog,
         MailSettings { from: "Shop <shop@example.com>".into(), base_url: "https://licenses.example.com".into() },
         RetryPolicy::default(),
+        InMemorySigner::portal_links(clock.clone(), "tessera-test"),
     );
     let fulfillment = FulfillmentService::new(
         store.clone(),

@@ -35,6 +35,7 @@ fn catalog() -> Catalog {
         slug: "datatools".into(),
         name: "DataTools".into(),
         key_prefix: "DT1".into(),
+        renew_url: None,
         tiers: BTreeMap::from([
             ("core".into(), tier("core", 3, Some(365))),
             ("lifetime".into(), tier("lifetime", 2, None)),
@@ -358,6 +359,7 @@ fn the_catalog_refuses_invalid_products() {
         slug: slug.into(),
         name: "X".into(),
         key_prefix: prefix.into(),
+        renew_url: None,
         tiers: BTreeMap::from([(
             "core".into(),
             Tier { slug: "core".into(), features: vec![], seats, duration_days: None, app_versions: None },

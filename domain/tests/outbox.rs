@@ -36,6 +36,7 @@ fn world() -> World {
             slug: "pencil".into(),
             name: "Pencil <Pro> & Co".into(),
             key_prefix: "PEN".into(),
+            renew_url: None,
             tiers: BTreeMap::from([("pro".to_owned(), tier)]),
         }])
         .unwrap(),
@@ -65,6 +66,7 @@ fn world() -> World {
             base_url: "https://licenses.pencil.example/".into(),
         },
         policy,
+        InMemorySigner::portal_links(clock.clone(), "tessera-test"),
     );
     World { store, issuance, outbox, mailer, clock }
 }

@@ -10,6 +10,7 @@ mod m20261123_000004_storefront_events;
 mod m20261123_000005_subscriptions_and_outbox;
 mod m20261123_000006_usage_and_flags;
 mod m20261123_000007_customers;
+mod m20261123_000008_machine_names;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_subscriptions_and_outbox::Migration),
             Box::new(m20261123_000006_usage_and_flags::Migration),
             Box::new(m20261123_000007_customers::Migration),
+            Box::new(m20261123_000008_machine_names::Migration),
         ]
     }
 }

@@ -105,6 +105,7 @@ fn the_domains_fulfillment_rules_work_for_it_unchanged() {
                 slug: "datatools".into(),
                 name: "DataTools".into(),
                 key_prefix: "DT1".into(),
+                renew_url: None,
                 tiers: BTreeMap::from([tier("core"), tier("pro")]),
             }])
             .unwrap(),
@@ -139,6 +140,7 @@ fn the_domains_fulfillment_rules_work_for_it_unchanged() {
             catalog_for_mail,
             MailSettings { from: "Shop <shop@example.com>".into(), base_url: "http://127.0.0.1:8080".into() },
             RetryPolicy::default(),
+            InMemorySigner::portal_links(clock.clone(), "tessera-test"),
         );
         let fulfillment = FulfillmentService::new(
             store.clone(),

@@ -1,5 +1,9 @@
 use serde::de::DeserializeOwned;
-use tessera_domain::issuance::{LeaseClaims, LeaseRejected, LeaseVerifier, LicenseClaims, SignError, Signer};
+use tessera_domain::issuance::{
+    LeaseClaims, LeaseRejected, LeaseVerifier, LicenseClaims, PortalLinkClaims, PortalLinkRejected, PortalLinkVerifier,
+    SignError, Signer,
+};
+use tessera_domain::portal::PortalLinks;
 
 /// A signer that does not sign: a "token" is a type prefix followed by the
 /// claims as JSON, so domain tests can read back exactly what would be signed.
@@ -10,6 +14,7 @@ pub struct InMemorySigner;
 impl InMemorySigner {
     pub const PREFIX: &'static str = "unsigned.";
     pub const LEASE_PREFIX: &'static str = "unsigned-lease.";
+    pub const PORTAL_PREFIX: &'static str = "unsigned-portal.";
 
     /// The claims inside a license token this signer produced.
     pub fn claims_of(token: &str) -> Option<LicenseClaims> {
@@ -39,10 +44,31 @@ impl Signer for InMemorySigner {
     fn sign_lease(&self, claims: &LeaseClaims) -> Result<String, SignError> {
         unsigned(Self::LEASE_PREFIX, claims)
     }
+
+    fn sign_portal_link(&self, claims: &PortalLinkClaims) -> Result<String, SignError> {
+        unsigned(Self::PORTAL_PREFIX, claims)
+    }
+}
+
+impl PortalLinkVerifier for InMemorySigner {
+    fn verify_portal_link(&self, token: &str) -> Result<PortalLinkClaims, PortalLinkRejected> {
+        token
+            .strip_prefix(Self::PORTAL_PREFIX)
+            .and_then(json_from)
+            .ok_or_else(|| PortalLinkRejected("not a portal link of this signer".into()))
+    }
 }
 
 impl LeaseVerifier for InMemorySigner {
     fn verify_lease(&self, token: &str) -> Result<LeaseClaims, LeaseRejected> {
         Self::lease_claims_of(token).ok_or_else(|| LeaseRejected("not a lease of this signer".into()))
+    }
+}
+
+impl InMemorySigner {
+    /// Portal links signed (not really) by this signer, valid for an hour on `clock`.
+    pub fn portal_links(clock: std::sync::Arc<dyn tessera_domain::clock::Clock>, issuer: &str) -> PortalLinks {
+        let signer = std::sync::Arc::new(Self);
+        PortalLinks::new(signer.clone(), signer, clock, issuer.to_owned(), time::Duration::hours(1))
     }
 }

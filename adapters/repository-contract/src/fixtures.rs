@@ -123,6 +123,7 @@ pub fn activation(license: &License, n: u64, fingerprint: &str) -> Activation {
         id: v7(at, 2_000_000 + n),
         license_id: license.id,
         fingerprint: Fingerprint::parse(fingerprint).expect("fixture fingerprint"),
+        name: Some(format!("machine {n}")),
         platform: Some("linux-x86_64".into()),
         app_version: Some("2.1.0".into()),
         activated_at: at,

@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use tessera_domain::issuance::{
-    LeaseClaims, LeaseRejected, LeaseVerifier, LicenseClaims, SignError, Signer, LEASE_TOKEN_TYPE, LICENSE_TOKEN_TYPE,
+    LeaseClaims, LeaseRejected, LeaseVerifier, LicenseClaims, PortalLinkClaims, PortalLinkRejected, PortalLinkVerifier,
+    SignError, Signer, LEASE_TOKEN_TYPE, LICENSE_TOKEN_TYPE, PORTAL_LINK_TOKEN_TYPE,
 };
 
 use crate::jws::{sign_compact, TokenVerifier};
@@ -34,6 +35,10 @@ impl Signer for RingSigner {
     fn sign_lease(&self, claims: &LeaseClaims) -> Result<String, SignError> {
         self.sign(LEASE_TOKEN_TYPE, claims)
     }
+
+    fn sign_portal_link(&self, claims: &PortalLinkClaims) -> Result<String, SignError> {
+        self.sign(PORTAL_LINK_TOKEN_TYPE, claims)
+    }
 }
 
 impl LeaseVerifier for RingSigner {
@@ -44,5 +49,15 @@ impl LeaseVerifier for RingSigner {
             .verify(token, LEASE_TOKEN_TYPE, i64::MAX, false)
             .map_err(|error| LeaseRejected(error.to_string()))?;
         verified.claims_as().map_err(|error| LeaseRejected(error.to_string()))
+    }
+}
+
+impl PortalLinkVerifier for RingSigner {
+    fn verify_portal_link(&self, token: &str) -> Result<PortalLinkClaims, PortalLinkRejected> {
+        let verified = self
+            .verifier
+            .verify(token, PORTAL_LINK_TOKEN_TYPE, i64::MAX, false)
+            .map_err(|error| PortalLinkRejected(error.to_string()))?;
+        verified.claims_as().map_err(|error| PortalLinkRejected(error.to_string()))
     }
 }

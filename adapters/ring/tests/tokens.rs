@@ -188,3 +188,22 @@ fn a_jwks_without_ed25519_keys_or_with_a_bad_one_is_refused() {
     assert_eq!(Jwks::parse(bad).unwrap().verifier().unwrap_err(), JwksError::BadKey("a".into()));
     assert!(matches!(Jwks::parse("[]"), Err(JwksError::NotJwks(_))));
 }
+
+#[test]
+fn portal_links_verify_and_are_not_interchangeable_with_other_tokens() {
+    use tessera_domain::issuance::{PortalLinkClaims, PortalLinkVerifier};
+    let signer = RingSigner::new(Arc::new(keyring()));
+    let claims = PortalLinkClaims { iss: "tessera".into(), sub: "jane@example.com".into(), iat: NOW, exp: NOW + 3600 };
+    let link = signer.sign_portal_link(&claims).unwrap();
+    assert_eq!(signer.verify_portal_link(&link), Ok(claims.clone()));
+
+    let forged_claims = PortalLinkClaims { sub: "eve@example.com".into(), ..claims };
+    let forged =
+        format!("{}.{}.{}", part(&link, 0), b64url(&serde_json::to_vec(&forged_claims).unwrap()), part(&link, 2));
+    assert!(signer.verify_portal_link(&forged).is_err(), "another address in the same signature");
+
+    let license = signer.sign_license(&self::claims(None)).unwrap();
+    assert!(signer.verify_portal_link(&license).is_err(), "a license token is not a portal link");
+    use tessera_domain::issuance::LeaseVerifier;
+    assert!(signer.verify_lease(&link).is_err(), "a portal link is not a lease");
+}

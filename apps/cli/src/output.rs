@@ -65,7 +65,16 @@ pub fn print_license_table(page: &Value) {
 }
 
 pub fn print_machines(machines: &[Value]) {
-    let columns = ["id", "fingerprint", "platform", "app_version", "activated_at", "last_seen_at", "deactivated_at"];
+    let columns = [
+        "id",
+        "machine_name",
+        "fingerprint",
+        "platform",
+        "app_version",
+        "activated_at",
+        "last_seen_at",
+        "deactivated_at",
+    ];
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(columns);

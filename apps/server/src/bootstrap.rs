@@ -204,6 +204,7 @@ fn demo_products() -> Vec<ProductConfig> {
             ("standard".into(), tier(&["export"], 3, None)),
             ("pro".into(), tier(&["export", "batch", "api"], 5, Some(365))),
         ]),
+        renew_url: None,
     }]
 }
 
@@ -233,6 +234,7 @@ pub fn catalog(config: &Config) -> Result<Catalog, StartupError> {
             slug: product.slug,
             name: product.name,
             key_prefix: product.key_prefix,
+            renew_url: product.renew_url,
         })
         .collect();
     Ok(Catalog::new(products)?)
@@ -378,6 +380,8 @@ pub fn rate_limits(config: &Config) -> Result<Option<RateLimits>, StartupError> 
         deactivate: settings.deactivate_per_minute,
         usage: settings.usage_per_minute,
         webhook_auth_failures: settings.webhook_auth_failures_per_minute,
+        portal_redeliver_per_ip: settings.portal_redeliver_per_hour,
+        portal_redeliver_per_email: settings.portal_redeliver_per_hour_per_email,
     };
     if [
         limits.activate,
@@ -386,12 +390,15 @@ pub fn rate_limits(config: &Config) -> Result<Option<RateLimits>, StartupError> 
         limits.deactivate,
         limits.usage,
         limits.webhook_auth_failures,
+        limits.portal_redeliver_per_ip,
+        limits.portal_redeliver_per_email,
     ]
     .contains(&0)
     {
-        return Err(
-            ConfigError::Rule("rate_limits: every *_per_minute is at least 1 (or set enabled = false)".into()).into()
-        );
+        return Err(ConfigError::Rule(
+            "rate_limits: every *_per_minute and *_per_hour is at least 1 (or set enabled = false)".into(),
+        )
+        .into());
     }
     Ok(Some(RateLimits::new(&limits, trusted)))
 }
@@ -408,6 +415,9 @@ pub fn check(config: &Config) -> Result<Checked, StartupError> {
     }
     if !(1..=3650).contains(&config.licenses.lease_days) || config.licenses.grace_days > 3650 {
         return Err(ConfigError::Rule("licenses.lease_days must be 1-3650 and grace_days 0-3650".into()).into());
+    }
+    if !(5..=1440).contains(&config.portal.link_minutes) {
+        return Err(ConfigError::Rule("portal.link_minutes must be 5-1440".into()).into());
     }
     let retry = &config.mail.retry;
     if retry.initial_seconds == 0 || retry.max_seconds < retry.initial_seconds || retry.max_attempts == 0 {
@@ -454,6 +464,7 @@ pub fn app_state(config: &Config, checked: Checked, database: Database) -> Arc<A
             retry: config.mail.retry.policy(),
             notice: config.server.notice.clone(),
             rate_limits: checked.rate_limits,
+            portal_link_lifetime: time::Duration::minutes(config.portal.link_minutes.into()),
         },
     )
 }

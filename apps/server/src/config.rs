@@ -208,6 +208,10 @@ pub struct ProductConfig {
     pub name: String,
     pub key_prefix: String,
     pub tiers: BTreeMap<String, TierConfig>,
+    /// The storefront page where buyers renew; the portal links to it for
+    /// licenses that expire within 30 days or have expired.
+    #[serde(default)]
+    pub renew_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -238,6 +242,21 @@ pub struct Config {
     pub storefronts: StorefrontsConfig,
     pub mail: MailConfig,
     pub rate_limits: RateLimitsConfig,
+    pub portal: PortalConfig,
+}
+
+/// The buyers' self-service portal (`/portal` on the public listener).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalConfig {
+    /// How long the link in a portal email works, in minutes (5-1440).
+    pub link_minutes: u32,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        Self { link_minutes: 60 }
+    }
 }
 
 /// Per-IP, per-route limits on the public listener (contract §2 `[rate_limits]`).
@@ -259,6 +278,10 @@ pub struct RateLimitsConfig {
     /// Failed webhook authentications per minute per IP (authenticated
     /// deliveries are never limited).
     pub webhook_auth_failures_per_minute: u32,
+    /// Portal "email me my licenses" requests per hour, per client IP and per
+    /// email address.
+    pub portal_redeliver_per_hour: u32,
+    pub portal_redeliver_per_hour_per_email: u32,
 }
 
 impl Default for RateLimitsConfig {
@@ -272,6 +295,8 @@ impl Default for RateLimitsConfig {
             deactivate_per_minute: 10,
             usage_per_minute: 60,
             webhook_auth_failures_per_minute: 10,
+            portal_redeliver_per_hour: 5,
+            portal_redeliver_per_hour_per_email: 3,
         }
     }
 }

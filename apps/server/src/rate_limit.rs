@@ -19,7 +19,7 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use ipnet::IpNet;
 
-type Limiter = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock, StateInformationMiddleware>;
+type Limiter<K = IpAddr> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
 
 /// The routes that are limited, and the key of each in [`RateLimits`].
 pub const LIMITED_ROUTES: [(&str, &str); 6] = [
@@ -41,11 +41,14 @@ pub enum Verdict {
 pub struct RateLimits {
     routes: HashMap<&'static str, (u32, Limiter)>,
     webhook_failures: (u32, Limiter),
+    portal_per_ip: (u32, Limiter),
+    /// Keyed by the normalized address, so one inbox cannot be flooded from many IPs.
+    portal_per_email: (u32, Limiter<String>),
     trusted_proxies: Vec<IpNet>,
     checks: AtomicU64,
 }
 
-/// Requests per minute for each limited route.
+/// Requests per minute for each limited route; portal requests per hour.
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub activate: u32,
@@ -54,11 +57,17 @@ pub struct Limits {
     pub deactivate: u32,
     pub usage: u32,
     pub webhook_auth_failures: u32,
+    pub portal_redeliver_per_ip: u32,
+    pub portal_redeliver_per_email: u32,
+}
+
+fn limiter<K: Clone + Eq + std::hash::Hash>(count: u32, per: fn(NonZeroU32) -> Quota) -> (u32, Limiter<K>) {
+    let count = NonZeroU32::new(count.max(1)).expect("at least one");
+    (count.get(), RateLimiter::keyed(per(count)).with_middleware::<StateInformationMiddleware>())
 }
 
 fn per_minute(count: u32) -> (u32, Limiter) {
-    let count = NonZeroU32::new(count.max(1)).expect("at least one");
-    (count.get(), RateLimiter::keyed(Quota::per_minute(count)).with_middleware::<StateInformationMiddleware>())
+    limiter(count, Quota::per_minute)
 }
 
 impl RateLimits {
@@ -73,6 +82,8 @@ impl RateLimits {
         Self {
             routes,
             webhook_failures: per_minute(limits.webhook_auth_failures),
+            portal_per_ip: limiter(limits.portal_redeliver_per_ip, Quota::per_hour),
+            portal_per_email: limiter(limits.portal_redeliver_per_email, Quota::per_hour),
             trusted_proxies,
             checks: AtomicU64::new(0),
         }
@@ -93,12 +104,12 @@ impl RateLimits {
         hops.iter().rev().copied().find(|hop| !self.trusted(*hop)).or(hops.first().copied()).unwrap_or(peer)
     }
 
-    fn verdict(&self, (limit, limiter): &(u32, Limiter), ip: IpAddr) -> Verdict {
+    fn verdict<K: Clone + Eq + std::hash::Hash>(&self, (limit, limiter): &(u32, Limiter<K>), key: &K) -> Verdict {
         // Forget idle clients now and then, so the table stays small.
         if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             limiter.retain_recent();
         }
-        match limiter.check_key(&ip) {
+        match limiter.check_key(key) {
             Ok(snapshot) => Verdict::Allowed { limit: *limit, remaining: snapshot.remaining_burst_capacity() },
             Err(denied) => {
                 Verdict::Limited { limit: *limit, retry_after: denied.wait_time_from(DefaultClock::default().now()) }
@@ -109,12 +120,28 @@ impl RateLimits {
     /// The verdict for `path` from `ip`; `None` when the path is not limited.
     pub fn check(&self, path: &str, ip: IpAddr) -> Option<Verdict> {
         let (_, key) = LIMITED_ROUTES.iter().find(|(route, _)| *route == path)?;
-        Some(self.verdict(self.routes.get(key)?, ip))
+        Some(self.verdict(self.routes.get(key)?, &ip))
+    }
+
+    /// The verdict for a portal machine deactivation: it shares the budget of
+    /// `/v1/deactivate`.
+    pub fn portal_deactivate(&self, ip: IpAddr) -> Verdict {
+        self.verdict(&self.routes["deactivate"], &ip)
+    }
+
+    /// The verdict for a portal "email me my licenses" request: within both
+    /// the client IP's and the address's hourly budget. The same for every
+    /// address, known or not.
+    pub fn portal_redeliver(&self, ip: IpAddr, email: &str) -> Verdict {
+        match self.verdict(&self.portal_per_ip, &ip) {
+            Verdict::Allowed { .. } => self.verdict(&self.portal_per_email, &email.to_owned()),
+            limited => limited,
+        }
     }
 
     /// Counts a failed webhook authentication from `ip`; the verdict says
     /// whether that IP is now over its limit.
     pub fn webhook_auth_failed(&self, ip: IpAddr) -> Verdict {
-        self.verdict(&self.webhook_failures, ip)
+        self.verdict(&self.webhook_failures, &ip)
     }
 }

@@ -12,6 +12,7 @@ use tessera_domain::customer::{CustomerRepository, CustomerService};
 use tessera_domain::issuance::IssuanceService;
 use tessera_domain::license::{ActivationRepository, LicenseRepository};
 use tessera_domain::mail::{DeliveryRepository, MailSettings, Mailer, OutboxService, RetryPolicy};
+use tessera_domain::portal::{PortalLinks, PortalService};
 use tessera_domain::stats::StatsReader;
 use tessera_domain::storefront::{ConfiguredStorefront, FulfillmentService, StorefrontEventLog};
 use tessera_domain::usage::{UsageRepository, UsageService};
@@ -43,6 +44,7 @@ pub struct AppState {
     pub outbox: OutboxService,
     pub usage: UsageService,
     pub customers: CustomerService,
+    pub portal: PortalService,
     pub events: Arc<dyn StorefrontEventLog>,
     pub licenses: Arc<dyn LicenseRepository>,
     pub audit: Arc<dyn AuditLog>,
@@ -50,6 +52,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub keyring: Arc<Keyring>,
     pub admin_token: AdminToken,
+    /// `server.base_url`: where buyers reach the public listener.
+    pub public_base_url: String,
     /// `server.notice`: shown by every app on activate, validate and heartbeat.
     pub notice: Option<String>,
     /// `None` when `[rate_limits] enabled = false`.
@@ -71,6 +75,8 @@ pub struct Settings {
     pub retry: RetryPolicy,
     pub notice: Option<String>,
     pub rate_limits: Option<RateLimits>,
+    /// How long a portal link works.
+    pub portal_link_lifetime: time::Duration,
 }
 
 impl AppState {
@@ -100,6 +106,7 @@ impl AppState {
             retry,
             notice,
             rate_limits,
+            portal_link_lifetime,
         } = settings;
         let signer = Arc::new(RingSigner::new(keyring.clone()));
         let random = Arc::new(RingRandomSource::new());
@@ -112,6 +119,9 @@ impl AppState {
             catalog.clone(),
             issuer.clone(),
         );
+        let links =
+            PortalLinks::new(signer.clone(), signer.clone(), clock.clone(), issuer.clone(), portal_link_lifetime);
+        let public_base_url = mail.base_url.clone();
         let outbox = OutboxService::new(
             store.clone(),
             store.clone(),
@@ -121,6 +131,7 @@ impl AppState {
             catalog.clone(),
             mail,
             retry,
+            links.clone(),
         );
         let fulfillment = FulfillmentService::new(
             store.clone(),
@@ -140,10 +151,12 @@ impl AppState {
             signer,
             clock.clone(),
             random,
-            catalog,
+            catalog.clone(),
             issuer,
             activation,
         );
+        let portal =
+            PortalService::new(store.clone(), activation.clone(), outbox.clone(), links, catalog, clock.clone());
         Arc::new(Self {
             issuance,
             activation,
@@ -151,6 +164,7 @@ impl AppState {
             outbox,
             usage,
             customers,
+            portal,
             events: store.clone(),
             licenses: store.clone(),
             audit: store.clone(),
@@ -158,6 +172,7 @@ impl AppState {
             clock,
             keyring,
             admin_token,
+            public_base_url,
             notice,
             rate_limits,
             metrics: Metrics::new(),

@@ -44,6 +44,7 @@ fn world_with(policy: ActivationPolicy) -> World {
         slug: "app".into(),
         name: "App".into(),
         key_prefix: "APP".into(),
+        renew_url: None,
         tiers: BTreeMap::from([("pro".into(), tier)]),
     }])
     .unwrap();

@@ -43,6 +43,7 @@ fn catalog() -> Catalog {
         slug: "app".into(),
         name: "App".into(),
         key_prefix: "APP".into(),
+        renew_url: None,
         tiers: BTreeMap::from([tier("standard", 3, None), tier("pro", 5, Some(365))]),
     }])
     .unwrap()

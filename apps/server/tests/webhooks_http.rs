@@ -40,6 +40,7 @@ fn world(mapped: bool) -> World {
         slug: "pencil".into(),
         name: "Pencil".into(),
         key_prefix: "PEN".into(),
+        renew_url: None,
         tiers: BTreeMap::from([tier("basic"), tier("pro")]),
     }])
     .unwrap();

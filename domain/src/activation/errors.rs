@@ -84,3 +84,12 @@ pub enum AdminDeactivateError {
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
+
+#[derive(Debug, Error)]
+pub enum OwnedDeactivateError {
+    /// No such activation, or it belongs to another owner's license.
+    #[error("no activation {0}")]
+    NotFound(Uuid),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}

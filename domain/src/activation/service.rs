@@ -38,6 +38,8 @@ impl Default for ActivationPolicy {
 pub struct Activate {
     pub key: LicenseKey,
     pub fingerprint: Fingerprint,
+    /// E.g. the host name; shown in the portal and the admin API.
+    pub machine_name: Option<String>,
     pub platform: Option<String>,
     pub app_version: Option<AppVersion>,
     /// When given, must match the license (identity check).
@@ -137,6 +139,7 @@ impl ActivationService {
             id: new_id(self.random.as_ref(), self.clock.now()),
             license_id: view.license.id,
             fingerprint: request.fingerprint.clone(),
+            name: request.machine_name.clone(),
             platform: request.platform.clone(),
             app_version: version.map(str::to_owned),
             activated_at: now,
@@ -258,6 +261,16 @@ impl ActivationService {
     pub async fn admin_deactivate(&self, id: Uuid) -> Result<Activation, AdminDeactivateError> {
         let view = self.activations.find_by_activation(id).await?.ok_or(AdminDeactivateError::NotFound(id))?;
         Ok(self.release(&view, &Actor::Admin).await?)
+    }
+
+    /// The buyer frees a seat of one of their own licenses (the portal).
+    /// Idempotent; another owner's machine is reported as not found.
+    pub async fn deactivate_owned(&self, id: Uuid, owner: &EmailAddress) -> Result<Activation, OwnedDeactivateError> {
+        let view = self.activations.find_by_activation(id).await?.ok_or(OwnedDeactivateError::NotFound(id))?;
+        if &view.license.email != owner {
+            return Err(OwnedDeactivateError::NotFound(id));
+        }
+        Ok(self.release(&view, &Actor::Buyer).await?)
     }
 
     /// Live activations of a license, oldest first.

@@ -68,3 +68,16 @@ pub struct LeaseClaims {
     /// Days the app may keep running after `exp` without reaching the server.
     pub grace_days: u32,
 }
+
+/// The JWS `typ` header of a portal link token.
+pub const PORTAL_LINK_TOKEN_TYPE: &str = "tessera-portal+jwt";
+
+/// The claims of a portal link: who may see their licenses, until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalLinkClaims {
+    pub iss: String,
+    /// The buyer's email address: the link shows that address's licenses only.
+    pub sub: String,
+    pub iat: i64,
+    pub exp: i64,
+}

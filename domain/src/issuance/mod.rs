@@ -9,8 +9,10 @@ mod service;
 mod signer;
 mod term;
 
-pub use claims::{LeaseClaims, LicenseClaims, LEASE_TOKEN_TYPE, LICENSE_TOKEN_TYPE};
+pub use claims::{
+    LeaseClaims, LicenseClaims, PortalLinkClaims, LEASE_TOKEN_TYPE, LICENSE_TOKEN_TYPE, PORTAL_LINK_TOKEN_TYPE,
+};
 pub use errors::*;
 pub use import::{ImportLicense, ImportOutcome, IMPORT_SOURCE, LEGACY_BLOB_PREFIX, MAX_IMPORT_BATCH};
 pub use service::{IssuanceService, MintLicense, Minted, RenewLicense, SubscriptionCharge};
-pub use signer::{LeaseRejected, LeaseVerifier, SignError, Signer};
+pub use signer::{LeaseRejected, LeaseVerifier, PortalLinkRejected, PortalLinkVerifier, SignError, Signer};

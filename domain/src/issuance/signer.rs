@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-use super::{LeaseClaims, LicenseClaims};
+use super::{LeaseClaims, LicenseClaims, PortalLinkClaims};
 
 #[derive(Debug, Error)]
 #[error("signing failed: {0}")]
@@ -17,6 +17,10 @@ pub trait Signer: Send + Sync + 'static {
     /// Signs `claims` as a compact JWS with `typ` [`super::LEASE_TOKEN_TYPE`];
     /// fails only as [`Signer::sign_license`] does.
     fn sign_lease(&self, claims: &LeaseClaims) -> Result<String, SignError>;
+
+    /// Signs `claims` as a compact JWS with `typ` [`super::PORTAL_LINK_TOKEN_TYPE`];
+    /// fails only as [`Signer::sign_license`] does.
+    fn sign_portal_link(&self, claims: &PortalLinkClaims) -> Result<String, SignError>;
 }
 
 /// Why a presented lease token was refused.
@@ -31,4 +35,19 @@ pub trait LeaseVerifier: Send + Sync + 'static {
     /// NOT checked: heartbeats renew expired leases. MUST return `LeaseRejected`
     /// naming the reason for anything else, including a license token.
     fn verify_lease(&self, token: &str) -> Result<LeaseClaims, LeaseRejected>;
+}
+
+/// Why a presented portal link token was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("invalid portal link: {0}")]
+pub struct PortalLinkRejected(pub String);
+
+/// Checks the signed links the portal emails to buyers.
+pub trait PortalLinkVerifier: Send + Sync + 'static {
+    /// The claims of `token` if it is a portal link (`typ`
+    /// [`super::PORTAL_LINK_TOKEN_TYPE`], `alg` EdDSA) signed by a key of the
+    /// keyring. Expiry is NOT checked here: the caller tells an expired link
+    /// from a forged one. MUST return `PortalLinkRejected` for anything else,
+    /// including license and lease tokens.
+    fn verify_portal_link(&self, token: &str) -> Result<PortalLinkClaims, PortalLinkRejected>;
 }

@@ -72,6 +72,8 @@ pub struct Activation {
     pub id: Uuid,
     pub license_id: Uuid,
     pub fingerprint: Fingerprint,
+    /// What the app calls the machine (e.g. its host name), shown to the buyer.
+    pub name: Option<String>,
     pub platform: Option<String>,
     pub app_version: Option<String>,
     pub activated_at: OffsetDateTime,

@@ -12,4 +12,4 @@ pub use activation::{
 };
 pub use key::{generate_key, LicenseKey, LicenseKeyError, KEY_ALPHABET};
 pub use model::*;
-pub use repository::{CreateLicenseError, LicenseRepository, UpdateLicenseError};
+pub use repository::{licenses_of, CreateLicenseError, LicenseRepository, UpdateLicenseError};

@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 use thiserror::Error;
 
-use super::{IdempotencyKey, IdempotencyRecord, License, LicenseFilter, LicenseKey};
+use time::OffsetDateTime;
+
+use super::{EmailAddress, IdempotencyKey, IdempotencyRecord, License, LicenseFilter, LicenseKey};
 use crate::audit::AuditEvent;
 use crate::page::{Page, PageRequest};
 use crate::repository::RepositoryError;
@@ -110,4 +112,23 @@ pub trait LicenseRepository: Send + Sync + 'static {
 
     /// Succeeds when the store answers a trivial query.
     async fn ping(&self) -> Result<(), RepositoryError>;
+}
+
+/// Every license of `email`, newest first, read page by page.
+pub async fn licenses_of(
+    licenses: &dyn LicenseRepository,
+    email: &EmailAddress,
+    now: OffsetDateTime,
+) -> Result<Vec<License>, RepositoryError> {
+    let filter = LicenseFilter { email: Some(email.clone()), ..LicenseFilter::all(now) };
+    let mut all = Vec::new();
+    let mut page = PageRequest::first(500);
+    loop {
+        let found = licenses.list(&filter, &page).await?;
+        all.extend(found.items);
+        match found.next_cursor {
+            Some(cursor) => page = PageRequest::new(Some(500), Some(cursor)),
+            None => return Ok(all),
+        }
+    }
 }

@@ -19,7 +19,15 @@ impl MailSettings {
     }
 }
 
-fn escape_html(text: &str) -> String {
+fn expiry_text(license: &License) -> String {
+    match license.expires_at {
+        Some(at) => format!("valid until {}", at.date()),
+        None => "perpetual".to_owned(),
+    }
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape_html(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -48,12 +56,9 @@ pub fn compose(
     let file_name = format!("{key}.lic");
     let subject = match kind {
         DeliveryKind::License => format!("Your {product_name} license"),
-        DeliveryKind::Redelivery => format!("Your {product_name} license (sent again)"),
+        DeliveryKind::Redelivery | DeliveryKind::Portal => format!("Your {product_name} license (sent again)"),
     };
-    let expiry = match license.expires_at {
-        Some(at) => format!("valid until {}", at.date()),
-        None => "perpetual".to_owned(),
-    };
+    let expiry = expiry_text(license);
     let portal = settings.portal_url();
     let seats = license.seats;
     let machines = if seats == 1 { "1 machine".to_owned() } else { format!("{seats} machines") };
@@ -104,6 +109,83 @@ pub fn compose(
             content_type: "application/octet-stream".to_owned(),
             content: format!("{token}\n").into_bytes(),
         }],
+        reference: reference.to_owned(),
+    }
+}
+
+/// One license in the portal email.
+pub struct PortalEntry<'a> {
+    pub license: &'a License,
+    pub product_name: &'a str,
+}
+
+/// The portal email: every active license of `to` (key and token, each also as
+/// `<key>.lic`) and the signed link to the buyer's licenses page.
+pub fn compose_portal(
+    entries: &[PortalEntry<'_>],
+    to: &EmailAddress,
+    link: &str,
+    link_expires_at: time::OffsetDateTime,
+    settings: &MailSettings,
+    reference: &str,
+) -> Email {
+    let expires =
+        format!("{} {:02}:{:02} UTC", link_expires_at.date(), link_expires_at.hour(), link_expires_at.minute());
+    let mut text_licenses = String::new();
+    let mut html_licenses = String::new();
+    let mut attachments = Vec::new();
+    for PortalEntry { license, product_name } in entries {
+        let key = license.key.as_str();
+        let expiry = expiry_text(license);
+        text_licenses.push_str(&format!(
+            "{product_name}, {tier} ({expiry})\nLicense key: {key}\nLicense token:\n{token}\n\n",
+            tier = license.tier,
+            token = license.token,
+        ));
+        html_licenses.push_str(&format!(
+            "<h3 style=\"margin-bottom:0\">{product}, {tier} ({expiry})</h3>\
+             <p><strong>License key:</strong> <code style=\"font-size:1.1em\">{key}</code></p>\
+             <pre style=\"white-space:pre-wrap;word-break:break-all;background:#f4f4f4;padding:8px\">{token}</pre>",
+            product = escape_html(product_name),
+            tier = escape_html(&license.tier),
+            expiry = escape_html(&expiry),
+            key = escape_html(key),
+            token = escape_html(&license.token),
+        ));
+        attachments.push(Attachment {
+            name: format!("{key}.lic"),
+            content_type: "application/octet-stream".to_owned(),
+            content: format!("{}\n", license.token).into_bytes(),
+        });
+    }
+    if entries.is_empty() {
+        text_licenses
+            .push_str("None of your licenses is active right now; the link below shows them and how to renew.\n\n");
+        html_licenses
+            .push_str("<p>None of your licenses is active right now; the link below shows them and how to renew.</p>");
+    }
+    let text_body = format!(
+        "Hello,\n\nyou asked for your licenses. Here they are.\n\n{text_licenses}\
+         To see your licenses and the machines using them, and to free a machine you no longer use,\n\
+         open this link (it works until {expires}):\n{link}\n\n\
+         If you did not ask for this email, you can ignore it.\n"
+    );
+    let html_body = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5;color:#111\">\
+         <p>Hello,</p><p>you asked for your licenses. Here they are.</p>{html_licenses}\
+         <p><a href=\"{link}\">See your licenses and machines, and free a machine you no longer use</a> \
+         (the link works until {expires}).</p>\
+         <p>If you did not ask for this email, you can ignore it.</p></body></html>",
+        link = escape_html(link),
+        expires = escape_html(&expires),
+    );
+    Email {
+        from: settings.from.clone(),
+        to: to.as_str().to_owned(),
+        subject: "Your licenses".to_owned(),
+        text_body,
+        html_body,
+        attachments,
         reference: reference.to_owned(),
     }
 }

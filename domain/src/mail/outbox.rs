@@ -36,9 +36,12 @@ pub enum DeliveryKind {
     License,
     /// A license sent again on request.
     Redelivery,
+    /// A buyer asked the portal: all of an address's licenses and a signed
+    /// link to manage them (no `license_key`).
+    Portal,
 }
 
-text_enum!(DeliveryKind, "delivery kind", { License => "license", Redelivery => "redelivery" });
+text_enum!(DeliveryKind, "delivery kind", { License => "license", Redelivery => "redelivery", Portal => "portal" });
 
 /// One email owed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,14 +18,15 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{
-    compose, Delivery, DeliveryFilter, DeliveryKind, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Email,
-    Enqueued, MailSettings, Mailer, SendError,
+    compose, compose_portal, Delivery, DeliveryFilter, DeliveryKind, DeliveryOutcome, DeliveryRepository,
+    DeliveryStatus, Email, Enqueued, MailSettings, Mailer, PortalEntry, SendError,
 };
 use crate::audit::{Actor, AuditEvent};
 use crate::catalog::Catalog;
 use crate::clock::{now_seconds, Clock};
-use crate::license::{License, LicenseKey, LicenseRepository, LicenseState};
+use crate::license::{licenses_of, EmailAddress, License, LicenseKey, LicenseRepository, LicenseState, LicenseStatus};
 use crate::page::{Page, PageRequest};
+use crate::portal::PortalLinks;
 use crate::random::{new_id, RandomSource};
 use crate::repository::RepositoryError;
 
@@ -105,6 +106,7 @@ pub struct OutboxService {
     catalog: Arc<Catalog>,
     settings: MailSettings,
     policy: RetryPolicy,
+    links: PortalLinks,
 }
 
 impl OutboxService {
@@ -118,8 +120,9 @@ impl OutboxService {
         catalog: Arc<Catalog>,
         settings: MailSettings,
         policy: RetryPolicy,
+        links: PortalLinks,
     ) -> Self {
-        Self { deliveries, licenses, mailer, clock, random, catalog, settings, policy }
+        Self { deliveries, licenses, mailer, clock, random, catalog, settings, policy, links }
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -161,6 +164,12 @@ impl OutboxService {
         Ok(self.queue(&license, DeliveryKind::Redelivery, None, actor).await?.delivery().clone())
     }
 
+    /// Queues the portal email to `to`: its licenses, rendered when sent, and
+    /// a link that is signed then (so it lives its full lifetime in the inbox).
+    pub async fn queue_portal(&self, to: &EmailAddress, actor: Actor) -> Result<Delivery, RepositoryError> {
+        Ok(self.enqueue(DeliveryKind::Portal, None, to, None, actor).await?.delivery().clone())
+    }
+
     async fn queue(
         &self,
         license: &License,
@@ -168,12 +177,23 @@ impl OutboxService {
         dedupe_key: Option<String>,
         actor: Actor,
     ) -> Result<Enqueued, RepositoryError> {
+        self.enqueue(kind, Some(license.key.clone()), &license.email, dedupe_key, actor).await
+    }
+
+    async fn enqueue(
+        &self,
+        kind: DeliveryKind,
+        license_key: Option<LicenseKey>,
+        to: &EmailAddress,
+        dedupe_key: Option<String>,
+        actor: Actor,
+    ) -> Result<Enqueued, RepositoryError> {
         let now = self.now();
         let delivery = Delivery {
             id: new_id(self.random.as_ref(), self.clock.now()),
             kind,
-            license_key: Some(license.key.clone()),
-            to: license.email.clone(),
+            license_key,
+            to: to.clone(),
             status: DeliveryStatus::Pending,
             attempts: 0,
             next_attempt_at: now,
@@ -254,31 +274,47 @@ impl OutboxService {
     /// or, when it must not or cannot be sent now, the attempt's outcome.
     async fn render(&self, delivery: &Delivery) -> Result<Email, DeliveryOutcome> {
         let now = self.now();
-        let failed = |error: &str| DeliveryOutcome {
-            status: DeliveryStatus::Failed,
-            next_attempt_at: now,
-            last_error: Some(error.to_owned()),
-            provider_message_id: None,
-            at: now,
-        };
+        if delivery.kind == DeliveryKind::Portal {
+            return self.render_portal(delivery, now).await;
+        }
         let license = match &delivery.license_key {
             Some(key) => self.licenses.find_by_key(key).await,
             None => Ok(None),
         };
         let license = match license {
             Ok(Some(license)) if license.state == LicenseState::Revoked => {
-                return Err(failed("the license was revoked before sending"))
+                return Err(failed(now, "the license was revoked before sending"))
             }
             Ok(Some(license)) => license,
-            Ok(None) => return Err(failed("the license no longer exists")),
+            Ok(None) => return Err(failed(now, "the license no longer exists")),
             Err(error) => return Err(self.transient(delivery, now, format!("reading the license: {error}"))),
         };
-        let product_name = self
-            .catalog
-            .product(&license.product)
-            .map(|product| product.name.clone())
-            .unwrap_or_else(|| license.product.clone());
-        Ok(compose(&license, &delivery.to, &product_name, delivery.kind, &self.settings, &delivery.id.to_string()))
+        let product_name = self.product_name(&license);
+        Ok(compose(&license, &delivery.to, product_name, delivery.kind, &self.settings, &delivery.id.to_string()))
+    }
+
+    fn product_name<'a>(&'a self, license: &'a License) -> &'a str {
+        self.catalog.product(&license.product).map_or(license.product.as_str(), |product| product.name.as_str())
+    }
+
+    /// The portal email: the address's active licenses as they are now and a
+    /// freshly signed link.
+    async fn render_portal(&self, delivery: &Delivery, now: OffsetDateTime) -> Result<Email, DeliveryOutcome> {
+        let licenses = match licenses_of(self.licenses.as_ref(), &delivery.to, now).await {
+            Ok(licenses) => licenses,
+            Err(error) => return Err(self.transient(delivery, now, format!("reading the licenses: {error}"))),
+        };
+        if licenses.iter().all(|license| license.state == LicenseState::Revoked) {
+            return Err(failed(now, "the address has no licenses any more"));
+        }
+        let link = self.links.issue(&delivery.to).map_err(|error| failed(now, &error.to_string()))?;
+        let url = format!("{}/licenses?token={}", self.settings.portal_url(), link.token);
+        let entries: Vec<PortalEntry<'_>> = licenses
+            .iter()
+            .filter(|license| license.status_at(now) == LicenseStatus::Active)
+            .map(|license| PortalEntry { license, product_name: self.product_name(license) })
+            .collect();
+        Ok(compose_portal(&entries, &delivery.to, &url, link.expires_at, &self.settings, &delivery.id.to_string()))
     }
 
     /// Sends `email` and decides what comes next; the second value is the
@@ -311,5 +347,16 @@ impl OutboxService {
             (DeliveryStatus::Pending, now + self.policy.delay_after(delivery.attempts), reason)
         };
         DeliveryOutcome { status, next_attempt_at: next, last_error: Some(error), provider_message_id: None, at: now }
+    }
+}
+
+/// The outcome of an attempt that must not be retried.
+fn failed(now: OffsetDateTime, error: &str) -> DeliveryOutcome {
+    DeliveryOutcome {
+        status: DeliveryStatus::Failed,
+        next_attempt_at: now,
+        last_error: Some(error.to_owned()),
+        provider_message_id: None,
+        at: now,
     }
 }

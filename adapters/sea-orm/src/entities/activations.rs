@@ -7,6 +7,7 @@ pub struct Model {
     pub id: String,
     pub license_id: String,
     pub fingerprint: String,
+    pub machine_name: Option<String>,
     pub platform: Option<String>,
     pub app_version: Option<String>,
     pub activated_at: i64,

@@ -27,6 +27,7 @@ enum ActivationTags {
 
 const MAX_NONCE_LEN: usize = 128;
 const MAX_PLATFORM_LEN: usize = 64;
+const MAX_MACHINE_NAME_LEN: usize = 100;
 
 #[derive(Debug, Object)]
 pub struct ActivateRequest {
@@ -35,6 +36,9 @@ pub struct ActivateRequest {
     pub fingerprint: String,
     /// E.g. `macos-arm64`.
     pub platform: Option<String>,
+    /// What the buyer calls this machine, e.g. its host name (at most 100
+    /// printable characters); shown in the portal.
+    pub machine_name: Option<String>,
     /// `MAJOR[.MINOR…]`; checked against the tier's allowed major versions.
     pub app_version: Option<String>,
     /// When given, must match the license.
@@ -263,15 +267,13 @@ fn nonce(text: Option<String>) -> Parsed<Option<String>> {
     }
 }
 
-fn platform(text: Option<String>) -> Parsed<Option<String>> {
+/// An optional short label: at most `max` printable characters; blank is none.
+fn label(text: Option<String>, max: usize, code: &str, what: &str) -> Parsed<Option<String>> {
     match text {
-        Some(platform) if platform.chars().count() > MAX_PLATFORM_LEN || platform.chars().any(char::is_control) => {
-            Err(ErrorBody::new(
-                "INVALID_PLATFORM",
-                format!("a platform is at most {MAX_PLATFORM_LEN} printable characters"),
-            ))
+        Some(text) if text.chars().count() > max || text.chars().any(char::is_control) => {
+            Err(ErrorBody::new(code, format!("{what} is at most {max} printable characters")))
         }
-        platform => Ok(platform.filter(|platform| !platform.trim().is_empty())),
+        text => Ok(text.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())),
     }
 }
 
@@ -289,17 +291,19 @@ impl ActivationApi {
                 fingerprint(&body.fingerprint)?,
                 app_version(body.app_version.as_deref())?,
                 nonce(body.nonce)?,
-                platform(body.platform)?,
+                label(body.platform, MAX_PLATFORM_LEN, "INVALID_PLATFORM", "a platform")?,
+                label(body.machine_name, MAX_MACHINE_NAME_LEN, "INVALID_MACHINE_NAME", "a machine name")?,
             ))
         })();
-        let (fingerprint, app_version, nonce, platform) = match parsed {
+        let (fingerprint, app_version, nonce, platform, machine_name) = match parsed {
             Ok(parsed) => parsed,
             Err(error) => return ActivateResponse::BadRequest(error),
         };
         let Ok(key) = LicenseKey::parse(&body.license_key) else {
             return ActivateResponse::Forbidden(refused(Refusal::NotFound));
         };
-        let request = Activate { key, fingerprint, platform, app_version, name: body.name, email: body.email };
+        let request =
+            Activate { key, fingerprint, machine_name, platform, app_version, name: body.name, email: body.email };
         match state.activation.activate(request).await {
             Ok(leased) => ActivateResponse::Ok(Json(LeaseBody::of(leased, nonce, &state))),
             Err(ActivateError::Refused(refusal)) => ActivateResponse::Forbidden(refused(refusal)),

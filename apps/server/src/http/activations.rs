@@ -26,6 +26,8 @@ enum AdminTags {
 pub struct ActivationBody {
     pub id: String,
     pub fingerprint: String,
+    /// What the app calls the machine (e.g. its host name).
+    pub machine_name: Option<String>,
     pub platform: Option<String>,
     pub app_version: Option<String>,
     pub activated_at: OffsetDateTime,
@@ -39,6 +41,7 @@ impl From<Activation> for ActivationBody {
         Self {
             id: activation.id.to_string(),
             fingerprint: activation.fingerprint.as_str().to_owned(),
+            machine_name: activation.name,
             platform: activation.platform,
             app_version: activation.app_version,
             activated_at: activation.activated_at,

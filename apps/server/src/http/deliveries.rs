@@ -63,6 +63,8 @@ pub enum DeliveryKindDto {
     License,
     /// A license sent again on request.
     Redelivery,
+    /// A buyer's portal request: all of an address's licenses and a signed link.
+    Portal,
 }
 
 impl From<DeliveryKind> for DeliveryKindDto {
@@ -70,6 +72,7 @@ impl From<DeliveryKind> for DeliveryKindDto {
         match kind {
             DeliveryKind::License => Self::License,
             DeliveryKind::Redelivery => Self::Redelivery,
+            DeliveryKind::Portal => Self::Portal,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod errors;
 mod import;
 mod keys;
 mod licenses;
+mod portal;
 mod public;
 mod stats;
 mod storefront_events;
@@ -241,7 +242,12 @@ pub fn public_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let route = Route::new()
         .nest("/", api)
         .at("/openapi.json", spec)
-        .at("/webhooks/:storefront", poem::post(webhooks::receive));
+        .at("/webhooks/:storefront", poem::post(webhooks::receive))
+        .at("/portal", poem::get(portal::index))
+        .at("/portal/redeliver", poem::post(portal::redeliver))
+        .at("/portal/licenses", poem::get(portal::licenses))
+        .at("/portal/machines/deactivate", poem::post(portal::deactivate))
+        .at("/portal/style.css", poem::get(portal::style));
     // Signing wraps the limiter: a 429 on a signed path is signed like any answer.
     route
         .around(rate_limit)

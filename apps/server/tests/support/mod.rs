@@ -33,5 +33,6 @@ pub fn settings(
         retry: RetryPolicy::default(),
         notice: None,
         rate_limits: None,
+        portal_link_lifetime: time::Duration::hours(1),
     }
 }

@@ -1,0 +1,213 @@
+//! The buyer's self-service portal: a buyer gives an email address and gets,
+//! by email, all of that address's licenses and a short-lived signed link; the
+//! link shows the licenses and their machines and lets the buyer free a seat.
+//!
+//! The link is the buyer's only credential: a signed token naming the address
+//! and when it stops working. Whether an address has licenses is never told to
+//! the one who asks, only to the mailbox.
+
+use std::sync::Arc;
+
+use thiserror::Error;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::activation::{ActivationService, OwnedDeactivateError};
+use crate::audit::Actor;
+use crate::catalog::Catalog;
+use crate::clock::{now_seconds, Clock};
+use crate::issuance::{PortalLinkClaims, PortalLinkVerifier, SignError, Signer};
+use crate::license::{licenses_of, Activation, EmailAddress, License, LicenseRepository, LicenseState, LicenseStatus};
+use crate::mail::OutboxService;
+use crate::repository::RepositoryError;
+
+/// Licenses expiring within this window (or expired) get a renew link.
+pub const RENEWAL_WINDOW: Duration = Duration::days(30);
+
+/// Why a portal link does not open.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum PortalLinkError {
+    #[error("this link has expired; ask for a new one")]
+    Expired,
+    #[error("this link is not valid: {0}")]
+    Invalid(String),
+}
+
+/// A link to the portal, freshly signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalLink {
+    pub token: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Signs and opens portal links.
+#[derive(Clone)]
+pub struct PortalLinks {
+    signer: Arc<dyn Signer>,
+    verifier: Arc<dyn PortalLinkVerifier>,
+    clock: Arc<dyn Clock>,
+    issuer: String,
+    lifetime: Duration,
+}
+
+impl PortalLinks {
+    pub fn new(
+        signer: Arc<dyn Signer>,
+        verifier: Arc<dyn PortalLinkVerifier>,
+        clock: Arc<dyn Clock>,
+        issuer: String,
+        lifetime: Duration,
+    ) -> Self {
+        Self { signer, verifier, clock, issuer, lifetime }
+    }
+
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// A link for `email`, valid for the configured lifetime from now.
+    pub fn issue(&self, email: &EmailAddress) -> Result<PortalLink, SignError> {
+        let now = now_seconds(self.clock.as_ref());
+        let expires_at = now + self.lifetime;
+        let claims = PortalLinkClaims {
+            iss: self.issuer.clone(),
+            sub: email.as_str().to_owned(),
+            iat: now.unix_timestamp(),
+            exp: expires_at.unix_timestamp(),
+        };
+        Ok(PortalLink { token: self.signer.sign_portal_link(&claims)?, expires_at })
+    }
+
+    /// The address `token` was issued for, if it is a genuine, unexpired link.
+    pub fn open(&self, token: &str) -> Result<(EmailAddress, OffsetDateTime), PortalLinkError> {
+        let claims =
+            self.verifier.verify_portal_link(token).map_err(|rejected| PortalLinkError::Invalid(rejected.0))?;
+        if claims.iss != self.issuer {
+            return Err(PortalLinkError::Invalid("issued by another server".into()));
+        }
+        let expires_at = OffsetDateTime::from_unix_timestamp(claims.exp)
+            .map_err(|_| PortalLinkError::Invalid("expiry out of range".into()))?;
+        if self.clock.now() >= expires_at {
+            return Err(PortalLinkError::Expired);
+        }
+        let email = EmailAddress::parse(&claims.sub).map_err(|_| PortalLinkError::Invalid("bad address".into()))?;
+        Ok((email, expires_at))
+    }
+}
+
+/// One license as the portal shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortalLicense {
+    pub license: License,
+    pub product_name: String,
+    pub status: LicenseStatus,
+    /// Live machines, oldest first.
+    pub machines: Vec<Activation>,
+    /// The product's storefront page, for licenses that expire within
+    /// [`RENEWAL_WINDOW`] or have expired.
+    pub renew_url: Option<String>,
+}
+
+/// What an opened link shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortalView {
+    pub email: EmailAddress,
+    pub link_expires_at: OffsetDateTime,
+    /// Every license of the address that is not revoked, newest first.
+    pub licenses: Vec<PortalLicense>,
+}
+
+#[derive(Debug, Error)]
+pub enum OpenPortalError {
+    #[error(transparent)]
+    Link(#[from] PortalLinkError),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+#[derive(Debug, Error)]
+pub enum PortalDeactivateError {
+    #[error(transparent)]
+    Link(#[from] PortalLinkError),
+    /// No such machine among the link's licenses (also: someone else's machine).
+    #[error("no machine {0} among your licenses")]
+    NotFound(Uuid),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// The portal's use cases.
+#[derive(Clone)]
+pub struct PortalService {
+    licenses: Arc<dyn LicenseRepository>,
+    activation: ActivationService,
+    outbox: OutboxService,
+    links: PortalLinks,
+    catalog: Arc<Catalog>,
+    clock: Arc<dyn Clock>,
+}
+
+impl PortalService {
+    pub fn new(
+        licenses: Arc<dyn LicenseRepository>,
+        activation: ActivationService,
+        outbox: OutboxService,
+        links: PortalLinks,
+        catalog: Arc<Catalog>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { licenses, activation, outbox, links, catalog, clock }
+    }
+
+    pub fn links(&self) -> &PortalLinks {
+        &self.links
+    }
+
+    async fn shown_licenses(&self, email: &EmailAddress) -> Result<Vec<License>, RepositoryError> {
+        let now = now_seconds(self.clock.as_ref());
+        let mut licenses = licenses_of(self.licenses.as_ref(), email, now).await?;
+        licenses.retain(|license| license.state != LicenseState::Revoked);
+        Ok(licenses)
+    }
+
+    /// Queues the portal email when `email` has licenses that are not revoked.
+    /// The answer is for tests and logs only: the buyer must be told the same
+    /// either way.
+    pub async fn request_licenses(&self, email: &EmailAddress) -> Result<bool, RepositoryError> {
+        if self.shown_licenses(email).await?.is_empty() {
+            return Ok(false);
+        }
+        self.outbox.queue_portal(email, Actor::Buyer).await?;
+        Ok(true)
+    }
+
+    /// The licenses and machines behind a portal link.
+    pub async fn open(&self, token: &str) -> Result<PortalView, OpenPortalError> {
+        let (email, link_expires_at) = self.links.open(token)?;
+        let now = now_seconds(self.clock.as_ref());
+        let mut shown = Vec::new();
+        for license in self.shown_licenses(&email).await? {
+            let product = self.catalog.product(&license.product);
+            let renewable = license.expires_at.is_some_and(|at| at - now <= RENEWAL_WINDOW);
+            shown.push(PortalLicense {
+                product_name: product.map_or_else(|| license.product.clone(), |product| product.name.clone()),
+                renew_url: product.and_then(|product| product.renew_url.clone()).filter(|_| renewable),
+                status: license.status_at(now),
+                machines: self.activation.machines(&license).await?,
+                license,
+            });
+        }
+        Ok(PortalView { email, link_expires_at, licenses: shown })
+    }
+
+    /// Frees the seat of machine `activation`, which must belong to one of the
+    /// link's licenses. Counts toward the license's activation churn like any
+    /// deactivation. Idempotent.
+    pub async fn deactivate_machine(&self, token: &str, activation: Uuid) -> Result<Activation, PortalDeactivateError> {
+        let (email, _) = self.links.open(token)?;
+        self.activation.deactivate_owned(activation, &email).await.map_err(|error| match error {
+            OwnedDeactivateError::NotFound(id) => PortalDeactivateError::NotFound(id),
+            OwnedDeactivateError::Repository(error) => PortalDeactivateError::Repository(error),
+        })
+    }
+}
