@@ -173,3 +173,17 @@ fn cli_errors_show_the_code_and_message() {
     assert_exit(&missing, 1);
     assert!(stderr_of(&missing).contains("NOT_FOUND"), "{}", stderr_of(&missing));
 }
+
+#[test]
+fn the_healthcheck_program_reports_a_running_server_and_fails_once_it_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RunningServer::start(dir.path());
+    let addr = server.public_url.trim_start_matches("http://").to_owned();
+    let healthcheck =
+        || tessera_blackbox::server_command(dir.path()).args(["healthcheck", "--addr", &addr]).output().unwrap();
+    assert_exit(&healthcheck(), 0);
+    assert_eq!(server.stop(), Some(0));
+    let down = healthcheck();
+    assert_exit(&down, 1);
+    assert!(stderr_of(&down).contains("unhealthy"), "{}", stderr_of(&down));
+}

@@ -426,6 +426,7 @@ pub fn check(config: &Config) -> Result<Checked, StartupError> {
         )
         .into());
     }
+    config.database.resolved_url()?;
     let catalog = catalog(config)?;
     let storefronts = storefronts(config, &catalog)?;
     let (mailer, mailer_description) = mailer(config)?;
@@ -442,7 +443,7 @@ pub fn check(config: &Config) -> Result<Checked, StartupError> {
 
 pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
     let options = DatabaseOptions { max_connections: config.database.max_connections, ..Default::default() };
-    let database = connect(&config.database.url, &options).await?;
+    let database = connect(&config.database.resolved_url()?, &options).await?;
     database.migrate().await?;
     Ok(database)
 }

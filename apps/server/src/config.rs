@@ -113,13 +113,28 @@ impl Default for ServerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     pub url: String,
+    /// A file holding the URL instead (it carries the password): e.g. a
+    /// Docker secret or a systemd credential.
+    pub url_file: Option<PathBuf>,
     /// Postgres pool size.
     pub max_connections: u32,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: "sqlite://tessera.db?mode=rwc".into(), max_connections: 16 }
+        Self { url: DEFAULT_DATABASE_URL.into(), url_file: None, max_connections: 16 }
+    }
+}
+
+const DEFAULT_DATABASE_URL: &str = "sqlite://tessera.db?mode=rwc";
+
+impl DatabaseConfig {
+    /// The URL to connect to: `url_file`'s content when given (then `url`
+    /// must be left at its default), else `url`.
+    pub fn resolved_url(&self) -> Result<String, ConfigError> {
+        let explicit = (self.url != DEFAULT_DATABASE_URL).then(|| Secret::new(self.url.clone()));
+        let resolved = resolve_secret("database.url", &explicit, &self.url_file)?;
+        Ok(resolved.map_or_else(|| self.url.clone(), |url| url.expose().to_owned()))
     }
 }
 

@@ -1,4 +1,4 @@
-//! `tessera-server [--config FILE] [serve | migrate | openapi --public|--admin [--yaml] | check-config]`
+//! `tessera-server [--config FILE] [serve | migrate | openapi --public|--admin [--yaml] | check-config | healthcheck]`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +39,13 @@ enum Command {
     },
     /// Validate the configuration, keys and products, then exit.
     CheckConfig,
+    /// Exit 0 when the running server's `GET /health` answers 200 (for
+    /// container health checks: the image needs no curl).
+    Healthcheck {
+        /// Default: the configured public listener (0.0.0.0 is asked as 127.0.0.1).
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -74,6 +81,19 @@ fn main() -> ExitCode {
                 checked.keyring.active().kid
             );
         }),
+        Command::Healthcheck { addr } => {
+            let mut addr = addr.unwrap_or(config.server.public_addr);
+            if addr.ip().is_unspecified() {
+                addr.set_ip([127, 0, 0, 1].into());
+            }
+            return match healthcheck(addr) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(problem) => {
+                    eprintln!("unhealthy: {problem}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Openapi { .. } => unreachable!("handled before loading the configuration"),
     };
     match result {
@@ -154,4 +174,24 @@ async fn serve(config: Config) -> Result<(), StartupError> {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(20), worker).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// One `GET /health` over plain HTTP/1.0, with a three-second budget.
+fn healthcheck(addr: std::net::SocketAddr) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let timeout = std::time::Duration::from_secs(3);
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|error| format!("{addr}: {error}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .and_then(|()| stream.set_write_timeout(Some(timeout)))
+        .map_err(|e| e.to_string())?;
+    stream.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n").map_err(|error| error.to_string())?;
+    let mut answer = Vec::new();
+    stream.take(4096).read_to_end(&mut answer).map_err(|error| error.to_string())?;
+    let status_line = String::from_utf8_lossy(&answer).lines().next().unwrap_or_default().to_owned();
+    match status_line.split_whitespace().nth(1) {
+        Some("200") => Ok(()),
+        _ => Err(format!("GET http://{addr}/health answered {status_line:?}")),
+    }
 }

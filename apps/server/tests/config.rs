@@ -206,3 +206,29 @@ fn rate_limits_are_on_by_default_and_their_proxies_must_parse() {
     let zero = check("[rate_limits]\nactivate_per_minute = 0\n").err().unwrap().to_string();
     assert!(zero.contains("at least 1"), "{zero}");
 }
+
+#[test]
+fn the_database_url_may_come_from_a_file_but_not_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "database_url", "postgres://tessera:pw@db/tessera\n", 0o600);
+    let from_file = config(&format!("[database]\nurl_file = \"{file}\"")).unwrap();
+    assert_eq!(from_file.database.resolved_url().unwrap(), "postgres://tessera:pw@db/tessera");
+    assert_eq!(config("").unwrap().database.resolved_url().unwrap(), "sqlite://tessera.db?mode=rwc");
+    let both = config(&format!("[database]\nurl = \"postgres://a@b/c\"\nurl_file = \"{file}\"")).unwrap();
+    assert!(matches!(both.database.resolved_url(), Err(ConfigError::SecretGivenTwice(name)) if name == "database.url"));
+    let missing = config("[database]\nurl_file = \"/nonexistent/database_url\"").unwrap();
+    assert!(matches!(missing.database.resolved_url(), Err(ConfigError::SecretFile { .. })));
+}
+
+#[test]
+fn portal_links_and_renew_urls_are_checked_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = production(dir.path(), 0o600, &"t".repeat(40));
+    let error = |toml: &str| bootstrap::check(&config(toml).unwrap()).err().map(|error| error.to_string());
+    assert!(error(&format!("{base}\n[portal]\nlink_minutes = 1")).unwrap().contains("portal.link_minutes"));
+    let bad_url = base.replace("key_prefix = \"APP\"", "key_prefix = \"APP\"\nrenew_url = \"javascript:alert(1)\"");
+    assert!(error(&bad_url).unwrap().contains("renew_url"));
+    let good_url =
+        base.replace("key_prefix = \"APP\"", "key_prefix = \"APP\"\nrenew_url = \"https://shop.example.com/l/app\"");
+    assert_eq!(error(&good_url), None);
+}
