@@ -110,6 +110,33 @@ impl Browser {
         self.call("GET", &format!("/element/{body}/text"), None).as_str().unwrap().to_owned()
     }
 
+    /// The page text once it contains `expected` (a click that submits a form
+    /// returns before the next page has loaded).
+    fn text_once(&self, expected: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            // The old page may go away between finding its body and reading it.
+            let body = self
+                .http
+                .post(format!("{}/element", self.base))
+                .json(&json!({"using": "css selector", "value": "body"}))
+                .send();
+            let text = body
+                .ok()
+                .and_then(|answer| answer.json::<Value>().ok())
+                .and_then(|answer| answer["value"][ELEMENT].as_str().map(str::to_owned))
+                .and_then(|id| self.http.get(format!("{}/element/{id}/text", self.base)).send().ok())
+                .and_then(|answer| answer.json::<Value>().ok())
+                .and_then(|answer| answer["value"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            if text.contains(expected) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "the page never showed {expected:?}; it shows:\n{text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn focused_id(&self) -> String {
         let active = self.call("GET", "/element/active", None);
         let id = active[ELEMENT].as_str().unwrap();
@@ -206,7 +233,7 @@ fn a_buyer_gets_the_link_by_email_and_frees_a_machine_in_a_real_browser() {
     assert_eq!(browser.focused_id(), "email", "the label focuses its input");
     browser.type_into("#email", "ada@example.com");
     browser.click("button[type=submit]");
-    let answer = browser.text();
+    let answer = browser.text_once("Check your inbox");
     assert!(answer.contains("Check your inbox") && answer.contains("If that address has licenses"), "{answer}");
     browser.screenshot("2-check-your-inbox");
 
@@ -227,7 +254,7 @@ fn a_buyer_gets_the_link_by_email_and_frees_a_machine_in_a_real_browser() {
 
     // 3. Deactivate the laptop; it is gone and its seat is free.
     browser.click(r#"button[aria-label="Deactivate Travel laptop"]"#);
-    let after = browser.text();
+    let after = browser.text_once("The machine was deactivated");
     assert!(after.contains("The machine was deactivated"), "{after}");
     assert!(!after.contains("Travel laptop") && after.contains("Studio iMac") && after.contains("1 of 3"), "{after}");
     browser.screenshot("4-machine-deactivated");
