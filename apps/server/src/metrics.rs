@@ -34,6 +34,22 @@ struct StatusLabels {
     status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabels {
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabels {
+    /// `license`, `lease` or `portal_link`.
+    pub token: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
@@ -43,6 +59,10 @@ pub struct Metrics {
     deliveries: Family<StatusLabels, Gauge>,
     events: Family<StatusLabels, Gauge>,
     mints_last_24h: Gauge,
+    issued: Family<SourceLabels, Gauge>,
+    activations: Family<CodeLabels, Counter>,
+    seat_limit_rejections: Counter,
+    signatures: Family<TokenLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -64,6 +84,10 @@ impl Metrics {
         let deliveries = Family::<StatusLabels, Gauge>::default();
         let events = Family::<StatusLabels, Gauge>::default();
         let mints_last_24h = Gauge::default();
+        let issued = Family::<SourceLabels, Gauge>::default();
+        let activations = Family::<CodeLabels, Counter>::default();
+        let seat_limit_rejections = Counter::default();
+        let signatures = Family::<TokenLabels, Counter>::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
         registry.register("licenses", "Licenses by status and source", licenses.clone());
@@ -71,7 +95,49 @@ impl Metrics {
         registry.register("deliveries", "Outbox deliveries by status", deliveries.clone());
         registry.register("storefront_events", "Storefront events failed or unprocessed", events.clone());
         registry.register("licenses_minted_last_24h", "Licenses minted in the last 24 hours", mints_last_24h.clone());
-        Self { registry, requests, latency, licenses, machines, deliveries, events, mints_last_24h }
+        registry.register(
+            "licenses_issued",
+            "Licenses ever issued, by source (admin, import, storefront:…); from the store, so it survives restarts",
+            issued.clone(),
+        );
+        registry.register(
+            "activation_requests",
+            "Activation requests by outcome code (ACTIVATED, TOO_MANY_MACHINES, REVOKED, …)",
+            activations.clone(),
+        );
+        registry.register(
+            "seat_limit_rejections",
+            "Activations refused because every seat was taken",
+            seat_limit_rejections.clone(),
+        );
+        registry.register("signatures", "Tokens signed, by type", signatures.clone());
+        Self {
+            registry,
+            requests,
+            latency,
+            licenses,
+            machines,
+            deliveries,
+            events,
+            mints_last_24h,
+            issued,
+            activations,
+            seat_limit_rejections,
+            signatures,
+        }
+    }
+
+    /// Counts one `/v1/activate` answer by its code.
+    pub fn count_activation(&self, code: &str) {
+        self.activations.get_or_create(&CodeLabels { code: code.to_owned() }).inc();
+        if code == "TOO_MANY_MACHINES" {
+            self.seat_limit_rejections.inc();
+        }
+    }
+
+    /// The counter of signed tokens, shared with the signer that counts them.
+    pub fn signatures(&self) -> Family<TokenLabels, Counter> {
+        self.signatures.clone()
     }
 
     pub fn observe(&self, labels: RequestLabels, elapsed: Duration) {
@@ -85,6 +151,10 @@ impl Metrics {
         for row in &stats.licenses {
             let labels = LicenseLabels { status: row.status.to_string(), source: row.source.clone() };
             self.licenses.get_or_create(&labels).inc_by(row.count as i64);
+        }
+        self.issued.clear();
+        for row in &stats.licenses {
+            self.issued.get_or_create(&SourceLabels { source: row.source.clone() }).inc_by(row.count as i64);
         }
         self.machines.set(stats.active_machines as i64);
         for (status, count) in [

@@ -18,6 +18,7 @@ use tessera_domain::storefront::{ConfiguredStorefront, FulfillmentService, Store
 use tessera_domain::usage::{UsageRepository, UsageService};
 use tessera_ring::{Keyring, RingRandomSource, RingSigner};
 
+use crate::counting_signer::CountingSigner;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
 
@@ -108,7 +109,11 @@ impl AppState {
             rate_limits,
             portal_link_lifetime,
         } = settings;
-        let signer = Arc::new(RingSigner::new(keyring.clone()));
+        let metrics = Metrics::new();
+        let ring = RingSigner::new(keyring.clone());
+        // Signing is counted for /metrics; verifying leases and portal links is not.
+        let verifier = Arc::new(ring.clone());
+        let signer = Arc::new(CountingSigner::new(ring, metrics.signatures()));
         let random = Arc::new(RingRandomSource::new());
         let catalog = Arc::new(catalog);
         let issuance = IssuanceService::new(
@@ -120,7 +125,7 @@ impl AppState {
             issuer.clone(),
         );
         let links =
-            PortalLinks::new(signer.clone(), signer.clone(), clock.clone(), issuer.clone(), portal_link_lifetime);
+            PortalLinks::new(signer.clone(), verifier.clone(), clock.clone(), issuer.clone(), portal_link_lifetime);
         let public_base_url = mail.base_url.clone();
         let outbox = OutboxService::new(
             store.clone(),
@@ -144,11 +149,11 @@ impl AppState {
         );
         let customers =
             CustomerService::new(store.clone(), store.clone(), issuance.clone(), clock.clone(), random.clone());
-        let usage = UsageService::new(store.clone(), store.clone(), signer.clone(), clock.clone(), random.clone());
+        let usage = UsageService::new(store.clone(), store.clone(), verifier.clone(), clock.clone(), random.clone());
         let activation = ActivationService::new(
             store.clone(),
-            signer.clone(),
             signer,
+            verifier,
             clock.clone(),
             random,
             catalog.clone(),
@@ -175,7 +180,7 @@ impl AppState {
             public_base_url,
             notice,
             rate_limits,
-            metrics: Metrics::new(),
+            metrics,
         })
     }
 }

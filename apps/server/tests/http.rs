@@ -577,17 +577,17 @@ async fn customers_follow_their_licenses_and_an_email_change_reaches_every_token
 async fn metrics_count_requests_per_route_and_show_the_store() {
     let world = world();
     let auth = format!("Bearer {TOKEN}");
-    let minted = world
-        .admin
-        .post("/admin/v1/licenses")
-        .header("Authorization", &auth)
-        .body_json(&mint_body("m@example.com"))
-        .send()
-        .await;
+    let mut one_seat = mint_body("m@example.com");
+    one_seat["seats"] = json!(1);
+    let minted =
+        world.admin.post("/admin/v1/licenses").header("Authorization", &auth).body_json(&one_seat).send().await;
     let key = json_of(minted).await["license"]["key"].as_str().unwrap().to_owned();
     world.admin.get(format!("/admin/v1/licenses/{key}")).header("Authorization", &auth).send().await;
     world.public.get("/no/such/route/12345").send().await;
     world.public.post("/v1/validate").body_json(&json!({"license_key": key})).send().await;
+    for machine in ["metrics-machine-a", "metrics-machine-b"] {
+        world.public.post("/v1/activate").body_json(&json!({"license_key": key, "fingerprint": machine})).send().await;
+    }
 
     let refused = world.admin.get("/metrics").send().await;
     assert_eq!(refused.0.status().as_u16(), 401);
@@ -602,6 +602,12 @@ async fn metrics_count_requests_per_route_and_show_the_store() {
         r#"tessera_licenses{status="active",source="admin"} 1"#,
         r#"tessera_deliveries{status="pending"} 0"#,
         "tessera_licenses_minted_last_24h 1",
+        r#"tessera_licenses_issued{source="admin"} 1"#,
+        r#"tessera_activation_requests_total{code="ACTIVATED"} 1"#,
+        r#"tessera_activation_requests_total{code="TOO_MANY_MACHINES"} 1"#,
+        "tessera_seat_limit_rejections_total 1",
+        r#"tessera_signatures_total{token="license"} 1"#,
+        r#"tessera_signatures_total{token="lease"} 1"#,
     ] {
         assert!(text.lines().any(|candidate| candidate == line), "missing `{line}` in:\n{text}");
     }

@@ -285,37 +285,18 @@ impl ActivationApi {
     /// returns a signed lease. The response carries `Tessera-Signature`.
     #[oai(path = "/activate", method = "post", operation_id = "activate")]
     async fn activate(&self, state: Data<&Arc<AppState>>, body: Json<ActivateRequest>) -> ActivateResponse {
-        let body = body.0;
-        let parsed = (|| {
-            Ok::<_, Json<ErrorBody>>((
-                fingerprint(&body.fingerprint)?,
-                app_version(body.app_version.as_deref())?,
-                nonce(body.nonce)?,
-                label(body.platform, MAX_PLATFORM_LEN, "INVALID_PLATFORM", "a platform")?,
-                label(body.machine_name, MAX_MACHINE_NAME_LEN, "INVALID_MACHINE_NAME", "a machine name")?,
-            ))
-        })();
-        let (fingerprint, app_version, nonce, platform, machine_name) = match parsed {
-            Ok(parsed) => parsed,
-            Err(error) => return ActivateResponse::BadRequest(error),
+        let response = activate_machine(&state, body.0).await;
+        let code = match &response {
+            ActivateResponse::Ok(_) => "ACTIVATED",
+            ActivateResponse::BadRequest(error)
+            | ActivateResponse::Forbidden(error)
+            | ActivateResponse::Conflict(error)
+            | ActivateResponse::TooManyRequests(error)
+            | ActivateResponse::Internal(error)
+            | ActivateResponse::Unavailable(error) => error.code.as_str(),
         };
-        let Ok(key) = LicenseKey::parse(&body.license_key) else {
-            return ActivateResponse::Forbidden(refused(Refusal::NotFound));
-        };
-        let request =
-            Activate { key, fingerprint, machine_name, platform, app_version, name: body.name, email: body.email };
-        match state.activation.activate(request).await {
-            Ok(leased) => ActivateResponse::Ok(Json(LeaseBody::of(leased, nonce, &state))),
-            Err(ActivateError::Refused(refusal)) => ActivateResponse::Forbidden(refused(refusal)),
-            Err(error @ ActivateError::TooManyMachines { .. }) => {
-                ActivateResponse::Conflict(ErrorBody::new("TOO_MANY_MACHINES", error.to_string()))
-            }
-            Err(error @ ActivateError::Churn { .. }) => {
-                ActivateResponse::TooManyRequests(ErrorBody::new("ACTIVATION_CHURN", error.to_string()))
-            }
-            Err(ActivateError::Repository(error)) => storage_failure!(ActivateResponse, &error),
-            Err(ActivateError::Sign(error)) => ActivateResponse::Internal(internal(&error)),
-        }
+        state.metrics.count_activation(code);
+        response
     }
 
     /// May this license (on this machine) run now? Read-only and always 200 for
@@ -405,5 +386,39 @@ impl ActivationApi {
             }
             Err(DeactivateError::Repository(error)) => storage_failure!(DeactivateResponse, &error),
         }
+    }
+}
+
+/// The activation itself; [`ActivationApi::activate`] counts its outcome.
+async fn activate_machine(state: &AppState, body: ActivateRequest) -> ActivateResponse {
+    let parsed = (|| {
+        Ok::<_, Json<ErrorBody>>((
+            fingerprint(&body.fingerprint)?,
+            app_version(body.app_version.as_deref())?,
+            nonce(body.nonce)?,
+            label(body.platform, MAX_PLATFORM_LEN, "INVALID_PLATFORM", "a platform")?,
+            label(body.machine_name, MAX_MACHINE_NAME_LEN, "INVALID_MACHINE_NAME", "a machine name")?,
+        ))
+    })();
+    let (fingerprint, app_version, nonce, platform, machine_name) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => return ActivateResponse::BadRequest(error),
+    };
+    let Ok(key) = LicenseKey::parse(&body.license_key) else {
+        return ActivateResponse::Forbidden(refused(Refusal::NotFound));
+    };
+    let request =
+        Activate { key, fingerprint, machine_name, platform, app_version, name: body.name, email: body.email };
+    match state.activation.activate(request).await {
+        Ok(leased) => ActivateResponse::Ok(Json(LeaseBody::of(leased, nonce, &state))),
+        Err(ActivateError::Refused(refusal)) => ActivateResponse::Forbidden(refused(refusal)),
+        Err(error @ ActivateError::TooManyMachines { .. }) => {
+            ActivateResponse::Conflict(ErrorBody::new("TOO_MANY_MACHINES", error.to_string()))
+        }
+        Err(error @ ActivateError::Churn { .. }) => {
+            ActivateResponse::TooManyRequests(ErrorBody::new("ACTIVATION_CHURN", error.to_string()))
+        }
+        Err(ActivateError::Repository(error)) => storage_failure!(ActivateResponse, &error),
+        Err(ActivateError::Sign(error)) => ActivateResponse::Internal(internal(&error)),
     }
 }

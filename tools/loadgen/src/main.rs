@@ -1,0 +1,363 @@
+//! `tessera-loadgen`: the load benchmark. Starts a `tessera-server` (normally a
+//! release build) on loopback with rate limits off, then for each workload and
+//! connection count runs a closed loop for a fixed time and reports req/s,
+//! p50/p99/max latency, answers by status and the server's RSS; writes the
+//! table as JSON too.
+//!
+//! ```sh
+//! bench/load.sh                      # release build, SQLite and Postgres, 1 and 64 connections
+//! tessera-loadgen --server target/release/tessera-server --database sqlite --seconds 10
+//! ```
+//!
+//! Workloads: `validate` (one activated machine asks again and again),
+//! `activate` (every request a new machine of a 100,000-seat license),
+//! `heartbeat` (each connection renews its own machine's lease) and `webhook`
+//! (Gumroad sale pings, each a new sale: a license minted and an email queued).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::{json, Value};
+
+const GUMROAD_SECRET: &str = "loadgen-gumroad-secret-0123456789";
+const GUMROAD_PRODUCT: &str = "32-nPAicqbLj8B_WswVlMw==";
+const WORKLOADS: [&str; 4] = ["validate", "activate", "heartbeat", "webhook"];
+
+#[derive(Parser)]
+#[command(name = "tessera-loadgen", about = "Load benchmark of a tessera-server on loopback")]
+struct Args {
+    /// The server binary to start (use a release build for numbers).
+    #[arg(long, default_value = "target/release/tessera-server")]
+    server: PathBuf,
+    /// `sqlite` (a fresh file) or a `postgres://…` URL of an empty database.
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+    /// Seconds per run.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Connection counts to run each workload with.
+    #[arg(long, value_delimiter = ',', default_value = "1,64")]
+    connections: Vec<usize>,
+    /// Workloads to run.
+    #[arg(long, value_delimiter = ',', default_value = "validate,activate,heartbeat,webhook")]
+    workloads: Vec<String>,
+    /// Where to write the JSON results.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// A running server and what it takes to talk to it.
+struct Server {
+    child: Child,
+    public: String,
+    admin: String,
+    admin_token: String,
+    ready: Duration,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn start_server(binary: &Path, database: &str) -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = if database == "sqlite" { "sqlite://tessera.db?mode=rwc".to_owned() } else { database.to_owned() };
+    let config = format!(
+        r#"
+[database]
+url = "{url}"
+[rate_limits]
+enabled = false
+[log]
+format = "json"
+[[products]]
+slug = "bench"
+name = "Bench"
+key_prefix = "BENCH"
+[products.tiers.big]
+features = ["export"]
+seats = 100000
+[storefronts.gumroad]
+secret = "{GUMROAD_SECRET}"
+[storefronts.gumroad.products."{GUMROAD_PRODUCT}"]
+product = "bench"
+tier = "big"
+"#
+    );
+    std::fs::write(dir.path().join("tessera.toml"), config).expect("write tessera.toml");
+    let binary = binary.canonicalize().unwrap_or_else(|error| panic!("{}: {error}", binary.display()));
+    let started = Instant::now();
+    let mut child = Command::new(&binary)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TESSERA_SERVER__PUBLIC_ADDR", "127.0.0.1:0")
+        .env("TESSERA_SERVER__ADMIN_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "warn,tessera_server=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("start {}: {error}", binary.display()));
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let listening = loop {
+        let line = lines.next().expect("the server exited before listening").expect("read the log");
+        if let Ok(event) = serde_json::from_str::<Value>(&line) {
+            if event["message"] == "tessera-server listening" {
+                break event;
+            }
+        }
+    };
+    let ready = started.elapsed();
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let admin_token = std::fs::read_to_string(dir.path().join("tessera-admin-token")).expect("admin token");
+    Server {
+        child,
+        public: listening["public"].as_str().expect("public address").to_owned(),
+        admin: listening["admin"].as_str().expect("admin address").to_owned(),
+        admin_token: admin_token.trim().to_owned(),
+        ready,
+        _dir: dir,
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+async fn mint(http: &reqwest::Client, server: &Server) -> String {
+    let answer: Value = http
+        .post(format!("{}/admin/v1/licenses", server.admin))
+        .bearer_auth(&server.admin_token)
+        .json(&json!({"product": "bench", "tier": "big", "name": "Load Test", "email": "load@example.com"}))
+        .send()
+        .await
+        .expect("mint")
+        .json()
+        .await
+        .expect("mint answer");
+    answer["license"]["key"].as_str().expect("a minted key").to_owned()
+}
+
+async fn activate(http: &reqwest::Client, server: &Server, key: &str, fingerprint: &str) -> String {
+    let answer: Value = http
+        .post(format!("{}/v1/activate", server.public))
+        .json(&json!({"license_key": key, "fingerprint": fingerprint}))
+        .send()
+        .await
+        .expect("activate")
+        .json()
+        .await
+        .expect("activate answer");
+    answer["lease"].as_str().unwrap_or_else(|| panic!("no lease: {answer}")).to_owned()
+}
+
+fn sale_ping(sale_id: &str) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for line in include_str!("../../../adapters/gumroad/tests/fixtures/sale-ping.txt").lines() {
+        if let Some((key, value)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
+            form.append_pair(key, if key == "sale_id" { sale_id } else { value });
+        }
+    }
+    form.finish()
+}
+
+/// What one connection sends next.
+#[derive(Clone)]
+enum Load {
+    Validate { key: String, fingerprint: String },
+    Activate { key: String },
+    Heartbeat { leases: Arc<Vec<(String, String)>> },
+    Webhook,
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u32>,
+    statuses: BTreeMap<String, u64>,
+}
+
+async fn connection(http: reqwest::Client, public: String, load: Load, index: usize, deadline: Instant) -> Tally {
+    let mut tally = Tally::default();
+    let mut n = 0u64;
+    while Instant::now() < deadline {
+        n += 1;
+        let request = match &load {
+            Load::Validate { key, fingerprint } => http
+                .post(format!("{public}/v1/validate"))
+                .json(&json!({"license_key": key, "fingerprint": fingerprint})),
+            Load::Activate { key } => http
+                .post(format!("{public}/v1/activate"))
+                .json(&json!({"license_key": key, "fingerprint": format!("load-{index}-{n}")})),
+            Load::Heartbeat { leases } => {
+                let (lease, fingerprint) = &leases[index % leases.len()];
+                http.post(format!("{public}/v1/heartbeat")).json(&json!({"lease": lease, "fingerprint": fingerprint}))
+            }
+            Load::Webhook => http
+                .post(format!("{public}/webhooks/gumroad?secret={GUMROAD_SECRET}"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(sale_ping(&format!("load-sale-{index}-{n}"))),
+        };
+        let started = Instant::now();
+        let status = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16().to_string();
+                let _ = response.bytes().await;
+                status
+            }
+            Err(error) if error.is_timeout() => "timeout".to_owned(),
+            Err(_) => "connection error".to_owned(),
+        };
+        tally.latencies_us.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+        *tally.statuses.entry(status).or_default() += 1;
+    }
+    tally
+}
+
+fn percentile(sorted: &[u32], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len()) - 1;
+    f64::from(sorted[index]) / 1000.0
+}
+
+async fn run(server: &Server, http: &reqwest::Client, workload: &str, connections: usize, seconds: f64) -> Value {
+    let load = match workload {
+        "validate" => {
+            let key = mint(http, server).await;
+            activate(http, server, &key, "load-validate-machine").await;
+            Load::Validate { key, fingerprint: "load-validate-machine".into() }
+        }
+        "activate" => Load::Activate { key: mint(http, server).await },
+        "heartbeat" => {
+            let key = mint(http, server).await;
+            let mut leases = Vec::new();
+            for index in 0..connections {
+                let fingerprint = format!("load-heartbeat-{index}");
+                leases.push((activate(http, server, &key, &fingerprint).await, fingerprint));
+            }
+            Load::Heartbeat { leases: Arc::new(leases) }
+        }
+        "webhook" => Load::Webhook,
+        other => panic!("unknown workload {other}"),
+    };
+    let pid = server.child.id();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let tasks: Vec<_> = (0..connections)
+        .map(|index| tokio::spawn(connection(http.clone(), server.public.clone(), load.clone(), index, deadline)))
+        .collect();
+    let mut peak_rss_kib = 0;
+    while Instant::now() < deadline {
+        peak_rss_kib = peak_rss_kib.max(proc_status_kib(pid, "VmRSS:").unwrap_or(0));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut latencies = Vec::new();
+    let mut statuses = BTreeMap::<String, u64>::new();
+    for task in tasks {
+        let tally = task.await.expect("a connection task");
+        latencies.extend(tally.latencies_us);
+        for (status, count) in tally.statuses {
+            *statuses.entry(status).or_default() += count;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let errors: u64 = statuses.iter().filter(|(status, _)| !status.starts_with('2')).map(|(_, count)| count).sum();
+    json!({
+        "workload": workload,
+        "connections": connections,
+        "requests": latencies.len(),
+        "seconds": (elapsed * 100.0).round() / 100.0,
+        "req_per_s": (latencies.len() as f64 / elapsed).round(),
+        "p50_ms": percentile(&latencies, 0.50),
+        "p99_ms": percentile(&latencies, 0.99),
+        "max_ms": latencies.last().map_or(0.0, |max| f64::from(*max) / 1000.0),
+        "errors": errors,
+        "statuses": statuses,
+        "peak_rss_mib": (peak_rss_kib as f64 / 1024.0 * 10.0).round() / 10.0,
+    })
+}
+
+fn print_row(row: &Value) {
+    println!(
+        "{:<10} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9}   {}",
+        row["workload"].as_str().unwrap_or_default(),
+        row["connections"],
+        row["req_per_s"],
+        row["p50_ms"],
+        row["p99_ms"],
+        row["max_ms"],
+        row["errors"],
+        row["peak_rss_mib"],
+        row["statuses"],
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let database_kind = if args.database == "sqlite" { "sqlite" } else { "postgres" };
+    let server = start_server(&args.server, &args.database);
+    let http = client();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pid = server.child.id();
+    let idle_rss_mib = proc_status_kib(pid, "VmRSS:").unwrap_or(0) as f64 / 1024.0;
+    println!(
+        "tessera-server {} on {database_kind}: ready in {:.3} s, idle RSS {idle_rss_mib:.1} MiB",
+        args.server.display(),
+        server.ready.as_secs_f64()
+    );
+    println!(
+        "{:<10} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9}   statuses",
+        "workload", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "RSS MiB"
+    );
+    let mut rows = Vec::new();
+    for workload in args.workloads.iter().filter(|workload| WORKLOADS.contains(&workload.as_str())) {
+        for &connections in &args.connections {
+            let row = run(&server, &http, workload, connections.max(1), args.seconds).await;
+            print_row(&row);
+            rows.push(row);
+        }
+    }
+    let peak_rss_mib = proc_status_kib(pid, "VmHWM:").unwrap_or(0) as f64 / 1024.0;
+    println!("peak RSS over the whole run (VmHWM): {peak_rss_mib:.1} MiB");
+    let result = json!({
+        "database": database_kind,
+        "server": args.server.display().to_string(),
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "ready_s": server.ready.as_secs_f64(),
+        "idle_rss_mib": (idle_rss_mib * 10.0).round() / 10.0,
+        "peak_rss_mib": (peak_rss_mib * 10.0).round() / 10.0,
+        "runs": rows,
+    });
+    if let Some(out) = &args.out {
+        if let Some(parent) = out.parent() {
+            std::fs::create_dir_all(parent).expect("create the results folder");
+        }
+        std::fs::write(out, serde_json::to_string_pretty(&result).expect("JSON")).expect("write the results");
+        println!("results: {}", out.display());
+    }
+    let failed = rows.iter().any(|row| row["requests"] == 0);
+    std::process::exit(i32::from(failed));
+}
