@@ -410,7 +410,7 @@ async fn activate_machine(state: &AppState, body: ActivateRequest) -> ActivateRe
     let request =
         Activate { key, fingerprint, machine_name, platform, app_version, name: body.name, email: body.email };
     match state.activation.activate(request).await {
-        Ok(leased) => ActivateResponse::Ok(Json(LeaseBody::of(leased, nonce, &state))),
+        Ok(leased) => ActivateResponse::Ok(Json(LeaseBody::of(leased, nonce, state))),
         Err(ActivateError::Refused(refusal)) => ActivateResponse::Forbidden(refused(refusal)),
         Err(error @ ActivateError::TooManyMachines { .. }) => {
             ActivateResponse::Conflict(ErrorBody::new("TOO_MANY_MACHINES", error.to_string()))
