@@ -149,19 +149,24 @@ impl ActivationRepository for SeaOrmLicenseRepository {
             existing.map_or(Ok(SeatOutcome::NoSeatLeft), |row| activation_from_row(row).map(SeatOutcome::AlreadyActive))
         };
 
+        // The license row is claimed first: on Postgres, inserting the activation
+        // before would take a FOR KEY SHARE lock on it (the foreign key) in every
+        // concurrent transaction, and the claim would then wade through their
+        // multixact. Its lock is held to the commit, so concurrent activations of
+        // one license serialize here.
         let txn = self.db.writer.begin().await.map_err(repository_error)?;
         let claimed = licenses::Entity::update_many()
             .col_expr(Column::SeatsUsed, Expr::col(Column::SeatsUsed).add(1))
             .filter(Column::Id.eq(license_id.as_str()))
             .filter(Column::State.eq("active"))
             .filter(Expr::col(Column::SeatsUsed).lt(Expr::col(Column::Seats)))
-            .exec(&txn)
+            .exec_with_returning(&txn)
             .await
             .map_err(repository_error)?;
-        if claimed.rows_affected == 0 {
+        let Some(license) = claimed.into_iter().next() else {
             let _ = txn.rollback().await;
             return already_active().await;
-        }
+        };
         if let Some(churn) = churn {
             // Counted after the license row is claimed: concurrent activations and
             // deactivations of this license (which also update that row) wait for us.
@@ -184,14 +189,9 @@ impl ActivationRepository for SeaOrmLicenseRepository {
             };
         }
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        let seats_used = licenses::Entity::find_by_id(license_id.as_str())
-            .one(&txn)
-            .await
-            .map_err(repository_error)?
-            .ok_or_else(|| corrupt("license", "vanished while taking a seat"))?
-            .seats_used;
         txn.commit().await.map_err(repository_error)?;
-        Ok(SeatOutcome::Taken { seats_used: u32::try_from(seats_used).map_err(|error| corrupt("seats_used", error))? })
+        let seats_used = u32::try_from(license.seats_used).map_err(|error| corrupt("seats_used", error))?;
+        Ok(SeatOutcome::Taken { seats_used })
     }
 
     async fn touch(&self, id: Uuid, at: OffsetDateTime, app_version: Option<&str>) -> Result<bool, RepositoryError> {

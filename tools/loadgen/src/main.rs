@@ -46,6 +46,9 @@ struct Args {
     /// Workloads to run.
     #[arg(long, value_delimiter = ',', default_value = "validate,activate,heartbeat,webhook")]
     workloads: Vec<String>,
+    /// Licenses the `activate` connections spread over (1: all on one license).
+    #[arg(long, default_value_t = 1)]
+    licenses: usize,
     /// Where to write the JSON results.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -72,6 +75,17 @@ fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|line| line.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |index: usize| fields.get(index).and_then(|field| field.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn start_server(binary: &Path, database: &str) -> Server {
@@ -184,9 +198,17 @@ fn sale_ping(sale_id: &str) -> String {
 /// What one connection sends next.
 #[derive(Clone)]
 enum Load {
-    Validate { key: String, fingerprint: String },
-    Activate { key: String },
-    Heartbeat { leases: Arc<Vec<(String, String)>> },
+    Validate {
+        key: String,
+        fingerprint: String,
+    },
+    /// Connections spread over these licenses (one: they all contend for one license row).
+    Activate {
+        keys: Arc<Vec<String>>,
+    },
+    Heartbeat {
+        leases: Arc<Vec<(String, String)>>,
+    },
     Webhook,
 }
 
@@ -205,9 +227,9 @@ async fn connection(http: reqwest::Client, public: String, load: Load, index: us
             Load::Validate { key, fingerprint } => http
                 .post(format!("{public}/v1/validate"))
                 .json(&json!({"license_key": key, "fingerprint": fingerprint})),
-            Load::Activate { key } => http
+            Load::Activate { keys } => http
                 .post(format!("{public}/v1/activate"))
-                .json(&json!({"license_key": key, "fingerprint": format!("load-{index}-{n}")})),
+                .json(&json!({"license_key": keys[index % keys.len()], "fingerprint": format!("load-{index}-{n}")})),
             Load::Heartbeat { leases } => {
                 let (lease, fingerprint) = &leases[index % leases.len()];
                 http.post(format!("{public}/v1/heartbeat")).json(&json!({"lease": lease, "fingerprint": fingerprint}))
@@ -241,14 +263,21 @@ fn percentile(sorted: &[u32], fraction: f64) -> f64 {
     f64::from(sorted[index]) / 1000.0
 }
 
-async fn run(server: &Server, http: &reqwest::Client, workload: &str, connections: usize, seconds: f64) -> Value {
+async fn run(server: &Server, http: &reqwest::Client, workload: &str, connections: usize, args: &Args) -> Value {
+    let seconds = args.seconds;
     let load = match workload {
         "validate" => {
             let key = mint(http, server).await;
             activate(http, server, &key, "load-validate-machine").await;
             Load::Validate { key, fingerprint: "load-validate-machine".into() }
         }
-        "activate" => Load::Activate { key: mint(http, server).await },
+        "activate" => {
+            let mut keys = Vec::new();
+            for _ in 0..args.licenses.max(1) {
+                keys.push(mint(http, server).await);
+            }
+            Load::Activate { keys: Arc::new(keys) }
+        }
         "heartbeat" => {
             let key = mint(http, server).await;
             let mut leases = Vec::new();
@@ -262,6 +291,7 @@ async fn run(server: &Server, http: &reqwest::Client, workload: &str, connection
         other => panic!("unknown workload {other}"),
     };
     let pid = server.child.id();
+    let (server_cpu, own_cpu) = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(seconds);
     let tasks: Vec<_> = (0..connections)
@@ -282,6 +312,8 @@ async fn run(server: &Server, http: &reqwest::Client, workload: &str, connection
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let server_cpu = (cpu_seconds(&pid.to_string()) - server_cpu) / elapsed;
+    let own_cpu = (cpu_seconds("self") - own_cpu) / elapsed;
     latencies.sort_unstable();
     let errors: u64 = statuses.iter().filter(|(status, _)| !status.starts_with('2')).map(|(_, count)| count).sum();
     json!({
@@ -296,12 +328,15 @@ async fn run(server: &Server, http: &reqwest::Client, workload: &str, connection
         "errors": errors,
         "statuses": statuses,
         "peak_rss_mib": (peak_rss_kib as f64 / 1024.0 * 10.0).round() / 10.0,
+        // Cores busy on average: the server, and this load generator on the same machine.
+        "server_cpu_cores": (server_cpu * 100.0).round() / 100.0,
+        "loadgen_cpu_cores": (own_cpu * 100.0).round() / 100.0,
     })
 }
 
 fn print_row(row: &Value) {
     println!(
-        "{:<10} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9}   {}",
+        "{:<10} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9} {:>6} {:>6}   {}",
         row["workload"].as_str().unwrap_or_default(),
         row["connections"],
         row["req_per_s"],
@@ -310,6 +345,8 @@ fn print_row(row: &Value) {
         row["max_ms"],
         row["errors"],
         row["peak_rss_mib"],
+        row["server_cpu_cores"],
+        row["loadgen_cpu_cores"],
         row["statuses"],
     );
 }
@@ -329,13 +366,16 @@ async fn main() {
         server.ready.as_secs_f64()
     );
     println!(
-        "{:<10} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9}   statuses",
-        "workload", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "RSS MiB"
+        "{:<10} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9} {:>6} {:>6}   statuses",
+        "workload", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "RSS MiB", "srvCPU", "genCPU"
     );
     let mut rows = Vec::new();
     for workload in args.workloads.iter().filter(|workload| WORKLOADS.contains(&workload.as_str())) {
         for &connections in &args.connections {
-            let row = run(&server, &http, workload, connections.max(1), args.seconds).await;
+            let mut row = run(&server, &http, workload, connections.max(1), &args).await;
+            if workload == "activate" {
+                row["licenses"] = json!(args.licenses.max(1));
+            }
             print_row(&row);
             rows.push(row);
         }
@@ -359,5 +399,6 @@ async fn main() {
         println!("results: {}", out.display());
     }
     let failed = rows.iter().any(|row| row["requests"] == 0);
+    drop(server); // exit() skips destructors: stop the server first.
     std::process::exit(i32::from(failed));
 }
