@@ -153,6 +153,12 @@ impl RunningServer {
         None
     }
 
+    /// SIGKILL: no shutdown, no flushing; returns once the process is gone.
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// All log lines printed so far.
     pub fn logs(&mut self) -> &[String] {
         self.logs.extend(self.logs_rx.try_iter());
@@ -424,4 +430,16 @@ fn serve_one(
         body.len()
     );
     let _ = stream.write_all(response.as_bytes());
+}
+
+/// Gumroad's documented sale ping (`adapters/gumroad/tests/fixtures/sale-ping.txt`)
+/// form-encoded, with `sale_id` replaced.
+pub fn gumroad_sale_ping(sale_id: &str) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for line in include_str!("../adapters/gumroad/tests/fixtures/sale-ping.txt").lines() {
+        if let Some((key, value)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
+            form.append_pair(key, if key == "sale_id" { sale_id } else { value });
+        }
+    }
+    form.finish()
 }
