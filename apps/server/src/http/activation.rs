@@ -33,19 +33,30 @@ const MAX_MACHINE_NAME_LEN: usize = 100;
 pub struct ActivateRequest {
     pub license_key: String,
     /// The machine's identity as the app computes it: 1-256 visible ASCII characters.
+    #[oai(validator(min_length = 1, max_length = 256, pattern = r"^[!-~]+$"))]
     pub fingerprint: String,
     /// E.g. `macos-arm64`.
+    #[oai(validator(max_length = 64, pattern = r"^[^\x00-\x1f\x7f]*$"))]
+    #[oai(nullable)]
     pub platform: Option<String>,
     /// What the buyer calls this machine, e.g. its host name (at most 100
     /// printable characters); shown in the portal.
+    #[oai(validator(max_length = 100, pattern = r"^[^\x00-\x1f\x7f]*$"))]
+    #[oai(nullable)]
     pub machine_name: Option<String>,
     /// `MAJOR[.MINOR…]`; checked against the tier's allowed major versions.
+    #[oai(validator(min_length = 1, max_length = 64, pattern = r"^\s*v?[0-9]+([.+-][!-~]*)?\s*$"))]
+    #[oai(nullable)]
     pub app_version: Option<String>,
     /// When given, must match the license.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// When given, must match the license.
+    #[oai(nullable)]
     pub email: Option<String>,
     /// Echoed in the signed response, so the app can tell a fresh answer from a replayed one.
+    #[oai(validator(min_length = 1, max_length = 128, pattern = r"^[!-~]+$"))]
+    #[oai(nullable)]
     pub nonce: Option<String>,
 }
 
@@ -53,8 +64,14 @@ pub struct ActivateRequest {
 pub struct ValidateRequest {
     pub license_key: String,
     /// When given, the machine must hold a seat (`NO_MACHINE` otherwise).
+    #[oai(validator(min_length = 1, max_length = 256, pattern = r"^[!-~]+$"))]
+    #[oai(nullable)]
     pub fingerprint: Option<String>,
+    #[oai(validator(min_length = 1, max_length = 64, pattern = r"^\s*v?[0-9]+([.+-][!-~]*)?\s*$"))]
+    #[oai(nullable)]
     pub app_version: Option<String>,
+    #[oai(validator(min_length = 1, max_length = 128, pattern = r"^[!-~]+$"))]
+    #[oai(nullable)]
     pub nonce: Option<String>,
 }
 
@@ -62,14 +79,20 @@ pub struct ValidateRequest {
 pub struct HeartbeatRequest {
     /// The machine's current lease; an expired one is accepted if its signature verifies.
     pub lease: String,
+    #[oai(validator(min_length = 1, max_length = 256, pattern = r"^[!-~]+$"))]
     pub fingerprint: String,
+    #[oai(validator(min_length = 1, max_length = 64, pattern = r"^\s*v?[0-9]+([.+-][!-~]*)?\s*$"))]
+    #[oai(nullable)]
     pub app_version: Option<String>,
+    #[oai(validator(min_length = 1, max_length = 128, pattern = r"^[!-~]+$"))]
+    #[oai(nullable)]
     pub nonce: Option<String>,
 }
 
 #[derive(Debug, Object)]
 pub struct DeactivateRequest {
     pub lease: String,
+    #[oai(validator(min_length = 1, max_length = 256, pattern = r"^[!-~]+$"))]
     pub fingerprint: String,
 }
 
@@ -82,6 +105,7 @@ pub struct MachineLicenseBody {
     pub features: Vec<String>,
     pub seats: u32,
     pub seats_used: u32,
+    #[oai(nullable)]
     pub expires_at: Option<OffsetDateTime>,
     pub status: LicenseStatusDto,
 }
@@ -110,9 +134,11 @@ pub struct LeaseBody {
     pub activation_id: String,
     pub license: MachineLicenseBody,
     #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub nonce: Option<String>,
     /// The operator's message to every app (`server.notice`), when set.
     #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub notice: Option<String>,
 }
 
@@ -137,12 +163,15 @@ pub struct ValidationBody {
     /// `VALID`, `NOT_FOUND`, `REVOKED`, `SUSPENDED`, `EXPIRED`, `NO_MACHINE` or `VERSION_MISMATCH`.
     pub code: String,
     #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub nonce: Option<String>,
     pub checked_at: OffsetDateTime,
     #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub license: Option<MachineLicenseBody>,
     /// The operator's message to every app (`server.notice`), when set.
     #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub notice: Option<String>,
 }
 
@@ -225,8 +254,21 @@ pub enum DeactivateResponse {
     Unavailable(Json<ErrorBody>),
 }
 
+/// A request the schema refused, with the code of the field it names (the
+/// same codes the handlers give), else `INVALID_REQUEST`.
 fn invalid(error: poem::Error) -> Json<ErrorBody> {
-    ErrorBody::new("INVALID_REQUEST", error.to_string())
+    let message = error.to_string();
+    let code = [
+        ("fingerprint", "INVALID_FINGERPRINT"),
+        ("nonce", "INVALID_NONCE"),
+        ("app_version", "INVALID_APP_VERSION"),
+        ("platform", "INVALID_PLATFORM"),
+        ("machine_name", "INVALID_MACHINE_NAME"),
+    ]
+    .into_iter()
+    .find(|(field, _)| message.contains(&format!("field `{field}`")))
+    .map_or("INVALID_REQUEST", |(_, code)| code);
+    ErrorBody::new(code, message)
 }
 fn activate_bad_request(error: poem::Error) -> ActivateResponse {
     ActivateResponse::BadRequest(invalid(error))

@@ -27,12 +27,16 @@ pub struct ActivationBody {
     pub id: String,
     pub fingerprint: String,
     /// What the app calls the machine (e.g. its host name).
+    #[oai(nullable)]
     pub machine_name: Option<String>,
+    #[oai(nullable)]
     pub platform: Option<String>,
+    #[oai(nullable)]
     pub app_version: Option<String>,
     pub activated_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
     /// `null` while the machine holds its seat.
+    #[oai(nullable)]
     pub deactivated_at: Option<OffsetDateTime>,
 }
 

@@ -51,6 +51,7 @@ impl From<AuditEvent> for AuditEventBody {
 #[derive(Debug, Clone, Object)]
 pub struct AuditPage {
     pub items: Vec<AuditEventBody>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

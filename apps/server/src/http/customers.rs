@@ -35,6 +35,7 @@ pub struct CustomerBody {
     pub updated_at: OffsetDateTime,
     /// `GET /admin/v1/customers/{email}` only.
     #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub licenses: Option<Vec<LicenseBody>>,
 }
 
@@ -54,6 +55,7 @@ impl From<Customer> for CustomerBody {
 #[derive(Debug, Object)]
 pub struct CustomerPage {
     pub items: Vec<CustomerBody>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -69,8 +71,10 @@ pub struct NewCustomer {
 pub struct CustomerPatch {
     /// The new address: every license of the customer is re-signed with it,
     /// and redelivery uses it.
+    #[oai(nullable)]
     pub email: Option<String>,
     /// The new name, re-signed into every license likewise.
+    #[oai(nullable)]
     pub name: Option<String>,
 }
 

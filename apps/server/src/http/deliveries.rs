@@ -82,6 +82,7 @@ impl From<DeliveryKind> for DeliveryKindDto {
 pub struct DeliveryBody {
     pub id: String,
     pub kind: DeliveryKindDto,
+    #[oai(nullable)]
     pub license_key: Option<String>,
     pub to: String,
     pub status: DeliveryStatusDto,
@@ -89,11 +90,14 @@ pub struct DeliveryBody {
     pub attempts: u32,
     /// When a pending delivery is tried next.
     pub next_attempt_at: OffsetDateTime,
+    #[oai(nullable)]
     pub last_error: Option<String>,
     /// The mail provider's id of the sent message.
+    #[oai(nullable)]
     pub provider_message_id: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    #[oai(nullable)]
     pub sent_at: Option<OffsetDateTime>,
 }
 
@@ -119,6 +123,7 @@ impl From<Delivery> for DeliveryBody {
 #[derive(Debug, Object)]
 pub struct DeliveryPage {
     pub items: Vec<DeliveryBody>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -29,18 +29,27 @@ enum AdminTags {
 #[derive(Debug, Clone, Object)]
 pub struct ImportRecordBody {
     /// The record's line in the file, echoed in the result.
+    #[oai(nullable)]
     pub line: Option<u64>,
+    #[oai(nullable)]
     pub license_key: Option<String>,
+    #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub email: Option<String>,
+    #[oai(nullable)]
     pub tier: Option<String>,
     /// RFC 3339.
+    #[oai(nullable)]
     pub issued_at: Option<String>,
     /// RFC 3339; `null` or absent: perpetual.
+    #[oai(nullable)]
     pub expires_at: Option<String>,
     /// The old system's signed license, kept in the license's notes.
+    #[oai(nullable)]
     pub blob: Option<String>,
     /// Overrides the request's `product`.
+    #[oai(nullable)]
     pub product: Option<String>,
 }
 
@@ -48,6 +57,7 @@ pub struct ImportRecordBody {
 #[oai(deny_unknown_fields)]
 pub struct ImportRequest {
     /// The product of records that name none.
+    #[oai(nullable)]
     pub product: Option<String>,
     /// Check everything, write nothing.
     #[oai(default)]
@@ -69,10 +79,13 @@ pub enum ImportStatus {
 
 #[derive(Debug, Clone, Object)]
 pub struct ImportResultBody {
+    #[oai(nullable)]
     pub line: Option<u64>,
+    #[oai(nullable)]
     pub license_key: Option<String>,
     pub status: ImportStatus,
     /// Why it was skipped or failed.
+    #[oai(nullable)]
     pub error: Option<String>,
 }
 

@@ -39,6 +39,7 @@ pub struct KeyBody {
 pub struct KeyPage {
     pub items: Vec<KeyBody>,
     /// Always `null`: every key fits one page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -108,20 +108,27 @@ pub struct LicenseBody {
     pub email: String,
     pub issued_at: OffsetDateTime,
     /// `null` when perpetual.
+    #[oai(nullable)]
     pub expires_at: Option<OffsetDateTime>,
     pub source: String,
+    #[oai(nullable)]
     pub source_ref: Option<String>,
+    #[oai(nullable)]
     pub notes: Option<String>,
+    #[oai(nullable)]
     pub revoke_reason: Option<String>,
     /// App major versions this license may activate; `null`: the tier's rule.
+    #[oai(nullable)]
     pub app_versions: Option<Vec<u32>>,
     /// The storefront subscription whose charges extend this license.
+    #[oai(nullable)]
     pub subscription: Option<SubscriptionBody>,
     pub updated_at: OffsetDateTime,
     /// The signed license token as last issued.
     pub token: String,
     /// Machines holding a seat; shown by `GET /admin/v1/licenses/{key}` only.
     #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub activations: Option<Vec<ActivationBody>>,
 }
 
@@ -175,23 +182,33 @@ pub struct MintLicenseRequest {
     pub name: String,
     pub email: String,
     /// Overrides the tier's seats (1-100000).
+    #[oai(nullable)]
     pub seats: Option<i64>,
     /// Defaults to `perpetual` without an expiry, else `subscription`.
+    #[oai(nullable)]
     pub kind: Option<LicenseKindDto>,
     /// Term from now; or give `expires_at`.
+    #[oai(nullable)]
     pub duration_days: Option<i64>,
+    #[oai(nullable)]
     pub expires_at: Option<OffsetDateTime>,
     /// A custom key (`[A-Z0-9-]`, 8-64 characters); generated when omitted.
+    #[oai(nullable)]
     pub key: Option<String>,
+    #[oai(nullable)]
     pub notes: Option<String>,
     /// Where the license comes from (`admin` when omitted).
+    #[oai(nullable)]
     pub source: Option<String>,
     /// App major versions this license may activate, e.g. `[2, 3]`; omitted: the tier's rule.
+    #[oai(nullable)]
     pub app_versions: Option<Vec<u32>>,
     /// The source's own reference, e.g. an order number.
+    #[oai(nullable)]
     pub source_ref: Option<String>,
     /// Email the license to the buyer (through the outbox). Once per license,
     /// also when the request is repeated with the same `Idempotency-Key`.
+    #[oai(nullable)]
     pub send_email: Option<bool>,
 }
 
@@ -201,9 +218,11 @@ pub struct MintedLicenseBody {
     /// The signed license token to deliver to the buyer.
     pub token: String,
     /// The queued email, with `send_email`.
+    #[oai(nullable)]
     pub delivery: Option<DeliveryBody>,
     /// Why the email could not be queued (the license is minted regardless;
     /// repeat the request with the same `Idempotency-Key`, or redeliver).
+    #[oai(nullable)]
     pub delivery_error: Option<String>,
 }
 
@@ -211,6 +230,7 @@ pub struct MintedLicenseBody {
 pub struct LicensePage {
     pub items: Vec<LicenseBody>,
     /// Pass as `cursor` for the next page; `null` on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -225,8 +245,10 @@ pub struct RevokeRequest {
 #[oai(deny_unknown_fields)]
 pub struct RenewRequest {
     /// Days added to the later of now and the current expiry.
+    #[oai(nullable)]
     pub duration_days: Option<i64>,
     /// Or the exact new expiry. With neither, the tier's duration applies.
+    #[oai(nullable)]
     pub expires_at: Option<OffsetDateTime>,
 }
 

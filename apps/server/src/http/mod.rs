@@ -178,6 +178,49 @@ async fn sign_responses<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Re
     Ok(response)
 }
 
+/// Path templates (`/admin/v1/licenses/{key}`) and their methods, from a spec.
+struct AllowTable(Vec<(Vec<String>, String)>);
+
+impl AllowTable {
+    fn from_spec(spec: &str) -> Self {
+        let spec: serde_json::Value = serde_json::from_str(spec).expect("our own spec is JSON");
+        let paths = spec["paths"].as_object().cloned().unwrap_or_default();
+        let rows = paths
+            .into_iter()
+            .map(|(path, operations)| {
+                let methods: Vec<String> = operations
+                    .as_object()
+                    .map(|operations| operations.keys().map(|method| method.to_uppercase()).collect())
+                    .unwrap_or_default();
+                (path.split('/').map(str::to_owned).collect(), methods.join(", "))
+            })
+            .collect();
+        Self(rows)
+    }
+
+    /// The methods `path` answers, for the `Allow` header of a 405.
+    fn allowed(&self, path: &str) -> Option<&str> {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.0
+            .iter()
+            .find(|(template, _)| {
+                template.len() == segments.len()
+                    && template.iter().zip(&segments).all(|(part, segment)| part.starts_with('{') || part == segment)
+            })
+            .map(|(_, methods)| methods.as_str())
+    }
+}
+
+fn allow_table(listener: &str) -> &'static AllowTable {
+    static PUBLIC: std::sync::OnceLock<AllowTable> = std::sync::OnceLock::new();
+    static ADMIN: std::sync::OnceLock<AllowTable> = std::sync::OnceLock::new();
+    if listener == "admin" {
+        ADMIN.get_or_init(|| AllowTable::from_spec(&admin_api().spec()))
+    } else {
+        PUBLIC.get_or_init(|| AllowTable::from_spec(&public_api().spec()))
+    }
+}
+
 /// Which listener a request came in on, for the metrics.
 #[derive(Clone, Copy)]
 struct Listener(&'static str);
@@ -188,10 +231,16 @@ async fn measure<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Result<Re
     let state = request.data::<Arc<AppState>>().cloned();
     let listener = request.data::<Listener>().map_or("unknown", |listener| listener.0);
     let (method, path) = (request.method().to_string(), request.uri().path().to_owned());
-    let response = match next.call(request).await {
+    let mut response = match next.call(request).await {
         Ok(response) => response.into_response(),
         Err(error) => errors::error_response(error),
     };
+    // RFC 9110: a 405 says which methods the resource does answer.
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        if let Some(methods) = allow_table(listener).allowed(&path) {
+            response.headers_mut().insert(poem::http::header::ALLOW, methods.parse().expect("method names"));
+        }
+    }
     if let Some(state) = state {
         let status = response.status().as_u16();
         let route = if status == 404 { "unmatched".to_owned() } else { crate::metrics::route_of(&path) };

@@ -65,12 +65,17 @@ pub struct StorefrontEventBody {
     pub received_at: OffsetDateTime,
     pub status: EventStatusDto,
     /// `sale`, `refund`, … once parsed.
+    #[oai(nullable)]
     pub kind: Option<String>,
+    #[oai(nullable)]
     pub dedupe_key: Option<String>,
     /// Why it failed or was ignored.
+    #[oai(nullable)]
     pub error: Option<String>,
+    #[oai(nullable)]
     pub license_key: Option<String>,
     pub attempts: u32,
+    #[oai(nullable)]
     pub processed_at: Option<OffsetDateTime>,
     /// The query string without secrets.
     pub query: String,
@@ -100,6 +105,7 @@ impl From<RecordedEvent> for StorefrontEventBody {
 #[derive(Debug, Object)]
 pub struct StorefrontEventPage {
     pub items: Vec<StorefrontEventBody>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -38,8 +38,10 @@ pub struct LeaseAuth(Bearer);
 #[oai(deny_unknown_fields)]
 pub struct UsageRequest {
     /// `session.start`, `export.csv`, … (1-64 of a-z, 0-9, `_.:-`).
+    #[oai(validator(pattern = r"^[a-z0-9_.:-]{1,64}$"))]
     pub event: String,
     /// A JSON object of at most 4096 bytes.
+    #[oai(nullable)]
     pub metadata: Option<Any<serde_json::Value>>,
 }
 
@@ -47,10 +49,14 @@ pub struct UsageRequest {
 #[oai(deny_unknown_fields)]
 pub struct FlagRequest {
     /// `shared_key`, `tamper`, … (1-64 of a-z, 0-9, `_.:-`).
+    #[oai(validator(pattern = r"^[a-z0-9_.:-]{1,64}$"))]
     pub reason: String,
     /// Up to 2000 characters.
+    #[oai(validator(max_length = 2000))]
+    #[oai(nullable)]
     pub message: Option<String>,
     /// A JSON object of at most 4096 bytes.
+    #[oai(nullable)]
     pub metadata: Option<Any<serde_json::Value>>,
 }
 
@@ -114,12 +120,15 @@ pub struct FlagBody {
     pub license_key: String,
     pub activation_id: String,
     pub reason: String,
+    #[oai(nullable)]
     pub message: Option<String>,
     pub metadata: Any<serde_json::Value>,
     pub status: FlagStatusDto,
     /// What the operator did.
+    #[oai(nullable)]
     pub action: Option<String>,
     pub created_at: OffsetDateTime,
+    #[oai(nullable)]
     pub reviewed_at: Option<OffsetDateTime>,
 }
 
@@ -219,12 +228,14 @@ enum AdminTags {
 #[derive(Debug, Object)]
 pub struct UsagePage {
     pub items: Vec<UsageEventBody>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Object)]
 pub struct FlagPage {
     pub items: Vec<FlagBody>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -234,6 +245,7 @@ pub struct ReviewRequest {
     /// `reviewed`, `dismissed` or `actioned`.
     pub status: FlagStatusDto,
     /// What was done; required for `actioned`.
+    #[oai(nullable)]
     pub action: Option<String>,
 }
 
