@@ -433,13 +433,19 @@ fn serve_one(
 }
 
 /// Gumroad's documented sale ping (`adapters/gumroad/tests/fixtures/sale-ping.txt`)
-/// form-encoded, with `sale_id` replaced.
-pub fn gumroad_sale_ping(sale_id: &str) -> String {
+/// form-encoded, with the fields in `overrides` replaced.
+pub fn gumroad_ping(overrides: &[(&str, &str)]) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
     for line in include_str!("../adapters/gumroad/tests/fixtures/sale-ping.txt").lines() {
         if let Some((key, value)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
-            form.append_pair(key, if key == "sale_id" { sale_id } else { value });
+            let value = overrides.iter().find(|(name, _)| *name == key).map_or(value, |(_, value)| value);
+            form.append_pair(key, value);
         }
     }
     form.finish()
+}
+
+/// [`gumroad_ping`] of a sale with its own `sale_id`.
+pub fn gumroad_sale_ping(sale_id: &str) -> String {
+    gumroad_ping(&[("sale_id", sale_id)])
 }

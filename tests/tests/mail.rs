@@ -5,20 +5,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::Value;
-use tessera_blackbox::{assert_exit, cli, stdout_of, FakePostmark, RunningServer};
+use tessera_blackbox::{assert_exit, cli, gumroad_sale_ping, stdout_of, FakePostmark, RunningServer};
 
 const SECRET: &str = "blackbox-gumroad-secret";
 const POSTMARK_TOKEN: &str = "pm-server-token-do-not-log";
-
-fn sale_ping(sale_id: &str) -> String {
-    let mut form = form_urlencoded::Serializer::new(String::new());
-    for line in include_str!("../../adapters/gumroad/tests/fixtures/sale-ping.txt").lines() {
-        if let Some((key, value)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
-            form.append_pair(key, if key == "sale_id" { sale_id } else { value });
-        }
-    }
-    form.finish()
-}
 
 fn configure(dir: &std::path::Path, postmark_url: &str) {
     std::fs::write(
@@ -58,7 +48,7 @@ impl Shop<'_> {
             .http
             .post(format!("{}/webhooks/gumroad?secret={SECRET}", self.public_url))
             .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(sale_ping(sale_id))
+            .body(gumroad_sale_ping(sale_id))
             .send()
             .unwrap();
         (response.status().as_u16(), response.json().unwrap_or(Value::Null))

@@ -7,18 +7,7 @@ use tessera_blackbox::{assert_exit, cli, stdout_of, RunningServer};
 const SECRET: &str = "blackbox-gumroad-secret";
 
 fn sale_ping(product_id: &str, sale_id: &str) -> String {
-    let mut form = form_urlencoded::Serializer::new(String::new());
-    for line in include_str!("../../adapters/gumroad/tests/fixtures/sale-ping.txt").lines() {
-        if let Some((key, value)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
-            let value = match key {
-                "product_id" => product_id,
-                "sale_id" => sale_id,
-                _ => value,
-            };
-            form.append_pair(key, value);
-        }
-    }
-    form.finish()
+    tessera_blackbox::gumroad_ping(&[("product_id", product_id), ("sale_id", sale_id)])
 }
 
 #[test]

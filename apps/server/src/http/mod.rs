@@ -115,13 +115,14 @@ pub fn client_ip(limits: &crate::rate_limit::RateLimits, request: &Request) -> s
     limits.client_ip(peer, forwarded)
 }
 
-/// The `429 RATE_LIMITED` answer, with `Retry-After` and `X-RateLimit-*`.
-pub fn rate_limited(limit: u32, retry_after: std::time::Duration) -> Response {
-    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-    let mut response =
-        errors::ErrorBody::new("RATE_LIMITED", format!("too many requests from this address; retry in {seconds} s"))
-            .into_response();
-    response.set_status(StatusCode::TOO_MANY_REQUESTS);
+/// Whole seconds to wait, rounded up.
+fn seconds_to_wait(retry_after: std::time::Duration) -> u64 {
+    retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)
+}
+
+/// `Retry-After` and `X-RateLimit-*` on a limited answer (JSON or the portal's HTML).
+pub fn set_rate_limit_headers(response: &mut Response, limit: u32, retry_after: std::time::Duration) {
+    let seconds = seconds_to_wait(retry_after);
     let headers = response.headers_mut();
     for (name, value) in [
         ("Retry-After", seconds.to_string()),
@@ -131,6 +132,16 @@ pub fn rate_limited(limit: u32, retry_after: std::time::Duration) -> Response {
     ] {
         headers.insert(name, value.parse().expect("digits are a header value"));
     }
+}
+
+/// The `429 RATE_LIMITED` answer, with `Retry-After` and `X-RateLimit-*`.
+pub fn rate_limited(limit: u32, retry_after: std::time::Duration) -> Response {
+    let seconds = seconds_to_wait(retry_after);
+    let mut response =
+        errors::ErrorBody::new("RATE_LIMITED", format!("too many requests from this address; retry in {seconds} s"))
+            .into_response();
+    response.set_status(StatusCode::TOO_MANY_REQUESTS);
+    set_rate_limit_headers(&mut response, limit, retry_after);
     response
 }
 

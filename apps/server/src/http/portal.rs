@@ -186,15 +186,7 @@ fn limited_page(limit: u32, retry_after: std::time::Duration) -> Response {
         "Too many requests",
         &format!("Too many emails were asked for recently. Please try again in {minutes} minutes."),
     );
-    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-    let headers = response.headers_mut();
-    for (name, value) in [
-        ("Retry-After", seconds.to_string()),
-        ("X-RateLimit-Limit", limit.to_string()),
-        ("X-RateLimit-Remaining", "0".to_owned()),
-    ] {
-        headers.insert(name, value.parse().expect("digits are a header value"));
-    }
+    super::set_rate_limit_headers(&mut response, limit, retry_after);
     response
 }
 
