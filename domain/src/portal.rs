@@ -61,10 +61,6 @@ impl PortalLinks {
         Self { signer, verifier, clock, issuer, lifetime }
     }
 
-    pub fn lifetime(&self) -> Duration {
-        self.lifetime
-    }
-
     /// A link for `email`, valid for the configured lifetime from now.
     pub fn issue(&self, email: &EmailAddress) -> Result<PortalLink, SignError> {
         let now = now_seconds(self.clock.as_ref());
@@ -157,10 +153,6 @@ impl PortalService {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self { licenses, activation, outbox, links, catalog, clock }
-    }
-
-    pub fn links(&self) -> &PortalLinks {
-        &self.links
     }
 
     async fn shown_licenses(&self, email: &EmailAddress) -> Result<Vec<License>, RepositoryError> {

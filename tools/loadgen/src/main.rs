@@ -221,21 +221,28 @@ struct Tally {
 async fn connection(http: reqwest::Client, public: String, load: Load, index: usize, deadline: Instant) -> Tally {
     let mut tally = Tally::default();
     let mut n = 0u64;
+    // Built once: the generator's own work per request should stay small.
+    let url = match &load {
+        Load::Validate { .. } => format!("{public}/v1/validate"),
+        Load::Activate { .. } => format!("{public}/v1/activate"),
+        Load::Heartbeat { .. } => format!("{public}/v1/heartbeat"),
+        Load::Webhook => format!("{public}/webhooks/gumroad?secret={GUMROAD_SECRET}"),
+    };
     while Instant::now() < deadline {
         n += 1;
         let request = match &load {
-            Load::Validate { key, fingerprint } => http
-                .post(format!("{public}/v1/validate"))
-                .json(&json!({"license_key": key, "fingerprint": fingerprint})),
+            Load::Validate { key, fingerprint } => {
+                http.post(&url).json(&json!({"license_key": key, "fingerprint": fingerprint}))
+            }
             Load::Activate { keys } => http
-                .post(format!("{public}/v1/activate"))
+                .post(&url)
                 .json(&json!({"license_key": keys[index % keys.len()], "fingerprint": format!("load-{index}-{n}")})),
             Load::Heartbeat { leases } => {
                 let (lease, fingerprint) = &leases[index % leases.len()];
-                http.post(format!("{public}/v1/heartbeat")).json(&json!({"lease": lease, "fingerprint": fingerprint}))
+                http.post(&url).json(&json!({"lease": lease, "fingerprint": fingerprint}))
             }
             Load::Webhook => http
-                .post(format!("{public}/webhooks/gumroad?secret={GUMROAD_SECRET}"))
+                .post(&url)
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .body(sale_ping(&format!("load-sale-{index}-{n}"))),
         };
