@@ -16,9 +16,15 @@ target=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p tessera-server -p tessera-loadgen
 mkdir -p bench/results
 
-echo "== SQLite"
+echo "== SQLite (sqlite_synchronous = full, the durable default)"
 "$target/release/tessera-loadgen" --server "$target/release/tessera-server" --database sqlite \
   --seconds "$seconds" --out bench/results/load-sqlite.json
+
+# The cost of durability: the write workloads again with synchronous = NORMAL.
+echo "== SQLite (sqlite_synchronous = normal: faster, a power loss can drop the last writes)"
+"$target/release/tessera-loadgen" --server "$target/release/tessera-server" --database sqlite \
+  --sqlite-synchronous normal --workloads activate,heartbeat,webhook --connections 64 \
+  --seconds "$seconds" --out bench/results/load-sqlite-normal.json
 
 admin=${TESSERA_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}
 if psql "$admin" -qtAc 'select 1' >/dev/null 2>&1; then

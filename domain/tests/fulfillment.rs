@@ -8,6 +8,7 @@ use futures::executor::block_on;
 use futures::future::join_all;
 use tessera_domain::audit::{Actor, AuditLog};
 use tessera_domain::catalog::{Catalog, Product, Tier};
+use tessera_domain::clock::Clock;
 use tessera_domain::issuance::IssuanceService;
 use tessera_domain::license::{LicenseFilter, LicenseKey, LicenseRepository, LicenseState};
 use tessera_domain::mail::{MailSettings, OutboxService, RetryPolicy};
@@ -40,11 +41,14 @@ fn world_with(mapped: bool) -> World {
 /// A fulfillment service over `store`; `mapped` says whether the Gumroad
 /// product is mapped to a Tessera product yet.
 fn world_on(store: Arc<InMemoryLicenseRepository>, mapped: bool) -> World {
+    world_of(store, mapped, None)
+}
+
+/// As [`world_on`], with Gumroad's `seller_id` configured when `seller` is given.
+fn world_of(store: Arc<InMemoryLicenseRepository>, mapped: bool, seller: Option<&str>) -> World {
     let tier = |slug: &str| {
-        (
-            slug.to_owned(),
-            Tier { slug: slug.into(), features: vec![], seats: 2, duration_days: None, app_versions: None },
-        )
+        let (features, seats) = if slug == "pro" { (vec!["export".to_owned()], 5) } else { (vec![], 2) };
+        (slug.to_owned(), Tier { slug: slug.into(), features, seats, duration_days: None, app_versions: None })
     };
     let catalog = Arc::new(
         Catalog::new(vec![Product {
@@ -64,10 +68,10 @@ fn world_on(store: Arc<InMemoryLicenseRepository>, mapped: bool) -> World {
     let mapping = ProductMapping {
         product: "pencil".into(),
         tier: "basic".into(),
-        variant_tiers: BTreeMap::from([("Pro".to_owned(), "pro".to_owned())]),
+        variant_tiers: BTreeMap::from([("Pro".to_owned(), "pro".to_owned()), ("Basic".to_owned(), "basic".to_owned())]),
     };
     let gumroad = ConfiguredStorefront {
-        adapter: Arc::new(GumroadStorefront::new(SECRET, None)),
+        adapter: Arc::new(GumroadStorefront::new(SECRET, seller.map(str::to_owned))),
         on_refund: RefundPolicy::Revoke,
         products: if mapped { BTreeMap::from([(PRODUCT_ID.to_owned(), mapping)]) } else { BTreeMap::new() },
     };
@@ -368,5 +372,155 @@ fn a_lost_email_is_queued_again_by_replaying_the_sale() {
         assert_eq!(replayed.outcome.status, EventStatus::Duplicate);
         let queued = world.outbox.list(&Default::default(), &PageRequest::first(50)).await.unwrap().items;
         assert_eq!(queued.len(), 1, "the replay found the email queued and queued nothing more");
+    })
+}
+
+/// A subscription ping as Gumroad's `Subscription::PingNotification` builds
+/// it: subscription-shaped, without `seller_id`, the subscriber's `user_email`.
+fn gumroad_subscription_ping(resource_name: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in [
+        ("subscription_id", "sub-1"),
+        ("product_id", PRODUCT_ID),
+        ("product_name", "Pencil Pro"),
+        ("user_id", "3523953790232"),
+        ("user_email", "customer@example.com"),
+        ("purchase_ids[]", SALE_ID),
+        ("created_at", "2026-11-23T12:00:00.000Z"),
+        ("charge_occurrence_count", ""),
+        ("recurrence", "monthly"),
+        ("free_trial_ends_at", ""),
+        ("resource_name", resource_name),
+    ]
+    .iter()
+    .chain(extra)
+    {
+        form.append_pair(key, value);
+    }
+    form.finish().into_bytes()
+}
+
+/// With `seller_id` configured, every subscription event of a membership does
+/// its job: upgrade now, downgrade at the next charge, cancellation stops
+/// renewal, the end ends the license, a restart resumes renewal.
+#[test]
+fn a_membership_follows_every_gumroad_subscription_event_with_seller_id_configured() {
+    block_on(async {
+        let world = world_of(Arc::new(InMemoryLicenseRepository::new()), true, Some("kL0psVL2admJSYRNs-OCMg=="));
+        let receive = |body: Vec<u8>| world.fulfillment.receive("gumroad", delivery(SECRET, body));
+        let sale = ping(&[("subscription_id", "sub-1"), ("recurrence", "monthly"), ("variants[Tier]", "Basic")]);
+        let sold = receive(sale).await.unwrap();
+        let key = LicenseKey::parse(sold.outcome.license_key.as_deref().unwrap()).unwrap();
+        let basic = world.issuance.get(&key).await.unwrap();
+        assert_eq!((basic.tier.as_str(), basic.seats), ("basic", 2));
+        let paid_through = basic.expires_at.unwrap();
+
+        // Upgrade, effective now: the license moves to pro and is re-signed; its term stays.
+        let upgrade = gumroad_subscription_ping(
+            "subscription_updated",
+            &[
+                ("type", "upgrade"),
+                ("effective_as_of", "2026-11-23T12:00:00.000Z"),
+                ("old_plan[tier][id]", "t-basic"),
+                ("old_plan[tier][name]", "Basic"),
+                ("new_plan[tier][id]", "t-pro"),
+                ("new_plan[tier][name]", "Pro"),
+                ("new_plan[recurrence]", "monthly"),
+                ("new_plan[quantity]", "1"),
+            ],
+        );
+        let upgraded = receive(upgrade.clone()).await.unwrap();
+        assert_eq!(upgraded.outcome.status, EventStatus::Processed, "{:?}", upgraded.outcome);
+        assert!(upgraded.outcome_recorded);
+        let pro = world.issuance.get(&key).await.unwrap();
+        assert_eq!((pro.tier.as_str(), pro.seats, pro.features.clone()), ("pro", 5, vec!["export".to_owned()]));
+        assert_eq!(pro.expires_at, Some(paid_through));
+        assert_ne!(pro.token, basic.token, "re-signed with the new tier");
+        assert_eq!(receive(upgrade).await.unwrap().outcome.status, EventStatus::Duplicate);
+
+        // Downgrade at the end of the paid period: nothing changes yet ...
+        let downgrade = gumroad_subscription_ping(
+            "subscription_updated",
+            &[
+                ("type", "downgrade"),
+                ("effective_as_of", "2026-12-24T12:00:00.000Z"),
+                ("new_plan[tier][name]", "Basic"),
+                ("new_plan[recurrence]", "monthly"),
+            ],
+        );
+        let deferred = receive(downgrade).await.unwrap();
+        assert_eq!(deferred.outcome.status, EventStatus::Ignored);
+        assert!(deferred.outcome.error.as_deref().unwrap().contains("first charge after that"));
+        assert_eq!(world.issuance.get(&key).await.unwrap().tier, "pro");
+        // ... and the charge of the new plan moves the license and extends it.
+        world.clock.set(datetime!(2026-12-24 12:00 UTC));
+        let charge = ping(&[
+            ("subscription_id", "sub-1"),
+            ("recurrence", "monthly"),
+            ("is_recurring_charge", "true"),
+            ("sale_id", "C1"),
+            ("sale_timestamp", "2026-12-24T12:00:00Z"),
+            ("variants[Tier]", "Basic"),
+        ]);
+        assert_eq!(receive(charge).await.unwrap().outcome.status, EventStatus::Processed);
+        let charged = world.issuance.get(&key).await.unwrap();
+        assert_eq!((charged.tier.as_str(), charged.seats), ("basic", 2));
+        assert_eq!(charged.expires_at, Some(datetime!(2026-12-24 12:00 UTC) + time::Duration::days(31)));
+
+        // Cancelled after failed payments: no further renewal, still valid for now.
+        let cancel = gumroad_subscription_ping(
+            "cancellation",
+            &[
+                ("cancelled", "true"),
+                ("cancelled_at", "2027-01-25T12:00:00.000Z"),
+                ("cancelled_due_to_payment_failures", "true"),
+            ],
+        );
+        assert_eq!(receive(cancel).await.unwrap().outcome.status, EventStatus::Processed);
+        let cancelled = world.issuance.get(&key).await.unwrap();
+        assert!(!cancelled.subscription.as_ref().unwrap().renewing);
+        assert_eq!(cancelled.expires_at, charged.expires_at);
+
+        // Ended (failed_payment) before the paid term ran out: the license ends then.
+        let ended_at = datetime!(2027-01-20 00:00 UTC);
+        let end = gumroad_subscription_ping(
+            "subscription_ended",
+            &[("ended_at", "2027-01-20T00:00:00.000Z"), ("ended_reason", "failed_payment")],
+        );
+        world.clock.set(datetime!(2027-01-21 00:00 UTC));
+        assert_eq!(receive(end.clone()).await.unwrap().outcome.status, EventStatus::Processed);
+        let over = world.issuance.get(&key).await.unwrap();
+        assert_eq!(over.expires_at, Some(ended_at));
+        assert_eq!(over.status_at(world.clock.now()), tessera_domain::license::LicenseStatus::Expired);
+        assert_ne!(over.token, cancelled.token, "re-signed with the earlier expiry");
+        assert_eq!(receive(end).await.unwrap().outcome.status, EventStatus::Duplicate);
+
+        // Restarted: renewal resumes, and the next charge brings the license back.
+        let restart =
+            gumroad_subscription_ping("subscription_restarted", &[("restarted_at", "2027-01-21T00:00:00.000Z")]);
+        assert_eq!(receive(restart).await.unwrap().outcome.status, EventStatus::Processed);
+        assert!(world.issuance.get(&key).await.unwrap().subscription.unwrap().renewing);
+        let charge = ping(&[
+            ("subscription_id", "sub-1"),
+            ("recurrence", "monthly"),
+            ("is_recurring_charge", "true"),
+            ("sale_id", "C2"),
+            ("sale_timestamp", "2027-01-21T00:00:00Z"),
+        ]);
+        assert_eq!(receive(charge).await.unwrap().outcome.status, EventStatus::Processed);
+        let back = world.issuance.get(&key).await.unwrap();
+        assert_eq!(back.status_at(world.clock.now()), tessera_domain::license::LicenseStatus::Active);
+        assert_eq!(back.expires_at, Some(datetime!(2027-01-21 00:00 UTC) + time::Duration::days(31)));
+
+        // Every one of them is recorded, none failed; the audit log names the reasons.
+        let recorded = events(&world).await;
+        assert!(recorded.iter().all(|event| event.status != EventStatus::Failed), "{recorded:?}");
+        let audit = world.store.list_audit(&Default::default(), &PageRequest::first(100)).await.unwrap();
+        let actions: Vec<&str> = audit.items.iter().map(|event| event.action.as_str()).collect();
+        for action in ["license.tier_changed", "subscription.stopped", "subscription.ended", "subscription.resumed"] {
+            assert!(actions.contains(&action), "{action} in {actions:?}");
+        }
+        let stopped = audit.items.iter().find(|event| event.action == "subscription.stopped").unwrap();
+        assert_eq!(stopped.details["reason"], "cancelled after failed payments");
     })
 }

@@ -83,6 +83,9 @@ struct Body {
     /// RFC 3339.
     #[serde(default, with = "time::serde::rfc3339::option")]
     occurred_at: Option<OffsetDateTime>,
+    /// Why (a cancellation's or an end's reason), for the audit log.
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 impl Storefront for CheckoutStorefront {
@@ -99,7 +102,8 @@ impl Storefront for CheckoutStorefront {
         };
         let Ok(timestamp) = timestamp.parse::<i64>() else { return refuse("t= is not a unix timestamp") };
         let now = self.clock.now().unix_timestamp();
-        if (now - timestamp).abs() > TOLERANCE_SECONDS {
+        // Saturating: `t` near i64::MIN or MAX must not wrap into the window.
+        if now.saturating_sub(timestamp).saturating_abs() > TOLERANCE_SECONDS {
             return refuse("the signature is older or newer than five minutes");
         }
         let Some(signature) = unhex(signature) else { return refuse("v1= is not hex") };
@@ -147,6 +151,7 @@ impl Storefront for CheckoutStorefront {
             test: body.test,
             billing_period_days: body.period_days,
             occurred_at: body.occurred_at,
+            reason: present(body.reason),
         })
     }
 }

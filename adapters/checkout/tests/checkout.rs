@@ -55,6 +55,10 @@ fn only_a_fresh_signature_over_the_exact_body_is_accepted() {
     let mut unsigned = signed(&storefront, now, &sale());
     unsigned.headers.clear();
     assert!(refused(&unsigned));
+    // Far-away timestamps must not wrap around into the window.
+    for at in [i64::MIN, i64::MIN + 1, now - (1 << 62) - (1 << 62), i64::MAX] {
+        assert!(refused(&signed(&storefront, at, &sale())), "t={at}");
+    }
     let mut garbled = signed(&storefront, now, &sale());
     garbled.headers[0].1 = "t=abc,v1=zz".into();
     assert!(refused(&garbled));

@@ -3,7 +3,9 @@
 //! bracketed keys (`card[visual]`, `variants[Tier]`, `purchase_ids[]`),
 //! booleans as `true`/`false`, and adds `retry_count` to retries. It cannot
 //! sign its posts, so the post URL carries a secret (`?secret=…`), compared in
-//! constant time; an optional `seller_id` pins the account.
+//! constant time; an optional `seller_id` refuses pings naming another seller
+//! (subscription pings name none). Resource subscriptions may post JSON
+//! instead; it is read into the same keys.
 
 use std::collections::HashMap;
 
@@ -29,21 +31,35 @@ impl GumroadStorefront {
     }
 }
 
-/// The decoded form. Repeated keys (`purchase_ids[]`) keep their first value
-/// here; nothing Tessera reads is repeated.
+/// The decoded ping. Gumroad posts form-encoded bodies (nested hashes as
+/// `new_plan[tier][name]`, arrays as `purchase_ids[]`) or, when the resource
+/// subscription asked for it, JSON; both become the same bracketed keys here.
+/// Repeated keys (`purchase_ids[]`) keep their first value; nothing Tessera
+/// reads is repeated.
 struct Form(HashMap<String, String>);
 
 impl Form {
-    fn parse(body: &[u8]) -> Result<Self, StorefrontError> {
+    fn parse(request: &InboundRequest) -> Result<Self, StorefrontError> {
+        let body = request.body.as_slice();
         if body.is_empty() {
             return Err(StorefrontError::Malformed("empty body".into()));
         }
         if std::str::from_utf8(body).is_err() {
             return Err(StorefrontError::Malformed("the body is not form-encoded text".into()));
         }
+        let json = request.header("content-type").is_some_and(|value| value.contains("json"));
         let mut fields = HashMap::new();
-        for (key, value) in form_urlencoded::parse(body) {
-            fields.entry(key.into_owned()).or_insert_with(|| value.into_owned());
+        if json {
+            let value: serde_json::Value = serde_json::from_slice(body)
+                .map_err(|error| StorefrontError::Malformed(format!("the JSON body does not parse: {error}")))?;
+            if !value.is_object() {
+                return Err(StorefrontError::Malformed("the JSON body is not an object".into()));
+            }
+            flatten(None, &value, &mut fields);
+        } else {
+            for (key, value) in form_urlencoded::parse(body) {
+                fields.entry(key.into_owned()).or_insert_with(|| value.into_owned());
+            }
         }
         if !fields.contains_key("product_id")
             && !fields.contains_key("resource_name")
@@ -79,6 +95,51 @@ impl Form {
             self.0.iter().filter(|(key, value)| key.starts_with("variants[") && !value.trim().is_empty()).collect();
         options.sort();
         options.first().map(|(_, value)| value.trim().to_owned())
+    }
+}
+
+/// A JSON ping as the keys its form-encoded twin would have.
+fn flatten(prefix: Option<&str>, value: &serde_json::Value, fields: &mut HashMap<String, String>) {
+    use serde_json::Value;
+    let key = |name: &str| prefix.map_or_else(|| name.to_owned(), |prefix| format!("{prefix}[{name}]"));
+    match value {
+        Value::Object(members) => {
+            for (name, member) in members {
+                flatten(Some(&key(name)), member, fields);
+            }
+        }
+        Value::Array(items) => {
+            let name = format!("{}[]", prefix.unwrap_or_default());
+            for item in items {
+                flatten(Some(&name), item, fields);
+            }
+        }
+        scalar => {
+            let text = match scalar {
+                Value::String(text) => text.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            fields.entry(prefix.unwrap_or_default().to_owned()).or_insert(text);
+        }
+    }
+}
+
+/// Why a subscription event happened, in Gumroad's terms, for the audit log.
+fn reason_of(kind: EventKind, form: &Form) -> Option<String> {
+    match kind {
+        EventKind::Cancellation => {
+            let by = [
+                ("cancelled_by_buyer", "cancelled by the buyer"),
+                ("cancelled_by_seller", "cancelled by the seller"),
+                ("cancelled_by_admin", "cancelled by Gumroad"),
+                ("cancelled_due_to_payment_failures", "cancelled after failed payments"),
+            ];
+            by.iter().find(|(flag, _)| form.flag(flag)).map(|(_, reason)| (*reason).to_owned())
+        }
+        EventKind::SubscriptionEnded => form.get("ended_reason").map(str::to_owned),
+        EventKind::SubscriptionUpdated => form.get("type").map(str::to_owned),
+        _ => None,
     }
 }
 
@@ -127,9 +188,13 @@ impl Storefront for GumroadStorefront {
         if !matches {
             return Err(StorefrontError::Unauthenticated("wrong or missing ?secret=".into()));
         }
+        // Sale-shaped pings name the seller; subscription-shaped ones
+        // (cancellation, subscription_*) carry no seller_id at all and are
+        // vouched for by the secret alone. Only a ping naming another seller
+        // is refused.
         if let Some(expected) = &self.seller_id {
-            let seller = Form::parse(&request.body).ok().and_then(|form| form.get("seller_id").map(str::to_owned));
-            if seller.as_deref() != Some(expected.as_str()) {
+            let seller = Form::parse(request).ok().and_then(|form| form.get("seller_id").map(str::to_owned));
+            if seller.is_some_and(|seller| seller != *expected) {
                 return Err(StorefrontError::Unauthenticated("a ping for another seller".into()));
             }
         }
@@ -137,7 +202,7 @@ impl Storefront for GumroadStorefront {
     }
 
     fn parse(&self, request: &InboundRequest) -> Result<StorefrontEvent, StorefrontError> {
-        let form = Form::parse(&request.body)?;
+        let form = Form::parse(request)?;
         let kind = kind_of(&form)?;
         let subscription_only = kind.is_subscription_only();
         let sale_id = form.get("sale_id").map(str::to_owned);
@@ -155,24 +220,32 @@ impl Storefront for GumroadStorefront {
             .get("product_id")
             .map(str::to_owned)
             .ok_or_else(|| StorefrontError::Malformed(format!("a {kind} ping without product_id")))?;
+        // A plan change names the new plan's tier and recurrence; every other
+        // ping the purchase's own variant and the subscription's recurrence.
+        let (variant, recurrence) = if kind == EventKind::SubscriptionUpdated {
+            (form.get("new_plan[tier][name]").map(str::to_owned), form.get("new_plan[recurrence]"))
+        } else {
+            (form.variant(), form.get("recurrence"))
+        };
+        let occurred_at = match kind {
+            EventKind::Cancellation => form.time(&["cancelled_at"]),
+            EventKind::SubscriptionEnded => form.time(&["ended_at"]),
+            EventKind::SubscriptionRestarted => form.time(&["restarted_at"]),
+            EventKind::SubscriptionUpdated => form.time(&["effective_as_of"]),
+            _ => form.time(&["sale_timestamp"]),
+        };
         Ok(StorefrontEvent {
             kind,
             sale_id: if subscription_only { None } else { sale_id },
             subscription_id,
             product_ref,
-            variant: form.variant(),
+            variant,
             email: form.get("email").or_else(|| form.get("user_email")).map(str::to_owned),
             name: form.get("full_name").map(str::to_owned),
             test: form.flag("test"),
-            billing_period_days: form.get("recurrence").and_then(recurrence_days),
-            occurred_at: form.time(&[
-                "sale_timestamp",
-                "cancelled_at",
-                "ended_at",
-                "restarted_at",
-                "effective_as_of",
-                "created_at",
-            ]),
+            billing_period_days: recurrence.and_then(recurrence_days),
+            occurred_at: occurred_at.or_else(|| form.time(&["created_at"])),
+            reason: reason_of(kind, &form),
         })
     }
 }

@@ -18,12 +18,31 @@ pub struct DatabaseOptions {
     pub sqlite_readers: u32,
     /// How long a caller waits for a connection before the store counts as unavailable.
     pub acquire_timeout: Duration,
+    /// How SQLite commits: durable (the default) or faster.
+    pub sqlite_durability: SqliteDurability,
 }
 
 impl Default for DatabaseOptions {
     fn default() -> Self {
-        Self { max_connections: 16, sqlite_readers: 4, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 16,
+            sqlite_readers: 4,
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_durability: SqliteDurability::default(),
+        }
     }
+}
+
+/// What an acknowledged SQLite commit survives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SqliteDurability {
+    /// `synchronous = FULL`: every commit is on disk before it is acknowledged,
+    /// so a power loss or OS crash loses nothing that was answered 2xx.
+    #[default]
+    Full,
+    /// `synchronous = NORMAL`: survives a crash of the server, but a power loss
+    /// or OS crash can drop the last commits. Faster writes.
+    Normal,
 }
 
 #[derive(Debug, Error)]
@@ -98,9 +117,13 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
         let connect_options = SqliteConnectOptions::from_str(url)
             .map_err(open)?
             .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL is durable in WAL mode across application crashes; only an
-            // OS crash or power loss can lose the last transactions.
-            .synchronous(SqliteSynchronous::Normal)
+            // FULL syncs the WAL on every commit: an acknowledged sale or
+            // activation survives a power loss. NORMAL only survives a crash of
+            // the process, so it is the operator's explicit choice.
+            .synchronous(match options.sqlite_durability {
+                SqliteDurability::Full => SqliteSynchronous::Full,
+                SqliteDurability::Normal => SqliteSynchronous::Normal,
+            })
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let writer_pool = SqlitePoolOptions::new()
@@ -135,5 +158,39 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
         Ok(Database { reader: connection.clone(), writer: connection })
     } else {
         Err(ConnectError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Statement};
+
+    use super::*;
+
+    async fn synchronous_of(durability: Option<SqliteDurability>) -> (i64, i64) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("durability.db").display());
+        let mut options = DatabaseOptions::default();
+        if let Some(durability) = durability {
+            options.sqlite_durability = durability;
+        }
+        let database = connect(&url, &options).await.expect("open SQLite");
+        let pragma = |connection: DatabaseConnection| async move {
+            let row = connection
+                .query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA synchronous"))
+                .await
+                .expect("PRAGMA synchronous")
+                .expect("a row");
+            row.try_get_by_index::<i64>(0).expect("an integer")
+        };
+        (pragma(database.writer.clone()).await, pragma(database.reader.clone()).await)
+    }
+
+    /// SQLite's codes: 1 = NORMAL, 2 = FULL. Every connection, writer and readers, gets the setting.
+    #[tokio::test]
+    async fn sqlite_commits_durably_unless_told_otherwise() {
+        assert_eq!(synchronous_of(None).await, (2, 2), "the default is FULL");
+        assert_eq!(synchronous_of(Some(SqliteDurability::Full)).await, (2, 2));
+        assert_eq!(synchronous_of(Some(SqliteDurability::Normal)).await, (1, 1));
     }
 }

@@ -19,5 +19,5 @@ mod storefront_event_log;
 pub mod test_support;
 mod usage;
 
-pub use connection::{connect, ConnectError, Database, DatabaseOptions};
+pub use connection::{connect, ConnectError, Database, DatabaseOptions, SqliteDurability};
 pub use license_repository::SeaOrmLicenseRepository;

@@ -14,7 +14,7 @@ use tessera_ring::{
     b64url, generate_private_key_pem, public_key_from_base64url, Keyring, RingRandomSource, SigningKey,
     DEVELOPMENT_KEY_MARKER,
 };
-use tessera_sea_orm::{connect, Database, DatabaseOptions, SeaOrmLicenseRepository};
+use tessera_sea_orm::{connect, Database, DatabaseOptions, SeaOrmLicenseRepository, SqliteDurability};
 use thiserror::Error;
 
 use crate::config::{
@@ -442,7 +442,12 @@ pub fn check(config: &Config) -> Result<Checked, StartupError> {
 }
 
 pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
-    let options = DatabaseOptions { max_connections: config.database.max_connections, ..Default::default() };
+    let sqlite_durability = match config.database.sqlite_synchronous {
+        crate::config::SqliteSynchronous::Full => SqliteDurability::Full,
+        crate::config::SqliteSynchronous::Normal => SqliteDurability::Normal,
+    };
+    let options =
+        DatabaseOptions { max_connections: config.database.max_connections, sqlite_durability, ..Default::default() };
     let database = connect(&config.database.resolved_url()?, &options).await?;
     database.migrate().await?;
     Ok(database)

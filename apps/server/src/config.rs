@@ -127,12 +127,28 @@ pub struct DatabaseConfig {
     pub url_file: Option<PathBuf>,
     /// Postgres pool size.
     pub max_connections: u32,
+    /// SQLite only: `full` (default) commits durably, surviving a power loss;
+    /// `normal` is faster but a power loss can drop the last acknowledged writes.
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: DEFAULT_DATABASE_URL.into(), url_file: None, max_connections: 16 }
+        Self {
+            url: DEFAULT_DATABASE_URL.into(),
+            url_file: None,
+            max_connections: 16,
+            sqlite_synchronous: SqliteSynchronous::Full,
+        }
     }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    #[default]
+    Full,
+    Normal,
 }
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://tessera.db?mode=rwc";

@@ -381,3 +381,34 @@ async fn machines_report_usage_and_flags_that_the_operator_reviews() {
     let (status, body) = report("/v1/usage", Some(lease), json!({"event": "x"})).await;
     assert_eq!((status, body["code"].as_str()), (403, Some("NO_MACHINE")));
 }
+
+/// What the shell itself answers on a signed path — a request the parser
+/// refuses (400), a wrong method (405), a body over 64 KiB (413) — is signed
+/// like the handlers' answers, so a client can tell it from a forgery.
+#[tokio::test]
+async fn every_answer_of_a_signed_path_is_signed() {
+    let world = world();
+    let signed = |response: poem::test::TestResponse| async move {
+        let status = response.0.status().as_u16();
+        let header = response.0.headers().get("Tessera-Signature").map(|value| value.to_str().unwrap().to_owned());
+        (status, header, response.0.into_body().into_vec().await.unwrap())
+    };
+    for path in ["/v1/activate", "/v1/validate", "/v1/heartbeat"] {
+        let not_json = world.public.post(path).content_type("application/json").body("{not json").send().await;
+        let wrong_method = world.public.get(path).send().await;
+        let too_large = world
+            .public
+            .post(path)
+            .content_type("application/json")
+            .body(format!("{{\"pad\":\"{}\"}}", "x".repeat(70 * 1024)))
+            .send()
+            .await;
+        for (expected, response) in [(400, not_json), (405, wrong_method), (413, too_large)] {
+            let (status, header, body) = signed(response).await;
+            assert_eq!(status, expected, "{path}: {}", String::from_utf8_lossy(&body));
+            let header = header.unwrap_or_else(|| panic!("{path} {status} carries Tessera-Signature"));
+            assert!(signature_verifies(&world, &header, &body), "{path} {status}");
+            assert!(json_of(&body)["code"].is_string(), "{path} {status}: a JSON error body");
+        }
+    }
+}

@@ -68,6 +68,31 @@ pub enum ChangeStateError {
     InvalidReason,
     #[error("the license kept changing; try again")]
     Contended,
+    /// A change that alters the signed claims (a subscription's end) could not re-sign.
+    #[error(transparent)]
+    Signing(#[from] SignError),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// Moving a license to another tier of its product (a storefront plan change).
+#[derive(Debug, Error)]
+pub enum ChangeTierError {
+    #[error("no license with key {0}")]
+    NotFound(LicenseKey),
+    #[error("product `{product}` has no tier `{tier}`")]
+    UnknownTier { product: String, tier: String },
+    #[error("license {key} is a license of `{actual}`, not of `{expected}`")]
+    OtherProduct { key: LicenseKey, expected: String, actual: String },
+    /// Already on that tier (a redelivery, or the operator moved it first).
+    #[error("the license is already on tier `{0}`")]
+    AlreadyOnTier(String),
+    #[error("cannot change the tier of a license that is revoked")]
+    Revoked,
+    #[error("the license kept changing; try again")]
+    Contended,
+    #[error(transparent)]
+    Signing(#[from] SignError),
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }

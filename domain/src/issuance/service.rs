@@ -89,6 +89,24 @@ pub struct SubscriptionCharge {
     pub charged_at: OffsetDateTime,
     /// The billing period paid for; `None`: the tier's `duration_days`.
     pub period_days: Option<u32>,
+    /// The tier the charge paid for, when the storefront says: a plan change
+    /// that took effect at this charge moves the license to it.
+    pub tier: Option<String>,
+}
+
+/// What a state change writes to the audit log, and whether it changes the
+/// signed claims (then the token is re-signed in the same write).
+struct StateChange {
+    verb: &'static str,
+    action: &'static str,
+    details: Value,
+    resign: bool,
+}
+
+impl StateChange {
+    fn new(verb: &'static str, action: &'static str, details: Value) -> Self {
+        Self { verb, action, details, resign: false }
+    }
 }
 
 /// The issuance use cases: mint, find, list, revoke, suspend, reinstate, renew.
@@ -285,9 +303,8 @@ impl IssuanceService {
         if reason.is_empty() || reason.chars().count() > 500 {
             return Err(ChangeStateError::InvalidReason);
         }
-        self.change_state(key, actor, "revoke", "license.revoked", json!({ "reason": reason }), |license| match license
-            .state
-        {
+        let change = StateChange::new("revoke", "license.revoked", json!({ "reason": reason }));
+        self.change_state(key, actor, change, |license| match license.state {
             LicenseState::Revoked => false,
             LicenseState::Active | LicenseState::Suspended => {
                 license.state = LicenseState::Revoked;
@@ -300,7 +317,7 @@ impl IssuanceService {
 
     /// Suspends an active license; [`Self::reinstate`] undoes it.
     pub async fn suspend(&self, key: &LicenseKey, actor: Actor) -> Result<License, ChangeStateError> {
-        self.change_state(key, actor, "suspend", "license.suspended", json!({}), |license| {
+        self.change_state(key, actor, StateChange::new("suspend", "license.suspended", json!({})), |license| {
             let allowed = license.state == LicenseState::Active;
             if allowed {
                 license.state = LicenseState::Suspended;
@@ -311,7 +328,7 @@ impl IssuanceService {
     }
 
     pub async fn reinstate(&self, key: &LicenseKey, actor: Actor) -> Result<License, ChangeStateError> {
-        self.change_state(key, actor, "reinstate", "license.reinstated", json!({}), |license| {
+        self.change_state(key, actor, StateChange::new("reinstate", "license.reinstated", json!({})), |license| {
             let allowed = license.state == LicenseState::Suspended;
             if allowed {
                 license.state = LicenseState::Active;
@@ -327,9 +344,7 @@ impl IssuanceService {
         &self,
         key: &LicenseKey,
         actor: Actor,
-        verb: &'static str,
-        action: &str,
-        details: Value,
+        change: StateChange,
         transition: impl Fn(&mut License) -> bool,
     ) -> Result<License, ChangeStateError> {
         for _ in 0..MAX_UPDATE_ATTEMPTS {
@@ -338,12 +353,15 @@ impl IssuanceService {
             let now = self.now();
             let status = license.status_at(now);
             if !transition(&mut license) {
-                return Err(ChangeStateError::InvalidTransition { action: verb, status });
+                return Err(ChangeStateError::InvalidTransition { action: change.verb, status });
             }
             let expected = license.version;
             license.version += 1;
             license.updated_at = now;
-            let audit = self.audit(&actor, action, &license, details.clone());
+            if change.resign {
+                license.token = self.sign(&license)?;
+            }
+            let audit = self.audit(&actor, change.action, &license, change.details.clone());
             match self.licenses.update(&license, expected, &audit).await {
                 Ok(()) => return Ok(license),
                 Err(UpdateLicenseError::Conflict | UpdateLicenseError::AlreadyApplied) => continue,
@@ -357,7 +375,7 @@ impl IssuanceService {
     /// Extends a license and re-signs its token. The new term starts at the later
     /// of now and the current expiry, so renewing early loses no days.
     pub async fn renew(&self, key: &LicenseKey, request: RenewLicense, actor: Actor) -> Result<License, RenewError> {
-        self.extend(key, request, None, actor, |_| Ok(())).await
+        self.extend(key, request, None, None, actor, |_| Ok(())).await
     }
 
     /// Applies one paid charge of a license's subscription: the term runs from
@@ -372,12 +390,11 @@ impl IssuanceService {
     ) -> Result<License, RenewError> {
         let request = RenewLicense { duration_days: charge.period_days, expires_at: None };
         let charged_at = charge.charged_at;
-        self.extend(key, request, Some((charge.effect_key.as_str(), charged_at)), actor, |license| {
-            match &license.subscription {
-                Some(subscription) if subscription.renewing => Ok(()),
-                Some(_) => Err(RenewError::NotRenewing),
-                None => Err(RenewError::InvalidTerm("the license follows no subscription".into())),
-            }
+        let paid_for = Some((charge.effect_key.as_str(), charged_at));
+        self.extend(key, request, paid_for, charge.tier.as_deref(), actor, |license| match &license.subscription {
+            Some(subscription) if subscription.renewing => Ok(()),
+            Some(_) => Err(RenewError::NotRenewing),
+            None => Err(RenewError::InvalidTerm("the license follows no subscription".into())),
         })
         .await
     }
@@ -387,6 +404,7 @@ impl IssuanceService {
         key: &LicenseKey,
         request: RenewLicense,
         charge: Option<(&str, OffsetDateTime)>,
+        tier: Option<&str>,
         actor: Actor,
         allowed: impl Fn(&License) -> Result<(), RenewError>,
     ) -> Result<License, RenewError> {
@@ -417,6 +435,12 @@ impl IssuanceService {
             // A late or replayed charge never shortens the license.
             let new_expiry = previous.filter(|_| charge.is_some()).map_or(new_expiry, |at| at.max(new_expiry));
             let expected = license.version;
+            let previous_tier = license.tier.clone();
+            if let Some(tier) = tier.and_then(|slug| self.catalog.product(&license.product)?.tier(slug)) {
+                license.tier = tier.slug.clone();
+                license.features = tier.features.clone();
+                license.seats = tier.seats;
+            }
             license.expires_at = Some(new_expiry);
             license.version += 1;
             license.updated_at = now;
@@ -425,6 +449,8 @@ impl IssuanceService {
                 "previous_expires_at": previous.map(OffsetDateTime::unix_timestamp),
                 "expires_at": new_expiry.unix_timestamp(),
                 "charge": charge.map(|(effect, _)| effect),
+                "previous_tier": (previous_tier != license.tier).then_some(previous_tier),
+                "tier": license.tier,
             });
             let audit = self.audit(&actor, "license.renewed", &license, details);
             let written = match charge {
@@ -443,16 +469,19 @@ impl IssuanceService {
     }
 
     /// Stops (`false`) or resumes (`true`) extensions by the license's
-    /// subscription. The license itself stays valid until it expires.
+    /// subscription (a cancellation, a restart). The license itself stays valid
+    /// until it expires. `reason` (e.g. "cancelled by the buyer") goes to the audit log.
     pub async fn set_renewing(
         &self,
         key: &LicenseKey,
         renewing: bool,
+        reason: Option<&str>,
         actor: Actor,
     ) -> Result<License, ChangeStateError> {
         let (verb, action) =
             if renewing { ("resume", "subscription.resumed") } else { ("stop renewing", "subscription.stopped") };
-        self.change_state(key, actor, verb, action, json!({}), |license| match &mut license.subscription {
+        let change = StateChange::new(verb, action, json!({ "reason": reason }));
+        self.change_state(key, actor, change, |license| match &mut license.subscription {
             Some(subscription) if subscription.renewing != renewing => {
                 subscription.renewing = renewing;
                 true
@@ -460,6 +489,80 @@ impl IssuanceService {
             _ => false,
         })
         .await
+    }
+
+    /// Ends the license's subscription at `ended_at`: no charge extends it any
+    /// more, and it expires at `ended_at` unless it already expires earlier.
+    /// The token is re-signed with that expiry. A restart and a new charge bring
+    /// it back. `reason` (e.g. `failed_payment`) goes to the audit log.
+    pub async fn end_subscription(
+        &self,
+        key: &LicenseKey,
+        ended_at: OffsetDateTime,
+        reason: Option<&str>,
+        actor: Actor,
+    ) -> Result<License, ChangeStateError> {
+        let details = json!({ "ended_at": ended_at.unix_timestamp(), "reason": reason });
+        let change = StateChange { resign: true, ..StateChange::new("end", "subscription.ended", details) };
+        self.change_state(key, actor, change, |license| {
+            let Some(subscription) = &mut license.subscription else { return false };
+            let expiry = license.expires_at.map_or(ended_at, |at| at.min(ended_at));
+            if !subscription.renewing && license.expires_at == Some(expiry) {
+                return false;
+            }
+            subscription.renewing = false;
+            license.expires_at = Some(expiry);
+            true
+        })
+        .await
+    }
+
+    /// Moves a license to another tier of its product (a storefront plan
+    /// change): the tier's features and seats, the expiry kept, re-signed.
+    /// Machines already active keep their seats; new activations count against
+    /// the new seat limit.
+    pub async fn change_tier(
+        &self,
+        key: &LicenseKey,
+        product: &str,
+        tier: &str,
+        actor: Actor,
+    ) -> Result<License, ChangeTierError> {
+        let unknown = || ChangeTierError::UnknownTier { product: product.to_owned(), tier: tier.to_owned() };
+        let new_tier = self.catalog.product(product).and_then(|found| found.tier(tier)).ok_or_else(unknown)?;
+        for _ in 0..MAX_UPDATE_ATTEMPTS {
+            let mut license =
+                self.licenses.find_by_key(key).await?.ok_or_else(|| ChangeTierError::NotFound(key.clone()))?;
+            if license.product != product {
+                return Err(ChangeTierError::OtherProduct {
+                    key: key.clone(),
+                    expected: product.to_owned(),
+                    actual: license.product,
+                });
+            }
+            if license.state == LicenseState::Revoked {
+                return Err(ChangeTierError::Revoked);
+            }
+            if license.tier == new_tier.slug {
+                return Err(ChangeTierError::AlreadyOnTier(license.tier));
+            }
+            let previous = std::mem::replace(&mut license.tier, new_tier.slug.clone());
+            license.features = new_tier.features.clone();
+            license.seats = new_tier.seats;
+            let expected = license.version;
+            license.version += 1;
+            license.updated_at = self.now();
+            license.token = self.sign(&license)?;
+            let details = json!({ "previous_tier": previous, "tier": license.tier, "seats": license.seats });
+            let audit = self.audit(&actor, "license.tier_changed", &license, details);
+            match self.licenses.update(&license, expected, &audit).await {
+                Ok(()) => return Ok(license),
+                Err(UpdateLicenseError::Conflict | UpdateLicenseError::AlreadyApplied) => continue,
+                Err(UpdateLicenseError::NotFound(key)) => return Err(ChangeTierError::NotFound(key)),
+                Err(UpdateLicenseError::Repository(error)) => return Err(error.into()),
+            }
+        }
+        Err(ChangeTierError::Contended)
     }
 
     fn tier_duration(&self, license: &License) -> Result<u32, RenewError> {

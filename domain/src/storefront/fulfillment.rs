@@ -13,8 +13,9 @@
 //!   won → reinstate, each found through the sale's idempotency key;
 //! - a sale with a subscription id makes a subscription license that follows
 //!   it: each recurring charge extends it once (the store records the charge
-//!   in the same transaction), cancellation and subscription end stop that,
-//!   a restart resumes it;
+//!   in the same transaction), cancellation stops that, a restart resumes it,
+//!   the subscription's end ends the license when it ended, and a plan change
+//!   moves it to the new plan's tier (re-signed);
 //! - anything that cannot be processed is kept as a failed event with its
 //!   reason, to be replayed after the operator fixes the cause.
 
@@ -30,8 +31,10 @@ use super::{
 };
 use crate::audit::Actor;
 use crate::clock::{now_seconds, Clock};
-use crate::issuance::{ChangeStateError, IssuanceService, MintError, MintLicense, RenewError, SubscriptionCharge};
-use crate::license::{CustomerName, EmailAddress, IdempotencyKey, LicenseKey, LicenseKind, LicenseRepository};
+use crate::issuance::{
+    ChangeStateError, ChangeTierError, IssuanceService, MintError, MintLicense, RenewError, SubscriptionCharge,
+};
+use crate::license::{CustomerName, EmailAddress, IdempotencyKey, License, LicenseKey, LicenseKind, LicenseRepository};
 use crate::mail::OutboxService;
 use crate::random::{new_id, RandomSource};
 use crate::repository::RepositoryError;
@@ -43,6 +46,14 @@ pub struct ProductMapping {
     pub tier: String,
     /// A purchased variant (e.g. Gumroad `variants[Tier]` = `Pro`) → tier slug.
     pub variant_tiers: BTreeMap<String, String>,
+}
+
+impl ProductMapping {
+    /// The tier a purchased variant (or plan tier) maps to; the mapping's own
+    /// tier for an unmapped or absent variant.
+    pub fn tier_of(&self, variant: Option<&str>) -> &str {
+        variant.and_then(|variant| self.variant_tiers.get(variant)).unwrap_or(&self.tier)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -214,12 +225,11 @@ impl FulfillmentService {
             EventKind::Refund => self.change_sale(name, &event, Change::Revoke).await,
             EventKind::Dispute => self.change_sale(name, &event, Change::Suspend).await,
             EventKind::DisputeWon => self.change_sale(name, &event, Change::Reinstate).await,
-            EventKind::RecurringCharge => self.apply_charge(name, &event).await,
-            EventKind::Cancellation | EventKind::SubscriptionEnded => self.set_renewing(name, &event, false).await,
+            EventKind::RecurringCharge => self.apply_charge(name, configured, &event).await,
+            EventKind::Cancellation => self.set_renewing(name, &event, false).await,
             EventKind::SubscriptionRestarted => self.set_renewing(name, &event, true).await,
-            EventKind::SubscriptionUpdated => Err(Fault::Ignored(
-                "plan changes are recorded but not applied; change the license's tier by hand if needed".into(),
-            )),
+            EventKind::SubscriptionEnded => self.end_subscription(name, &event).await,
+            EventKind::SubscriptionUpdated => self.change_plan(name, configured, &event).await,
         };
         match result {
             Ok((status, key)) => outcome(status, Some(&event), None, Some(key)),
@@ -240,12 +250,7 @@ impl FulfillmentService {
                 event.product_ref, event.product_ref
             ))
         })?;
-        let tier = event
-            .variant
-            .as_ref()
-            .and_then(|variant| mapping.variant_tiers.get(variant))
-            .unwrap_or(&mapping.tier)
-            .clone();
+        let tier = mapping.tier_of(event.variant.as_deref()).to_owned();
         let email = event
             .email
             .as_deref()
@@ -296,13 +301,25 @@ impl FulfillmentService {
         Ok((status, key))
     }
 
-    async fn apply_charge(&self, storefront: &str, event: &StorefrontEvent) -> Result<(EventStatus, String), Fault> {
+    async fn apply_charge(
+        &self,
+        storefront: &str,
+        configured: &ConfiguredStorefront,
+        event: &StorefrontEvent,
+    ) -> Result<(EventStatus, String), Fault> {
         let key = self.license_of_subscription(storefront, event).await?;
         let sale_id = event.sale_id.clone().unwrap_or_default();
+        // A charge names the plan it paid for: a downgrade that took effect at
+        // this charge moves the license with it.
+        let tier = event
+            .variant
+            .as_deref()
+            .and_then(|variant| Some(configured.products.get(&event.product_ref)?.tier_of(Some(variant)).to_owned()));
         let charge = SubscriptionCharge {
             effect_key: format!("{storefront}:charge:{sale_id}"),
             charged_at: event.occurred_at.unwrap_or_else(|| now_seconds(self.clock.as_ref())),
             period_days: event.billing_period_days,
+            tier,
         };
         match self.issuance.extend_for_charge(&key, &charge, Actor::Storefront(storefront.to_owned())).await {
             Ok(license) => Ok((EventStatus::Processed, license.key.to_string())),
@@ -321,9 +338,52 @@ impl FulfillmentService {
         renewing: bool,
     ) -> Result<(EventStatus, String), Fault> {
         let key = self.license_of_subscription(storefront, event).await?;
-        match self.issuance.set_renewing(&key, renewing, Actor::Storefront(storefront.to_owned())).await {
+        let actor = Actor::Storefront(storefront.to_owned());
+        let result = self.issuance.set_renewing(&key, renewing, event.reason.as_deref(), actor).await;
+        state_changed(result, &key)
+    }
+
+    /// The subscription is over (Gumroad `subscription_ended`, whatever its
+    /// `ended_reason`): no more renewals, and the license ends when it did.
+    async fn end_subscription(
+        &self,
+        storefront: &str,
+        event: &StorefrontEvent,
+    ) -> Result<(EventStatus, String), Fault> {
+        let key = self.license_of_subscription(storefront, event).await?;
+        let ended_at = event.occurred_at.unwrap_or_else(|| now_seconds(self.clock.as_ref()));
+        let actor = Actor::Storefront(storefront.to_owned());
+        let result = self.issuance.end_subscription(&key, ended_at, event.reason.as_deref(), actor).await;
+        state_changed(result, &key)
+    }
+
+    /// An upgrade or downgrade: the license moves to the tier the new plan maps
+    /// to and is re-signed. A change that takes effect later (a downgrade at
+    /// the end of the paid period) is applied by the first charge after it.
+    async fn change_plan(
+        &self,
+        storefront: &str,
+        configured: &ConfiguredStorefront,
+        event: &StorefrontEvent,
+    ) -> Result<(EventStatus, String), Fault> {
+        let key = self.license_of_subscription(storefront, event).await?;
+        let mapping = configured.products.get(&event.product_ref).ok_or_else(|| {
+            Fault::Failed(format!(
+                "no product mapping for {storefront} product `{}`; add [storefronts.{storefront}.products.\"{}\"] and replay",
+                event.product_ref, event.product_ref
+            ))
+        })?;
+        let tier = mapping.tier_of(event.variant.as_deref());
+        let now = now_seconds(self.clock.as_ref());
+        if let Some(effective) = event.occurred_at.filter(|at| *at > now) {
+            return Err(Fault::Ignored(format!(
+                "the plan change to tier `{tier}` takes effect at {effective}; the first charge after that moves the license"
+            )));
+        }
+        let actor = Actor::Storefront(storefront.to_owned());
+        match self.issuance.change_tier(&key, &mapping.product, tier, actor).await {
             Ok(license) => Ok((EventStatus::Processed, license.key.to_string())),
-            Err(ChangeStateError::InvalidTransition { .. }) => Ok((EventStatus::Duplicate, key.to_string())),
+            Err(ChangeTierError::AlreadyOnTier(_)) => Ok((EventStatus::Duplicate, key.to_string())),
             Err(error) => Err(Fault::Failed(error.to_string())),
         }
     }
@@ -357,12 +417,7 @@ impl FulfillmentService {
             Change::Suspend => self.issuance.suspend(&key, actor).await,
             Change::Reinstate => self.issuance.reinstate(&key, actor).await,
         };
-        match result {
-            Ok(license) => Ok((EventStatus::Processed, license.key.to_string())),
-            // Already in the state the event asks for (a redelivery, or the operator acted first).
-            Err(ChangeStateError::InvalidTransition { .. }) => Ok((EventStatus::Duplicate, key.to_string())),
-            Err(error) => Err(Fault::Failed(error.to_string())),
-        }
+        state_changed(result, &key)
     }
 
     async fn license_of_sale(&self, storefront: &str, sale_id: &str) -> Result<LicenseKey, Fault> {
@@ -374,6 +429,16 @@ impl FulfillmentService {
         found
             .map(|(license, _)| license.key)
             .ok_or_else(|| Fault::Failed(format!("no license was minted for {storefront} sale `{sale_id}`")))
+    }
+}
+
+/// A state change's outcome: done, or already in the state the event asks for
+/// (a redelivery, or the operator acted first).
+fn state_changed(result: Result<License, ChangeStateError>, key: &LicenseKey) -> Result<(EventStatus, String), Fault> {
+    match result {
+        Ok(license) => Ok((EventStatus::Processed, license.key.to_string())),
+        Err(ChangeStateError::InvalidTransition { .. }) => Ok((EventStatus::Duplicate, key.to_string())),
+        Err(error) => Err(Fault::Failed(error.to_string())),
     }
 }
 

@@ -94,6 +94,7 @@ pub struct StorefrontEvent {
     /// The storefront's product id, mapped to a product and tier by configuration.
     pub product_ref: String,
     /// The purchased variant or tier option, if any (e.g. Gumroad `variants[Tier]`).
+    /// For a plan change, the new plan's tier option.
     pub variant: Option<String>,
     pub email: Option<String>,
     pub name: Option<String>,
@@ -102,7 +103,12 @@ pub struct StorefrontEvent {
     /// The subscription's billing period in days (Gumroad `recurrence`), when
     /// the storefront says; otherwise the tier's `duration_days` applies.
     pub billing_period_days: Option<u32>,
+    /// When it happened; for a plan change, when it takes effect; for a
+    /// subscription's end, when it ended.
     pub occurred_at: Option<OffsetDateTime>,
+    /// Why, in the storefront's words, for the audit log (e.g. "cancelled by
+    /// the buyer", "failed_payment", "upgrade").
+    pub reason: Option<String>,
 }
 
 impl StorefrontEvent {

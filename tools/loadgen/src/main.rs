@@ -46,6 +46,9 @@ struct Args {
     /// Workloads to run.
     #[arg(long, value_delimiter = ',', default_value = "validate,activate,heartbeat,webhook")]
     workloads: Vec<String>,
+    /// SQLite's `[database] sqlite_synchronous`: `full` (the durable default) or `normal`.
+    #[arg(long, default_value = "full")]
+    sqlite_synchronous: String,
     /// Licenses the `activate` connections spread over (1: all on one license).
     #[arg(long, default_value_t = 1)]
     licenses: usize,
@@ -88,13 +91,14 @@ fn cpu_seconds(pid: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn start_server(binary: &Path, database: &str) -> Server {
+fn start_server(binary: &Path, database: &str, sqlite_synchronous: &str) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = if database == "sqlite" { "sqlite://tessera.db?mode=rwc".to_owned() } else { database.to_owned() };
     let config = format!(
         r#"
 [database]
 url = "{url}"
+sqlite_synchronous = "{sqlite_synchronous}"
 [rate_limits]
 enabled = false
 [log]
@@ -362,14 +366,15 @@ fn print_row(row: &Value) {
 async fn main() {
     let args = Args::parse();
     let database_kind = if args.database == "sqlite" { "sqlite" } else { "postgres" };
-    let server = start_server(&args.server, &args.database);
+    let server = start_server(&args.server, &args.database, &args.sqlite_synchronous);
     let http = client();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let pid = server.child.id();
     let idle_rss_mib = proc_status_kib(pid, "VmRSS:").unwrap_or(0) as f64 / 1024.0;
     println!(
-        "tessera-server {} on {database_kind}: ready in {:.3} s, idle RSS {idle_rss_mib:.1} MiB",
+        "tessera-server {} on {database_kind} (sqlite_synchronous = {}): ready in {:.3} s, idle RSS {idle_rss_mib:.1} MiB",
         args.server.display(),
+        args.sqlite_synchronous,
         server.ready.as_secs_f64()
     );
     println!(
@@ -391,6 +396,7 @@ async fn main() {
     println!("peak RSS over the whole run (VmHWM): {peak_rss_mib:.1} MiB");
     let result = json!({
         "database": database_kind,
+        "sqlite_synchronous": (database_kind == "sqlite").then_some(args.sqlite_synchronous.as_str()),
         "server": args.server.display().to_string(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "ready_s": server.ready.as_secs_f64(),

@@ -318,6 +318,7 @@ impl From<ChangeStateError> for LicenseResponse {
             }
             ChangeStateError::InvalidReason => Self::BadRequest(ErrorBody::new("INVALID_REASON", error.to_string())),
             ChangeStateError::Contended => Self::Conflict(ErrorBody::new("CONTENDED", error.to_string())),
+            ChangeStateError::Signing(_) => Self::Internal(internal(&error)),
             ChangeStateError::Repository(repository) => storage_failure!(Self, repository),
         }
     }

@@ -175,11 +175,15 @@ pub fn response_signature(key: &tessera_ring::SigningKey, body: &[u8]) -> String
     format!("kid=\"{}\", alg=\"EdDSA\", sig=\"{signature}\"", key.kid)
 }
 
-/// Signs the exact body bytes of every answer on [`SIGNED_PATHS`], errors included.
+/// Signs the exact body bytes of every answer on [`SIGNED_PATHS`], errors
+/// included: a 400 of the request parser, a 405, a 413 and a 429 as well.
 async fn sign_responses<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Result<Response> {
     let signed = SIGNED_PATHS.contains(&request.uri().path());
     let state = request.data::<Arc<AppState>>().cloned();
-    let mut response = next.call(request).await.map(IntoResponse::into_response)?;
+    let mut response = match next.call(request).await {
+        Ok(response) => response.into_response(),
+        Err(error) => errors::error_response(error),
+    };
     if let (true, Some(state)) = (signed, state) {
         let body = response.take_body().into_bytes().await?;
         let header = response_signature(state.keyring.active(), &body);
@@ -308,14 +312,15 @@ pub fn public_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/portal/licenses", poem::get(portal::licenses))
         .at("/portal/machines/deactivate", poem::post(portal::deactivate))
         .at("/portal/style.css", poem::get(portal::style));
-    // Signing wraps the limiter: a 429 on a signed path is signed like any answer.
+    // Signing wraps the limiter and the body limit: a 429 or 413 on a signed
+    // path is signed like any answer.
     route
         .around(rate_limit)
+        .around(limit_body)
         .around(sign_responses)
         .around(measure)
         .data(Listener("public"))
         .data(state)
-        .around(limit_body)
         .catch_all_error(|error| async move { errors::error_response(error) })
 }
 
