@@ -130,6 +130,11 @@ impl RunningServer {
         }
     }
 
+    /// The server's process id (for /proc readings).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM, then waits for a clean exit; returns the exit code.
     pub fn stop(mut self) -> Option<i32> {
         self.terminate()

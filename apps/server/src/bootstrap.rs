@@ -404,11 +404,19 @@ pub fn rate_limits(config: &Config) -> Result<Option<RateLimits>, StartupError> 
 }
 
 pub fn check(config: &Config) -> Result<Checked, StartupError> {
-    if !config.server.base_url.starts_with("http://") && !config.server.base_url.starts_with("https://") {
+    let base_url = config.server.base_url();
+    if !base_url.starts_with("http://") && !base_url.starts_with("https://") {
         return Err(ConfigError::Rule("server.base_url must start with http:// or https://".into()).into());
     }
     if config.server.notice.as_ref().is_some_and(|notice| notice.trim().is_empty() || notice.chars().count() > 500) {
         return Err(ConfigError::Rule("server.notice is 1-500 characters (omit it for none)".into()).into());
+    }
+    let server = &config.server;
+    if server.header_timeout_s == 0 || server.idle_timeout_s == 0 || server.max_connections == 0 {
+        return Err(ConfigError::Rule(
+            "server.header_timeout_s, idle_timeout_s and max_connections must be at least 1".into(),
+        )
+        .into());
     }
     if config.server.issuer.trim().is_empty() {
         return Err(ConfigError::Rule("server.issuer is empty".into()).into());
@@ -466,7 +474,7 @@ pub fn app_state(config: &Config, checked: Checked, database: Database) -> Arc<A
             activation: config.licenses.policy(),
             storefronts: checked.storefronts,
             mailer: checked.mailer,
-            mail: MailSettings { from: config.mail.from.clone(), base_url: config.server.base_url.clone() },
+            mail: MailSettings { from: config.mail.from.clone(), base_url: config.server.base_url() },
             retry: config.mail.retry.policy(),
             notice: config.server.notice.clone(),
             rate_limits: checked.rate_limits,

@@ -97,13 +97,44 @@ pub struct ServerConfig {
     pub public_addr: SocketAddr,
     /// The operator only: admin API and Swagger UI.
     pub admin_addr: SocketAddr,
-    /// Used in emails and the portal.
-    pub base_url: String,
+    /// Where buyers reach the public listener, used in emails and the portal.
+    /// Omitted: `http://` + the address the public listener is bound to.
+    pub base_url: Option<String>,
     /// `iss` of every token.
     pub issuer: String,
     /// A message returned to every app on activate, validate and heartbeat
     /// (e.g. "Version 3 is out"); up to 500 characters.
     pub notice: Option<String>,
+    /// A client must finish each request head within this many seconds (from
+    /// the connection's start, or the first byte of a later request).
+    pub header_timeout_s: u64,
+    /// A keep-alive connection silent for this many seconds is closed.
+    pub idle_timeout_s: u64,
+    /// Open connections per listener; each listener has its own budget. Over
+    /// it, new connections are closed at once.
+    pub max_connections: u32,
+}
+
+impl ServerConfig {
+    /// `base_url`, or the public listener's address when it is not set (an
+    /// unspecified address such as 0.0.0.0 is shown as 127.0.0.1).
+    pub fn base_url(&self) -> String {
+        self.base_url.clone().unwrap_or_else(|| {
+            let mut addr = self.public_addr;
+            if addr.ip().is_unspecified() {
+                addr.set_ip([127, 0, 0, 1].into());
+            }
+            format!("http://{addr}")
+        })
+    }
+
+    pub fn connection_limits(&self) -> crate::connections::ConnectionLimits {
+        crate::connections::ConnectionLimits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_s),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_s),
+            max_connections: self.max_connections as usize,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -111,9 +142,12 @@ impl Default for ServerConfig {
         Self {
             public_addr: ([127, 0, 0, 1], 8080).into(),
             admin_addr: ([127, 0, 0, 1], 8081).into(),
-            base_url: "http://127.0.0.1:8080".into(),
+            base_url: None,
             issuer: "tessera".into(),
             notice: None,
+            header_timeout_s: 10,
+            idle_timeout_s: 60,
+            max_connections: 4096,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod config;
+pub mod connections;
 pub mod counting_signer;
 pub mod http;
 pub mod metrics;

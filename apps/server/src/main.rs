@@ -8,6 +8,7 @@ use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::Server;
 use tessera_server::bootstrap::{self, StartupError};
 use tessera_server::config::Config;
+use tessera_server::connections;
 use tessera_server::http::{admin_api, admin_app, public_api, public_app};
 use tessera_server::telemetry;
 use tokio::sync::watch;
@@ -118,7 +119,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-async fn serve(config: Config) -> Result<(), StartupError> {
+async fn serve(mut config: Config) -> Result<(), StartupError> {
     let checked = bootstrap::check(&config)?;
     if let Some(token) = &checked.admin_token.generated {
         // Printed once, on the run that created it; afterwards it is only in the file.
@@ -126,7 +127,6 @@ async fn serve(config: Config) -> Result<(), StartupError> {
     }
     tracing::info!(environment = ?config.environment, source = %checked.admin_token.origin, kid = %checked.keyring.active().kid, mail = %checked.mailer_description, "admin token, signing key and mailer loaded");
     let database = bootstrap::open_database(&config).await?;
-    let state = bootstrap::app_state(&config, checked, database);
 
     let bind = |addr: std::net::SocketAddr| async move {
         TcpListener::bind(addr)
@@ -136,15 +136,21 @@ async fn serve(config: Config) -> Result<(), StartupError> {
     };
     let public = bind(config.server.public_addr).await?;
     let admin = bind(config.server.admin_addr).await?;
-    let address = |acceptor: &poem::listener::TcpAcceptor| {
-        acceptor
-            .local_addr()
-            .first()
-            .and_then(|addr| addr.as_socket_addr().copied())
-            .map(|addr| addr.to_string())
-            .unwrap_or_default()
+    let bound = |acceptor: &poem::listener::TcpAcceptor, configured: std::net::SocketAddr| {
+        acceptor.local_addr().first().and_then(|addr| addr.as_socket_addr().copied()).unwrap_or(configured)
     };
-    tracing::info!(public = %format!("http://{}", address(&public)), admin = %format!("http://{}", address(&admin)), docs = %format!("http://{}/docs", address(&admin)), "tessera-server listening");
+    let (public_addr, admin_addr) =
+        (bound(&public, config.server.public_addr), bound(&admin, config.server.admin_addr));
+    // Links in emails and the portal follow the port really bound unless base_url says otherwise.
+    config.server.public_addr = public_addr;
+    config.server.base_url = Some(config.server.base_url());
+    let state = bootstrap::app_state(&config, checked, database);
+    tracing::info!(public = %format!("http://{public_addr}"), admin = %format!("http://{admin_addr}"), docs = %format!("http://{admin_addr}/docs"), base_url = %config.server.base_url(), "tessera-server listening");
+
+    let mut limits = config.server.connection_limits();
+    limits.max_connections = connections::budget_per_listener(limits.max_connections, 2);
+    let public = connections::GuardedAcceptor::new(public, limits, "public");
+    let admin = connections::GuardedAcceptor::new(admin, limits, "admin");
 
     let (stop, stopped) = watch::channel(false);
     let worker = tokio::spawn(tessera_server::outbox_worker::run(

@@ -40,6 +40,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub type PublicApis = (public::HealthApi, public::KeysApi, activation::ActivationApi, usage::UsageApi);
 pub type AdminApis = (
+    public::HealthApi,
     import::ImportApi,
     licenses::LicensesApi,
     activations::ActivationsApi,
@@ -70,6 +71,7 @@ pub fn public_api() -> OpenApiService<PublicApis, ()> {
 pub fn admin_api() -> OpenApiService<AdminApis, ()> {
     OpenApiService::new(
         (
+            public::HealthApi,
             import::ImportApi,
             licenses::LicensesApi,
             activations::ActivationsApi,
@@ -84,7 +86,7 @@ pub fn admin_api() -> OpenApiService<AdminApis, ()> {
         "Tessera admin API",
         VERSION,
     )
-    .description("The operator's API. Every operation needs `Authorization: Bearer <admin token>`.")
+    .description("The operator's API. Every operation but `GET /health` needs `Authorization: Bearer <admin token>`.")
 }
 
 /// Refuses bodies over [`MAX_BODY_BYTES`] before any handler reads them, also
