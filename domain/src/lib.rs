@@ -31,6 +31,7 @@ pub mod random;
 pub mod repository;
 pub mod stats;
 pub mod storefront;
+pub mod text;
 pub mod usage;
 
 pub use time::OffsetDateTime;

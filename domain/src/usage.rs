@@ -229,8 +229,8 @@ impl UsageService {
         metadata: Option<Value>,
     ) -> Result<Flag, ReportError> {
         check_name("reason", reason)?;
-        if message.as_ref().is_some_and(|text| text.chars().count() > 2000) {
-            return Err(ReportError::Invalid("message is longer than 2000 characters".into()));
+        if let Some(message) = &message {
+            crate::text::check("message", message, 2000).map_err(ReportError::Invalid)?;
         }
         let metadata = check_metadata(metadata)?;
         let now = now_seconds(self.clock.as_ref());
@@ -277,8 +277,8 @@ impl UsageService {
         if status == FlagStatus::Actioned && action.is_none() {
             return Err(ReviewFlagError::Invalid("actioned needs the action taken".into()));
         }
-        if action.as_ref().is_some_and(|text| text.chars().count() > 500) {
-            return Err(ReviewFlagError::Invalid("action is longer than 500 characters".into()));
+        if let Some(action) = &action {
+            crate::text::check("action", action, 500).map_err(ReviewFlagError::Invalid)?;
         }
         let flag = self.usage.find_flag(id).await?.ok_or(ReviewFlagError::NotFound(id))?;
         let now = now_seconds(self.clock.as_ref());

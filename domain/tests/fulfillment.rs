@@ -524,3 +524,104 @@ fn a_membership_follows_every_gumroad_subscription_event_with_seller_id_configur
         assert_eq!(stopped.details["reason"], "cancelled after failed payments");
     })
 }
+
+/// An event log whose store refuses the first outcome written (as Postgres
+/// refuses a value longer than its column).
+struct RefusesFirstOutcome {
+    inner: Arc<InMemoryLicenseRepository>,
+    refused: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl StorefrontEventLog for RefusesFirstOutcome {
+    async fn record(
+        &self,
+        event: &tessera_domain::storefront::RecordedEvent,
+    ) -> Result<(), tessera_domain::repository::RepositoryError> {
+        self.inner.record(event).await
+    }
+
+    async fn finish(
+        &self,
+        id: uuid::Uuid,
+        outcome: &tessera_domain::storefront::EventOutcome,
+        audit: &tessera_domain::audit::AuditEvent,
+    ) -> Result<bool, tessera_domain::repository::RepositoryError> {
+        if !self.refused.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(tessera_domain::repository::RepositoryError::unexpected(
+                "value too long for type character varying(300)",
+            ));
+        }
+        self.inner.finish(id, outcome, audit).await
+    }
+
+    async fn find_event(
+        &self,
+        id: uuid::Uuid,
+    ) -> Result<Option<tessera_domain::storefront::RecordedEvent>, tessera_domain::repository::RepositoryError> {
+        self.inner.find_event(id).await
+    }
+
+    async fn list_events(
+        &self,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> Result<
+        tessera_domain::page::Page<tessera_domain::storefront::RecordedEvent>,
+        tessera_domain::repository::RepositoryError,
+    > {
+        self.inner.list_events(filter, page).await
+    }
+}
+
+/// An authenticated event whose outcome cannot be written is still recorded
+/// `failed`, with the reason, never left `received` without one.
+#[test]
+fn an_outcome_the_store_refuses_is_recorded_as_a_failure_with_its_reason() {
+    block_on(async {
+        let world = world_with(true);
+        let log = Arc::new(RefusesFirstOutcome { inner: world.store.clone(), refused: Default::default() });
+        let mapping = ProductMapping { product: "pencil".into(), tier: "basic".into(), variant_tiers: BTreeMap::new() };
+        let fulfillment = FulfillmentService::new(
+            log,
+            world.store.clone(),
+            world.issuance.clone(),
+            world.outbox.clone(),
+            world.clock.clone(),
+            Arc::new(SeededRandomSource::new(9)),
+            vec![ConfiguredStorefront {
+                adapter: Arc::new(GumroadStorefront::new(SECRET, None)),
+                on_refund: RefundPolicy::Revoke,
+                products: BTreeMap::from([(PRODUCT_ID.to_owned(), mapping)]),
+            }],
+        );
+        let receipt = fulfillment.receive("gumroad", delivery(SECRET, ping(&[]))).await.unwrap();
+        assert!(receipt.outcome_recorded);
+        assert_eq!(receipt.outcome.status, EventStatus::Failed);
+        let error = receipt.outcome.error.clone().unwrap();
+        assert!(error.contains("could not be recorded") && error.contains("replay"), "{error}");
+        let stored = world.store.find_event(receipt.event_id).await.unwrap().unwrap();
+        assert_eq!((stored.status, stored.error), (EventStatus::Failed, Some(error)));
+        // The sale itself went through; a replay records its real outcome.
+        let replayed = fulfillment.replay(receipt.event_id).await.unwrap();
+        assert_eq!(replayed.outcome.status, EventStatus::Duplicate);
+    })
+}
+
+/// A storefront id longer than any key built from it, or holding a NUL, is
+/// refused by the domain the same way on every store: failed, with a reason
+/// that does not echo it.
+#[test]
+fn unusable_storefront_ids_fail_with_a_printable_reason() {
+    block_on(async {
+        let world = world_with(true);
+        for sale_id in ["s".repeat(300), "sale\u{0}id".to_owned()] {
+            let receipt =
+                world.fulfillment.receive("gumroad", delivery(SECRET, ping(&[("sale_id", &sale_id)]))).await.unwrap();
+            assert_eq!(receipt.outcome.status, EventStatus::Failed);
+            let error = receipt.outcome.error.unwrap();
+            assert!(error.contains("sale_id") && !error.contains('\u{0}') && error.len() < 200, "{error}");
+        }
+        assert!(licenses(&world).await.is_empty());
+    })
+}

@@ -11,6 +11,7 @@ mod m20261123_000005_subscriptions_and_outbox;
 mod m20261123_000006_usage_and_flags;
 mod m20261123_000007_customers;
 mod m20261123_000008_machine_names;
+mod m20261201_000009_wider_audit_entity;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_usage_and_flags::Migration),
             Box::new(m20261123_000007_customers::Migration),
             Box::new(m20261123_000008_machine_names::Migration),
+            Box::new(m20261201_000009_wider_audit_entity::Migration),
         ]
     }
 }

@@ -64,7 +64,7 @@ pub enum ChangeStateError {
     NotFound(LicenseKey),
     #[error("cannot {action} a license that is {status}")]
     InvalidTransition { action: &'static str, status: LicenseStatus },
-    #[error("a reason is 1-500 characters")]
+    #[error("a reason is 1-500 characters without control characters")]
     InvalidReason,
     #[error("the license kept changing; try again")]
     Contended,

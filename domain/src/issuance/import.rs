@@ -115,7 +115,7 @@ impl IssuanceService {
             .legacy_blob
             .filter(|blob| !blob.trim().is_empty())
             .map(|blob| format!("{LEGACY_BLOB_PREFIX}{}", blob.trim()))
-            .filter(|notes| notes.chars().count() <= 2000);
+            .filter(|notes| crate::text::check("notes", notes, 2000).is_ok());
         let now = self.now();
         let mut license = License {
             id: new_id(self.random.as_ref(), record.issued_at),

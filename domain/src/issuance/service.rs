@@ -122,10 +122,8 @@ pub struct IssuanceService {
 
 fn check_text(field: &str, value: &Option<String>, max_chars: usize) -> Result<(), MintError> {
     match value {
-        Some(text) if text.chars().count() > max_chars => {
-            Err(MintError::InvalidField(format!("{field} is longer than {max_chars} characters")))
-        }
-        _ => Ok(()),
+        Some(text) => crate::text::check(field, text, max_chars).map_err(MintError::InvalidField),
+        None => Ok(()),
     }
 }
 
@@ -300,7 +298,7 @@ impl IssuanceService {
     /// Revokes a license for good; `reason` is kept and shown to the operator.
     pub async fn revoke(&self, key: &LicenseKey, reason: &str, actor: Actor) -> Result<License, ChangeStateError> {
         let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 {
+        if reason.is_empty() || crate::text::check("reason", reason, 500).is_err() {
             return Err(ChangeStateError::InvalidReason);
         }
         let change = StateChange::new("revoke", "license.revoked", json!({ "reason": reason }));

@@ -176,8 +176,9 @@ impl FulfillmentService {
         id: Uuid,
         request: &InboundRequest,
     ) -> Receipt {
-        let outcome = self.process(configured, request).await;
-        // When this fails the event stays `received`: listed for the operator, replayable.
+        let mut outcome = self.process(configured, request).await;
+        // Whatever a storefront sent, the reason stored is printable and fits.
+        outcome.error = outcome.error.map(|error| crate::text::printable(&error, 2000));
         let actor = Actor::Storefront(configured.adapter.name().to_owned());
         let details = serde_json::json!({
             "status": outcome.status.as_str(), "kind": outcome.kind, "license_key": outcome.license_key,
@@ -193,7 +194,27 @@ impl FulfillmentService {
             entity_id: id.to_string(),
             details,
         };
-        let outcome_recorded = matches!(self.log.finish(id, &outcome, &audit).await, Ok(true));
+        let outcome_recorded = match self.log.finish(id, &outcome, &audit).await {
+            Ok(recorded) => recorded,
+            // The store is down: the event stays `received`, listed and replayable.
+            Err(RepositoryError::Unavailable(_)) => false,
+            // The outcome itself could not be written: record the event failed,
+            // with that reason, so the operator sees it and can replay it.
+            Err(error) => {
+                outcome = EventOutcome {
+                    status: EventStatus::Failed,
+                    kind: None,
+                    dedupe_key: None,
+                    error: Some(format!(
+                        "the outcome could not be recorded ({}); replay this event",
+                        error_chain(&error)
+                    )),
+                    license_key: None,
+                    processed_at: outcome.processed_at,
+                };
+                matches!(self.log.finish(id, &outcome, &audit).await, Ok(true))
+            }
+        };
         Receipt { event_id: id, outcome, outcome_recorded }
     }
 
@@ -210,7 +231,16 @@ impl FulfillmentService {
             }
         };
         let event = match configured.adapter.parse(request) {
-            Ok(event) => event,
+            Ok(event) if event.check().is_ok() => event,
+            Ok(event) => {
+                let problem = event.check().err().unwrap_or_default();
+                return outcome(
+                    EventStatus::Failed,
+                    None,
+                    Some(format!("unusable {} event: {problem}", event.kind)),
+                    None,
+                );
+            }
             Err(error @ StorefrontError::Ignored(_)) => {
                 return outcome(EventStatus::Ignored, None, Some(error.to_string()), None)
             }
@@ -430,6 +460,18 @@ impl FulfillmentService {
             .map(|(license, _)| license.key)
             .ok_or_else(|| Fault::Failed(format!("no license was minted for {storefront} sale `{sale_id}`")))
     }
+}
+
+/// An error and its causes on one line, printable.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    crate::text::printable(&text, 500)
 }
 
 /// A state change's outcome: done, or already in the state the event asks for

@@ -111,7 +111,34 @@ pub struct StorefrontEvent {
     pub reason: Option<String>,
 }
 
+/// The longest storefront identifier (sale, subscription, product) Tessera
+/// keeps; longer ones are refused, so every key built from them fits.
+pub const MAX_STOREFRONT_ID_CHARS: usize = 200;
+
 impl StorefrontEvent {
+    /// The same limits on every store: identifiers and texts within their
+    /// lengths, no NUL or other control character. The error never echoes
+    /// the offending text.
+    pub fn check(&self) -> Result<(), String> {
+        let ids = [("sale_id", &self.sale_id), ("subscription_id", &self.subscription_id)];
+        let texts = [("variant", &self.variant, 200), ("name", &self.name, 200), ("reason", &self.reason, 200)];
+        crate::text::check("product id", &self.product_ref, MAX_STOREFRONT_ID_CHARS)?;
+        for (field, value) in ids {
+            if let Some(value) = value {
+                crate::text::check(field, value, MAX_STOREFRONT_ID_CHARS)?;
+            }
+        }
+        for (field, value, max) in texts {
+            if let Some(value) = value {
+                crate::text::check(field, value, max)?;
+            }
+        }
+        if let Some(email) = &self.email {
+            crate::text::check("email", email, 254)?;
+        }
+        Ok(())
+    }
+
     /// What makes a delivery "the same event again": the kind and the sale (or,
     /// for subscription-only events, the subscription and when it happened).
     /// The store enforces uniqueness of (storefront, key) with a constraint.

@@ -110,6 +110,22 @@ async fn limit_body<E: Endpoint>(next: Arc<E>, mut request: Request) -> poem::Re
     next.call(request).await.map(IntoResponse::into_response)
 }
 
+/// Refuses a NUL character (`%00`) anywhere in the path or query: no key, id
+/// or filter holds one, and Postgres could not compare against it, so it is
+/// refused the same way on every store.
+async fn refuse_nul<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Result<Response> {
+    let target = request.uri().path_and_query().map_or("", |target| target.as_str());
+    let has_nul = target.as_bytes().windows(3).any(|three| three[0] == b'%' && three[1] == b'0' && three[2] == b'0');
+    if has_nul {
+        let mut response =
+            errors::ErrorBody::new("INVALID_REQUEST", "a NUL character (%00) is not allowed in the path or query")
+                .into_response();
+        response.set_status(StatusCode::BAD_REQUEST);
+        return Ok(response);
+    }
+    next.call(request).await.map(IntoResponse::into_response)
+}
+
 /// The client IP of `request` as the rate limits see it.
 pub fn client_ip(limits: &crate::rate_limit::RateLimits, request: &Request) -> std::net::IpAddr {
     let peer = request.remote_addr().as_socket_addr().map(|addr| addr.ip());
@@ -294,6 +310,7 @@ async fn metrics(state: poem::web::Data<&Arc<AppState>>, request: &Request) -> R
 
 fn finish(route: Route, state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     route
+        .around(refuse_nul)
         .around(measure)
         .data(Listener("admin"))
         .data(state)
@@ -317,6 +334,7 @@ pub fn public_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     // Signing wraps the limiter and the body limit: a 429 or 413 on a signed
     // path is signed like any answer.
     route
+        .around(refuse_nul)
         .around(rate_limit)
         .around(limit_body)
         .around(sign_responses)
