@@ -7,6 +7,8 @@ use thiserror::Error;
 /// One tier of a product: what a license of that tier grants by default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tier {
+    /// The name buyers see (emails, portal); `None`: the slug.
+    pub name: Option<String>,
     pub slug: String,
     pub features: Vec<String>,
     pub seats: u32,
@@ -17,6 +19,11 @@ pub struct Tier {
 }
 
 impl Tier {
+    /// What buyers are shown: the configured name, else the slug.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.slug)
+    }
+
     /// Whether an app of `major` version may run under this tier.
     pub fn allows_major_version(&self, major: u32) -> bool {
         self.app_versions.as_ref().is_none_or(|allowed| allowed.contains(&major))
@@ -65,6 +72,8 @@ pub enum CatalogError {
     InvalidTierSlug { product: String, tier: String },
     #[error("product `{product}`, tier `{tier}`: seats must be between 1 and {max}", max = crate::license::MAX_SEATS)]
     InvalidSeats { product: String, tier: String },
+    #[error("product `{product}`, tier `{tier}`: name must be 1-100 characters without control characters")]
+    InvalidTierName { product: String, tier: String },
     #[error("product `{product}`, tier `{tier}`: duration_days must be between 1 and {max}", max = crate::license::MAX_DURATION_DAYS)]
     InvalidDuration { product: String, tier: String },
 }
@@ -114,6 +123,10 @@ impl Catalog {
                 }
                 if tier.duration_days.is_some_and(|days| days == 0 || days > crate::license::MAX_DURATION_DAYS) {
                     return invalid(|product, tier| CatalogError::InvalidDuration { product, tier });
+                }
+                let bad_name = |name: &String| name.trim().is_empty() || crate::text::check("name", name, 100).is_err();
+                if tier.name.as_ref().is_some_and(bad_name) {
+                    return invalid(|product, tier| CatalogError::InvalidTierName { product, tier });
                 }
             }
             if by_slug.contains_key(&product.slug) {

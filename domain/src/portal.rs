@@ -96,6 +96,8 @@ impl PortalLinks {
 pub struct PortalLicense {
     pub license: License,
     pub product_name: String,
+    /// The tier's display name (its slug when it has none).
+    pub tier_name: String,
     pub status: LicenseStatus,
     /// Live machines, oldest first.
     pub machines: Vec<Activation>,
@@ -183,6 +185,9 @@ impl PortalService {
             let renewable = license.expires_at.is_some_and(|at| at - now <= RENEWAL_WINDOW);
             shown.push(PortalLicense {
                 product_name: product.map_or_else(|| license.product.clone(), |product| product.name.clone()),
+                tier_name: product
+                    .and_then(|product| product.tier(&license.tier))
+                    .map_or_else(|| license.tier.clone(), |tier| tier.display_name().to_owned()),
                 renew_url: product.and_then(|product| product.renew_url.clone()).filter(|_| renewable),
                 status: license.status_at(now),
                 machines: self.activation.machines(&license).await?,

@@ -29,6 +29,7 @@ struct World {
 
 fn world_with(policy: ActivationPolicy) -> World {
     let tier = |slug: &str, seats, duration_days, app_versions| Tier {
+        name: None,
         slug: slug.into(),
         features: vec!["export".into()],
         seats,

@@ -48,7 +48,10 @@ fn world_on(store: Arc<InMemoryLicenseRepository>, mapped: bool) -> World {
 fn world_of(store: Arc<InMemoryLicenseRepository>, mapped: bool, seller: Option<&str>) -> World {
     let tier = |slug: &str| {
         let (features, seats) = if slug == "pro" { (vec!["export".to_owned()], 5) } else { (vec![], 2) };
-        (slug.to_owned(), Tier { slug: slug.into(), features, seats, duration_days: None, app_versions: None })
+        (
+            slug.to_owned(),
+            Tier { name: None, slug: slug.into(), features, seats, duration_days: None, app_versions: None },
+        )
     };
     let catalog = Arc::new(
         Catalog::new(vec![Product {

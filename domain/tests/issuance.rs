@@ -25,6 +25,7 @@ struct World {
 
 fn catalog() -> Catalog {
     let tier = |slug: &str, seats, duration_days| Tier {
+        name: None,
         slug: slug.into(),
         features: vec!["dedupe".into(), "clean".into()],
         seats,
@@ -91,7 +92,8 @@ fn mint_applies_the_tier_and_signs_the_contract_claims() {
         let minted = world.service.mint(request("core"), Actor::Admin).await.unwrap();
         let license = minted.license;
         assert!(!minted.replayed);
-        assert_eq!((license.seats, license.kind, license.state), (3, LicenseKind::Subscription, LicenseState::Active));
+        // A one-time 365-day term: `fixed_term`, not `subscription` (nothing renews it).
+        assert_eq!((license.seats, license.kind, license.state), (3, LicenseKind::FixedTerm, LicenseState::Active));
         assert_eq!(license.expires_at, Some(NOW + Duration::days(365)));
         assert_eq!(license.source, "admin");
 
@@ -109,7 +111,7 @@ fn mint_applies_the_tier_and_signs_the_contract_claims() {
         assert_eq!(claims.exp, Some((NOW + Duration::days(365)).unix_timestamp()));
         assert_eq!(
             (claims.product.as_str(), claims.tier.as_str(), claims.kind.as_str()),
-            ("datatools", "core", "subscription")
+            ("datatools", "core", "fixed_term")
         );
         assert_eq!((claims.name.as_str(), claims.email.as_str(), claims.seats), ("Jane Doe", "jane@example.com", 3));
         assert_eq!(claims.features, ["dedupe", "clean"]);
@@ -362,7 +364,7 @@ fn the_catalog_refuses_invalid_products() {
         renew_url: None,
         tiers: BTreeMap::from([(
             "core".into(),
-            Tier { slug: "core".into(), features: vec![], seats, duration_days: None, app_versions: None },
+            Tier { name: None, slug: "core".into(), features: vec![], seats, duration_days: None, app_versions: None },
         )]),
     };
     assert!(Catalog::new(vec![product("ok", "OK1", 1)]).is_ok());

@@ -9,7 +9,7 @@ use futures::future::join_all;
 use tessera_domain::audit::{Actor, AuditFilter, AuditLog};
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::{IssuanceService, MintLicense};
-use tessera_domain::license::{CustomerName, EmailAddress, License};
+use tessera_domain::license::{CustomerName, EmailAddress, License, LicenseKind};
 use tessera_domain::mail::{
     Delivery, DeliveryRepository, DeliveryStatus, MailSettings, OutboxService, QueueError, RetryDeliveryError,
     RetryPolicy, SendError,
@@ -29,8 +29,14 @@ struct World {
 
 fn world() -> World {
     let store = Arc::new(InMemoryLicenseRepository::new());
-    let tier =
-        Tier { slug: "pro".into(), features: vec!["export".into()], seats: 2, duration_days: None, app_versions: None };
+    let tier = Tier {
+        name: Some("Pro Edition".into()),
+        slug: "pro".into(),
+        features: vec!["export".into()],
+        seats: 2,
+        duration_days: None,
+        app_versions: None,
+    };
     let catalog = Arc::new(
         Catalog::new(vec![Product {
             slug: "pencil".into(),
@@ -72,6 +78,10 @@ fn world() -> World {
 }
 
 async fn mint(world: &World) -> License {
+    mint_with(world, |request| request).await
+}
+
+async fn mint_with(world: &World, change: impl FnOnce(MintLicense) -> MintLicense) -> License {
     let request = MintLicense {
         product: "pencil".into(),
         tier: "pro".into(),
@@ -89,7 +99,7 @@ async fn mint(world: &World) -> License {
         subscription_id: None,
         idempotency_key: None,
     };
-    world.issuance.mint(request, Actor::Admin).await.unwrap().license
+    world.issuance.mint(change(request), Actor::Admin).await.unwrap().license
 }
 
 async fn queued(world: &World) -> Delivery {
@@ -280,5 +290,49 @@ fn redelivery_sends_the_current_token_and_refuses_revoked_licenses() {
         assert!(matches!(error, QueueError::Revoked(_)), "{error:?}");
         let unknown = tessera_domain::license::LicenseKey::parse("PEN-PRO-NOPE1-NOPE2").unwrap();
         assert!(matches!(world.outbox.redeliver(&unknown, Actor::Admin).await, Err(QueueError::NotFound(_))));
+    })
+}
+
+/// The email tells the buyer what they have: thanks only for a purchase, the
+/// tier's display name, and whether the license renews.
+#[test]
+fn the_email_says_what_the_buyer_has() {
+    block_on(async {
+        let world = world();
+        let world = &world;
+        let email_of = |license: License| async move {
+            world.outbox.queue_issued(&license, Actor::Admin).await.unwrap();
+            world.outbox.deliver_due(10).await.unwrap();
+            world.mailer.sent().pop().unwrap()
+        };
+        let granted = email_of(mint(world).await).await;
+        assert!(!granted.text_body.contains("thank you for buying"), "an operator's mint is no purchase");
+        assert!(granted.text_body.contains("here is your Pencil <Pro> & Co license."));
+        assert!(granted.text_body.contains("Edition: Pro Edition (perpetual"), "the tier's display name");
+
+        let membership = mint_with(world, |request| MintLicense {
+            source: Some("gumroad".into()),
+            source_ref: Some("sale-1".into()),
+            subscription_id: Some("sub-1".into()),
+            kind: Some(LicenseKind::Subscription),
+            duration_days: Some(31),
+            email: EmailAddress::parse("member@example.com").unwrap(),
+            ..request
+        })
+        .await;
+        let sold = email_of(membership).await;
+        assert!(sold.text_body.contains("thank you for buying Pencil <Pro> & Co"));
+        assert!(sold.text_body.contains("renews automatically, paid through 2026-12-24"), "{}", sold.text_body);
+        assert!(sold.html_body.contains("renews automatically"));
+
+        let term = mint_with(world, |request| MintLicense {
+            duration_days: Some(365),
+            email: EmailAddress::parse("term@example.com").unwrap(),
+            ..request
+        })
+        .await;
+        assert_eq!(term.kind, LicenseKind::FixedTerm);
+        let term = email_of(term).await;
+        assert!(term.text_body.contains("valid until 2027-11-23") && !term.text_body.contains("renews"));
     })
 }

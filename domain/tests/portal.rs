@@ -28,6 +28,7 @@ struct World {
 
 fn world() -> World {
     let tier = |slug: &str, duration_days| Tier {
+        name: None,
         slug: slug.into(),
         features: vec![],
         seats: 2,

@@ -101,7 +101,14 @@ fn the_domains_fulfillment_rules_work_for_it_unchanged() {
         let tier = |slug: &str| {
             (
                 slug.to_owned(),
-                Tier { slug: slug.into(), features: vec![], seats: 1, duration_days: None, app_versions: None },
+                Tier {
+                    name: None,
+                    slug: slug.into(),
+                    features: vec![],
+                    seats: 1,
+                    duration_days: None,
+                    app_versions: None,
+                },
             )
         };
         let catalog = Arc::new(

@@ -42,8 +42,13 @@ struct Connection {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Kind {
+    /// Never expires.
     Perpetual,
+    /// Renews with a storefront subscription.
     Subscription,
+    /// A paid term that does not renew by itself.
+    #[value(name = "fixed_term")]
+    FixedTerm,
     Trial,
 }
 

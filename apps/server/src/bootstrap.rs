@@ -190,7 +190,8 @@ pub fn keyring(config: &Config) -> Result<Keyring, StartupError> {
 
 /// A product to try Tessera with when none is configured (development only).
 fn demo_products() -> Vec<ProductConfig> {
-    let tier = |features: &[&str], seats, duration_days| crate::config::TierConfig {
+    let tier = |name: &str, features: &[&str], seats, duration_days| crate::config::TierConfig {
+        name: Some(name.to_owned()),
         features: features.iter().map(|feature| feature.to_string()).collect(),
         seats,
         duration_days,
@@ -201,8 +202,8 @@ fn demo_products() -> Vec<ProductConfig> {
         name: "Demo App".into(),
         key_prefix: "DEMO".into(),
         tiers: BTreeMap::from([
-            ("standard".into(), tier(&["export"], 3, None)),
-            ("pro".into(), tier(&["export", "batch", "api"], 5, Some(365))),
+            ("standard".into(), tier("Standard", &["export"], 3, None)),
+            ("pro".into(), tier("Pro", &["export", "batch", "api"], 5, Some(365))),
         ]),
         renew_url: None,
     }]
@@ -222,6 +223,7 @@ pub fn catalog(config: &Config) -> Result<Catalog, StartupError> {
                 .into_iter()
                 .map(|(slug, tier)| {
                     let tier = Tier {
+                        name: tier.name,
                         slug: slug.clone(),
                         features: tier.features,
                         seats: tier.seats,

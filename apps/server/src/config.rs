@@ -291,6 +291,10 @@ pub struct ProductConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TierConfig {
+    /// What buyers see in emails and the portal (e.g. "Studio Edition");
+    /// omitted: the tier's slug.
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub features: Vec<String>,
     pub seats: u32,

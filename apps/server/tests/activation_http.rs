@@ -34,6 +34,7 @@ fn world() -> World {
 
 fn world_with(policy: ActivationPolicy) -> World {
     let tier = Tier {
+        name: None,
         slug: "pro".into(),
         features: vec!["export".into()],
         seats: 3,

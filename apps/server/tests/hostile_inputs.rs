@@ -63,8 +63,14 @@ struct World {
 }
 
 fn catalog() -> Catalog {
-    let tier =
-        Tier { slug: "pro".into(), features: vec!["export".into()], seats: 3, duration_days: None, app_versions: None };
+    let tier = Tier {
+        name: None,
+        slug: "pro".into(),
+        features: vec!["export".into()],
+        seats: 3,
+        duration_days: None,
+        app_versions: None,
+    };
     Catalog::new(vec![Product {
         slug: "app".into(),
         name: "App".into(),

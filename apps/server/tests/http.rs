@@ -36,7 +36,14 @@ fn catalog() -> Catalog {
     let tier = |slug: &str, seats, duration_days| {
         (
             slug.to_owned(),
-            Tier { slug: slug.into(), features: vec!["export".into()], seats, duration_days, app_versions: None },
+            Tier {
+                name: None,
+                slug: slug.into(),
+                features: vec!["export".into()],
+                seats,
+                duration_days,
+                app_versions: None,
+            },
         )
     };
     Catalog::new(vec![Product {

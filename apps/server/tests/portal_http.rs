@@ -38,6 +38,7 @@ struct World {
 
 fn world_with(rate_limits: Option<RateLimits>) -> World {
     let tier = |slug: &str, duration_days| Tier {
+        name: None,
         slug: slug.into(),
         features: vec!["export".into()],
         seats: 2,

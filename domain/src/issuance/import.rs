@@ -124,7 +124,7 @@ impl IssuanceService {
             tier: tier.slug.clone(),
             features: tier.features.clone(),
             seats: tier.seats,
-            kind: if record.expires_at.is_some() { LicenseKind::Subscription } else { LicenseKind::Perpetual },
+            kind: if record.expires_at.is_some() { LicenseKind::FixedTerm } else { LicenseKind::Perpetual },
             name: record.name,
             email: record.email,
             state: LicenseState::Active,

@@ -57,7 +57,9 @@ pub fn resolve(
             )),
         },
         None => match explicit.or(tier_default) {
-            Some(expiry) => Ok((LicenseKind::Subscription, Some(expiry))),
+            // An expiry without a subscription behind it is a fixed term: a
+            // `subscription` kind would tell the app it renews.
+            Some(expiry) => Ok((LicenseKind::FixedTerm, Some(expiry))),
             None => Ok((LicenseKind::Perpetual, None)),
         },
     }

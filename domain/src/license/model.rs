@@ -9,11 +9,17 @@ pub const MAX_SEATS: u32 = 100_000;
 /// The longest a license may run in one go (100 years).
 pub const MAX_DURATION_DAYS: u32 = 36_500;
 
-/// How a license is sold; carried in the token's `kind` claim.
+/// How a license is sold; carried in the token's `kind` claim, so it must say
+/// what the buyer has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LicenseKind {
+    /// Never expires.
     Perpetual,
+    /// Follows a storefront subscription: each paid charge extends it.
     Subscription,
+    /// A paid term (e.g. a one-time purchase of a 365-day tier) that does not
+    /// renew by itself; the operator may renew it.
+    FixedTerm,
     Trial,
 }
 
@@ -63,7 +69,7 @@ macro_rules! text_enum {
 }
 pub(crate) use text_enum;
 
-text_enum!(LicenseKind, "license kind", { Perpetual => "perpetual", Subscription => "subscription", Trial => "trial" });
+text_enum!(LicenseKind, "license kind", { Perpetual => "perpetual", Subscription => "subscription", FixedTerm => "fixed_term", Trial => "trial" });
 text_enum!(LicenseState, "license state", { Active => "active", Suspended => "suspended", Revoked => "revoked" });
 text_enum!(LicenseStatus, "license status", { Active => "active", Suspended => "suspended", Revoked => "revoked", Expired => "expired" });
 
@@ -205,6 +211,12 @@ pub struct Subscription {
 }
 
 impl License {
+    /// Whether a purchase made this license (a storefront sold it), as opposed
+    /// to an operator's mint or an import.
+    pub fn is_sale(&self) -> bool {
+        !matches!(self.source.as_str(), "admin" | crate::issuance::IMPORT_SOURCE)
+    }
+
     pub fn status_at(&self, now: OffsetDateTime) -> LicenseStatus {
         match self.state {
             LicenseState::Revoked => LicenseStatus::Revoked,

@@ -2,7 +2,7 @@
 //! sent (so a renewal's fresh token is what goes out), in text and HTML.
 
 use super::{Attachment, DeliveryKind, Email};
-use crate::license::{EmailAddress, License};
+use crate::license::{EmailAddress, License, LicenseKind};
 
 /// What every email needs from configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,10 +19,27 @@ impl MailSettings {
     }
 }
 
+/// How long the license runs, in the buyer's terms: a membership that renews
+/// says so, one that was cancelled says it no longer does.
 fn expiry_text(license: &License) -> String {
-    match license.expires_at {
-        Some(at) => format!("valid until {}", at.date()),
-        None => "perpetual".to_owned(),
+    let Some(at) = license.expires_at else { return "perpetual".to_owned() };
+    let date = at.date();
+    match (&license.subscription, license.kind) {
+        (Some(subscription), _) if subscription.renewing => format!("renews automatically, paid through {date}"),
+        (Some(_), _) => format!("valid until {date}, not renewing"),
+        (None, LicenseKind::Trial) => format!("trial until {date}"),
+        (None, _) => format!("valid until {date}"),
+    }
+}
+
+/// The opening line: thanks for a purchase only when there was one.
+fn opening(license: &License, kind: DeliveryKind, product: &str) -> String {
+    match kind {
+        DeliveryKind::Redelivery | DeliveryKind::Portal => {
+            format!("as requested, here is your {product} license again.")
+        }
+        DeliveryKind::License if license.is_sale() => format!("thank you for buying {product}. Here is your license."),
+        DeliveryKind::License => format!("here is your {product} license."),
     }
 }
 
@@ -47,11 +64,12 @@ pub fn escape_html(text: &str) -> String {
 pub fn compose(
     license: &License,
     to: &EmailAddress,
-    product_name: &str,
+    names: &Names<'_>,
     kind: DeliveryKind,
     settings: &MailSettings,
     reference: &str,
 ) -> Email {
+    let Names { product: product_name, tier } = *names;
     let key = license.key.as_str();
     let file_name = format!("{key}.lic");
     let subject = match kind {
@@ -63,12 +81,12 @@ pub fn compose(
     let seats = license.seats;
     let machines = if seats == 1 { "1 machine".to_owned() } else { format!("{seats} machines") };
     let greeting = license.name.as_str();
-    let tier = &license.tier;
     let token = &license.token;
+    let opening = opening(license, kind, product_name);
 
     let text_body = format!(
         "Hello {greeting},\n\n\
-         thank you for buying {product_name}. Here is your license.\n\n\
+         {opening}\n\n\
          License key: {key}\n\
          Edition: {tier} ({expiry}, up to {machines})\n\n\
          To activate: open {product_name}, choose \"Activate license\" and paste the key above.\n\
@@ -80,7 +98,7 @@ pub fn compose(
     let html_body = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5;color:#111\">\
          <p>Hello {greeting},</p>\
-         <p>thank you for buying {product}. Here is your license.</p>\
+         <p>{opening}</p>\
          <p><strong>License key:</strong> <code style=\"font-size:1.1em\">{key}</code><br>\
          <strong>Edition:</strong> {tier} ({expiry}, up to {machines})</p>\
          <p>To activate: open {product}, choose &ldquo;Activate license&rdquo; and paste the key above. \
@@ -90,6 +108,7 @@ pub fn compose(
          <p>Changed computers or lost this email? <a href=\"{portal}\">Manage your machines and have \
          your licenses sent again</a>.</p></body></html>",
         greeting = escape_html(greeting),
+        opening = escape_html(&opening),
         product = escape_html(product_name),
         key = escape_html(key),
         tier = escape_html(tier),
@@ -113,10 +132,17 @@ pub fn compose(
     }
 }
 
+/// The names buyers see for a license's product and tier.
+#[derive(Debug, Clone, Copy)]
+pub struct Names<'a> {
+    pub product: &'a str,
+    pub tier: &'a str,
+}
+
 /// One license in the portal email.
 pub struct PortalEntry<'a> {
     pub license: &'a License,
-    pub product_name: &'a str,
+    pub names: Names<'a>,
 }
 
 /// The portal email: every active license of `to` (key and token, each also as
@@ -134,12 +160,11 @@ pub fn compose_portal(
     let mut text_licenses = String::new();
     let mut html_licenses = String::new();
     let mut attachments = Vec::new();
-    for PortalEntry { license, product_name } in entries {
+    for PortalEntry { license, names: Names { product: product_name, tier } } in entries {
         let key = license.key.as_str();
         let expiry = expiry_text(license);
         text_licenses.push_str(&format!(
             "{product_name}, {tier} ({expiry})\nLicense key: {key}\nLicense token:\n{token}\n\n",
-            tier = license.tier,
             token = license.token,
         ));
         html_licenses.push_str(&format!(
@@ -147,7 +172,7 @@ pub fn compose_portal(
              <p><strong>License key:</strong> <code style=\"font-size:1.1em\">{key}</code></p>\
              <pre style=\"white-space:pre-wrap;word-break:break-all;background:#f4f4f4;padding:8px\">{token}</pre>",
             product = escape_html(product_name),
-            tier = escape_html(&license.tier),
+            tier = escape_html(tier),
             expiry = escape_html(&expiry),
             key = escape_html(key),
             token = escape_html(&license.token),

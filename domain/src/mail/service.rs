@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     compose, compose_portal, Delivery, DeliveryFilter, DeliveryKind, DeliveryOutcome, DeliveryRepository,
-    DeliveryStatus, Email, Enqueued, MailSettings, Mailer, PortalEntry, SendError,
+    DeliveryStatus, Email, Enqueued, MailSettings, Mailer, Names, PortalEntry, SendError,
 };
 use crate::audit::{Actor, AuditEvent};
 use crate::catalog::Catalog;
@@ -289,12 +289,18 @@ impl OutboxService {
             Ok(None) => return Err(failed(now, "the license no longer exists")),
             Err(error) => return Err(self.transient(delivery, now, format!("reading the license: {error}"))),
         };
-        let product_name = self.product_name(&license);
-        Ok(compose(&license, &delivery.to, product_name, delivery.kind, &self.settings, &delivery.id.to_string()))
+        let names = self.names(&license);
+        Ok(compose(&license, &delivery.to, &names, delivery.kind, &self.settings, &delivery.id.to_string()))
     }
 
-    fn product_name<'a>(&'a self, license: &'a License) -> &'a str {
-        self.catalog.product(&license.product).map_or(license.product.as_str(), |product| product.name.as_str())
+    /// The product's and tier's configured names (their slugs when no longer configured).
+    fn names<'a>(&'a self, license: &'a License) -> Names<'a> {
+        let product = self.catalog.product(&license.product);
+        let tier = product.and_then(|product| product.tier(&license.tier));
+        Names {
+            product: product.map_or(license.product.as_str(), |product| product.name.as_str()),
+            tier: tier.map_or(license.tier.as_str(), |tier| tier.display_name()),
+        }
     }
 
     /// The portal email: the address's active licenses as they are now and a
@@ -312,7 +318,7 @@ impl OutboxService {
         let entries: Vec<PortalEntry<'_>> = licenses
             .iter()
             .filter(|license| license.status_at(now) == LicenseStatus::Active)
-            .map(|license| PortalEntry { license, product_name: self.product_name(license) })
+            .map(|license| PortalEntry { license, names: self.names(license) })
             .collect();
         Ok(compose_portal(&entries, &delivery.to, &url, link.expires_at, &self.settings, &delivery.id.to_string()))
     }

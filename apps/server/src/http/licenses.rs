@@ -33,11 +33,15 @@ enum AdminTags {
     Licenses,
 }
 
+/// What the buyer has: `perpetual` (never expires), `subscription` (renews
+/// with a storefront subscription), `fixed_term` (a paid term that does not
+/// renew by itself), `trial`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "lowercase")]
+#[oai(rename_all = "snake_case")]
 pub enum LicenseKindDto {
     Perpetual,
     Subscription,
+    FixedTerm,
     Trial,
 }
 
@@ -46,6 +50,7 @@ impl From<LicenseKindDto> for LicenseKind {
         match kind {
             LicenseKindDto::Perpetual => Self::Perpetual,
             LicenseKindDto::Subscription => Self::Subscription,
+            LicenseKindDto::FixedTerm => Self::FixedTerm,
             LicenseKindDto::Trial => Self::Trial,
         }
     }
@@ -56,6 +61,7 @@ impl From<LicenseKind> for LicenseKindDto {
         match kind {
             LicenseKind::Perpetual => Self::Perpetual,
             LicenseKind::Subscription => Self::Subscription,
+            LicenseKind::FixedTerm => Self::FixedTerm,
             LicenseKind::Trial => Self::Trial,
         }
     }

@@ -272,7 +272,7 @@ fn licenses_page(view: &PortalView, token: &str, csrf: &str, freed: bool) -> Mar
             @for item in &view.licenses {
                 @let license = &item.license;
                 section.license aria-labelledby=(format!("license-{}", license.id)) {
-                    h2 id=(format!("license-{}", license.id)) { (item.product_name) " · " (license.tier) }
+                    h2 id=(format!("license-{}", license.id)) { (item.product_name) " · " (item.tier_name) }
                     dl {
                         dt { "License key" } dd { code { (license.key.as_str()) } }
                         dt { "Status" } dd { (status_text(item.status)) }
