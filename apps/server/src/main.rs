@@ -9,7 +9,7 @@ use poem::Server;
 use tessera_server::bootstrap::{self, StartupError};
 use tessera_server::config::Config;
 use tessera_server::connections;
-use tessera_server::http::{admin_api, admin_app, public_api, public_app};
+use tessera_server::http::{admin_app, public_app, spec};
 use tessera_server::telemetry;
 use tokio::sync::watch;
 
@@ -52,12 +52,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Openapi { admin, yaml, .. }) = &cli.command {
-        let spec = match (admin, yaml) {
-            (true, true) => admin_api().spec_yaml(),
-            (true, false) => admin_api().spec(),
-            (false, true) => public_api().spec_yaml(),
-            (false, false) => public_api().spec(),
-        };
+        let document = if *admin { spec::admin_spec() } else { spec::public_spec() };
+        let spec = if *yaml { spec::to_yaml(&document) } else { spec::to_json(&document) };
         println!("{spec}");
         return ExitCode::SUCCESS;
     }

@@ -15,7 +15,7 @@ use tessera_domain::activation::{
 use tessera_domain::license::{AppVersion, Fingerprint, LicenseKey, MachineView};
 use time::OffsetDateTime;
 
-use super::errors::{internal, storage_failure, ErrorBody};
+use super::errors::{internal, storage_failure, ErrorBody, ErrorCode};
 use super::licenses::LicenseStatusDto;
 use crate::state::AppState;
 
@@ -157,11 +157,39 @@ impl LeaseBody {
     }
 }
 
+/// The verdict of a validation: `VALID`, or why the license may not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ValidationVerdict {
+    Valid,
+    NotFound,
+    Revoked,
+    Suspended,
+    Expired,
+    IdentityMismatch,
+    VersionMismatch,
+    NoMachine,
+}
+
+impl From<ValidationCode> for ValidationVerdict {
+    fn from(code: ValidationCode) -> Self {
+        match code {
+            ValidationCode::Valid => Self::Valid,
+            ValidationCode::Refused(Refusal::NotFound) => Self::NotFound,
+            ValidationCode::Refused(Refusal::Revoked) => Self::Revoked,
+            ValidationCode::Refused(Refusal::Suspended) => Self::Suspended,
+            ValidationCode::Refused(Refusal::Expired) => Self::Expired,
+            ValidationCode::Refused(Refusal::IdentityMismatch) => Self::IdentityMismatch,
+            ValidationCode::Refused(Refusal::VersionMismatch) => Self::VersionMismatch,
+            ValidationCode::Refused(Refusal::NoMachine) => Self::NoMachine,
+        }
+    }
+}
+
 #[derive(Debug, Object)]
 pub struct ValidationBody {
     pub valid: bool,
-    /// `VALID`, `NOT_FOUND`, `REVOKED`, `SUSPENDED`, `EXPIRED`, `NO_MACHINE` or `VERSION_MISMATCH`.
-    pub code: String,
+    pub code: ValidationVerdict,
     #[oai(skip_serializing_if_is_none)]
     #[oai(nullable)]
     pub nonce: Option<String>,
@@ -259,15 +287,15 @@ pub enum DeactivateResponse {
 fn invalid(error: poem::Error) -> Json<ErrorBody> {
     let message = error.to_string();
     let code = [
-        ("fingerprint", "INVALID_FINGERPRINT"),
-        ("nonce", "INVALID_NONCE"),
-        ("app_version", "INVALID_APP_VERSION"),
-        ("platform", "INVALID_PLATFORM"),
-        ("machine_name", "INVALID_MACHINE_NAME"),
+        ("fingerprint", ErrorCode::InvalidFingerprint),
+        ("nonce", ErrorCode::InvalidNonce),
+        ("app_version", ErrorCode::InvalidAppVersion),
+        ("platform", ErrorCode::InvalidPlatform),
+        ("machine_name", ErrorCode::InvalidMachineName),
     ]
     .into_iter()
     .find(|(field, _)| message.contains(&format!("field `{field}`")))
-    .map_or("INVALID_REQUEST", |(_, code)| code);
+    .map_or(ErrorCode::InvalidRequest, |(_, code)| code);
     ErrorBody::new(code, message)
 }
 fn activate_bad_request(error: poem::Error) -> ActivateResponse {
@@ -284,18 +312,20 @@ fn deactivate_bad_request(error: poem::Error) -> DeactivateResponse {
 }
 
 fn refused(refusal: Refusal) -> Json<ErrorBody> {
-    ErrorBody::new(refusal.code(), refusal.to_string())
+    ErrorBody::new(super::errors::refusal_code(refusal), refusal.to_string())
 }
 
 /// Input parsed at the edge; the error is the 400 body naming the field.
 type Parsed<T> = Result<T, Json<ErrorBody>>;
 
 fn fingerprint(text: &str) -> Parsed<Fingerprint> {
-    Fingerprint::parse(text).map_err(|error| ErrorBody::new("INVALID_FINGERPRINT", error.to_string()))
+    Fingerprint::parse(text).map_err(|error| ErrorBody::new(ErrorCode::InvalidFingerprint, error.to_string()))
 }
 
 fn app_version(text: Option<&str>) -> Parsed<Option<AppVersion>> {
-    text.map(AppVersion::parse).transpose().map_err(|error| ErrorBody::new("INVALID_APP_VERSION", error.to_string()))
+    text.map(AppVersion::parse)
+        .transpose()
+        .map_err(|error| ErrorBody::new(ErrorCode::InvalidAppVersion, error.to_string()))
 }
 
 fn nonce(text: Option<String>) -> Parsed<Option<String>> {
@@ -303,14 +333,17 @@ fn nonce(text: Option<String>) -> Parsed<Option<String>> {
         Some(nonce)
             if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN || !nonce.bytes().all(|b| b.is_ascii_graphic()) =>
         {
-            Err(ErrorBody::new("INVALID_NONCE", format!("a nonce is 1-{MAX_NONCE_LEN} visible ASCII characters")))
+            Err(ErrorBody::new(
+                ErrorCode::InvalidNonce,
+                format!("a nonce is 1-{MAX_NONCE_LEN} visible ASCII characters"),
+            ))
         }
         nonce => Ok(nonce),
     }
 }
 
 /// An optional short label: at most `max` printable characters; blank is none.
-fn label(text: Option<String>, max: usize, code: &str, what: &str) -> Parsed<Option<String>> {
+fn label(text: Option<String>, max: usize, code: ErrorCode, what: &str) -> Parsed<Option<String>> {
     match text {
         Some(text) if text.chars().count() > max || text.chars().any(char::is_control) => {
             Err(ErrorBody::new(code, format!("{what} is at most {max} printable characters")))
@@ -359,10 +392,9 @@ impl ActivationApi {
         };
         let Ok(key) = LicenseKey::parse(&body.license_key) else {
             let checked_at = state.issuance.now();
-            let code = ValidationCode::Refused(Refusal::NotFound).code().to_owned();
             return ValidateResponse::Ok(Json(ValidationBody {
                 valid: false,
-                code,
+                code: ValidationVerdict::NotFound,
                 nonce,
                 checked_at,
                 license: None,
@@ -372,7 +404,7 @@ impl ActivationApi {
         match state.activation.validate(&key, fingerprint.as_ref(), app_version.as_ref()).await {
             Ok(validation) => ValidateResponse::Ok(Json(ValidationBody {
                 valid: validation.code == ValidationCode::Valid,
-                code: validation.code.code().to_owned(),
+                code: validation.code.into(),
                 nonce,
                 checked_at: validation.checked_at,
                 license: validation.machine.map(|view| MachineLicenseBody::of(view, validation.checked_at)),
@@ -400,10 +432,10 @@ impl ActivationApi {
         match state.activation.heartbeat(&body.lease, &fingerprint, app_version.as_ref()).await {
             Ok(leased) => HeartbeatResponse::Ok(Json(LeaseBody::of(leased, nonce, &state))),
             Err(HeartbeatError::InvalidLease(error)) => {
-                HeartbeatResponse::BadRequest(ErrorBody::new("INVALID_LEASE", error.to_string()))
+                HeartbeatResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidLease, error.to_string()))
             }
             Err(error @ HeartbeatError::FingerprintMismatch) => {
-                HeartbeatResponse::Forbidden(ErrorBody::new("FINGERPRINT_MISMATCH", error.to_string()))
+                HeartbeatResponse::Forbidden(ErrorBody::new(ErrorCode::FingerprintMismatch, error.to_string()))
             }
             Err(HeartbeatError::Refused(refusal)) => HeartbeatResponse::Forbidden(refused(refusal)),
             Err(HeartbeatError::Repository(error)) => storage_failure!(HeartbeatResponse, &error),
@@ -421,10 +453,10 @@ impl ActivationApi {
         match state.activation.deactivate(&body.lease, &fingerprint).await {
             Ok(()) => DeactivateResponse::Ok(Json(DeactivatedBody { status: "deactivated".into() })),
             Err(DeactivateError::InvalidLease(error)) => {
-                DeactivateResponse::BadRequest(ErrorBody::new("INVALID_LEASE", error.to_string()))
+                DeactivateResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidLease, error.to_string()))
             }
             Err(error @ DeactivateError::FingerprintMismatch) => {
-                DeactivateResponse::Forbidden(ErrorBody::new("FINGERPRINT_MISMATCH", error.to_string()))
+                DeactivateResponse::Forbidden(ErrorBody::new(ErrorCode::FingerprintMismatch, error.to_string()))
             }
             Err(DeactivateError::Repository(error)) => storage_failure!(DeactivateResponse, &error),
         }
@@ -438,8 +470,8 @@ async fn activate_machine(state: &AppState, body: ActivateRequest) -> ActivateRe
             fingerprint(&body.fingerprint)?,
             app_version(body.app_version.as_deref())?,
             nonce(body.nonce)?,
-            label(body.platform, MAX_PLATFORM_LEN, "INVALID_PLATFORM", "a platform")?,
-            label(body.machine_name, MAX_MACHINE_NAME_LEN, "INVALID_MACHINE_NAME", "a machine name")?,
+            label(body.platform, MAX_PLATFORM_LEN, ErrorCode::InvalidPlatform, "a platform")?,
+            label(body.machine_name, MAX_MACHINE_NAME_LEN, ErrorCode::InvalidMachineName, "a machine name")?,
         ))
     })();
     let (fingerprint, app_version, nonce, platform, machine_name) = match parsed {
@@ -455,10 +487,10 @@ async fn activate_machine(state: &AppState, body: ActivateRequest) -> ActivateRe
         Ok(leased) => ActivateResponse::Ok(Json(LeaseBody::of(leased, nonce, state))),
         Err(ActivateError::Refused(refusal)) => ActivateResponse::Forbidden(refused(refusal)),
         Err(error @ ActivateError::TooManyMachines { .. }) => {
-            ActivateResponse::Conflict(ErrorBody::new("TOO_MANY_MACHINES", error.to_string()))
+            ActivateResponse::Conflict(ErrorBody::new(ErrorCode::TooManyMachines, error.to_string()))
         }
         Err(error @ ActivateError::Churn { .. }) => {
-            ActivateResponse::TooManyRequests(ErrorBody::new("ACTIVATION_CHURN", error.to_string()))
+            ActivateResponse::TooManyRequests(ErrorBody::new(ErrorCode::ActivationChurn, error.to_string()))
         }
         Err(ActivateError::Repository(error)) => storage_failure!(ActivateResponse, &error),
         Err(ActivateError::Sign(error)) => ActivateResponse::Internal(internal(&error)),

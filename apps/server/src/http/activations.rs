@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{admin_bad_request_handler, storage_failure, ErrorBody};
+use super::errors::{admin_bad_request_handler, storage_failure, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -90,12 +90,15 @@ impl ActivationsApi {
         id: Path<String>,
     ) -> AdminDeactivateResponse {
         let Ok(id) = id.0.parse::<Uuid>() else {
-            return AdminDeactivateResponse::NotFound(ErrorBody::new("NOT_FOUND", format!("no activation {}", id.0)));
+            return AdminDeactivateResponse::NotFound(ErrorBody::new(
+                ErrorCode::NotFound,
+                format!("no activation {}", id.0),
+            ));
         };
         match state.activation.admin_deactivate(id).await {
             Ok(activation) => AdminDeactivateResponse::Ok(Json(activation.into())),
             Err(error @ AdminDeactivateError::NotFound(_)) => {
-                AdminDeactivateResponse::NotFound(ErrorBody::new("NOT_FOUND", error.to_string()))
+                AdminDeactivateResponse::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string()))
             }
             Err(AdminDeactivateError::Repository(error)) => storage_failure!(AdminDeactivateResponse, &error),
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi, Tags};
 use tessera_domain::audit::Actor;
 use tessera_domain::customer::{Customer, CustomerChange, CustomerError, CustomerFilter};
 use tessera_domain::license::{CustomerName, EmailAddress};
@@ -15,7 +15,7 @@ use tessera_domain::page::PageRequest;
 use time::OffsetDateTime;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{admin_bad_request_handler, storage_failure, AdminRead, ErrorBody};
+use super::errors::{storage_failure, AdminChange, AdminCreate, AdminRead, AdminShow, ErrorBody, ErrorCode};
 use super::licenses::LicenseBody;
 use crate::state::AppState;
 
@@ -80,52 +80,51 @@ pub struct CustomerPatch {
 
 type ListCustomersResponse = AdminRead<CustomerPage>;
 
-/// The answer of create, show and update: the customer.
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "customer_bad_request")]
-pub enum CustomerResponse {
-    #[oai(status = 200)]
-    Ok(Json<CustomerBody>),
-    #[oai(status = 201)]
-    Created(Json<CustomerBody>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// The email belongs to another customer.
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
+type CustomerCreated = AdminCreate<CustomerBody>;
+type CustomerShown = AdminShow<CustomerBody>;
+type CustomerChanged = AdminChange<CustomerBody>;
 
-admin_bad_request_handler!(customer_bad_request, CustomerResponse);
-
-impl From<CustomerError> for CustomerResponse {
+impl From<CustomerError> for CustomerChanged {
     fn from(error: CustomerError) -> Self {
         match &error {
-            CustomerError::NotFound(_) => Self::NotFound(ErrorBody::new("NOT_FOUND", error.to_string())),
-            CustomerError::EmailTaken(_) => Self::Conflict(ErrorBody::new("EMAIL_TAKEN", error.to_string())),
-            CustomerError::Contended => Self::Conflict(ErrorBody::new("CONTENDED", error.to_string())),
+            CustomerError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string())),
+            CustomerError::EmailTaken(_) => Self::Conflict(ErrorBody::new(ErrorCode::EmailTaken, error.to_string())),
+            CustomerError::Contended => Self::Conflict(ErrorBody::new(ErrorCode::Contended, error.to_string())),
             CustomerError::Signing(_) => Self::Internal(super::errors::internal(&error)),
             CustomerError::Repository(repository) => storage_failure!(Self, repository),
         }
     }
 }
 
-fn email(text: &str) -> Result<EmailAddress, CustomerResponse> {
-    EmailAddress::parse(text)
-        .map_err(|error| CustomerResponse::BadRequest(ErrorBody::new("INVALID_EMAIL", error.to_string())))
+impl From<CustomerError> for CustomerCreated {
+    fn from(error: CustomerError) -> Self {
+        match &error {
+            CustomerError::EmailTaken(_) => Self::Conflict(ErrorBody::new(ErrorCode::EmailTaken, error.to_string())),
+            CustomerError::Contended => Self::Conflict(ErrorBody::new(ErrorCode::Contended, error.to_string())),
+            CustomerError::Repository(repository) => storage_failure!(Self, repository),
+            CustomerError::NotFound(_) | CustomerError::Signing(_) => Self::Internal(super::errors::internal(&error)),
+        }
+    }
 }
 
-fn name(text: &str) -> Result<CustomerName, CustomerResponse> {
-    CustomerName::parse(text)
-        .map_err(|error| CustomerResponse::BadRequest(ErrorBody::new("INVALID_NAME", error.to_string())))
+impl From<CustomerError> for CustomerShown {
+    fn from(error: CustomerError) -> Self {
+        match &error {
+            CustomerError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string())),
+            CustomerError::Repository(repository) => storage_failure!(Self, repository),
+            CustomerError::EmailTaken(_) | CustomerError::Contended | CustomerError::Signing(_) => {
+                Self::Internal(super::errors::internal(&error))
+            }
+        }
+    }
+}
+
+fn email(text: &str) -> Result<EmailAddress, Json<ErrorBody>> {
+    EmailAddress::parse(text).map_err(|error| ErrorBody::new(ErrorCode::InvalidEmail, error.to_string()))
+}
+
+fn name(text: &str) -> Result<CustomerName, Json<ErrorBody>> {
+    CustomerName::parse(text).map_err(|error| ErrorBody::new(ErrorCode::InvalidName, error.to_string()))
 }
 
 pub struct CustomersApi;
@@ -156,23 +155,23 @@ impl CustomersApi {
 
     /// Add a customer (a mint adds its buyer by itself).
     #[oai(path = "/", method = "post", operation_id = "createCustomer")]
-    async fn create(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, body: Json<NewCustomer>) -> CustomerResponse {
+    async fn create(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, body: Json<NewCustomer>) -> CustomerCreated {
         let (email, name) = match (email(&body.0.email), name(&body.0.name)) {
             (Ok(email), Ok(name)) => (email, name),
-            (Err(response), _) | (_, Err(response)) => return response,
+            (Err(error), _) | (_, Err(error)) => return CustomerCreated::BadRequest(error),
         };
         match state.customers.create(email, name, Actor::Admin).await {
-            Ok(customer) => CustomerResponse::Created(Json(customer.into())),
+            Ok(customer) => CustomerCreated::Created(Json(customer.into())),
             Err(error) => error.into(),
         }
     }
 
     /// A customer and their licenses.
     #[oai(path = "/:email", method = "get", operation_id = "getCustomer")]
-    async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, email: Path<String>) -> CustomerResponse {
+    async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, email: Path<String>) -> CustomerShown {
         let email = match self::email(&email.0) {
             Ok(email) => email,
-            Err(response) => return response,
+            Err(error) => return CustomerShown::BadRequest(error),
         };
         let customer = match state.customers.get(&email).await {
             Ok(customer) => customer,
@@ -180,12 +179,12 @@ impl CustomersApi {
         };
         let licenses = match state.customers.licenses_of(&email).await {
             Ok(licenses) => licenses,
-            Err(error) => return storage_failure!(CustomerResponse, &error),
+            Err(error) => return storage_failure!(AdminShow, &error),
         };
         let now = state.issuance.now();
         let mut body = CustomerBody::from(customer);
         body.licenses = Some(licenses.into_iter().map(|license| LicenseBody::of(license, now)).collect());
-        CustomerResponse::Ok(Json(body))
+        CustomerShown::Ok(Json(body))
     }
 
     /// Change a customer's email or name; their licenses are re-signed with it.
@@ -196,23 +195,23 @@ impl CustomersApi {
         _auth: AdminAuth,
         email: Path<String>,
         body: Json<CustomerPatch>,
-    ) -> CustomerResponse {
+    ) -> CustomerChanged {
         let current = match self::email(&email.0) {
             Ok(email) => email,
-            Err(response) => return response,
+            Err(error) => return CustomerChanged::BadRequest(error),
         };
         let change = CustomerChange {
             email: match body.0.email.as_deref().map(self::email).transpose() {
                 Ok(email) => email,
-                Err(response) => return response,
+                Err(error) => return CustomerChanged::BadRequest(error),
             },
             name: match body.0.name.as_deref().map(name).transpose() {
                 Ok(name) => name,
-                Err(response) => return response,
+                Err(error) => return CustomerChanged::BadRequest(error),
             },
         };
         match state.customers.update(&current, change, Actor::Admin).await {
-            Ok(customer) => CustomerResponse::Ok(Json(customer.into())),
+            Ok(customer) => CustomerChanged::Ok(Json(customer.into())),
             Err(error) => error.into(),
         }
     }

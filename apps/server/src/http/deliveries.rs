@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{invalid_cursor, storage_failure, AdminChange, AdminRead, ErrorBody};
+use super::errors::{invalid_cursor, storage_failure, AdminChange, AdminRead, AdminShow, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -132,7 +132,7 @@ type ListDeliveriesResponse = AdminRead<DeliveryPage>;
 type DeliveryResponse = AdminChange<DeliveryBody>;
 
 fn not_found(id: &str) -> DeliveryResponse {
-    DeliveryResponse::NotFound(ErrorBody::new("NOT_FOUND", format!("no delivery {id}")))
+    DeliveryResponse::NotFound(ErrorBody::new(ErrorCode::NotFound, format!("no delivery {id}")))
 }
 
 pub struct DeliveriesApi;
@@ -157,7 +157,9 @@ impl DeliveriesApi {
         }
         let license_key = match license_key.0.as_deref().map(LicenseKey::parse).transpose() {
             Ok(key) => key,
-            Err(error) => return ListDeliveriesResponse::BadRequest(ErrorBody::new("INVALID_KEY", error.to_string())),
+            Err(error) => {
+                return ListDeliveriesResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidKey, error.to_string()))
+            }
         };
         let filter = DeliveryFilter { status: status.0.map(Into::into), license_key };
         match state.outbox.list(&filter, &PageRequest::new(limit.0, cursor.0)).await {
@@ -171,12 +173,13 @@ impl DeliveriesApi {
 
     /// One delivery.
     #[oai(path = "/:id", method = "get", operation_id = "getDelivery")]
-    async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, id: Path<String>) -> DeliveryResponse {
-        let Ok(uuid) = Uuid::parse_str(&id.0) else { return not_found(&id.0) };
+    async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, id: Path<String>) -> AdminShow<DeliveryBody> {
+        let missing = || AdminShow::NotFound(ErrorBody::new(ErrorCode::NotFound, format!("no delivery {}", id.0)));
+        let Ok(uuid) = Uuid::parse_str(&id.0) else { return missing() };
         match state.outbox.get(uuid).await {
-            Ok(Some(delivery)) => DeliveryResponse::Ok(Json(delivery.into())),
-            Ok(None) => not_found(&id.0),
-            Err(error) => storage_failure!(AdminChange, &error),
+            Ok(Some(delivery)) => AdminShow::Ok(Json(delivery.into())),
+            Ok(None) => missing(),
+            Err(error) => storage_failure!(AdminShow, &error),
         }
     }
 
@@ -189,7 +192,7 @@ impl DeliveriesApi {
             Ok(delivery) => DeliveryResponse::Ok(Json(delivery.into())),
             Err(RetryDeliveryError::NotFound(_)) => not_found(&id.0),
             Err(error @ RetryDeliveryError::NotRetryable { .. }) => {
-                DeliveryResponse::Conflict(ErrorBody::new("NOT_RETRYABLE", error.to_string()))
+                DeliveryResponse::Conflict(ErrorBody::new(ErrorCode::NotRetryable, error.to_string()))
             }
             Err(RetryDeliveryError::Repository(error)) => storage_failure!(AdminChange, &error),
         }

@@ -6,17 +6,112 @@ use poem_openapi::payload::Json;
 use poem_openapi::Object;
 use tessera_domain::repository::RepositoryError;
 
+/// Declares [`ErrorCode`] once: the enum the spec publishes (so a generated
+/// client can switch on it exhaustively) and its wire text.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident => $text:literal,)+) => {
+        /// Every `code` an error answer of Tessera may carry. Stable: a code
+        /// is never renamed; new ones may be added.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, poem_openapi::Enum)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* #[oai(rename = $text)] $variant,)+
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $text),+ }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The license key, lease, activation or resource does not exist.
+    NotFound => "NOT_FOUND",
+    Revoked => "REVOKED",
+    Suspended => "SUSPENDED",
+    Expired => "EXPIRED",
+    /// The name or email given is not the one signed into the license.
+    IdentityMismatch => "IDENTITY_MISMATCH",
+    /// The app's major version is not covered by the license.
+    VersionMismatch => "VERSION_MISMATCH",
+    /// The machine is not activated on this license.
+    NoMachine => "NO_MACHINE",
+    /// Every seat is taken.
+    TooManyMachines => "TOO_MANY_MACHINES",
+    /// Too many activations after deactivations within 24 hours.
+    ActivationChurn => "ACTIVATION_CHURN",
+    /// The lease belongs to another machine.
+    FingerprintMismatch => "FINGERPRINT_MISMATCH",
+    InvalidLease => "INVALID_LEASE",
+    InvalidFingerprint => "INVALID_FINGERPRINT",
+    InvalidNonce => "INVALID_NONCE",
+    InvalidAppVersion => "INVALID_APP_VERSION",
+    InvalidPlatform => "INVALID_PLATFORM",
+    InvalidMachineName => "INVALID_MACHINE_NAME",
+    InvalidKey => "INVALID_KEY",
+    InvalidEmail => "INVALID_EMAIL",
+    InvalidName => "INVALID_NAME",
+    InvalidReason => "INVALID_REASON",
+    InvalidSeats => "INVALID_SEATS",
+    InvalidTerm => "INVALID_TERM",
+    InvalidCursor => "INVALID_CURSOR",
+    InvalidIdempotencyKey => "INVALID_IDEMPOTENCY_KEY",
+    /// Any other malformed input; the message names the field.
+    InvalidRequest => "INVALID_REQUEST",
+    UnknownProduct => "UNKNOWN_PRODUCT",
+    UnknownTier => "UNKNOWN_TIER",
+    KeyTaken => "KEY_TAKEN",
+    EmailTaken => "EMAIL_TAKEN",
+    IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+    /// The resource's state does not allow the change.
+    InvalidTransition => "INVALID_TRANSITION",
+    AlreadyReviewed => "ALREADY_REVIEWED",
+    NotRetryable => "NOT_RETRYABLE",
+    TooManyRecords => "TOO_MANY_RECORDS",
+    /// The resource kept changing under concurrent writers; retry.
+    Contended => "CONTENDED",
+    /// Missing or wrong admin token (or storefront credentials).
+    Unauthorized => "UNAUTHORIZED",
+    /// Too many requests from this address: see `Retry-After`.
+    RateLimited => "RATE_LIMITED",
+    /// The request body is over 64 KiB.
+    PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+    MethodNotAllowed => "METHOD_NOT_ALLOWED",
+    UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+    /// The database is unavailable; retry shortly.
+    Unavailable => "UNAVAILABLE",
+    /// An unexpected failure; the server log has the details.
+    Internal => "INTERNAL",
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct ErrorBody {
-    /// Stable, machine-readable: `NOT_FOUND`, `INVALID_REQUEST`, …
-    pub code: String,
+    /// Stable and machine-readable; switch on it.
+    pub code: ErrorCode,
     /// For people; may change between versions.
     pub message: String,
 }
 
 impl ErrorBody {
-    pub fn new(code: &str, message: impl Into<String>) -> Json<Self> {
-        Json(Self { code: code.to_owned(), message: message.into() })
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Json<Self> {
+        Json(Self { code, message: message.into() })
+    }
+}
+
+/// The code of a domain refusal (contract §4).
+pub fn refusal_code(refusal: tessera_domain::activation::Refusal) -> ErrorCode {
+    use tessera_domain::activation::Refusal;
+    match refusal {
+        Refusal::NotFound => ErrorCode::NotFound,
+        Refusal::Revoked => ErrorCode::Revoked,
+        Refusal::Suspended => ErrorCode::Suspended,
+        Refusal::Expired => ErrorCode::Expired,
+        Refusal::IdentityMismatch => ErrorCode::IdentityMismatch,
+        Refusal::VersionMismatch => ErrorCode::VersionMismatch,
+        Refusal::NoMachine => ErrorCode::NoMachine,
     }
 }
 
@@ -41,16 +136,16 @@ pub enum Rejection {
 /// Sorts an extractor failure: a failed bearer check, or unparsable input.
 pub fn rejected(error: poem::Error) -> Rejection {
     if error.status() == StatusCode::UNAUTHORIZED {
-        Rejection::Unauthorized(ErrorBody::new("UNAUTHORIZED", "missing or invalid admin token"))
+        Rejection::Unauthorized(ErrorBody::new(ErrorCode::Unauthorized, "missing or invalid admin token"))
     } else {
-        Rejection::BadRequest(ErrorBody::new("INVALID_REQUEST", error.to_string()))
+        Rejection::BadRequest(ErrorBody::new(ErrorCode::InvalidRequest, error.to_string()))
     }
 }
 
 /// Logs an unexpected error with its cause; the caller gets only a generic 500.
 pub fn internal(error: &dyn std::error::Error) -> Json<ErrorBody> {
     tracing::error!(error = %chain(error), "unexpected error");
-    ErrorBody::new("INTERNAL", "internal error; the server log has the details")
+    ErrorBody::new(ErrorCode::Internal, "internal error; the server log has the details")
 }
 
 /// A storage failure: `Ok(503 body)` when the database is unreachable (the
@@ -59,7 +154,7 @@ pub fn storage(error: &RepositoryError) -> Result<Json<ErrorBody>, Json<ErrorBod
     match error {
         RepositoryError::Unavailable(_) => {
             tracing::warn!(error = %chain(error), "database unavailable");
-            Ok(ErrorBody::new("UNAVAILABLE", "the database is unavailable; try again shortly"))
+            Ok(ErrorBody::new(ErrorCode::Unavailable, "the database is unavailable; try again shortly"))
         }
         RepositoryError::Unexpected(_) => Err(internal(error)),
     }
@@ -84,7 +179,7 @@ pub(crate) use admin_bad_request_handler;
 pub fn invalid_cursor(cursor: Option<&str>) -> Option<Json<ErrorBody>> {
     cursor
         .is_some_and(|cursor| uuid::Uuid::parse_str(cursor).is_err())
-        .then(|| ErrorBody::new("INVALID_CURSOR", "the cursor is not one this server produced"))
+        .then(|| ErrorBody::new(ErrorCode::InvalidCursor, "the cursor is not one this server produced"))
 }
 
 /// `$response::Unavailable` (503) or `$response::Internal` (500) for a storage failure.
@@ -104,19 +199,19 @@ pub(crate) use storage_failure;
 pub fn error_response(error: poem::Error) -> Response {
     let status = error.status();
     let (code, message) = match status {
-        StatusCode::BAD_REQUEST => ("INVALID_REQUEST", error.to_string()),
-        StatusCode::UNAUTHORIZED => ("UNAUTHORIZED", "missing or invalid admin token".to_owned()),
-        StatusCode::NOT_FOUND => ("NOT_FOUND", "no such route".to_owned()),
-        StatusCode::METHOD_NOT_ALLOWED => ("METHOD_NOT_ALLOWED", "method not allowed on this route".to_owned()),
+        StatusCode::BAD_REQUEST => (ErrorCode::InvalidRequest, error.to_string()),
+        StatusCode::UNAUTHORIZED => (ErrorCode::Unauthorized, "missing or invalid admin token".to_owned()),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such route".to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => (ErrorCode::MethodNotAllowed, "method not allowed on this route".to_owned()),
         StatusCode::PAYLOAD_TOO_LARGE => {
-            ("PAYLOAD_TOO_LARGE", format!("request bodies are limited to {} bytes", super::MAX_BODY_BYTES))
+            (ErrorCode::PayloadTooLarge, format!("request bodies are limited to {} bytes", super::MAX_BODY_BYTES))
         }
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("UNSUPPORTED_MEDIA_TYPE", error.to_string()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (ErrorCode::UnsupportedMediaType, error.to_string()),
         status if status.is_server_error() => {
             tracing::error!(error = %error, status = status.as_u16(), "request failed");
-            ("INTERNAL", "internal error; the server log has the details".to_owned())
+            (ErrorCode::Internal, "internal error; the server log has the details".to_owned())
         }
-        _ => ("INVALID_REQUEST", error.to_string()),
+        _ => (ErrorCode::InvalidRequest, error.to_string()),
     };
     let mut response = ErrorBody::new(code, message).into_response();
     response.set_status(status);
@@ -154,7 +249,64 @@ fn admin_read_bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(error: p
     }
 }
 
-/// The response of an admin operation on one resource (show, change, retry):
+/// The response of an admin read of one resource: `200` with `T`, `404` when
+/// it does not exist, or the shared failures.
+#[derive(poem_openapi::ApiResponse)]
+#[oai(bad_request_handler = "admin_show_bad_request")]
+pub enum AdminShow<T: poem_openapi::types::ToJSON + Send + Sync> {
+    #[oai(status = 200)]
+    Ok(Json<T>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// The database is unavailable; retry shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn admin_show_bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(error: poem::Error) -> AdminShow<T> {
+    match rejected(error) {
+        Rejection::Unauthorized(body) => AdminShow::Unauthorized(body),
+        Rejection::BadRequest(body) => AdminShow::BadRequest(body),
+    }
+}
+
+/// The response of an admin create: `201` with `T`, `409` when it would
+/// collide with an existing resource, or the shared failures.
+#[derive(poem_openapi::ApiResponse)]
+#[oai(bad_request_handler = "admin_create_bad_request")]
+pub enum AdminCreate<T: poem_openapi::types::ToJSON + Send + Sync> {
+    #[oai(status = 201)]
+    Created(Json<T>),
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or wrong admin token.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// It exists already.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// The database is unavailable; retry shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn admin_create_bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(error: poem::Error) -> AdminCreate<T> {
+    match rejected(error) {
+        Rejection::Unauthorized(body) => AdminCreate::Unauthorized(body),
+        Rejection::BadRequest(body) => AdminCreate::BadRequest(body),
+    }
+}
+
+/// The response of an admin operation on one resource (change, retry):
 /// `200` with `T`, `404` when it does not exist, `409` when its state does
 /// not allow the change, or the shared failures.
 #[derive(poem_openapi::ApiResponse)]

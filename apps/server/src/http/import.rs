@@ -15,7 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{storage_failure, AdminRead, ErrorBody};
+use super::errors::{storage_failure, AdminRead, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -144,7 +144,7 @@ impl ImportApi {
         let request = body.0;
         if request.records.len() > MAX_IMPORT_BATCH {
             let message = format!("at most {MAX_IMPORT_BATCH} records per request");
-            return ImportResponse::BadRequest(ErrorBody::new("TOO_MANY_RECORDS", message));
+            return ImportResponse::BadRequest(ErrorBody::new(ErrorCode::TooManyRecords, message));
         }
         let mut results: Vec<ImportResultBody> = Vec::with_capacity(request.records.len());
         let mut valid = Vec::new();

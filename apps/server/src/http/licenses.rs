@@ -24,7 +24,9 @@ use time::OffsetDateTime;
 use super::activations::ActivationBody;
 use super::admin_auth::AdminAuth;
 use super::deliveries::DeliveryBody;
-use super::errors::{admin_bad_request_handler, internal, storage_failure, AdminChange, AdminRead, ErrorBody};
+use super::errors::{
+    admin_bad_request_handler, internal, storage_failure, AdminChange, AdminRead, AdminShow, ErrorBody, ErrorCode,
+};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -289,16 +291,16 @@ type LicenseResponse = AdminChange<LicenseBody>;
 
 impl From<MintError> for MintResponse {
     fn from(error: MintError) -> Self {
-        let bad = |code: &str, error: &MintError| Self::BadRequest(ErrorBody::new(code, error.to_string()));
+        let bad = |code: ErrorCode, error: &MintError| Self::BadRequest(ErrorBody::new(code, error.to_string()));
         match &error {
-            MintError::UnknownProduct(_) => bad("UNKNOWN_PRODUCT", &error),
-            MintError::UnknownTier { .. } => bad("UNKNOWN_TIER", &error),
-            MintError::InvalidSeats => bad("INVALID_SEATS", &error),
-            MintError::InvalidTerm(_) => bad("INVALID_TERM", &error),
-            MintError::InvalidField(_) => bad("INVALID_REQUEST", &error),
-            MintError::KeyTaken(_) => Self::Conflict(ErrorBody::new("KEY_TAKEN", error.to_string())),
+            MintError::UnknownProduct(_) => bad(ErrorCode::UnknownProduct, &error),
+            MintError::UnknownTier { .. } => bad(ErrorCode::UnknownTier, &error),
+            MintError::InvalidSeats => bad(ErrorCode::InvalidSeats, &error),
+            MintError::InvalidTerm(_) => bad(ErrorCode::InvalidTerm, &error),
+            MintError::InvalidField(_) => bad(ErrorCode::InvalidRequest, &error),
+            MintError::KeyTaken(_) => Self::Conflict(ErrorBody::new(ErrorCode::KeyTaken, error.to_string())),
             MintError::IdempotencyKeyReused => {
-                Self::Unprocessable(ErrorBody::new("IDEMPOTENCY_KEY_REUSED", error.to_string()))
+                Self::Unprocessable(ErrorBody::new(ErrorCode::IdempotencyKeyReused, error.to_string()))
             }
             MintError::Signing(_) => Self::Internal(internal(&error)),
             MintError::Repository(repository) => storage_failure!(Self, repository),
@@ -306,10 +308,12 @@ impl From<MintError> for MintResponse {
     }
 }
 
-impl From<GetLicenseError> for LicenseResponse {
+type LicenseShown = AdminShow<LicenseBody>;
+
+impl From<GetLicenseError> for LicenseShown {
     fn from(error: GetLicenseError) -> Self {
         match &error {
-            GetLicenseError::NotFound(_) => Self::NotFound(ErrorBody::new("NOT_FOUND", error.to_string())),
+            GetLicenseError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string())),
             GetLicenseError::Repository(repository) => storage_failure!(Self, repository),
         }
     }
@@ -318,12 +322,14 @@ impl From<GetLicenseError> for LicenseResponse {
 impl From<ChangeStateError> for LicenseResponse {
     fn from(error: ChangeStateError) -> Self {
         match &error {
-            ChangeStateError::NotFound(_) => Self::NotFound(ErrorBody::new("NOT_FOUND", error.to_string())),
+            ChangeStateError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string())),
             ChangeStateError::InvalidTransition { .. } => {
-                Self::Conflict(ErrorBody::new("INVALID_TRANSITION", error.to_string()))
+                Self::Conflict(ErrorBody::new(ErrorCode::InvalidTransition, error.to_string()))
             }
-            ChangeStateError::InvalidReason => Self::BadRequest(ErrorBody::new("INVALID_REASON", error.to_string())),
-            ChangeStateError::Contended => Self::Conflict(ErrorBody::new("CONTENDED", error.to_string())),
+            ChangeStateError::InvalidReason => {
+                Self::BadRequest(ErrorBody::new(ErrorCode::InvalidReason, error.to_string()))
+            }
+            ChangeStateError::Contended => Self::Conflict(ErrorBody::new(ErrorCode::Contended, error.to_string())),
             ChangeStateError::Signing(_) => Self::Internal(internal(&error)),
             ChangeStateError::Repository(repository) => storage_failure!(Self, repository),
         }
@@ -333,12 +339,12 @@ impl From<ChangeStateError> for LicenseResponse {
 impl From<RenewError> for LicenseResponse {
     fn from(error: RenewError) -> Self {
         match &error {
-            RenewError::NotFound(_) => Self::NotFound(ErrorBody::new("NOT_FOUND", error.to_string())),
+            RenewError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string())),
             RenewError::Revoked | RenewError::NotRenewing | RenewError::AlreadyApplied => {
-                Self::Conflict(ErrorBody::new("INVALID_TRANSITION", error.to_string()))
+                Self::Conflict(ErrorBody::new(ErrorCode::InvalidTransition, error.to_string()))
             }
-            RenewError::InvalidTerm(_) => Self::BadRequest(ErrorBody::new("INVALID_TERM", error.to_string())),
-            RenewError::Contended => Self::Conflict(ErrorBody::new("CONTENDED", error.to_string())),
+            RenewError::InvalidTerm(_) => Self::BadRequest(ErrorBody::new(ErrorCode::InvalidTerm, error.to_string())),
+            RenewError::Contended => Self::Conflict(ErrorBody::new(ErrorCode::Contended, error.to_string())),
             RenewError::Signing(_) => Self::Internal(internal(&error)),
             RenewError::Repository(repository) => storage_failure!(Self, repository),
         }
@@ -347,11 +353,11 @@ impl From<RenewError> for LicenseResponse {
 
 fn parse_key(key: &str) -> Result<LicenseKey, LicenseResponse> {
     LicenseKey::parse(key)
-        .map_err(|error| LicenseResponse::BadRequest(ErrorBody::new("INVALID_KEY", error.to_string())))
+        .map_err(|error| LicenseResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidKey, error.to_string())))
 }
 
 /// A count given as a JSON integer, in range, or the response naming the field.
-fn count(field: &str, value: Option<i64>, code: &str) -> Result<Option<u32>, Json<ErrorBody>> {
+fn count(field: &str, value: Option<i64>, code: ErrorCode) -> Result<Option<u32>, Json<ErrorBody>> {
     value
         .map(|number| {
             u32::try_from(number)
@@ -366,17 +372,18 @@ impl MintLicenseRequest {
     /// Parses the request into the domain's command, or a 400 naming the field.
     fn parse(self, idempotency_key: Option<IdempotencyKey>) -> Result<MintLicense, Json<ErrorBody>> {
         Ok(MintLicense {
-            name: CustomerName::parse(&self.name).map_err(|error| ErrorBody::new("INVALID_NAME", error.to_string()))?,
+            name: CustomerName::parse(&self.name)
+                .map_err(|error| ErrorBody::new(ErrorCode::InvalidName, error.to_string()))?,
             email: EmailAddress::parse(&self.email)
-                .map_err(|error| ErrorBody::new("INVALID_EMAIL", error.to_string()))?,
-            seats: count("seats", self.seats, "INVALID_SEATS")?,
-            duration_days: count("duration_days", self.duration_days, "INVALID_TERM")?,
+                .map_err(|error| ErrorBody::new(ErrorCode::InvalidEmail, error.to_string()))?,
+            seats: count("seats", self.seats, ErrorCode::InvalidSeats)?,
+            duration_days: count("duration_days", self.duration_days, ErrorCode::InvalidTerm)?,
             key: self
                 .key
                 .as_deref()
                 .map(LicenseKey::parse)
                 .transpose()
-                .map_err(|error| ErrorBody::new("INVALID_KEY", error.to_string()))?,
+                .map_err(|error| ErrorBody::new(ErrorCode::InvalidKey, error.to_string()))?,
             kind: self.kind.map(Into::into),
             expires_at: self.expires_at,
             product: self.product,
@@ -408,7 +415,7 @@ impl LicensesApi {
         let idempotency_key = match idempotency_key.0.as_deref().map(IdempotencyKey::parse).transpose() {
             Ok(key) => key,
             Err(error) => {
-                return MintResponse::BadRequest(ErrorBody::new("INVALID_IDEMPOTENCY_KEY", error.to_string()))
+                return MintResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidIdempotencyKey, error.to_string()))
             }
         };
         let send_email = body.0.send_email.unwrap_or(false);
@@ -460,7 +467,7 @@ impl LicensesApi {
     ) -> ListResponse {
         let email = match email.0.as_deref().map(EmailAddress::parse).transpose() {
             Ok(email) => email,
-            Err(error) => return ListResponse::BadRequest(ErrorBody::new("INVALID_EMAIL", error.to_string())),
+            Err(error) => return ListResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidEmail, error.to_string())),
         };
         let now = state.issuance.now();
         let filter = LicenseFilter {
@@ -476,19 +483,20 @@ impl LicensesApi {
                 items: page.items.into_iter().map(|license| LicenseBody::of(license, now)).collect(),
                 next_cursor: page.next_cursor,
             })),
-            Err(ListLicensesError::InvalidCursor) => {
-                ListResponse::BadRequest(ErrorBody::new("INVALID_CURSOR", ListLicensesError::InvalidCursor.to_string()))
-            }
+            Err(ListLicensesError::InvalidCursor) => ListResponse::BadRequest(ErrorBody::new(
+                ErrorCode::InvalidCursor,
+                ListLicensesError::InvalidCursor.to_string(),
+            )),
             Err(ListLicensesError::Repository(error)) => storage_failure!(AdminRead, &error),
         }
     }
 
     /// One license.
     #[oai(path = "/:key", method = "get", operation_id = "getLicense")]
-    async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, key: Path<String>) -> LicenseResponse {
-        let key = match parse_key(&key.0) {
+    async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, key: Path<String>) -> LicenseShown {
+        let key = match LicenseKey::parse(&key.0) {
             Ok(key) => key,
-            Err(response) => return response,
+            Err(error) => return LicenseShown::BadRequest(ErrorBody::new(ErrorCode::InvalidKey, error.to_string())),
         };
         let license = match state.issuance.get(&key).await {
             Ok(license) => license,
@@ -496,11 +504,11 @@ impl LicensesApi {
         };
         let machines = match state.activation.machines(&license).await {
             Ok(machines) => machines,
-            Err(error) => return storage_failure!(AdminChange, &error),
+            Err(error) => return storage_failure!(AdminShow, &error),
         };
         let mut body = LicenseBody::of(license, state.issuance.now());
         body.activations = Some(machines.into_iter().map(ActivationBody::from).collect());
-        LicenseResponse::Ok(Json(body))
+        LicenseShown::Ok(Json(body))
     }
 
     /// Revoke a license for good.
@@ -549,7 +557,7 @@ impl LicensesApi {
             Ok(key) => key,
             Err(response) => return response,
         };
-        let duration_days = match count("duration_days", body.0.duration_days, "INVALID_TERM") {
+        let duration_days = match count("duration_days", body.0.duration_days, ErrorCode::InvalidTerm) {
             Ok(days) => days,
             Err(body) => return LicenseResponse::BadRequest(body),
         };
@@ -562,15 +570,17 @@ impl LicensesApi {
     async fn redeliver(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, key: Path<String>) -> RedeliverResponse {
         let key = match LicenseKey::parse(&key.0) {
             Ok(key) => key,
-            Err(error) => return RedeliverResponse::BadRequest(ErrorBody::new("INVALID_KEY", error.to_string())),
+            Err(error) => {
+                return RedeliverResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidKey, error.to_string()))
+            }
         };
         match state.outbox.redeliver(&key, Actor::Admin).await {
             Ok(delivery) => RedeliverResponse::Accepted(Json(delivery.into())),
             Err(error @ QueueError::NotFound(_)) => {
-                RedeliverResponse::NotFound(ErrorBody::new("NOT_FOUND", error.to_string()))
+                RedeliverResponse::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string()))
             }
             Err(error @ QueueError::Revoked(_)) => {
-                RedeliverResponse::Conflict(ErrorBody::new("REVOKED", error.to_string()))
+                RedeliverResponse::Conflict(ErrorBody::new(ErrorCode::Revoked, error.to_string()))
             }
             Err(QueueError::Repository(error)) => storage_failure!(RedeliverResponse, &error),
         }

@@ -18,6 +18,7 @@ mod keys;
 mod licenses;
 mod portal;
 mod public;
+pub mod spec;
 mod stats;
 mod storefront_events;
 mod usage;
@@ -117,9 +118,11 @@ async fn refuse_nul<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Result
     let target = request.uri().path_and_query().map_or("", |target| target.as_str());
     let has_nul = target.as_bytes().windows(3).any(|three| three[0] == b'%' && three[1] == b'0' && three[2] == b'0');
     if has_nul {
-        let mut response =
-            errors::ErrorBody::new("INVALID_REQUEST", "a NUL character (%00) is not allowed in the path or query")
-                .into_response();
+        let mut response = errors::ErrorBody::new(
+            errors::ErrorCode::InvalidRequest,
+            "a NUL character (%00) is not allowed in the path or query",
+        )
+        .into_response();
         response.set_status(StatusCode::BAD_REQUEST);
         return Ok(response);
     }
@@ -155,9 +158,11 @@ pub fn set_rate_limit_headers(response: &mut Response, limit: u32, retry_after: 
 /// The `429 RATE_LIMITED` answer, with `Retry-After` and `X-RateLimit-*`.
 pub fn rate_limited(limit: u32, retry_after: std::time::Duration) -> Response {
     let seconds = seconds_to_wait(retry_after);
-    let mut response =
-        errors::ErrorBody::new("RATE_LIMITED", format!("too many requests from this address; retry in {seconds} s"))
-            .into_response();
+    let mut response = errors::ErrorBody::new(
+        errors::ErrorCode::RateLimited,
+        format!("too many requests from this address; retry in {seconds} s"),
+    )
+    .into_response();
     response.set_status(StatusCode::TOO_MANY_REQUESTS);
     set_rate_limit_headers(&mut response, limit, retry_after);
     response
@@ -185,7 +190,7 @@ async fn rate_limit<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Result
 }
 
 /// The paths whose answers a client must be able to trust offline (contract §4).
-const SIGNED_PATHS: [&str; 3] = ["/v1/activate", "/v1/validate", "/v1/heartbeat"];
+pub const SIGNED_PATHS: [&str; 3] = ["/v1/activate", "/v1/validate", "/v1/heartbeat"];
 
 /// The `Tessera-Signature` header value for `body`.
 pub fn response_signature(key: &tessera_ring::SigningKey, body: &[u8]) -> String {
@@ -215,8 +220,7 @@ async fn sign_responses<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Re
 struct AllowTable(Vec<(Vec<String>, String)>);
 
 impl AllowTable {
-    fn from_spec(spec: &str) -> Self {
-        let spec: serde_json::Value = serde_json::from_str(spec).expect("our own spec is JSON");
+    fn from_spec(spec: &serde_json::Value) -> Self {
         let paths = spec["paths"].as_object().cloned().unwrap_or_default();
         let rows = paths
             .into_iter()
@@ -248,9 +252,9 @@ fn allow_table(listener: &str) -> &'static AllowTable {
     static PUBLIC: std::sync::OnceLock<AllowTable> = std::sync::OnceLock::new();
     static ADMIN: std::sync::OnceLock<AllowTable> = std::sync::OnceLock::new();
     if listener == "admin" {
-        ADMIN.get_or_init(|| AllowTable::from_spec(&admin_api().spec()))
+        ADMIN.get_or_init(|| AllowTable::from_spec(&spec::admin_spec()))
     } else {
-        PUBLIC.get_or_init(|| AllowTable::from_spec(&public_api().spec()))
+        PUBLIC.get_or_init(|| AllowTable::from_spec(&spec::public_spec()))
     }
 }
 
@@ -318,13 +322,18 @@ fn finish(route: Route, state: Arc<AppState>) -> impl Endpoint<Output = Response
         .catch_all_error(|error| async move { errors::error_response(error) })
 }
 
+/// `GET /openapi.json`: the completed document of [`spec`].
+fn spec_endpoint(document: String) -> impl Endpoint<Output = Response> {
+    poem::get(poem::endpoint::make_sync(move |_| {
+        Response::builder().content_type("application/json; charset=utf-8").body(document.clone())
+    }))
+}
+
 /// The public listener: public operations and `/openapi.json`.
 pub fn public_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
-    let api = public_api();
-    let spec = api.spec_endpoint();
     let route = Route::new()
-        .nest("/", api)
-        .at("/openapi.json", spec)
+        .nest("/", public_api())
+        .at("/openapi.json", spec_endpoint(spec::to_json(&spec::public_spec())))
         .at("/webhooks/:storefront", poem::post(webhooks::receive))
         .at("/portal", poem::get(portal::index))
         .at("/portal/redeliver", poem::post(portal::redeliver))
@@ -347,10 +356,16 @@ pub fn public_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
 /// The admin listener: admin operations, `/openapi.json` and Swagger UI at `/docs`.
 pub fn admin_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let api = admin_api();
-    let spec = api.spec_endpoint();
-    let docs = api.swagger_ui();
+    let spec = spec::to_json(&spec::admin_spec());
+    // Swagger UI shows the completed document, not the derived one.
+    let docs = api.swagger_ui_html().replace(&api.spec(), &spec);
+    let docs = poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone()));
     finish(
-        Route::new().nest("/", api).at("/openapi.json", spec).nest("/docs", docs).at("/metrics", poem::get(metrics)),
+        Route::new()
+            .nest("/", api)
+            .at("/openapi.json", spec_endpoint(spec))
+            .at("/docs", docs)
+            .at("/metrics", poem::get(metrics)),
         state,
     )
 }

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{admin_bad_request_handler, invalid_cursor, storage_failure, AdminRead, ErrorBody};
+use super::errors::{admin_bad_request_handler, invalid_cursor, storage_failure, AdminRead, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -166,7 +166,7 @@ impl StorefrontEventsApi {
     /// still mints at most one license.
     #[oai(path = "/:id/replay", method = "post", operation_id = "replayStorefrontEvent")]
     async fn replay(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, id: Path<String>) -> ReplayResponse {
-        let not_found = |message: String| ReplayResponse::NotFound(ErrorBody::new("NOT_FOUND", message));
+        let not_found = |message: String| ReplayResponse::NotFound(ErrorBody::new(ErrorCode::NotFound, message));
         let Ok(id) = Uuid::parse_str(&id.0) else { return not_found(format!("no storefront event {}", id.0)) };
         match state.fulfillment.replay(id).await {
             Ok(_) => match state.events.find_event(id).await {

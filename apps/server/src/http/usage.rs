@@ -20,7 +20,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::admin_auth::AdminAuth;
-use super::errors::{invalid_cursor, rejected, storage_failure, AdminChange, AdminRead, ErrorBody, Rejection};
+use super::errors::{
+    invalid_cursor, rejected, storage_failure, AdminChange, AdminRead, ErrorBody, ErrorCode, Rejection,
+};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -177,7 +179,7 @@ pub enum ReportResponse {
 fn report_bad_request(error: poem::Error) -> ReportResponse {
     match rejected(error) {
         Rejection::Unauthorized(_) => {
-            ReportResponse::Unauthorized(ErrorBody::new("INVALID_LEASE", "send Authorization: Bearer <lease>"))
+            ReportResponse::Unauthorized(ErrorBody::new(ErrorCode::InvalidLease, "send Authorization: Bearer <lease>"))
         }
         Rejection::BadRequest(body) => ReportResponse::BadRequest(body),
     }
@@ -186,9 +188,11 @@ fn report_bad_request(error: poem::Error) -> ReportResponse {
 impl From<ReportError> for ReportResponse {
     fn from(error: ReportError) -> Self {
         match &error {
-            ReportError::InvalidLease(_) => Self::Unauthorized(ErrorBody::new("INVALID_LEASE", error.to_string())),
-            ReportError::NoMachine => Self::Forbidden(ErrorBody::new("NO_MACHINE", error.to_string())),
-            ReportError::Invalid(_) => Self::BadRequest(ErrorBody::new("INVALID_REQUEST", error.to_string())),
+            ReportError::InvalidLease(_) => {
+                Self::Unauthorized(ErrorBody::new(ErrorCode::InvalidLease, error.to_string()))
+            }
+            ReportError::NoMachine => Self::Forbidden(ErrorBody::new(ErrorCode::NoMachine, error.to_string())),
+            ReportError::Invalid(_) => Self::BadRequest(ErrorBody::new(ErrorCode::InvalidRequest, error.to_string())),
             ReportError::Repository(repository) => storage_failure!(Self, repository),
         }
     }
@@ -256,7 +260,7 @@ type FlagListResponse = AdminRead<FlagPage>;
 type ReviewResponse = AdminChange<FlagBody>;
 
 fn parse_license_key(text: Option<&str>) -> Result<Option<LicenseKey>, Json<ErrorBody>> {
-    text.map(LicenseKey::parse).transpose().map_err(|error| ErrorBody::new("INVALID_KEY", error.to_string()))
+    text.map(LicenseKey::parse).transpose().map_err(|error| ErrorBody::new(ErrorCode::InvalidKey, error.to_string()))
 }
 
 pub struct UsageAdminApi;
@@ -331,16 +335,16 @@ impl UsageAdminApi {
         id: Path<String>,
         body: Json<ReviewRequest>,
     ) -> ReviewResponse {
-        let not_found = || ReviewResponse::NotFound(ErrorBody::new("NOT_FOUND", format!("no flag {}", id.0)));
+        let not_found = || ReviewResponse::NotFound(ErrorBody::new(ErrorCode::NotFound, format!("no flag {}", id.0)));
         let Ok(uuid) = Uuid::parse_str(&id.0) else { return not_found() };
         match state.usage.review_flag(uuid, body.0.status.into(), body.0.action, Actor::Admin).await {
             Ok(flag) => ReviewResponse::Ok(Json(flag.into())),
             Err(ReviewFlagError::NotFound(_)) => not_found(),
             Err(error @ ReviewFlagError::AlreadyReviewed { .. }) => {
-                ReviewResponse::Conflict(ErrorBody::new("ALREADY_REVIEWED", error.to_string()))
+                ReviewResponse::Conflict(ErrorBody::new(ErrorCode::AlreadyReviewed, error.to_string()))
             }
             Err(error @ ReviewFlagError::Invalid(_)) => {
-                ReviewResponse::BadRequest(ErrorBody::new("INVALID_REQUEST", error.to_string()))
+                ReviewResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidRequest, error.to_string()))
             }
             Err(ReviewFlagError::Repository(error)) => storage_failure!(AdminChange, &error),
         }

@@ -11,10 +11,10 @@ use serde_json::json;
 use tessera_domain::repository::RepositoryError;
 use tessera_domain::storefront::{InboundRequest, ReceiveError};
 
-use super::errors::{chain, ErrorBody};
+use super::errors::{chain, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+fn error(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
     let mut response = ErrorBody::new(code, message).into_response();
     response.set_status(status);
     response
@@ -32,7 +32,7 @@ pub async fn receive(
 ) -> Response {
     let body = match body.into_vec().await {
         Ok(body) => body,
-        Err(failure) => return error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", failure.to_string()),
+        Err(failure) => return error(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, failure.to_string()),
     };
     let query = form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
@@ -58,7 +58,7 @@ pub async fn receive(
             .into_response()
         }
         Err(ReceiveError::UnknownStorefront(name)) => {
-            error(StatusCode::NOT_FOUND, "NOT_FOUND", format!("no storefront `{name}` is configured"))
+            error(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("no storefront `{name}` is configured"))
         }
         Err(ReceiveError::Unauthenticated(reason)) => {
             tracing::warn!(%storefront, %reason, "storefront delivery refused");
@@ -69,17 +69,17 @@ pub async fn receive(
                     return super::rate_limited(limit, retry_after);
                 }
             }
-            error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "not authenticated")
+            error(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "not authenticated")
         }
         Err(ReceiveError::NotRecorded(failure)) => {
             tracing::error!(%storefront, error = %chain(&failure), "storefront delivery could not be recorded");
             match failure {
                 RepositoryError::Unavailable(_) => {
-                    error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "the database is unavailable; retry")
+                    error(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, "the database is unavailable; retry")
                 }
                 RepositoryError::Unexpected(_) => error(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL",
+                    ErrorCode::Internal,
                     "internal error; the server log has the details",
                 ),
             }
