@@ -267,44 +267,36 @@ pub fn assert_exit(output: &Output, code: i32) {
 
 /// Verifies the token in `token_file` with PyJWT (an independent JOSE
 /// implementation) against `jwks_url`, expecting header `typ`; returns the
-/// claims. `None` (with a visible message) when PyJWT is not installed, unless
-/// `TESSERA_REQUIRE_INTEROP=1` (CI) makes that a failure.
-pub fn pyjwt_verify(token_file: &Path, jwks_url: &str, typ: &str) -> Option<serde_json::Value> {
+/// claims. Panics when PyJWT is not installed: the tests that call it are
+/// `#[ignore]`d, so running them says PyJWT is wanted.
+pub fn pyjwt_verify(token_file: &Path, jwks_url: &str, typ: &str) -> serde_json::Value {
     let available = Command::new("python3")
         .args(["-c", "import jwt, cryptography"])
         .output()
         .map(|output| output.status.success())
         .unwrap_or(false);
-    if !available {
-        assert!(
-            std::env::var("TESSERA_REQUIRE_INTEROP").as_deref() != Ok("1"),
-            "TESSERA_REQUIRE_INTEROP=1 but PyJWT is not installed (pip install 'PyJWT[crypto]')"
-        );
-        eprintln!("SKIPPED: PyJWT interop (pip install 'PyJWT[crypto]' to run it)");
-        return None;
-    }
+    assert!(available, "PyJWT is not installed (pip install 'PyJWT[crypto]')");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/verify_with_pyjwt.py");
     let output =
         Command::new("python3").arg(script).arg(token_file).arg(jwks_url).arg("tessera").arg(typ).output().unwrap();
     assert_exit(&output, 0);
-    Some(serde_json::from_slice(&output.stdout).expect("the script prints the claims"))
+    serde_json::from_slice(&output.stdout).expect("the script prints the claims")
 }
 
 /// A scratch database on the test Postgres server (`TESSERA_TEST_DATABASE_URL`),
 /// named so that the repository tests' clean-up drops it once this process is
-/// gone; `None`, with a visible message, when no test Postgres is configured.
-pub fn scratch_postgres_database(purpose: &str) -> Option<String> {
-    let Ok(admin_url) = std::env::var("TESSERA_TEST_DATABASE_URL") else {
-        eprintln!("SKIPPED: {purpose} on Postgres (set TESSERA_TEST_DATABASE_URL to run it)");
-        return None;
-    };
+/// gone. Panics when `TESSERA_TEST_DATABASE_URL` is not set: the tests that
+/// call it are `#[ignore]`d, so running them says Postgres is wanted.
+pub fn scratch_postgres_database(purpose: &str) -> String {
+    let admin_url = std::env::var("TESSERA_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| panic!("{purpose} needs Postgres: set TESSERA_TEST_DATABASE_URL=postgres://…"));
     let name = format!("tessera_test_{}_blackbox_{purpose}", std::process::id());
     for statement in [format!("DROP DATABASE IF EXISTS {name}"), format!("CREATE DATABASE {name}")] {
         let output = Command::new("psql").arg(&admin_url).args(["-qtAc", &statement]).output().expect("run psql");
         assert!(output.status.success(), "psql: {}", String::from_utf8_lossy(&output.stderr));
     }
     let base = admin_url.split('?').next().unwrap();
-    Some(format!("{}/{name}", base.rsplit_once('/').unwrap().0))
+    format!("{}/{name}", base.rsplit_once('/').unwrap().0)
 }
 
 /// Starts two servers on one database that share a signing key and admin

@@ -8,9 +8,6 @@
 //! so schema-valid requests are rightly refused) and `negative_data_rejection`
 //! (poem-openapi reads a JSON number or boolean where a string is declared as
 //! that text, so such requests are answered instead of refused).
-//!
-//! Skips with a visible message when `schemathesis` is not installed, unless
-//! `TESSERA_REQUIRE_INTEROP=1` (CI) makes that a failure.
 
 use std::path::Path;
 use std::process::Command;
@@ -19,34 +16,25 @@ use tessera_blackbox::RunningServer;
 
 const CHECKS_LEFT_OUT: &str = "positive_data_acceptance,negative_data_rejection";
 
-fn schemathesis_available() -> bool {
-    let found = Command::new("schemathesis").arg("--version").output().is_ok_and(|out| out.status.success());
-    if !found {
-        let message = "schemathesis is not installed (pip install 'schemathesis>=4,<5')";
-        assert!(std::env::var("TESSERA_REQUIRE_INTEROP").as_deref() != Ok("1"), "{message}");
-        eprintln!("SKIPPED schemathesis test: {message}");
-    }
-    found
-}
-
 fn run(spec: &Path, url: &str, extra: &[&str]) -> (bool, String) {
+    // Its cache (`.schemathesis/`) goes to a scratch directory, never the repository.
+    let scratch = tempfile::tempdir().unwrap();
     let output = Command::new("schemathesis")
+        .current_dir(scratch.path())
         .arg("run")
         .arg(spec)
         .args(["--url", url, "--checks", "all", "--exclude-checks", CHECKS_LEFT_OUT])
         .args(["--max-examples", "30", "--seed", "20261123", "--no-color"])
         .args(extra)
         .output()
-        .unwrap();
+        .expect("schemathesis is not installed (pip install 'schemathesis>=4,<5')");
     let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     (output.status.success(), report)
 }
 
 #[test]
+#[ignore = "needs schemathesis (pip install 'schemathesis>=4,<5'); run with --include-ignored (CI does)"]
 fn generated_requests_never_get_a_5xx_and_every_answer_matches_the_spec() {
-    if !schemathesis_available() {
-        return;
-    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = tempfile::tempdir().unwrap();
     let server = RunningServer::start(dir.path());

@@ -67,7 +67,8 @@ fn a_gumroad_sale_becomes_a_license_and_failures_can_be_replayed() {
     assert!(stdout_of(&failed).contains("1 shown"), "{}", stdout_of(&failed));
     let event_id = unmapped["event_id"].as_str().unwrap();
     let replayed = cli(dir, &server.admin_url, &["--json", "replay", event_id]);
-    assert_exit(&replayed, 0);
+    assert_exit(&replayed, 1);
+    assert!(tessera_blackbox::stderr_of(&replayed).contains("still fails"), "exit 1 when the event still fails");
     let replayed: Value = serde_json::from_slice(&replayed.stdout).unwrap();
     assert_eq!((replayed["status"].as_str(), replayed["attempts"].as_u64()), (Some("failed"), Some(2)));
     assert!(replayed["error"].as_str().unwrap().contains("no product mapping"));

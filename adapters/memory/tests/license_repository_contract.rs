@@ -2,4 +2,4 @@
 
 use tessera_memory::InMemoryLicenseRepository;
 
-tessera_repository_contract::license_repository_contract!(async { Some(InMemoryLicenseRepository::new()) });
+tessera_repository_contract::license_repository_contract!(async { InMemoryLicenseRepository::new() });

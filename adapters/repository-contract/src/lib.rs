@@ -8,12 +8,18 @@ mod fixtures;
 pub use fixtures::{activation, audit_for, delivery, delivery_audit, license, recorded_event, T0};
 
 /// Generates one `#[tokio::test]` per contract case. `$make` is an async
-/// expression giving `Option<repository>`; `None` skips (e.g. no Postgres URL),
-/// and the maker should say why.
+/// expression giving the repository; `ignore = "reason", $make` marks every
+/// generated test `#[ignore = "reason"]` (e.g. when it needs Postgres).
 #[macro_export]
 macro_rules! license_repository_contract {
+    (ignore = $reason:literal, $make:expr) => {
+        $crate::license_repository_contract!(@cases [#[ignore = $reason]] $make);
+    };
     ($make:expr) => {
-        $crate::license_repository_contract!(@cases $make;
+        $crate::license_repository_contract!(@cases [] $make);
+    };
+    (@cases $attributes:tt $make:expr) => {
+        $crate::license_repository_contract!(@each $attributes $make;
             creates_and_finds_a_license,
             finds_nothing_for_an_unknown_key,
             refuses_a_duplicate_key_and_stores_nothing,
@@ -48,13 +54,15 @@ macro_rules! license_repository_contract {
             licenses_bring_their_customer_and_a_move_rewrites_them_atomically,
         );
     };
-    (@cases $make:expr; $($case:ident),+ $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $case() {
-                let Some(repository) = $make.await else { return };
-                $crate::cases::$case(&repository).await;
-            }
-        )+
+    (@each $attributes:tt $make:expr; $($case:ident),+ $(,)?) => {
+        $($crate::license_repository_contract!(@one $attributes $case $make);)+
+    };
+    (@one [$(#[$attribute:meta])*] $case:ident $make:expr) => {
+        #[tokio::test]
+        $(#[$attribute])*
+        async fn $case() {
+            let repository = $make.await;
+            $crate::cases::$case(&repository).await;
+        }
     };
 }

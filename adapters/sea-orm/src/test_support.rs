@@ -28,21 +28,19 @@ pub async fn sqlite_database(dir: &Path) -> Database {
     db
 }
 
-/// The Postgres URL for tests, or `None` (with a visible message) when unset.
-pub fn postgres_test_url() -> Option<String> {
+/// The Postgres URL for tests. Panics when it is not set: the Postgres tests
+/// are `#[ignore]`d, so running them says Postgres is wanted.
+pub fn postgres_test_url() -> String {
     match std::env::var(TEST_DATABASE_URL) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("SKIPPED: Postgres test (set {TEST_DATABASE_URL}=postgres://… to run it)");
-            None
-        }
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!("this test needs Postgres: set {TEST_DATABASE_URL}=postgres://…"),
     }
 }
 
 /// A new, migrated database on the test Postgres server, named after this
 /// process so that databases of finished test runs can be dropped.
-pub async fn postgres_database() -> Option<Database> {
-    let admin_url = postgres_test_url()?;
+pub async fn postgres_database() -> Database {
+    let admin_url = postgres_test_url();
     let admin = connect(&admin_url, &DatabaseOptions { max_connections: 2, ..Default::default() })
         .await
         .unwrap_or_else(|error| panic!("{TEST_DATABASE_URL} is set but unreachable: {error}"));
@@ -57,7 +55,7 @@ pub async fn postgres_database() -> Option<Database> {
     let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
     let db = connect(&format!("{base}/{name}{query}"), &DatabaseOptions::default()).await.expect("open test database");
     db.migrate().await.expect("migrate Postgres");
-    Some(db)
+    db
 }
 
 async fn drop_databases_of_finished_runs(admin: &Database) {

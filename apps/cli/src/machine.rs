@@ -16,7 +16,8 @@ pub struct MachineArgs {
     /// The server's public listener.
     #[arg(long, env = "TESSERA_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     server: String,
-    /// Trusted public keys: a JWKS file or URL (default: the server's /.well-known/jwks.json;
+    /// Trusted public keys: a JWKS file or URL (default: the server's
+    /// /.well-known/jwks.json, kept beside the cache so `status` works offline;
     /// a real app embeds them).
     #[arg(long)]
     jwks: Option<String>,
@@ -52,12 +53,36 @@ enum MachineAction {
     Deactivate,
 }
 
+/// Where the server's public keys are kept beside the lease cache
+/// (`tessera-lease.json` → `tessera-lease.jwks.json`), so that `status` works
+/// offline like an app with embedded keys.
+fn kept_jwks_path(cache: &std::path::Path) -> PathBuf {
+    cache.with_extension("jwks.json")
+}
+
+/// The trusted keys: `--jwks`; else, offline, the ones kept beside the cache;
+/// else (and always when online) the server's, which are then kept.
+fn trusted_keys(args: &MachineArgs, online: bool) -> Result<String, CliError> {
+    if let Some(source) = &args.jwks {
+        return crate::local::read_jwks_text(source);
+    }
+    let kept = kept_jwks_path(&args.cache);
+    if !online {
+        if let Ok(jwks) = std::fs::read_to_string(&kept) {
+            return Ok(jwks);
+        }
+    }
+    let server = args.server.trim_end_matches('/');
+    let jwks = tessera_client::fetch_jwks(server, std::time::Duration::from_secs(10)).map_err(failed)?;
+    // Best effort: without it, `status` asks the server again.
+    let _ = std::fs::write(&kept, &jwks);
+    Ok(jwks)
+}
+
 fn client(args: &MachineArgs) -> Result<Client, CliError> {
     let server = args.server.trim_end_matches('/');
-    let jwks = match &args.jwks {
-        Some(source) => crate::local::read_jwks_text(source)?,
-        None => tessera_client::fetch_jwks(server, std::time::Duration::from_secs(10)).map_err(failed)?,
-    };
+    let online = !matches!(args.action, MachineAction::Status);
+    let jwks = trusted_keys(args, online)?;
     let fingerprint = args.fingerprint.clone().unwrap_or_else(|| tessera_client::machine_fingerprint("tessera-cli"));
     let mut config = ClientConfig::new(server, &jwks, &args.cache, fingerprint)
         .map_err(|error| CliError::Local(error.to_string()))?;
@@ -141,6 +166,7 @@ pub fn run(args: MachineArgs, json_output: bool) -> Result<(), CliError> {
         }
         MachineAction::Deactivate => {
             client.deactivate().map_err(failed)?;
+            let _ = std::fs::remove_file(kept_jwks_path(&args.cache));
             if json_output {
                 print_json(&json!({"status": "deactivated"}));
             } else {

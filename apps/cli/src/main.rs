@@ -27,16 +27,19 @@ struct Cli {
     command: Command,
 }
 
+/// How to reach the admin API. Given before the command (`tessera --token-file
+/// F list`) or by environment: not global, so `tessera client` and the local
+/// tools do not list options they never use.
 #[derive(Args)]
 struct Connection {
     /// The admin listener.
-    #[arg(long, global = true, env = "TESSERA_ADMIN_URL", default_value = "http://127.0.0.1:8081")]
+    #[arg(long, env = "TESSERA_ADMIN_URL", default_value = "http://127.0.0.1:8081")]
     url: String,
     /// The admin token (prefer --token-file: arguments show up in `ps`).
-    #[arg(long, global = true, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// A file holding the admin token (default: ./tessera-admin-token if present).
-    #[arg(long, global = true, env = "TESSERA_ADMIN_TOKEN_FILE")]
+    #[arg(long, env = "TESSERA_ADMIN_TOKEN_FILE")]
     token_file: Option<PathBuf>,
 }
 
@@ -114,17 +117,22 @@ enum CustomerAction {
 enum Command {
     /// Mint a license and print (or save) its token.
     Mint {
+        /// The product's slug, as configured in `[[products]]` (e.g. `demo`).
         #[arg(long)]
         product: String,
+        /// The tier's slug within the product (e.g. `pro`).
         #[arg(long)]
         tier: String,
+        /// The licensee's name, signed into the token.
         #[arg(long)]
         name: String,
+        /// The licensee's email, signed into the token (and where `--send-email` sends it).
         #[arg(long)]
         email: String,
         /// Override the tier's seats.
         #[arg(long)]
         seats: Option<i64>,
+        /// What the buyer has; default: perpetual, or fixed_term when the tier or `--days` sets an expiry.
         #[arg(long, value_enum)]
         kind: Option<Kind>,
         /// Term in days from now.
@@ -133,13 +141,16 @@ enum Command {
         /// Exact expiry, RFC 3339 (2027-01-31T00:00:00Z).
         #[arg(long)]
         expires_at: Option<String>,
-        /// A custom key instead of a generated one.
+        /// A custom key instead of a generated one (`[A-Z0-9-]`, 8-64 characters).
         #[arg(long)]
         key: Option<String>,
+        /// A note for the operator (up to 2000 characters); not in the token.
         #[arg(long)]
         notes: Option<String>,
+        /// Where the license came from (default `admin`), e.g. `gumroad` for a sale entered by hand.
         #[arg(long)]
         source: Option<String>,
+        /// The source's own reference, e.g. an order number.
         #[arg(long)]
         source_ref: Option<String>,
         /// App major versions this license may activate, e.g. `2,3` (default: the tier's rule).
@@ -450,7 +461,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             } else {
                 output::print_events(&json!({ "items": [event], "next_cursor": null }));
             }
-            Ok(())
+            // Replayed, but still not fulfilled: a script must see it.
+            match event["status"].as_str() {
+                Some("failed") => Err(CliError::Invalid(format!(
+                    "the event still fails: {}",
+                    event["error"].as_str().unwrap_or("no reason recorded")
+                ))),
+                _ => Ok(()),
+            }
         }
         Command::Deliveries { failed, status, license, limit, cursor } => {
             let status = status

@@ -64,6 +64,14 @@ fn create_private_file(path: &Path, contents: &str) -> Result<(), StartupError> 
     file.write_all(contents.as_bytes()).and_then(|()| file.sync_all()).map_err(file_error(path))
 }
 
+/// Whether a development start may create the development key and admin
+/// token files (`serve`), or only look (`check-config`, which changes nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevFiles {
+    Create,
+    Inspect,
+}
+
 /// The admin token and, when it was generated now, the token itself to print once.
 pub struct AdminTokenSource {
     pub token: AdminToken,
@@ -71,7 +79,7 @@ pub struct AdminTokenSource {
     pub origin: String,
 }
 
-pub fn admin_token(config: &Config) -> Result<AdminTokenSource, StartupError> {
+pub fn admin_token(config: &Config, dev_files: DevFiles) -> Result<AdminTokenSource, StartupError> {
     if let Some(token) = config.admin_token()? {
         if config.environment == Environment::Production && token.expose().len() < MIN_PRODUCTION_TOKEN_LEN {
             return Err(StartupError::Production(format!(
@@ -103,6 +111,13 @@ pub fn admin_token(config: &Config) -> Result<AdminTokenSource, StartupError> {
     let mut bytes = [0u8; 32];
     tessera_domain::random::RandomSource::fill(&RingRandomSource::new(), &mut bytes);
     let token = b64url(&bytes);
+    if dev_files == DevFiles::Inspect {
+        return Ok(AdminTokenSource {
+            token: AdminToken::new(&token),
+            generated: None,
+            origin: format!("./{DEV_ADMIN_TOKEN_FILE} (created on the first start)"),
+        });
+    }
     create_private_file(path, &format!("{token}\n"))?;
     Ok(AdminTokenSource {
         token: AdminToken::new(&token),
@@ -118,7 +133,7 @@ fn readable_by_others(path: &Path) -> Result<bool, StartupError> {
 
 /// The keyring from `[signing]`, or in development the development key
 /// (created on first start).
-pub fn keyring(config: &Config) -> Result<Keyring, StartupError> {
+pub fn keyring(config: &Config, dev_files: DevFiles) -> Result<Keyring, StartupError> {
     let production = config.environment == Environment::Production;
     if config.signing.keys.is_empty() {
         if production {
@@ -127,12 +142,16 @@ pub fn keyring(config: &Config) -> Result<Keyring, StartupError> {
             ));
         }
         let path = Path::new(DEV_KEY_FILE);
-        if !path.exists() {
+        let pem = if path.exists() {
+            std::fs::read_to_string(path).map_err(file_error(path))?
+        } else {
             let pem = generate_private_key_pem(Some(DEVELOPMENT_KEY_MARKER))
                 .map_err(|error| StartupError::Signing(error.to_string()))?;
-            create_private_file(path, &pem)?;
-        }
-        let pem = std::fs::read_to_string(path).map_err(file_error(path))?;
+            if dev_files == DevFiles::Create {
+                create_private_file(path, &pem)?;
+            }
+            pem
+        };
         let key = SigningKey::from_pem(DEV_KEY_KID, &pem)
             .map_err(|error| StartupError::SigningKey { kid: DEV_KEY_KID.into(), reason: error.to_string() })?;
         return Keyring::new(key, vec![]).map_err(|error| StartupError::Signing(error.to_string()));
@@ -405,7 +424,20 @@ pub fn rate_limits(config: &Config) -> Result<Option<RateLimits>, StartupError> 
     Ok(Some(RateLimits::new(&limits, trusted)))
 }
 
+/// Everything `serve` needs from the configuration, checked; in development
+/// the development key and admin token files are created when absent.
 pub fn check(config: &Config) -> Result<Checked, StartupError> {
+    check_with(config, DevFiles::Create)
+}
+
+/// [`check`] without side effects, for `check-config`: a missing development
+/// key or admin token is not created (the first `serve` does that, and
+/// prints the token).
+pub fn inspect(config: &Config) -> Result<Checked, StartupError> {
+    check_with(config, DevFiles::Inspect)
+}
+
+fn check_with(config: &Config, dev_files: DevFiles) -> Result<Checked, StartupError> {
     let base_url = config.server.base_url();
     if !base_url.starts_with("http://") && !base_url.starts_with("https://") {
         return Err(ConfigError::Rule("server.base_url must start with http:// or https://".into()).into());
@@ -441,10 +473,10 @@ pub fn check(config: &Config) -> Result<Checked, StartupError> {
     let storefronts = storefronts(config, &catalog)?;
     let (mailer, mailer_description) = mailer(config)?;
     Ok(Checked {
-        keyring: keyring(config)?,
+        keyring: keyring(config, dev_files)?,
         catalog,
         storefronts,
-        admin_token: admin_token(config)?,
+        admin_token: admin_token(config, dev_files)?,
         mailer,
         mailer_description,
         rate_limits: rate_limits(config)?,

@@ -16,17 +16,8 @@ use thiserror::Error;
 
 /// Environment variables with the `TESSERA_` prefix that belong to other
 /// programs or to the config loader itself, not to the configuration tree.
-const FOREIGN_VARIABLES: &[&str] = &[
-    "config",
-    "admin_url",
-    "public_url",
-    "admin_token",
-    "admin_token_file",
-    "test_database_url",
-    "require_interop",
-    "require_browser",
-    "update_openapi",
-];
+const FOREIGN_VARIABLES: &[&str] =
+    &["config", "admin_url", "public_url", "admin_token", "admin_token_file", "test_database_url", "update_openapi"];
 
 pub const DEFAULT_CONFIG_FILE: &str = "tessera.toml";
 

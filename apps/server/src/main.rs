@@ -70,7 +70,7 @@ fn main() -> ExitCode {
             tracing::info!("migrations applied");
             Ok(())
         }),
-        Command::CheckConfig => bootstrap::check(&config).map(|checked| {
+        Command::CheckConfig => bootstrap::inspect(&config).map(|checked| {
             let products: Vec<_> = checked.catalog.products().map(|product| product.slug.as_str()).collect();
             println!(
                 "configuration OK: environment {:?}, signing key `{}`, products {products:?}",
