@@ -296,6 +296,12 @@ impl Client {
         }
     }
 
+    /// The cached lease token, to authenticate the app's own calls (usage
+    /// events, flags: `Authorization: Bearer <lease>`).
+    pub fn lease(&self) -> Result<String, ClientError> {
+        Ok(self.cached()?.ok_or(ClientError::NotActivated)?.lease)
+    }
+
     fn cached(&self) -> Result<Option<CachedLease>, ClientError> {
         cache::read(&self.config.cache_path)
     }

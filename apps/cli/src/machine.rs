@@ -49,6 +49,8 @@ enum MachineAction {
     Status,
     /// Renew the lease.
     Heartbeat,
+    /// Print the cached lease token (for `Authorization: Bearer` on /v1/usage and /v1/flags).
+    Lease,
     /// Release this machine's seat and forget the lease.
     Deactivate,
 }
@@ -81,7 +83,7 @@ fn trusted_keys(args: &MachineArgs, online: bool) -> Result<String, CliError> {
 
 fn client(args: &MachineArgs) -> Result<Client, CliError> {
     let server = args.server.trim_end_matches('/');
-    let online = !matches!(args.action, MachineAction::Status);
+    let online = !matches!(args.action, MachineAction::Status | MachineAction::Lease);
     let jwks = trusted_keys(args, online)?;
     let fingerprint = args.fingerprint.clone().unwrap_or_else(|| tessera_client::machine_fingerprint("tessera-cli"));
     let mut config = ClientConfig::new(server, &jwks, &args.cache, fingerprint)
@@ -158,6 +160,10 @@ pub fn run(args: MachineArgs, json_output: bool) -> Result<(), CliError> {
             } else {
                 Err(CliError::Invalid("this machine may not run the app now".into()))
             }
+        }
+        MachineAction::Lease => {
+            println!("{}", client.lease().map_err(failed)?);
+            Ok(())
         }
         MachineAction::Heartbeat => {
             let status = client.heartbeat().map_err(failed)?;

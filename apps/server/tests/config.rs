@@ -232,3 +232,31 @@ fn portal_links_and_renew_urls_are_checked_at_start_up() {
         base.replace("key_prefix = \"APP\"", "key_prefix = \"APP\"\nrenew_url = \"https://shop.example.com/l/app\"");
     assert_eq!(error(&good_url), None);
 }
+
+/// `docs/configuration.md` shows every key in one example; it must be a
+/// configuration the server accepts as it stands (unknown keys are errors, so a
+/// documented key that does not exist fails here), with its secret files faked.
+#[test]
+fn the_documented_configuration_is_valid_as_written() {
+    let doc = include_str!("../../../docs/configuration.md");
+    let start = doc.find("```toml\n").expect("a TOML example") + "```toml\n".len();
+    let example = &doc[start..start + doc[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let mut toml = example.to_owned();
+    for (name, contents) in [
+        ("admin_token", GOOD_TOKEN.to_owned()),
+        ("signing-2026-11.pem", generate_private_key_pem(None).unwrap()),
+        ("postmark_token", "postmark-server-token".to_owned()),
+        ("gumroad_secret", "gumroad-secret-0123456789".to_owned()),
+        ("checkout_secret", "checkout-secret-0123456789".to_owned()),
+    ] {
+        let path = write(dir.path(), name, &contents, 0o600);
+        toml = toml.replace(&format!("/run/secrets/{name}"), &path);
+    }
+    let config = config(&toml).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(config.environment, Environment::Production);
+    assert_eq!(config.server.max_connections, 4096);
+    let checked = bootstrap::inspect(&config).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(checked.keyring.active().kid, "2026-11");
+    assert_eq!(checked.catalog.products().count(), 1);
+}

@@ -121,11 +121,28 @@ async fn world(name: &'static str, store: SeaOrmLicenseRepository) -> World {
 
 /// One request of the corpus, with the hostile value already in place.
 enum Call {
-    Public { path: &'static str, body: Value },
-    Admin { method: &'static str, path: String, query: Vec<(&'static str, String)>, body: Option<Value> },
-    Gumroad { secret: String, form: Vec<(String, String)> },
-    Checkout { body: Value },
-    Portal { email: String },
+    /// `lease`: sent as `Authorization: Bearer` (usage and flags).
+    Public {
+        path: &'static str,
+        body: Value,
+        lease: Option<String>,
+    },
+    Admin {
+        method: &'static str,
+        path: String,
+        query: Vec<(&'static str, String)>,
+        body: Option<Value>,
+    },
+    Gumroad {
+        secret: String,
+        form: Vec<(String, String)>,
+    },
+    Checkout {
+        body: Value,
+    },
+    Portal {
+        email: String,
+    },
 }
 
 /// Every string field of `template` replaced by `value`, one at a time.
@@ -180,19 +197,26 @@ fn calls(world: &World, value: &str, round: usize) -> Vec<(String, Call)> {
         ),
         ("/v1/validate", json!({"license_key": key, "fingerprint": "fp-1", "app_version": "2.0.0", "nonce": "n"})),
         ("/v1/heartbeat", json!({"lease": lease, "fingerprint": "fp-1"})),
-        ("/v1/usage", json!({"lease": lease, "fingerprint": "fp-1", "event": "export", "metadata": {"k": "v"}})),
-        (
-            "/v1/flags",
-            json!({"lease": lease, "fingerprint": "fp-1", "reason": "clock_skew", "message": "m",
-                              "metadata": {"k": "v"}}),
-        ),
         ("/v1/deactivate", json!({"lease": "not-a-lease", "fingerprint": "fp-9"})),
     ];
     for (path, template) in public {
         for (field, body) in variants(&template, value) {
-            calls.push((format!("POST {path} {field}"), Call::Public { path, body }));
+            calls.push((format!("POST {path} {field}"), Call::Public { path, body, lease: None }));
         }
     }
+    let reports = [
+        ("/v1/usage", json!({"event": "export", "metadata": {"k": "v"}})),
+        ("/v1/flags", json!({"reason": "clock_skew", "message": "m", "metadata": {"k": "v"}})),
+    ];
+    for (path, template) in reports {
+        for (field, body) in variants(&template, value) {
+            calls.push((format!("POST {path} {field}"), Call::Public { path, body, lease: Some(lease.clone()) }));
+        }
+    }
+    calls.push((
+        "POST /v1/usage bearer".into(),
+        Call::Public { path: "/v1/usage", body: json!({"event": "export"}), lease: Some(value.to_owned()) },
+    ));
 
     let mint = json!({"product": "app", "tier": "pro", "name": "Eve", "email": format!("eve{round}@example.com"),
                       "notes": "n", "source_ref": "r", "key": format!("APP-HOSTILE-{round:04}"), "source": "admin"});
@@ -314,7 +338,15 @@ fn calls(world: &World, value: &str, round: usize) -> Vec<(String, Call)> {
 
 async fn send(world: &World, call: Call) -> (u16, String) {
     let response = match call {
-        Call::Public { path, body } => world.public.post(path).body_json(&body).send().await,
+        Call::Public { path, body, lease } => {
+            let request = world.public.post(path);
+            // A header cannot carry a NUL or a line break: those stay out of it.
+            let request = match lease.filter(|lease| lease.bytes().all(|b| (0x20..0x7f).contains(&b))) {
+                Some(lease) => request.header("Authorization", format!("Bearer {lease}")),
+                None => request,
+            };
+            request.body_json(&body).send().await
+        }
         Call::Admin { method, path, query, body } => {
             let mut request = match method {
                 "GET" => world.admin.get(&path),
