@@ -299,6 +299,16 @@ pub fn scratch_postgres_database(purpose: &str) -> String {
     format!("{}/{name}", base.rsplit_once('/').unwrap().0)
 }
 
+/// Mints a `demo`/`pro` license for Ada with the CLI, on a server started in
+/// `dir` (it finds the development admin token there), and returns the key.
+pub fn mint_demo_license(server: &RunningServer, dir: &Path) -> String {
+    let args = ["--json", "mint", "--product", "demo", "--tier", "pro", "--name", "Ada", "--email", "ada@example.com"];
+    let minted = cli(dir, &server.admin_url, &args);
+    assert_exit(&minted, 0);
+    let minted: serde_json::Value = serde_json::from_slice(&minted.stdout).expect("mint prints JSON");
+    minted["license"]["key"].as_str().expect("minted").to_owned()
+}
+
 /// Starts two servers on one database that share a signing key and admin
 /// token, like two replicas behind a load balancer.
 pub fn two_replicas(dirs: [&Path; 2], database_url: &str) -> (RunningServer, RunningServer) {

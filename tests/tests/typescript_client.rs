@@ -43,16 +43,7 @@ fn a_typescript_client_generated_from_the_public_spec_runs_the_desktop_flow() {
 
     let dir = tempfile::tempdir().unwrap();
     let server = RunningServer::start(dir.path());
-    let admin_token = std::fs::read_to_string(dir.path().join("tessera-admin-token")).unwrap();
-    let minted: Value = reqwest::blocking::Client::new()
-        .post(format!("{}/admin/v1/licenses", server.admin_url))
-        .bearer_auth(admin_token.trim())
-        .json(&json!({"product": "demo", "tier": "pro", "name": "Ada", "email": "ada@example.com"}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let key = minted["license"]["key"].as_str().expect("minted");
+    let key = &tessera_blackbox::mint_demo_license(&server, dir.path());
 
     let stdout = run(work.path(), "npx", &["tsx", "flow.ts", &server.public_url, key]);
     let steps: Value = serde_json::from_str(stdout.trim()).unwrap();

@@ -221,6 +221,18 @@ pub fn error_response(error: poem::Error) -> Response {
     response
 }
 
+/// [`admin_bad_request_handler`] for a generic response type `$response<T>`.
+macro_rules! generic_bad_request_handler {
+    ($name:ident, $response:ident) => {
+        fn $name<T: poem_openapi::types::ToJSON + Send + Sync>(error: poem::Error) -> $response<T> {
+            match rejected(error) {
+                Rejection::Unauthorized(body) => $response::Unauthorized(body),
+                Rejection::BadRequest(body) => $response::BadRequest(body),
+            }
+        }
+    };
+}
+
 /// The response of an admin read (a list, the stats): `200` with `T`, or the
 /// shared failures. One generic type instead of the same five variants per
 /// operation.
@@ -242,12 +254,7 @@ pub enum AdminRead<T: poem_openapi::types::ToJSON + Send + Sync> {
     Unavailable(Json<ErrorBody>),
 }
 
-fn admin_read_bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(error: poem::Error) -> AdminRead<T> {
-    match rejected(error) {
-        Rejection::Unauthorized(body) => AdminRead::Unauthorized(body),
-        Rejection::BadRequest(body) => AdminRead::BadRequest(body),
-    }
-}
+generic_bad_request_handler!(admin_read_bad_request, AdminRead);
 
 /// The response of an admin read of one resource: `200` with `T`, `404` when
 /// it does not exist, or the shared failures.
@@ -270,12 +277,7 @@ pub enum AdminShow<T: poem_openapi::types::ToJSON + Send + Sync> {
     Unavailable(Json<ErrorBody>),
 }
 
-fn admin_show_bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(error: poem::Error) -> AdminShow<T> {
-    match rejected(error) {
-        Rejection::Unauthorized(body) => AdminShow::Unauthorized(body),
-        Rejection::BadRequest(body) => AdminShow::BadRequest(body),
-    }
-}
+generic_bad_request_handler!(admin_show_bad_request, AdminShow);
 
 /// The response of an admin create: `201` with `T`, `409` when it would
 /// collide with an existing resource, or the shared failures.
@@ -299,12 +301,7 @@ pub enum AdminCreate<T: poem_openapi::types::ToJSON + Send + Sync> {
     Unavailable(Json<ErrorBody>),
 }
 
-fn admin_create_bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(error: poem::Error) -> AdminCreate<T> {
-    match rejected(error) {
-        Rejection::Unauthorized(body) => AdminCreate::Unauthorized(body),
-        Rejection::BadRequest(body) => AdminCreate::BadRequest(body),
-    }
-}
+generic_bad_request_handler!(admin_create_bad_request, AdminCreate);
 
 /// The response of an admin operation on one resource (change, retry):
 /// `200` with `T`, `404` when it does not exist, `409` when its state does
@@ -331,9 +328,4 @@ pub enum AdminChange<T: poem_openapi::types::ToJSON + Send + Sync> {
     Unavailable(Json<ErrorBody>),
 }
 
-fn admin_change_bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(error: poem::Error) -> AdminChange<T> {
-    match rejected(error) {
-        Rejection::Unauthorized(body) => AdminChange::Unauthorized(body),
-        Rejection::BadRequest(body) => AdminChange::BadRequest(body),
-    }
-}
+generic_bad_request_handler!(admin_change_bad_request, AdminChange);
