@@ -10,13 +10,16 @@
 //!
 //! It pulls in neither the server, sea-orm nor poem.
 //!
-//! ```ignore
+//! ```no_run
 //! use std::time::Duration;
 //! use tessera_client::{Client, ClientConfig, State};
 //!
+//! // In an app: include_str!("jwks.json"), saved from /.well-known/jwks.json at build time.
+//! const JWKS: &str = r#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "2026-11",
+//!     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "alg": "EdDSA", "use": "sig"}]}"#;
 //! let config = ClientConfig::new(
 //!     "https://licenses.example.com",
-//!     include_str!("jwks.json"), // saved from /.well-known/jwks.json at build time
+//!     JWKS,
 //!     "/home/ada/.config/myapp/lease.json",
 //!     tessera_client::machine_fingerprint("myapp"),
 //! )
