@@ -8,9 +8,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::license::LicenseKey;
 use crate::page::{Page, PageRequest};
-use crate::random::{new_id, RandomSource};
 use crate::repository::RepositoryError;
 
 /// Who caused a change.
@@ -66,30 +64,6 @@ pub struct AuditEvent {
     pub entity_id: String,
     /// Free-form details of the change (never a secret).
     pub details: Value,
-}
-
-impl AuditEvent {
-    /// An event about the license with `key`, with a fresh time-ordered id.
-    /// Give the clock's precise time: ids made within one second stay in order.
-    pub fn about_license(
-        random: &dyn RandomSource,
-        at: OffsetDateTime,
-        actor: &Actor,
-        action: &str,
-        key: &LicenseKey,
-        details: Value,
-    ) -> Self {
-        Self {
-            id: new_id(random, at),
-            // Stored to the second like every timestamp; the id keeps the finer order.
-            at: at.replace_nanosecond(0).unwrap_or(at),
-            actor: actor.clone(),
-            action: action.to_owned(),
-            entity_type: "license".to_owned(),
-            entity_id: key.to_string(),
-            details,
-        }
-    }
 }
 
 /// Which audit events to list.

@@ -1,9 +1,11 @@
 //! Tessera's pure core: the license model, the rules of issuance and the ports
 //! (traits) through which the core reaches storage, keys, time and randomness.
 //!
-//! Nothing here performs I/O. Adapters in `adapters/` implement the ports; the
-//! apps in `apps/` wire adapters to the use-case services. A test
-//! (`tests/purity.rs`) fails if this crate ever depends on a crate that does I/O.
+//! Nothing here performs I/O. Adapters in `adapters/` implement the ports
+//! ([`ports`] lists every one, and [`ports::Store`] is the bound of a whole
+//! store); the apps in `apps/` wire adapters to the use-case services. A test
+//! (`tests/tests/dependency_rules.rs`) fails if this crate ever depends on a
+//! crate that does I/O.
 //!
 //! Port families, one module each:
 //! - [`license`]: storing and finding licenses ([`license::LicenseRepository`]);
@@ -27,6 +29,8 @@ pub mod license;
 pub mod mail;
 pub mod page;
 pub mod portal;
+pub mod portal_links;
+pub mod ports;
 pub mod random;
 pub mod repository;
 pub mod stats;

@@ -14,7 +14,7 @@ use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::{IssuanceService, MintLicense};
 use tessera_domain::license::{AppVersion, CustomerName, EmailAddress, Fingerprint, License, LicenseKey};
 use tessera_domain::page::PageRequest;
-use tessera_memory::{InMemoryLicenseRepository, InMemorySigner, ManualClock, SeededRandomSource};
+use tessera_memory::{InMemorySigner, InMemoryStore, ManualClock, SeededRandomSource};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -23,7 +23,7 @@ const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
 struct World {
     issuance: IssuanceService,
     activation: ActivationService,
-    store: Arc<InMemoryLicenseRepository>,
+    store: Arc<InMemoryStore>,
     clock: Arc<ManualClock>,
 }
 
@@ -49,7 +49,7 @@ fn world_with(policy: ActivationPolicy) -> World {
         }])
         .unwrap(),
     );
-    let store = Arc::new(InMemoryLicenseRepository::new());
+    let store = Arc::new(InMemoryStore::new());
     let clock = Arc::new(ManualClock::at(NOW));
     let random = Arc::new(SeededRandomSource::new(7));
     let signer: Arc<InMemorySigner> = Arc::new(InMemorySigner);

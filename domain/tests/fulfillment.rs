@@ -18,7 +18,7 @@ use tessera_domain::storefront::{
     RefundPolicy, StorefrontEventLog,
 };
 use tessera_gumroad::GumroadStorefront;
-use tessera_memory::{InMemoryLicenseRepository, InMemoryMailer, InMemorySigner, ManualClock, SeededRandomSource};
+use tessera_memory::{InMemoryMailer, InMemorySigner, InMemoryStore, ManualClock, SeededRandomSource};
 use time::macros::datetime;
 
 const SECRET: &str = "post-url-secret";
@@ -26,7 +26,7 @@ const PRODUCT_ID: &str = "32-nPAicqbLj8B_WswVlMw==";
 const SALE_ID: &str = "FO8TXN-dbxYaBdahG97Y-Q==";
 
 struct World {
-    store: Arc<InMemoryLicenseRepository>,
+    store: Arc<InMemoryStore>,
     issuance: IssuanceService,
     fulfillment: FulfillmentService,
     outbox: OutboxService,
@@ -35,17 +35,17 @@ struct World {
 }
 
 fn world_with(mapped: bool) -> World {
-    world_on(Arc::new(InMemoryLicenseRepository::new()), mapped)
+    world_on(Arc::new(InMemoryStore::new()), mapped)
 }
 
 /// A fulfillment service over `store`; `mapped` says whether the Gumroad
 /// product is mapped to a Tessera product yet.
-fn world_on(store: Arc<InMemoryLicenseRepository>, mapped: bool) -> World {
+fn world_on(store: Arc<InMemoryStore>, mapped: bool) -> World {
     world_of(store, mapped, None)
 }
 
 /// As [`world_on`], with Gumroad's `seller_id` configured when `seller` is given.
-fn world_of(store: Arc<InMemoryLicenseRepository>, mapped: bool, seller: Option<&str>) -> World {
+fn world_of(store: Arc<InMemoryStore>, mapped: bool, seller: Option<&str>) -> World {
     let tier = |slug: &str| {
         let (features, seats) = if slug == "pro" { (vec!["export".to_owned()], 5) } else { (vec![], 2) };
         (
@@ -409,7 +409,7 @@ fn gumroad_subscription_ping(resource_name: &str, extra: &[(&str, &str)]) -> Vec
 #[test]
 fn a_membership_follows_every_gumroad_subscription_event_with_seller_id_configured() {
     block_on(async {
-        let world = world_of(Arc::new(InMemoryLicenseRepository::new()), true, Some("kL0psVL2admJSYRNs-OCMg=="));
+        let world = world_of(Arc::new(InMemoryStore::new()), true, Some("kL0psVL2admJSYRNs-OCMg=="));
         let receive = |body: Vec<u8>| world.fulfillment.receive("gumroad", delivery(SECRET, body));
         let sale = ping(&[("subscription_id", "sub-1"), ("recurrence", "monthly"), ("variants[Tier]", "Basic")]);
         let sold = receive(sale).await.unwrap();
@@ -531,7 +531,7 @@ fn a_membership_follows_every_gumroad_subscription_event_with_seller_id_configur
 /// An event log whose store refuses the first outcome written (as Postgres
 /// refuses a value longer than its column).
 struct RefusesFirstOutcome {
-    inner: Arc<InMemoryLicenseRepository>,
+    inner: Arc<InMemoryStore>,
     refused: std::sync::atomic::AtomicBool,
 }
 

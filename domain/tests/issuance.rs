@@ -11,7 +11,7 @@ use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::*;
 use tessera_domain::license::*;
 use tessera_domain::page::PageRequest;
-use tessera_memory::{InMemoryLicenseRepository, InMemorySigner, ManualClock, SeededRandomSource};
+use tessera_memory::{InMemorySigner, InMemoryStore, ManualClock, SeededRandomSource};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -19,7 +19,7 @@ const NOW: OffsetDateTime = datetime!(2026-06-01 12:00:00 UTC);
 
 struct World {
     service: IssuanceService,
-    store: Arc<InMemoryLicenseRepository>,
+    store: Arc<InMemoryStore>,
     clock: Arc<ManualClock>,
 }
 
@@ -46,7 +46,7 @@ fn catalog() -> Catalog {
 }
 
 fn world() -> World {
-    let store = Arc::new(InMemoryLicenseRepository::new());
+    let store = Arc::new(InMemoryStore::new());
     let clock = Arc::new(ManualClock::at(NOW));
     let service = IssuanceService::new(
         store.clone(),

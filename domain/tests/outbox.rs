@@ -15,12 +15,12 @@ use tessera_domain::mail::{
     RetryPolicy, SendError,
 };
 use tessera_domain::page::PageRequest;
-use tessera_memory::{InMemoryLicenseRepository, InMemoryMailer, InMemorySigner, ManualClock, SeededRandomSource};
+use tessera_memory::{InMemoryMailer, InMemorySigner, InMemoryStore, ManualClock, SeededRandomSource};
 use time::macros::datetime;
 use time::Duration;
 
 struct World {
-    store: Arc<InMemoryLicenseRepository>,
+    store: Arc<InMemoryStore>,
     issuance: IssuanceService,
     outbox: OutboxService,
     mailer: Arc<InMemoryMailer>,
@@ -28,7 +28,7 @@ struct World {
 }
 
 fn world() -> World {
-    let store = Arc::new(InMemoryLicenseRepository::new());
+    let store = Arc::new(InMemoryStore::new());
     let tier = Tier {
         name: Some("Pro Edition".into()),
         slug: "pro".into(),

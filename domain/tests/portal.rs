@@ -13,7 +13,7 @@ use tessera_domain::license::{CustomerName, EmailAddress, Fingerprint, License, 
 use tessera_domain::mail::{DeliveryFilter, DeliveryKind, DeliveryStatus, MailSettings, OutboxService, RetryPolicy};
 use tessera_domain::page::PageRequest;
 use tessera_domain::portal::{OpenPortalError, PortalDeactivateError, PortalLinkError, PortalService};
-use tessera_memory::{InMemoryLicenseRepository, InMemoryMailer, InMemorySigner, ManualClock, SeededRandomSource};
+use tessera_memory::{InMemoryMailer, InMemorySigner, InMemoryStore, ManualClock, SeededRandomSource};
 use time::macros::datetime;
 use time::Duration;
 
@@ -45,7 +45,7 @@ fn world() -> World {
         }])
         .unwrap(),
     );
-    let store = Arc::new(InMemoryLicenseRepository::new());
+    let store = Arc::new(InMemoryStore::new());
     let clock = Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC)));
     let random = Arc::new(SeededRandomSource::new(11));
     let signer: Arc<InMemorySigner> = Arc::new(InMemorySigner);

@@ -15,7 +15,7 @@ use tessera_domain::storefront::{
     ConfiguredStorefront, EventKind, EventStatus, FulfillmentService, InboundRequest, ProductMapping, RefundPolicy,
     Storefront, StorefrontError,
 };
-use tessera_memory::{InMemoryLicenseRepository, InMemoryMailer, InMemorySigner, ManualClock, SeededRandomSource};
+use tessera_memory::{InMemoryMailer, InMemorySigner, InMemoryStore, ManualClock, SeededRandomSource};
 use time::macros::datetime;
 use time::Duration;
 
@@ -97,7 +97,7 @@ fn events_are_read_and_bad_ones_named() {
 fn the_domains_fulfillment_rules_work_for_it_unchanged() {
     block_on(async {
         let clock = clock();
-        let store = Arc::new(InMemoryLicenseRepository::new());
+        let store = Arc::new(InMemoryStore::new());
         let tier = |slug: &str| {
             (
                 slug.to_owned(),

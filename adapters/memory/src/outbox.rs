@@ -9,11 +9,11 @@ use tessera_domain::repository::RepositoryError;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::license_repository::page_of;
-use crate::InMemoryLicenseRepository;
+use crate::store::page_of;
+use crate::InMemoryStore;
 
 #[async_trait]
-impl DeliveryRepository for InMemoryLicenseRepository {
+impl DeliveryRepository for InMemoryStore {
     async fn enqueue(&self, delivery: &Delivery, audit: &AuditEvent) -> Result<Enqueued, RepositoryError> {
         let mut state = self.state()?;
         if let Some(key) = &delivery.dedupe_key {

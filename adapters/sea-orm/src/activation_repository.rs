@@ -25,8 +25,8 @@ use uuid::Uuid;
 
 use crate::entities::{activations, audit_events, licenses};
 use crate::errors::{repository_error, unique_violation};
-use crate::license_repository::{audit_row, corrupt, from_row, from_timestamp, timestamp};
-use crate::SeaOrmLicenseRepository;
+use crate::rows::{audit_row, corrupt, from_timestamp, license_from_row, timestamp};
+use crate::SeaOrmStore;
 
 fn activation_from_row(row: activations::Model) -> Result<Activation, RepositoryError> {
     Ok(Activation {
@@ -60,7 +60,7 @@ fn activation_row(activation: &Activation) -> activations::ActiveModel {
 fn view(row: licenses::Model, activation: Option<activations::Model>) -> Result<MachineView, RepositoryError> {
     let seats_used = u32::try_from(row.seats_used).map_err(|error| corrupt("seats_used", error))?;
     Ok(MachineView {
-        license: from_row(row)?,
+        license: license_from_row(row)?,
         seats_used,
         activation: activation.map(activation_from_row).transpose()?,
     })
@@ -82,7 +82,7 @@ async fn live_activation(
 }
 
 #[async_trait]
-impl ActivationRepository for SeaOrmLicenseRepository {
+impl ActivationRepository for SeaOrmStore {
     async fn find_for_machine(
         &self,
         key: &LicenseKey,

@@ -1,13 +1,12 @@
 //! Customers on sea-orm. License writes insert their customer if absent (see
-//! [`ensure_customers`]), in the license's own transaction.
+//! `writes::ensure_customers`), in the license's own transaction.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use tessera_domain::audit::AuditEvent;
 use tessera_domain::customer::{Customer, CustomerFilter, CustomerRepository, CustomerStoreError};
@@ -17,37 +16,9 @@ use tessera_domain::repository::RepositoryError;
 
 use crate::entities::{audit_events, customers, licenses};
 use crate::errors::{repository_error, unique_violation};
-use crate::license_repository::{audit_row, contains_ignoring_case, corrupt, from_timestamp, timestamp, update_in};
-use crate::SeaOrmLicenseRepository;
-
-/// Inserts a customer for each license's email unless one exists.
-pub(crate) async fn ensure_customers(db: &impl ConnectionTrait, licenses: &[License]) -> Result<(), RepositoryError> {
-    let mut seen = std::collections::HashSet::new();
-    let rows: Vec<_> = licenses
-        .iter()
-        .filter(|license| seen.insert(license.email.as_str()))
-        .map(|license| {
-            customers::Model {
-                email: license.email.as_str().to_owned(),
-                name: license.name.as_str().to_owned(),
-                created_at: timestamp(license.issued_at),
-                updated_at: timestamp(license.updated_at),
-            }
-            .into_active_model()
-        })
-        .collect();
-    for chunk in rows.chunks(500) {
-        let inserted = customers::Entity::insert_many(chunk.to_vec())
-            .on_conflict(OnConflict::column(customers::Column::Email).do_nothing().to_owned())
-            .exec_without_returning(db)
-            .await;
-        match inserted {
-            Ok(_) | Err(DbErr::RecordNotInserted) => {}
-            Err(error) => return Err(repository_error(error)),
-        }
-    }
-    Ok(())
-}
+use crate::rows::{audit_row, contains_ignoring_case, corrupt, from_timestamp, timestamp};
+use crate::writes::update_license_in;
+use crate::SeaOrmStore;
 
 fn from_row(row: customers::Model, licenses: u64) -> Result<Customer, RepositoryError> {
     Ok(Customer {
@@ -59,7 +30,7 @@ fn from_row(row: customers::Model, licenses: u64) -> Result<Customer, Repository
     })
 }
 
-impl SeaOrmLicenseRepository {
+impl SeaOrmStore {
     /// License counts of these emails.
     async fn license_counts(&self, emails: &[String]) -> Result<HashMap<String, u64>, RepositoryError> {
         if emails.is_empty() {
@@ -80,7 +51,7 @@ impl SeaOrmLicenseRepository {
 }
 
 #[async_trait]
-impl CustomerRepository for SeaOrmLicenseRepository {
+impl CustomerRepository for SeaOrmStore {
     async fn create_customer(&self, customer: &Customer, audit: &AuditEvent) -> Result<(), CustomerStoreError> {
         let row = customers::Model {
             email: customer.email.as_str().to_owned(),
@@ -176,7 +147,7 @@ impl CustomerRepository for SeaOrmLicenseRepository {
             return Err(error);
         }
         for (license, expected, license_audit) in licenses {
-            if let Err(error) = update_in(&txn, license, *expected, license_audit).await {
+            if let Err(error) = update_license_in(&txn, license, *expected, license_audit).await {
                 let _ = txn.rollback().await;
                 return Err(match error {
                     tessera_domain::license::UpdateLicenseError::Repository(error) => error.into(),

@@ -1,12 +1,27 @@
 //! Tessera's store on sea-orm: SQLite as the embedded default, Postgres for
-//! production and scale-out. Implements the domain's `LicenseRepository` and
-//! `AuditLog` ports as [`SeaOrmLicenseRepository`].
+//! production and scale-out. [`SeaOrmStore`] implements every storage port of
+//! the domain (`tessera_domain::ports::Store`), one module per port:
+//!
+//! | module | port |
+//! |---|---|
+//! | `license_repository` | `LicenseRepository` |
+//! | `activation_repository` | `ActivationRepository` |
+//! | `audit_log` | `AuditLog` |
+//! | `storefront_event_log` | `StorefrontEventLog` |
+//! | `outbox` | `DeliveryRepository` |
+//! | `stats` | `StatsReader` |
+//! | `usage` | `UsageRepository` |
+//! | `customers` | `CustomerRepository` |
+//!
+//! `rows` converts rows and domain values; `writes` holds the writes several
+//! ports make inside their own transaction.
 //!
 //! Correctness rests on what both databases enforce: unique indexes (license
 //! keys, idempotency keys) and conditional updates (`WHERE version = ?`) inside
 //! transactions, never on `SELECT … FOR UPDATE`, a silent no-op on SQLite.
 
 mod activation_repository;
+mod audit_log;
 mod connection;
 mod customers;
 mod entities;
@@ -14,10 +29,13 @@ mod errors;
 mod license_repository;
 mod outbox;
 mod paging;
+mod rows;
 mod stats;
+mod store;
 mod storefront_event_log;
 pub mod test_support;
 mod usage;
+mod writes;
 
 pub use connection::{connect, ConnectError, Database, DatabaseOptions, SqliteDurability};
-pub use license_repository::SeaOrmLicenseRepository;
+pub use store::SeaOrmStore;

@@ -1,145 +1,25 @@
+//! `LicenseRepository` on sea-orm: licenses, their idempotency keys and
+//! once-only effects; every write with its audit event in one transaction.
+
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
-    Statement, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Statement,
+    TransactionTrait,
 };
-use tessera_domain::audit::{Actor, AuditEvent, AuditFilter, AuditLog};
+use tessera_domain::audit::AuditEvent;
 use tessera_domain::license::{
-    CreateLicenseError, CustomerName, EmailAddress, IdempotencyKey, IdempotencyRecord, License, LicenseFilter,
-    LicenseKey, LicenseRepository, LicenseStatus, Subscription, UpdateLicenseError,
+    CreateLicenseError, IdempotencyKey, IdempotencyRecord, License, LicenseFilter, LicenseKey, LicenseRepository,
+    LicenseStatus, UpdateLicenseError,
 };
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
-use time::OffsetDateTime;
 
 use crate::entities::{audit_events, license_effects, licenses};
 use crate::errors::{repository_error, unique_violation};
 use crate::paging::newest_first;
-use crate::Database;
-
-/// The license store on sea-orm, for SQLite and Postgres alike.
-#[derive(Debug, Clone)]
-pub struct SeaOrmLicenseRepository {
-    pub(crate) db: Database,
-}
-
-impl SeaOrmLicenseRepository {
-    pub fn new(db: Database) -> Self {
-        Self { db }
-    }
-}
-
-pub(crate) fn timestamp(at: OffsetDateTime) -> i64 {
-    at.unix_timestamp()
-}
-
-pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> RepositoryError {
-    RepositoryError::unexpected(format!("corrupt row: {what}: {detail}"))
-}
-
-pub(crate) fn from_timestamp(seconds: i64) -> Result<OffsetDateTime, RepositoryError> {
-    OffsetDateTime::from_unix_timestamp(seconds).map_err(|error| corrupt("timestamp", error))
-}
-
-fn to_row(license: &License, idempotency: Option<&IdempotencyRecord>) -> licenses::Model {
-    licenses::Model {
-        id: license.id.to_string(),
-        key: license.key.to_string(),
-        product: license.product.clone(),
-        tier: license.tier.clone(),
-        features: serde_json::to_string(&license.features).expect("a list of strings serializes"),
-        seats: license.seats as i32,
-        kind: license.kind.to_string(),
-        name: license.name.as_str().to_owned(),
-        email: license.email.as_str().to_owned(),
-        state: license.state.to_string(),
-        issued_at: timestamp(license.issued_at),
-        expires_at: license.expires_at.map(timestamp),
-        source: license.source.clone(),
-        source_ref: license.source_ref.clone(),
-        notes: license.notes.clone(),
-        revoke_reason: license.revoke_reason.clone(),
-        app_versions: license
-            .app_versions
-            .as_ref()
-            .map(|versions| serde_json::to_string(versions).expect("numbers serialize")),
-        token: license.token.clone(),
-        idempotency_key: idempotency.map(|record| record.key.as_str().to_owned()),
-        idempotency_request: idempotency.map(|record| record.request.clone()),
-        updated_at: timestamp(license.updated_at),
-        version: license.version,
-        seats_used: 0,
-        subscription_id: license.subscription.as_ref().map(|subscription| subscription.id.clone()),
-        subscription_renewing: license.subscription.as_ref().map(|subscription| subscription.renewing),
-    }
-}
-
-pub(crate) fn from_row(row: licenses::Model) -> Result<License, RepositoryError> {
-    Ok(License {
-        id: row.id.parse().map_err(|error| corrupt("license id", error))?,
-        key: LicenseKey::parse(&row.key).map_err(|error| corrupt("license key", error))?,
-        product: row.product,
-        tier: row.tier,
-        features: serde_json::from_str(&row.features).map_err(|error| corrupt("features", error))?,
-        seats: u32::try_from(row.seats).map_err(|error| corrupt("seats", error))?,
-        kind: row.kind.parse().map_err(|error| corrupt("kind", error))?,
-        name: CustomerName::parse(&row.name).map_err(|error| corrupt("name", error))?,
-        email: EmailAddress::parse(&row.email).map_err(|error| corrupt("email", error))?,
-        state: row.state.parse().map_err(|error| corrupt("state", error))?,
-        issued_at: from_timestamp(row.issued_at)?,
-        expires_at: row.expires_at.map(from_timestamp).transpose()?,
-        source: row.source,
-        source_ref: row.source_ref,
-        notes: row.notes,
-        revoke_reason: row.revoke_reason,
-        app_versions: row
-            .app_versions
-            .map(|text| serde_json::from_str(&text).map_err(|error| corrupt("app_versions", error)))
-            .transpose()?,
-        subscription: row
-            .subscription_id
-            .map(|id| Subscription { id, renewing: row.subscription_renewing.unwrap_or(true) }),
-        token: row.token,
-        updated_at: from_timestamp(row.updated_at)?,
-        version: row.version,
-    })
-}
-
-pub(crate) fn audit_row(event: &AuditEvent) -> audit_events::ActiveModel {
-    audit_events::Model {
-        id: event.id.to_string(),
-        at: timestamp(event.at),
-        actor: event.actor.to_string(),
-        action: event.action.clone(),
-        entity_type: event.entity_type.clone(),
-        entity_id: event.entity_id.clone(),
-        details: event.details.to_string(),
-    }
-    .into_active_model()
-}
-
-fn audit_from_row(row: audit_events::Model) -> Result<AuditEvent, RepositoryError> {
-    Ok(AuditEvent {
-        id: row.id.parse().map_err(|error| corrupt("audit id", error))?,
-        at: from_timestamp(row.at)?,
-        actor: Actor::parse(&row.actor).ok_or_else(|| corrupt("actor", &row.actor))?,
-        action: row.action,
-        entity_type: row.entity_type,
-        entity_id: row.entity_id,
-        details: serde_json::from_str(&row.details).map_err(|error| corrupt("audit details", error))?,
-    })
-}
-
-/// `column LIKE %text%`, case-insensitive on both databases (SQLite's LIKE
-/// ignores ASCII case, Postgres' does not), with `%` and `_` taken literally.
-pub(crate) fn contains_ignoring_case(
-    column: impl sea_orm::sea_query::IntoColumnRef,
-    text: &str,
-) -> sea_orm::sea_query::SimpleExpr {
-    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
-}
+use crate::rows::{audit_row, contains_ignoring_case, corrupt, license_from_row, license_row, timestamp};
+use crate::writes::update_license_in;
+use crate::SeaOrmStore;
 
 fn status_condition(status: LicenseStatus, now: i64) -> Condition {
     use licenses::Column;
@@ -153,7 +33,7 @@ fn status_condition(status: LicenseStatus, now: i64) -> Condition {
 }
 
 #[async_trait]
-impl LicenseRepository for SeaOrmLicenseRepository {
+impl LicenseRepository for SeaOrmStore {
     async fn create(
         &self,
         license: &License,
@@ -161,7 +41,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
         audit: &AuditEvent,
     ) -> Result<(), CreateLicenseError> {
         let txn = self.db.writer.begin().await.map_err(repository_error)?;
-        let inserted = licenses::Entity::insert(to_row(license, idempotency).into_active_model())
+        let inserted = licenses::Entity::insert(license_row(license, idempotency).into_active_model())
             .exec_without_returning(&txn)
             .await;
         if let Err(error) = inserted {
@@ -175,7 +55,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
                 _ => repository_error(error).into(),
             });
         }
-        crate::customers::ensure_customers(&txn, std::slice::from_ref(license)).await?;
+        crate::writes::ensure_customers(&txn, std::slice::from_ref(license)).await?;
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
         txn.commit().await.map_err(repository_error)?;
         Ok(())
@@ -188,7 +68,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
         let txn = self.db.writer.begin().await.map_err(repository_error)?;
         // Chunks keep each statement under both databases' bound-parameter limits.
         for chunk in licenses.chunks(500) {
-            let rows = chunk.iter().map(|license| to_row(license, None).into_active_model());
+            let rows = chunk.iter().map(|license| license_row(license, None).into_active_model());
             if let Err(error) = licenses::Entity::insert_many(rows).exec_without_returning(&txn).await {
                 let _ = txn.rollback().await;
                 return Err(match unique_violation(&error) {
@@ -202,7 +82,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
                 });
             }
         }
-        crate::customers::ensure_customers(&txn, licenses).await?;
+        crate::writes::ensure_customers(&txn, licenses).await?;
         for chunk in audits.chunks(1000) {
             audit_events::Entity::insert_many(chunk.iter().map(audit_row))
                 .exec_without_returning(&txn)
@@ -237,7 +117,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
             .one(&self.db.reader)
             .await
             .map_err(repository_error)?
-            .map(from_row)
+            .map(license_from_row)
             .transpose()
     }
 
@@ -255,7 +135,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
         };
         let record =
             IdempotencyRecord { key: key.clone(), request: row.idempotency_request.clone().unwrap_or_default() };
-        Ok(Some((from_row(row)?, record)))
+        Ok(Some((license_from_row(row)?, record)))
     }
 
     async fn list(&self, filter: &LicenseFilter, page: &PageRequest) -> Result<Page<License>, RepositoryError> {
@@ -281,7 +161,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
                     .add(contains_ignoring_case(Column::Email, text)),
             );
         }
-        newest_first(query, Column::Id, page, &self.db.reader, from_row, |item| item.id.to_string()).await
+        newest_first(query, Column::Id, page, &self.db.reader, license_from_row, |item| item.id.to_string()).await
     }
 
     async fn update(
@@ -291,7 +171,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
         audit: &AuditEvent,
     ) -> Result<(), UpdateLicenseError> {
         let txn = self.db.writer.begin().await.map_err(repository_error)?;
-        if let Err(error) = update_in(&txn, license, expected_version, audit).await {
+        if let Err(error) = update_license_in(&txn, license, expected_version, audit).await {
             let _ = txn.rollback().await;
             return Err(error);
         }
@@ -318,7 +198,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
         let result = match claimed {
             Err(error) if unique_violation(&error).is_some() => Err(UpdateLicenseError::AlreadyApplied),
             Err(error) => Err(repository_error(error).into()),
-            Ok(_) => update_in(&txn, license, expected_version, audit).await,
+            Ok(_) => update_license_in(&txn, license, expected_version, audit).await,
         };
         if let Err(error) = result {
             let _ = txn.rollback().await;
@@ -339,7 +219,7 @@ impl LicenseRepository for SeaOrmLicenseRepository {
             .one(&self.db.reader)
             .await
             .map_err(repository_error)?
-            .map(from_row)
+            .map(license_from_row)
             .transpose()
     }
 
@@ -351,63 +231,5 @@ impl LicenseRepository for SeaOrmLicenseRepository {
             .await
             .map(drop)
             .map_err(repository_error)
-    }
-}
-
-/// The conditional license update and its audit event, inside `txn`.
-pub(crate) async fn update_in(
-    txn: &sea_orm::DatabaseTransaction,
-    license: &License,
-    expected_version: i64,
-    audit: &AuditEvent,
-) -> Result<(), UpdateLicenseError> {
-    use licenses::Column;
-    let mut row = to_row(license, None).into_active_model().reset_all();
-    // Never touch the idempotency record or the identity of the license.
-    row.idempotency_key = sea_orm::ActiveValue::NotSet;
-    row.idempotency_request = sea_orm::ActiveValue::NotSet;
-    row.id = sea_orm::ActiveValue::NotSet;
-    row.key = sea_orm::ActiveValue::NotSet;
-    // Only the activation store counts seats.
-    row.seats_used = sea_orm::ActiveValue::NotSet;
-    let updated = licenses::Entity::update_many()
-        .set(row)
-        .filter(Column::Id.eq(license.id.to_string()))
-        .filter(Column::Version.eq(expected_version))
-        .exec(txn)
-        .await
-        .map_err(repository_error)?;
-    if updated.rows_affected == 0 {
-        let exists =
-            licenses::Entity::find_by_id(license.id.to_string()).one(txn).await.map_err(repository_error)?.is_some();
-        return Err(if exists {
-            UpdateLicenseError::Conflict
-        } else {
-            UpdateLicenseError::NotFound(license.key.clone())
-        });
-    }
-    audit_events::Entity::insert(audit_row(audit)).exec_without_returning(txn).await.map_err(repository_error)?;
-    Ok(())
-}
-
-#[async_trait]
-impl AuditLog for SeaOrmLicenseRepository {
-    async fn list_audit(&self, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEvent>, RepositoryError> {
-        use audit_events::Column;
-        let mut query = audit_events::Entity::find();
-        for (column, value) in [
-            (Column::EntityType, &filter.entity_type),
-            (Column::EntityId, &filter.entity_id),
-            (Column::Actor, &filter.actor),
-            (Column::Action, &filter.action),
-        ] {
-            if let Some(value) = value {
-                query = query.filter(column.eq(value.as_str()));
-            }
-        }
-        if let Some(since) = filter.since {
-            query = query.filter(Column::At.gte(timestamp(since)));
-        }
-        newest_first(query, Column::Id, page, &self.db.reader, audit_from_row, |item| item.id.to_string()).await
     }
 }

@@ -15,9 +15,9 @@ use uuid::Uuid;
 
 use crate::entities::{audit_events, deliveries};
 use crate::errors::{repository_error, unique_violation};
-use crate::license_repository::{audit_row, corrupt, from_timestamp, timestamp};
 use crate::paging::newest_first;
-use crate::SeaOrmLicenseRepository;
+use crate::rows::{audit_row, corrupt, from_timestamp, timestamp};
+use crate::SeaOrmStore;
 
 use deliveries::Column;
 
@@ -67,7 +67,7 @@ fn clip(text: &Option<String>) -> Option<String> {
     text.as_ref().map(|text| text.chars().take(2000).collect())
 }
 
-impl SeaOrmLicenseRepository {
+impl SeaOrmStore {
     /// Runs a conditional update and, when it matched a row, stores `audit` in
     /// the same transaction; `Ok(false)` and nothing written when it did not.
     async fn update_with_audit(
@@ -88,7 +88,7 @@ impl SeaOrmLicenseRepository {
 }
 
 #[async_trait]
-impl DeliveryRepository for SeaOrmLicenseRepository {
+impl DeliveryRepository for SeaOrmStore {
     async fn enqueue(&self, delivery: &Delivery, audit: &AuditEvent) -> Result<Enqueued, RepositoryError> {
         let txn = self.db.writer.begin().await.map_err(repository_error)?;
         let inserted =

@@ -8,8 +8,8 @@ use tessera_domain::stats::{LicenseCount, Stats, StatsReader};
 use time::OffsetDateTime;
 
 use crate::errors::repository_error;
-use crate::license_repository::{corrupt, timestamp};
-use crate::SeaOrmLicenseRepository;
+use crate::rows::{corrupt, timestamp};
+use crate::SeaOrmStore;
 
 fn count(row: &QueryResult, index: usize) -> Result<u64, RepositoryError> {
     let value: i64 = row.try_get_by_index(index).map_err(|error| corrupt("count", error))?;
@@ -20,7 +20,7 @@ fn text(row: &QueryResult, index: usize) -> Result<String, RepositoryError> {
     row.try_get_by_index(index).map_err(|error| corrupt("stats column", error))
 }
 
-impl SeaOrmLicenseRepository {
+impl SeaOrmStore {
     async fn rows(&self, sql: String) -> Result<Vec<QueryResult>, RepositoryError> {
         let backend = self.db.reader.get_database_backend();
         self.db.reader.query_all_raw(Statement::from_string(backend, sql)).await.map_err(repository_error)
@@ -35,7 +35,7 @@ impl SeaOrmLicenseRepository {
 }
 
 #[async_trait]
-impl StatsReader for SeaOrmLicenseRepository {
+impl StatsReader for SeaOrmStore {
     async fn stats(&self, now: OffsetDateTime) -> Result<Stats, RepositoryError> {
         // Every value inlined below is an integer or a fixed word, never input.
         let now_s = timestamp(now);

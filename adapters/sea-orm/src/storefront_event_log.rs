@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use crate::entities::{audit_events, storefront_events};
 use crate::errors::repository_error;
-use crate::license_repository::{audit_row, corrupt, from_timestamp, timestamp};
 use crate::paging::newest_first;
-use crate::SeaOrmLicenseRepository;
+use crate::rows::{audit_row, corrupt, from_timestamp, timestamp};
+use crate::SeaOrmStore;
 
 fn event_from_row(row: storefront_events::Model) -> Result<RecordedEvent, RepositoryError> {
     Ok(RecordedEvent {
@@ -34,7 +34,7 @@ fn event_from_row(row: storefront_events::Model) -> Result<RecordedEvent, Reposi
 }
 
 #[async_trait]
-impl StorefrontEventLog for SeaOrmLicenseRepository {
+impl StorefrontEventLog for SeaOrmStore {
     async fn record(&self, event: &RecordedEvent) -> Result<(), RepositoryError> {
         let row = storefront_events::Model {
             id: event.id.to_string(),

@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use crate::entities::{audit_events, flags, usage_events};
 use crate::errors::repository_error;
-use crate::license_repository::{audit_row, corrupt, from_timestamp, timestamp};
 use crate::paging::newest_first;
-use crate::SeaOrmLicenseRepository;
+use crate::rows::{audit_row, corrupt, from_timestamp, timestamp};
+use crate::SeaOrmStore;
 
 fn key(text: &str) -> Result<LicenseKey, RepositoryError> {
     LicenseKey::parse(text).map_err(|error| corrupt("license key", error))
@@ -55,7 +55,7 @@ fn flag_from_row(row: flags::Model) -> Result<Flag, RepositoryError> {
 }
 
 #[async_trait]
-impl UsageRepository for SeaOrmLicenseRepository {
+impl UsageRepository for SeaOrmStore {
     async fn record_usage(&self, event: &UsageEvent) -> Result<(), RepositoryError> {
         let row = usage_events::Model {
             id: event.id.to_string(),

@@ -14,7 +14,7 @@ use tessera_ring::{
     b64url, generate_private_key_pem, public_key_from_base64url, Keyring, RingRandomSource, SigningKey,
     DEVELOPMENT_KEY_MARKER,
 };
-use tessera_sea_orm::{connect, Database, DatabaseOptions, SeaOrmLicenseRepository, SqliteDurability};
+use tessera_sea_orm::{connect, Database, DatabaseOptions, SeaOrmStore, SqliteDurability};
 use thiserror::Error;
 
 use crate::config::{
@@ -498,7 +498,7 @@ pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
 /// Wires the sea-orm store to the use cases.
 pub fn app_state(config: &Config, checked: Checked, database: Database) -> Arc<AppState> {
     AppState::new(
-        Arc::new(SeaOrmLicenseRepository::new(database)),
+        Arc::new(SeaOrmStore::new(database)),
         Settings {
             keyring: Arc::new(checked.keyring),
             clock: Arc::new(SystemClock),

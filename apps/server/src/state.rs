@@ -8,14 +8,15 @@ use tessera_domain::activation::{ActivationPolicy, ActivationService};
 use tessera_domain::audit::AuditLog;
 use tessera_domain::catalog::Catalog;
 use tessera_domain::clock::Clock;
-use tessera_domain::customer::{CustomerRepository, CustomerService};
+use tessera_domain::customer::CustomerService;
 use tessera_domain::issuance::IssuanceService;
-use tessera_domain::license::{ActivationRepository, LicenseRepository};
-use tessera_domain::mail::{DeliveryRepository, MailSettings, Mailer, OutboxService, RetryPolicy};
+use tessera_domain::license::LicenseRepository;
+use tessera_domain::mail::{MailSettings, Mailer, OutboxService, RetryPolicy};
 use tessera_domain::portal::{PortalLinks, PortalService};
+use tessera_domain::ports::Store;
 use tessera_domain::stats::StatsReader;
 use tessera_domain::storefront::{ConfiguredStorefront, FulfillmentService, StorefrontEventLog};
-use tessera_domain::usage::{UsageRepository, UsageService};
+use tessera_domain::usage::UsageService;
 use tessera_ring::{Keyring, RingRandomSource, RingSigner};
 
 use crate::counting_signer::CountingSigner;
@@ -83,17 +84,7 @@ pub struct Settings {
 impl AppState {
     /// Wires a store (sea-orm in the server, in-memory in tests) and the ring
     /// signer to the use cases.
-    pub fn new<S>(store: Arc<S>, settings: Settings) -> Arc<Self>
-    where
-        S: LicenseRepository
-            + ActivationRepository
-            + AuditLog
-            + StorefrontEventLog
-            + DeliveryRepository
-            + StatsReader
-            + UsageRepository
-            + CustomerRepository,
-    {
+    pub fn new<S: Store>(store: Arc<S>, settings: Settings) -> Arc<Self> {
         let Settings {
             keyring,
             clock,

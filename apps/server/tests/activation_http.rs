@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tessera_domain::activation::ActivationPolicy;
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::{LEASE_TOKEN_TYPE, LICENSE_TOKEN_TYPE};
-use tessera_memory::{InMemoryLicenseRepository, ManualClock};
+use tessera_memory::{InMemoryStore, ManualClock};
 use tessera_ring::{b64url_decode, generate_private_key_pem, Keyring, SigningKey};
 use tessera_server::http::{admin_app, public_app};
 use tessera_server::state::{AppState, Settings};
@@ -55,7 +55,7 @@ fn world_with(policy: ActivationPolicy) -> World {
     let clock = Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC)));
     let settings =
         Settings { activation: policy, ..support::settings(keyring.clone(), clock, catalog, vec![], mailer, TOKEN) };
-    let state = AppState::new(Arc::new(InMemoryLicenseRepository::new()), settings);
+    let state = AppState::new(Arc::new(InMemoryStore::new()), settings);
     World {
         keyring,
         admin: TestClient::new(admin_app(state.clone()).boxed()),

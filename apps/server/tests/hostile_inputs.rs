@@ -20,7 +20,7 @@ use tessera_domain::storefront::{ConfiguredStorefront, ProductMapping, RefundPol
 use tessera_gumroad::GumroadStorefront;
 use tessera_memory::ManualClock;
 use tessera_ring::{generate_private_key_pem, Keyring, SigningKey};
-use tessera_sea_orm::{test_support, SeaOrmLicenseRepository};
+use tessera_sea_orm::{test_support, SeaOrmStore};
 use tessera_server::http::{admin_app, public_app};
 use tessera_server::state::AppState;
 use time::macros::datetime;
@@ -53,7 +53,7 @@ fn corpus() -> Vec<String> {
 
 struct World {
     name: &'static str,
-    store: Arc<SeaOrmLicenseRepository>,
+    store: Arc<SeaOrmStore>,
     public: TestClient<BoxEndpoint<'static, Response>>,
     admin: TestClient<BoxEndpoint<'static, Response>>,
     checkout: CheckoutStorefront,
@@ -81,7 +81,7 @@ fn catalog() -> Catalog {
     .unwrap()
 }
 
-async fn world(name: &'static str, store: SeaOrmLicenseRepository) -> World {
+async fn world(name: &'static str, store: SeaOrmStore) -> World {
     let clock = Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC)));
     let mapping = || ProductMapping { product: "app".into(), tier: "pro".into(), variant_tiers: BTreeMap::new() };
     let checkout = CheckoutStorefront::new(CHECKOUT_SECRET, clock.clone());
@@ -441,8 +441,8 @@ async fn state_of(world: &World) -> Value {
 async fn hostile_inputs_get_the_same_4xx_on_sqlite_and_postgres_and_leave_nothing_half_written() {
     let postgres = test_support::postgres_database().await;
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile-inputs");
-    let sqlite = world("sqlite", SeaOrmLicenseRepository::new(test_support::sqlite_database(&dir).await)).await;
-    let postgres = world("postgres", SeaOrmLicenseRepository::new(postgres)).await;
+    let sqlite = world("sqlite", SeaOrmStore::new(test_support::sqlite_database(&dir).await)).await;
+    let postgres = world("postgres", SeaOrmStore::new(postgres)).await;
 
     let mut failures = Vec::new();
     let mut count = 0;

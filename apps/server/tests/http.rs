@@ -15,7 +15,7 @@ use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::LICENSE_TOKEN_TYPE;
 use tessera_domain::license::{LicenseFilter, LicenseRepository};
 use tessera_domain::page::PageRequest;
-use tessera_memory::{InMemoryLicenseRepository, ManualClock};
+use tessera_memory::{InMemoryStore, ManualClock};
 use tessera_ring::{generate_private_key_pem, Keyring, SigningKey};
 use tessera_server::http::{admin_app, public_app};
 use tessera_server::state::AppState;
@@ -24,7 +24,7 @@ use time::macros::datetime;
 const TOKEN: &str = "test-admin-token-that-is-long-enough";
 
 struct World {
-    store: Arc<InMemoryLicenseRepository>,
+    store: Arc<InMemoryStore>,
     state: Arc<AppState>,
     mailer: Arc<tessera_memory::InMemoryMailer>,
     keyring: Arc<Keyring>,
@@ -57,7 +57,7 @@ fn catalog() -> Catalog {
 }
 
 fn world() -> World {
-    let store = Arc::new(InMemoryLicenseRepository::new());
+    let store = Arc::new(InMemoryStore::new());
     let key = SigningKey::from_pem("k1", &generate_private_key_pem(None).unwrap()).unwrap();
     let mailer = Arc::new(tessera_memory::InMemoryMailer::new());
     let keyring = Arc::new(Keyring::new(key, vec![]).unwrap());

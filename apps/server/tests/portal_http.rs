@@ -17,7 +17,7 @@ use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::license::{Activation, LicenseKey};
 use tessera_domain::mail::{DeliveryFilter, DeliveryKind};
 use tessera_domain::page::PageRequest;
-use tessera_memory::{InMemoryLicenseRepository, InMemoryMailer, ManualClock};
+use tessera_memory::{InMemoryMailer, InMemoryStore, ManualClock};
 use tessera_ring::{generate_private_key_pem, Keyring, SigningKey};
 use tessera_server::http::{admin_app, public_app};
 use tessera_server::rate_limit::{Limits, RateLimits};
@@ -59,7 +59,7 @@ fn world_with(rate_limits: Option<RateLimits>) -> World {
     let mailer = Arc::new(InMemoryMailer::new());
     let settings =
         Settings { rate_limits, ..support::settings(keyring, clock.clone(), catalog, vec![], mailer.clone(), TOKEN) };
-    let state = AppState::new(Arc::new(InMemoryLicenseRepository::new()), settings);
+    let state = AppState::new(Arc::new(InMemoryStore::new()), settings);
     World {
         admin: TestClient::new(admin_app(state.clone()).boxed()),
         public: TestClient::new(public_app(state.clone()).boxed()),

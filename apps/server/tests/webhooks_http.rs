@@ -13,7 +13,7 @@ use serde_json::Value;
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::storefront::{ConfiguredStorefront, ProductMapping, RefundPolicy};
 use tessera_gumroad::GumroadStorefront;
-use tessera_memory::{InMemoryLicenseRepository, ManualClock};
+use tessera_memory::{InMemoryStore, ManualClock};
 use tessera_ring::{generate_private_key_pem, Keyring, SigningKey};
 use tessera_server::http::{admin_app, public_app};
 use tessera_server::state::AppState;
@@ -23,7 +23,7 @@ const TOKEN: &str = "test-admin-token-that-is-long-enough";
 const SECRET: &str = "gumroad-post-url-secret";
 
 struct World {
-    store: Arc<InMemoryLicenseRepository>,
+    store: Arc<InMemoryStore>,
     clock: Arc<ManualClock>,
     public: TestClient<BoxEndpoint<'static, Response>>,
     admin: TestClient<BoxEndpoint<'static, Response>>,
@@ -56,7 +56,7 @@ fn world(mapped: bool) -> World {
     };
     let key = SigningKey::from_pem("k1", &generate_private_key_pem(None).unwrap()).unwrap();
     let mailer = Arc::new(tessera_memory::InMemoryMailer::new());
-    let store = Arc::new(InMemoryLicenseRepository::new());
+    let store = Arc::new(InMemoryStore::new());
     let clock = Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC)));
     let state = AppState::new(
         store.clone(),

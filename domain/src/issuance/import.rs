@@ -15,8 +15,7 @@ use crate::repository::RepositoryError;
 
 /// The most records one import call takes.
 pub const MAX_IMPORT_BATCH: usize = 1000;
-/// Where imported licenses come from (`source`).
-pub const IMPORT_SOURCE: &str = "import";
+pub use crate::license::IMPORT_SOURCE;
 /// How the legacy system's own license blob is kept in `notes`.
 pub const LEGACY_BLOB_PREFIX: &str = "legacy blob: ";
 

@@ -4,6 +4,9 @@ use uuid::Uuid;
 
 use super::LicenseKey;
 
+/// The `source` of imported licenses.
+pub const IMPORT_SOURCE: &str = "import";
+
 /// The most seats one license may grant.
 pub const MAX_SEATS: u32 = 100_000;
 /// The longest a license may run in one go (100 years).
@@ -214,7 +217,7 @@ impl License {
     /// Whether a purchase made this license (a storefront sold it), as opposed
     /// to an operator's mint or an import.
     pub fn is_sale(&self) -> bool {
-        !matches!(self.source.as_str(), "admin" | crate::issuance::IMPORT_SOURCE)
+        !matches!(self.source.as_str(), "admin" | IMPORT_SOURCE)
     }
 
     pub fn status_at(&self, now: OffsetDateTime) -> LicenseStatus {

@@ -26,7 +26,7 @@ use crate::catalog::Catalog;
 use crate::clock::{now_seconds, Clock};
 use crate::license::{licenses_of, EmailAddress, License, LicenseKey, LicenseRepository, LicenseState, LicenseStatus};
 use crate::page::{Page, PageRequest};
-use crate::portal::PortalLinks;
+use crate::portal_links::PortalLinks;
 use crate::random::{new_id, RandomSource};
 use crate::repository::RepositoryError;
 

@@ -1,0 +1,35 @@
+//! `AuditLog` on sea-orm: the audit trail every write appends to in its own
+//! transaction, read newest first.
+
+use async_trait::async_trait;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use tessera_domain::audit::{AuditEvent, AuditFilter, AuditLog};
+use tessera_domain::page::{Page, PageRequest};
+use tessera_domain::repository::RepositoryError;
+
+use crate::entities::audit_events;
+use crate::paging::newest_first;
+use crate::rows::{audit_from_row, timestamp};
+use crate::SeaOrmStore;
+
+#[async_trait]
+impl AuditLog for SeaOrmStore {
+    async fn list_audit(&self, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEvent>, RepositoryError> {
+        use audit_events::Column;
+        let mut query = audit_events::Entity::find();
+        for (column, value) in [
+            (Column::EntityType, &filter.entity_type),
+            (Column::EntityId, &filter.entity_id),
+            (Column::Actor, &filter.actor),
+            (Column::Action, &filter.action),
+        ] {
+            if let Some(value) = value {
+                query = query.filter(column.eq(value.as_str()));
+            }
+        }
+        if let Some(since) = filter.since {
+            query = query.filter(Column::At.gte(timestamp(since)));
+        }
+        newest_first(query, Column::Id, page, &self.db.reader, audit_from_row, |item| item.id.to_string()).await
+    }
+}

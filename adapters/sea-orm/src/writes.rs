@@ -1,0 +1,78 @@
+//! Writes that several ports make inside their own transaction: the
+//! conditional license update (licenses, customers) and a customer for every
+//! licensee (licenses, imports).
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter};
+use tessera_domain::audit::AuditEvent;
+use tessera_domain::license::{License, UpdateLicenseError};
+use tessera_domain::repository::RepositoryError;
+
+use crate::entities::{audit_events, customers, licenses};
+use crate::errors::repository_error;
+use crate::rows::{audit_row, license_row, timestamp};
+
+/// The conditional license update and its audit event, inside `txn`.
+pub(crate) async fn update_license_in(
+    txn: &sea_orm::DatabaseTransaction,
+    license: &License,
+    expected_version: i64,
+    audit: &AuditEvent,
+) -> Result<(), UpdateLicenseError> {
+    use licenses::Column;
+    let mut row = license_row(license, None).into_active_model().reset_all();
+    // Never touch the idempotency record or the identity of the license.
+    row.idempotency_key = sea_orm::ActiveValue::NotSet;
+    row.idempotency_request = sea_orm::ActiveValue::NotSet;
+    row.id = sea_orm::ActiveValue::NotSet;
+    row.key = sea_orm::ActiveValue::NotSet;
+    // Only the activation store counts seats.
+    row.seats_used = sea_orm::ActiveValue::NotSet;
+    let updated = licenses::Entity::update_many()
+        .set(row)
+        .filter(Column::Id.eq(license.id.to_string()))
+        .filter(Column::Version.eq(expected_version))
+        .exec(txn)
+        .await
+        .map_err(repository_error)?;
+    if updated.rows_affected == 0 {
+        let exists =
+            licenses::Entity::find_by_id(license.id.to_string()).one(txn).await.map_err(repository_error)?.is_some();
+        return Err(if exists {
+            UpdateLicenseError::Conflict
+        } else {
+            UpdateLicenseError::NotFound(license.key.clone())
+        });
+    }
+    audit_events::Entity::insert(audit_row(audit)).exec_without_returning(txn).await.map_err(repository_error)?;
+    Ok(())
+}
+
+/// Inserts a customer for each license's email unless one exists.
+pub(crate) async fn ensure_customers(db: &impl ConnectionTrait, licenses: &[License]) -> Result<(), RepositoryError> {
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<_> = licenses
+        .iter()
+        .filter(|license| seen.insert(license.email.as_str()))
+        .map(|license| {
+            customers::Model {
+                email: license.email.as_str().to_owned(),
+                name: license.name.as_str().to_owned(),
+                created_at: timestamp(license.issued_at),
+                updated_at: timestamp(license.updated_at),
+            }
+            .into_active_model()
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        let inserted = customers::Entity::insert_many(chunk.to_vec())
+            .on_conflict(OnConflict::column(customers::Column::Email).do_nothing().to_owned())
+            .exec_without_returning(db)
+            .await;
+        match inserted {
+            Ok(_) | Err(DbErr::RecordNotInserted) => {}
+            Err(error) => return Err(repository_error(error)),
+        }
+    }
+    Ok(())
+}
