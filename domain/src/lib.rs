@@ -32,6 +32,7 @@ pub mod portal;
 pub mod portal_links;
 pub mod ports;
 pub mod random;
+pub mod reports;
 pub mod repository;
 pub mod stats;
 pub mod storefront;

@@ -11,11 +11,11 @@ use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::clock::Clock;
 use tessera_domain::issuance::IssuanceService;
 use tessera_domain::license::{LicenseFilter, LicenseKey, LicenseRepository, LicenseState};
-use tessera_domain::mail::{MailSettings, OutboxService, RetryPolicy};
+use tessera_domain::mail::{MailSettings, OutboxDeps, OutboxService, RetryPolicy};
 use tessera_domain::page::PageRequest;
 use tessera_domain::storefront::{
-    ConfiguredStorefront, EventFilter, EventStatus, FulfillmentService, InboundRequest, ProductMapping, ReceiveError,
-    RefundPolicy, StorefrontEventLog,
+    ConfiguredStorefront, EventFilter, EventStatus, FulfillmentDeps, FulfillmentService, InboundRequest,
+    ProductMapping, ReceiveError, RefundPolicy, StorefrontEventLog,
 };
 use tessera_gumroad::GumroadStorefront;
 use tessera_memory::{InMemoryMailer, InMemorySigner, InMemoryStore, ManualClock, SeededRandomSource};
@@ -79,26 +79,29 @@ fn world_of(store: Arc<InMemoryStore>, mapped: bool, seller: Option<&str>) -> Wo
         products: if mapped { BTreeMap::from([(PRODUCT_ID.to_owned(), mapping)]) } else { BTreeMap::new() },
     };
     let mailer = Arc::new(InMemoryMailer::new());
-    let outbox = OutboxService::new(
-        store.clone(),
-        store.clone(),
-        mailer.clone(),
-        clock.clone(),
-        random.clone(),
+    let outbox = OutboxService::new(OutboxDeps {
+        deliveries: store.clone(),
+        licenses: store.clone(),
+        mailer: mailer.clone(),
+        clock: clock.clone(),
+        random: random.clone(),
         catalog,
-        MailSettings { from: "Shop <shop@example.com>".into(), base_url: "https://licenses.example.com".into() },
-        RetryPolicy::default(),
-        InMemorySigner::portal_links(clock.clone(), "tessera-test"),
-    );
-    let fulfillment = FulfillmentService::new(
-        store.clone(),
-        store.clone(),
-        issuance.clone(),
-        outbox.clone(),
-        clock.clone(),
+        settings: MailSettings {
+            from: "Shop <shop@example.com>".into(),
+            base_url: "https://licenses.example.com".into(),
+        },
+        retry: RetryPolicy::default(),
+        links: InMemorySigner::portal_links(clock.clone(), "tessera-test"),
+    });
+    let fulfillment = FulfillmentService::new(FulfillmentDeps {
+        log: store.clone(),
+        licenses: store.clone(),
+        issuance: issuance.clone(),
+        outbox: outbox.clone(),
+        clock: clock.clone(),
         random,
-        vec![gumroad],
-    );
+        storefronts: vec![gumroad],
+    });
     World { store, issuance, fulfillment, outbox, mailer, clock }
 }
 
@@ -585,19 +588,19 @@ fn an_outcome_the_store_refuses_is_recorded_as_a_failure_with_its_reason() {
         let world = world_with(true);
         let log = Arc::new(RefusesFirstOutcome { inner: world.store.clone(), refused: Default::default() });
         let mapping = ProductMapping { product: "pencil".into(), tier: "basic".into(), variant_tiers: BTreeMap::new() };
-        let fulfillment = FulfillmentService::new(
+        let fulfillment = FulfillmentService::new(FulfillmentDeps {
             log,
-            world.store.clone(),
-            world.issuance.clone(),
-            world.outbox.clone(),
-            world.clock.clone(),
-            Arc::new(SeededRandomSource::new(9)),
-            vec![ConfiguredStorefront {
+            licenses: world.store.clone(),
+            issuance: world.issuance.clone(),
+            outbox: world.outbox.clone(),
+            clock: world.clock.clone(),
+            random: Arc::new(SeededRandomSource::new(9)),
+            storefronts: vec![ConfiguredStorefront {
                 adapter: Arc::new(GumroadStorefront::new(SECRET, None)),
                 on_refund: RefundPolicy::Revoke,
                 products: BTreeMap::from([(PRODUCT_ID.to_owned(), mapping)]),
             }],
-        );
+        });
         let receipt = fulfillment.receive("gumroad", delivery(SECRET, ping(&[]))).await.unwrap();
         assert!(receipt.outcome_recorded);
         assert_eq!(receipt.outcome.status, EventStatus::Failed);

@@ -11,8 +11,8 @@ use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::{IssuanceService, MintLicense};
 use tessera_domain::license::{CustomerName, EmailAddress, License, LicenseKind};
 use tessera_domain::mail::{
-    Delivery, DeliveryRepository, DeliveryStatus, MailSettings, OutboxService, QueueError, RetryDeliveryError,
-    RetryPolicy, SendError,
+    Delivery, DeliveryRepository, DeliveryStatus, MailSettings, OutboxDeps, OutboxService, QueueError,
+    RetryDeliveryError, RetryPolicy, SendError,
 };
 use tessera_domain::page::PageRequest;
 use tessera_memory::{InMemoryMailer, InMemorySigner, InMemoryStore, ManualClock, SeededRandomSource};
@@ -60,20 +60,20 @@ fn world() -> World {
     let mailer = Arc::new(InMemoryMailer::new());
     let policy =
         RetryPolicy { initial_delay: Duration::seconds(30), max_delay: Duration::minutes(10), max_attempts: 4 };
-    let outbox = OutboxService::new(
-        store.clone(),
-        store.clone(),
-        mailer.clone(),
-        clock.clone(),
+    let outbox = OutboxService::new(OutboxDeps {
+        deliveries: store.clone(),
+        licenses: store.clone(),
+        mailer: mailer.clone(),
+        clock: clock.clone(),
         random,
         catalog,
-        MailSettings {
+        settings: MailSettings {
             from: "Pencil <licenses@pencil.example>".into(),
             base_url: "https://licenses.pencil.example/".into(),
         },
-        policy,
-        InMemorySigner::portal_links(clock.clone(), "tessera-test"),
-    );
+        retry: policy,
+        links: InMemorySigner::portal_links(clock.clone(), "tessera-test"),
+    });
     World { store, issuance, outbox, mailer, clock }
 }
 

@@ -10,7 +10,9 @@ use tessera_domain::audit::Actor;
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::{IssuanceService, MintLicense};
 use tessera_domain::license::{CustomerName, EmailAddress, Fingerprint, License, LicenseStatus};
-use tessera_domain::mail::{DeliveryFilter, DeliveryKind, DeliveryStatus, MailSettings, OutboxService, RetryPolicy};
+use tessera_domain::mail::{
+    DeliveryFilter, DeliveryKind, DeliveryStatus, MailSettings, OutboxDeps, OutboxService, RetryPolicy,
+};
 use tessera_domain::page::PageRequest;
 use tessera_domain::portal::{OpenPortalError, PortalDeactivateError, PortalLinkError, PortalService};
 use tessera_memory::{InMemoryMailer, InMemorySigner, InMemoryStore, ManualClock, SeededRandomSource};
@@ -65,17 +67,17 @@ fn world() -> World {
     );
     let mailer = Arc::new(InMemoryMailer::new());
     let settings = MailSettings { from: "Shop <shop@example.com>".into(), base_url: "https://lic.example.com".into() };
-    let outbox = OutboxService::new(
-        store.clone(),
-        store.clone(),
-        mailer.clone(),
-        clock.clone(),
+    let outbox = OutboxService::new(OutboxDeps {
+        deliveries: store.clone(),
+        licenses: store.clone(),
+        mailer: mailer.clone(),
+        clock: clock.clone(),
         random,
-        catalog.clone(),
+        catalog: catalog.clone(),
         settings,
-        RetryPolicy::default(),
-        links.clone(),
-    );
+        retry: RetryPolicy::default(),
+        links: links.clone(),
+    });
     let portal = PortalService::new(store, activation.clone(), outbox.clone(), links, catalog, clock.clone());
     World { issuance, activation, outbox, portal, mailer, clock }
 }

@@ -10,10 +10,10 @@ use tessera_checkout::CheckoutStorefront;
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::IssuanceService;
 use tessera_domain::license::{LicenseKey, LicenseState};
-use tessera_domain::mail::{MailSettings, OutboxService, RetryPolicy};
+use tessera_domain::mail::{MailSettings, OutboxDeps, OutboxService, RetryPolicy};
 use tessera_domain::storefront::{
-    ConfiguredStorefront, EventKind, EventStatus, FulfillmentService, InboundRequest, ProductMapping, RefundPolicy,
-    Storefront, StorefrontError,
+    ConfiguredStorefront, EventKind, EventStatus, FulfillmentDeps, FulfillmentService, InboundRequest, ProductMapping,
+    RefundPolicy, Storefront, StorefrontError,
 };
 use tessera_memory::{InMemoryMailer, InMemorySigner, InMemoryStore, ManualClock, SeededRandomSource};
 use time::macros::datetime;
@@ -142,26 +142,26 @@ fn the_domains_fulfillment_rules_work_for_it_unchanged() {
             on_refund: RefundPolicy::Revoke,
             products: BTreeMap::from([("datatools-core".to_owned(), mapping)]),
         };
-        let outbox = OutboxService::new(
-            store.clone(),
-            store.clone(),
-            Arc::new(InMemoryMailer::new()),
-            clock.clone(),
-            random.clone(),
-            catalog_for_mail,
-            MailSettings { from: "Shop <shop@example.com>".into(), base_url: "http://127.0.0.1:8080".into() },
-            RetryPolicy::default(),
-            InMemorySigner::portal_links(clock.clone(), "tessera-test"),
-        );
-        let fulfillment = FulfillmentService::new(
-            store.clone(),
-            store.clone(),
-            issuance.clone(),
+        let outbox = OutboxService::new(OutboxDeps {
+            deliveries: store.clone(),
+            licenses: store.clone(),
+            mailer: Arc::new(InMemoryMailer::new()),
+            clock: clock.clone(),
+            random: random.clone(),
+            catalog: catalog_for_mail,
+            settings: MailSettings { from: "Shop <shop@example.com>".into(), base_url: "http://127.0.0.1:8080".into() },
+            retry: RetryPolicy::default(),
+            links: InMemorySigner::portal_links(clock.clone(), "tessera-test"),
+        });
+        let fulfillment = FulfillmentService::new(FulfillmentDeps {
+            log: store.clone(),
+            licenses: store.clone(),
+            issuance: issuance.clone(),
             outbox,
-            clock.clone(),
+            clock: clock.clone(),
             random,
-            vec![configured],
-        );
+            storefronts: vec![configured],
+        });
         let now = clock.now_unix();
 
         let sold = fulfillment.receive("checkout", signed(&storefront, now, &sale())).await.unwrap();

@@ -181,6 +181,10 @@ impl Storefront for GumroadStorefront {
         NAME
     }
 
+    fn secret_query_parameters(&self) -> &'static [&'static str] {
+        &["secret"]
+    }
+
     fn authenticate(&self, request: &InboundRequest) -> Result<(), StorefrontError> {
         let given = request.query_param("secret").unwrap_or_default();
         // Constant time in the content; only a length mismatch returns early.

@@ -5,17 +5,15 @@ use std::sync::Arc;
 use ring::digest::{digest, SHA256};
 use subtle::ConstantTimeEq;
 use tessera_domain::activation::{ActivationPolicy, ActivationService};
-use tessera_domain::audit::AuditLog;
 use tessera_domain::catalog::Catalog;
 use tessera_domain::clock::Clock;
 use tessera_domain::customer::CustomerService;
 use tessera_domain::issuance::IssuanceService;
-use tessera_domain::license::LicenseRepository;
-use tessera_domain::mail::{MailSettings, Mailer, OutboxService, RetryPolicy};
+use tessera_domain::mail::{MailSettings, Mailer, OutboxDeps, OutboxService, RetryPolicy};
 use tessera_domain::portal::{PortalLinks, PortalService};
 use tessera_domain::ports::Store;
-use tessera_domain::stats::StatsReader;
-use tessera_domain::storefront::{ConfiguredStorefront, FulfillmentService, StorefrontEventLog};
+use tessera_domain::reports::{ReportDeps, ReportService};
+use tessera_domain::storefront::{ConfiguredStorefront, FulfillmentDeps, FulfillmentService};
 use tessera_domain::usage::UsageService;
 use tessera_ring::{Keyring, RingRandomSource, RingSigner};
 
@@ -47,11 +45,10 @@ pub struct AppState {
     pub usage: UsageService,
     pub customers: CustomerService,
     pub portal: PortalService,
-    pub events: Arc<dyn StorefrontEventLog>,
-    pub licenses: Arc<dyn LicenseRepository>,
-    pub audit: Arc<dyn AuditLog>,
-    pub stats: Arc<dyn StatsReader>,
-    pub clock: Arc<dyn Clock>,
+    /// The operator's reads: audit, stats, storefront events, store health.
+    pub reports: ReportService,
+    /// The time the answers' statuses are computed at (`LicenseBody::of`).
+    clock: Arc<dyn Clock>,
     pub keyring: Arc<Keyring>,
     pub admin_token: AdminToken,
     /// `server.base_url`: where buyers reach the public listener.
@@ -82,6 +79,11 @@ pub struct Settings {
 }
 
 impl AppState {
+    /// Now, to the second, as the use cases see it.
+    pub fn now(&self) -> time::OffsetDateTime {
+        tessera_domain::clock::now_seconds(self.clock.as_ref())
+    }
+
     /// Wires a store (sea-orm in the server, in-memory in tests) and the ring
     /// signer to the use cases.
     pub fn new<S: Store>(store: Arc<S>, settings: Settings) -> Arc<Self> {
@@ -118,26 +120,26 @@ impl AppState {
         let links =
             PortalLinks::new(signer.clone(), verifier.clone(), clock.clone(), issuer.clone(), portal_link_lifetime);
         let public_base_url = mail.base_url.clone();
-        let outbox = OutboxService::new(
-            store.clone(),
-            store.clone(),
+        let outbox = OutboxService::new(OutboxDeps {
+            deliveries: store.clone(),
+            licenses: store.clone(),
             mailer,
-            clock.clone(),
-            random.clone(),
-            catalog.clone(),
-            mail,
+            clock: clock.clone(),
+            random: random.clone(),
+            catalog: catalog.clone(),
+            settings: mail,
             retry,
-            links.clone(),
-        );
-        let fulfillment = FulfillmentService::new(
-            store.clone(),
-            store.clone(),
-            issuance.clone(),
-            outbox.clone(),
-            clock.clone(),
-            random.clone(),
+            links: links.clone(),
+        });
+        let fulfillment = FulfillmentService::new(FulfillmentDeps {
+            log: store.clone(),
+            licenses: store.clone(),
+            issuance: issuance.clone(),
+            outbox: outbox.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
             storefronts,
-        );
+        });
         let customers =
             CustomerService::new(store.clone(), store.clone(), issuance.clone(), clock.clone(), random.clone());
         let usage = UsageService::new(store.clone(), store.clone(), verifier.clone(), clock.clone(), random.clone());
@@ -161,10 +163,13 @@ impl AppState {
             usage,
             customers,
             portal,
-            events: store.clone(),
-            licenses: store.clone(),
-            audit: store.clone(),
-            stats: store,
+            reports: ReportService::new(ReportDeps {
+                audit: store.clone(),
+                stats: store.clone(),
+                events: store.clone(),
+                licenses: store,
+                clock: clock.clone(),
+            }),
             clock,
             keyring,
             admin_token,

@@ -144,7 +144,7 @@ async fn emailed_token(world: &World) -> String {
 }
 
 async fn machines_of(world: &World, key: &str) -> Vec<Activation> {
-    let license = world.state.licenses.find_by_key(&LicenseKey::parse(key).unwrap()).await.unwrap().unwrap();
+    let license = world.state.issuance.get(&LicenseKey::parse(key).unwrap()).await.unwrap();
     world.state.activation.machines(&license).await.unwrap()
 }
 
@@ -241,7 +241,7 @@ async fn the_emailed_link_lists_licenses_and_machines_and_frees_a_seat() {
     assert!(location.starts_with("/portal/licenses?token="), "{location}");
     let after = text(world.public.get(&location).send().await).await;
     assert!(after.contains("deactivated") && !after.contains("Travel laptop") && after.contains("1 of 2"), "{after}");
-    let audit = world.state.audit.list_audit(&AuditFilter::default(), &PageRequest::first(100)).await.unwrap();
+    let audit = world.state.reports.audit(&AuditFilter::default(), &PageRequest::first(100)).await.unwrap();
     let event = audit.items.iter().find(|event| event.action == "activation.deactivated").unwrap();
     assert_eq!(event.actor, Actor::Buyer);
 

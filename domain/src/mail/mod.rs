@@ -11,7 +11,7 @@ pub use compose::{compose, compose_portal, escape_html, MailSettings, Names, Por
 pub use outbox::{
     Delivery, DeliveryFilter, DeliveryKind, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued,
 };
-pub use service::{DeliveryRun, OutboxService, QueueError, RetryDeliveryError, RetryPolicy};
+pub use service::{DeliveryRun, OutboxDeps, OutboxService, QueueError, RetryDeliveryError, RetryPolicy};
 
 use async_trait::async_trait;
 use thiserror::Error;

@@ -109,20 +109,26 @@ pub struct OutboxService {
     links: PortalLinks,
 }
 
+/// What the outbox is built from.
+pub struct OutboxDeps {
+    pub deliveries: Arc<dyn DeliveryRepository>,
+    /// Read when an email is rendered, so it carries the license as it is then.
+    pub licenses: Arc<dyn LicenseRepository>,
+    pub mailer: Arc<dyn Mailer>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn RandomSource>,
+    pub catalog: Arc<Catalog>,
+    pub settings: MailSettings,
+    pub retry: RetryPolicy,
+    /// Signs the portal link of portal emails.
+    pub links: PortalLinks,
+}
+
 impl OutboxService {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        deliveries: Arc<dyn DeliveryRepository>,
-        licenses: Arc<dyn LicenseRepository>,
-        mailer: Arc<dyn Mailer>,
-        clock: Arc<dyn Clock>,
-        random: Arc<dyn RandomSource>,
-        catalog: Arc<Catalog>,
-        settings: MailSettings,
-        policy: RetryPolicy,
-        links: PortalLinks,
-    ) -> Self {
-        Self { deliveries, licenses, mailer, clock, random, catalog, settings, policy, links }
+    pub fn new(deps: OutboxDeps) -> Self {
+        let OutboxDeps { deliveries, licenses, mailer, clock, random, catalog, settings, retry, links } = deps;
+        Self { deliveries, licenses, mailer, clock, random, catalog, settings, policy: retry, links }
     }
 
     fn now(&self) -> OffsetDateTime {

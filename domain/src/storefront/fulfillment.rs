@@ -103,6 +103,18 @@ pub struct Receipt {
     pub outcome_recorded: bool,
 }
 
+/// What fulfillment is built from.
+pub struct FulfillmentDeps {
+    /// Where every delivery is recorded before it is processed.
+    pub log: Arc<dyn StorefrontEventLog>,
+    pub licenses: Arc<dyn LicenseRepository>,
+    pub issuance: IssuanceService,
+    pub outbox: OutboxService,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn RandomSource>,
+    pub storefronts: Vec<ConfiguredStorefront>,
+}
+
 pub struct FulfillmentService {
     log: Arc<dyn StorefrontEventLog>,
     licenses: Arc<dyn LicenseRepository>,
@@ -113,19 +125,9 @@ pub struct FulfillmentService {
     storefronts: BTreeMap<String, ConfiguredStorefront>,
 }
 
-/// Query parameters that are credentials, never stored.
-const SECRET_PARAMETERS: &[&str] = &["secret", "token", "key"];
-
 impl FulfillmentService {
-    pub fn new(
-        log: Arc<dyn StorefrontEventLog>,
-        licenses: Arc<dyn LicenseRepository>,
-        issuance: IssuanceService,
-        outbox: OutboxService,
-        clock: Arc<dyn Clock>,
-        random: Arc<dyn RandomSource>,
-        storefronts: Vec<ConfiguredStorefront>,
-    ) -> Self {
+    pub fn new(deps: FulfillmentDeps) -> Self {
+        let FulfillmentDeps { log, licenses, issuance, outbox, clock, random, storefronts } = deps;
         let storefronts =
             storefronts.into_iter().map(|storefront| (storefront.adapter.name().to_owned(), storefront)).collect();
         Self { log, licenses, issuance, outbox, clock, random, storefronts }
@@ -139,7 +141,7 @@ impl FulfillmentService {
             self.storefronts.get(storefront).ok_or_else(|| ReceiveError::UnknownStorefront(storefront.to_owned()))?;
         configured.adapter.authenticate(&request).map_err(ReceiveError::Unauthenticated)?;
         let now = now_seconds(self.clock.as_ref());
-        let query = form_urlencoded_pairs(&request.query);
+        let query = form_urlencoded_pairs(&request.query, configured.adapter.secret_query_parameters());
         let event = RecordedEvent {
             id: new_id(self.random.as_ref(), self.clock.now()),
             storefront: storefront.to_owned(),
@@ -500,10 +502,11 @@ fn sale_key(storefront: &str, sale_id: &str) -> Result<IdempotencyKey, Fault> {
         .map_err(|_| Fault::Failed(format!("unusable sale id `{}`", sale_id.chars().take(80).collect::<String>())))
 }
 
-/// The query without credentials, form-encoded, kept for the operator and for replays.
-fn form_urlencoded_pairs(query: &[(String, String)]) -> String {
+/// The query without the storefront's credentials, form-encoded, kept for the
+/// operator and for replays.
+fn form_urlencoded_pairs(query: &[(String, String)], secret: &[&str]) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in query.iter().filter(|(name, _)| !SECRET_PARAMETERS.contains(&name.as_str())) {
+    for (name, value) in query.iter().filter(|(name, _)| !secret.contains(&name.as_str())) {
         form.append_pair(name, value);
     }
     form.finish()

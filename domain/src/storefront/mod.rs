@@ -10,7 +10,8 @@ use std::fmt;
 
 pub use event_log::{EventFilter, EventOutcome, EventStatus, RecordedEvent, StorefrontEventLog};
 pub use fulfillment::{
-    ConfiguredStorefront, FulfillmentService, ProductMapping, Receipt, ReceiveError, RefundPolicy, ReplayError,
+    ConfiguredStorefront, FulfillmentDeps, FulfillmentService, ProductMapping, Receipt, ReceiveError, RefundPolicy,
+    ReplayError,
 };
 use thiserror::Error;
 use time::OffsetDateTime;
@@ -173,6 +174,12 @@ pub trait Storefront: Send + Sync + 'static {
     /// The storefront's name (`gumroad`): the `source` of its licenses and the
     /// actor `storefront:<name>` of their audit events.
     fn name(&self) -> &str;
+
+    /// The query parameters of its requests that are credentials (Gumroad's
+    /// `?secret=`): never stored with the event. Default: none.
+    fn secret_query_parameters(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// Checks the request's credentials (secret, signature, seller). MUST return
     /// `StorefrontError::Unauthenticated` for anything not provably from the

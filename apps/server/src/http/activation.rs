@@ -144,7 +144,7 @@ pub struct LeaseBody {
 
 impl LeaseBody {
     fn of(leased: Leased, nonce: Option<String>, state: &AppState) -> Self {
-        let now = state.issuance.now();
+        let now = state.now();
         let view = MachineView { license: leased.license, seats_used: leased.seats_used, activation: None };
         Self {
             lease: leased.lease,
@@ -391,7 +391,7 @@ impl ActivationApi {
             Err(error) => return ValidateResponse::BadRequest(error),
         };
         let Ok(key) = LicenseKey::parse(&body.license_key) else {
-            let checked_at = state.issuance.now();
+            let checked_at = state.now();
             return ValidateResponse::Ok(Json(ValidationBody {
                 valid: false,
                 code: ValidationVerdict::NotFound,

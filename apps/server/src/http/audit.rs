@@ -89,7 +89,7 @@ impl AuditApi {
             action: action.0,
             since: since.0,
         };
-        match state.audit.list_audit(&filter, &PageRequest::new(limit.0, cursor.0)).await {
+        match state.reports.audit(&filter, &PageRequest::new(limit.0, cursor.0)).await {
             Ok(page) => AuditResponse::Ok(Json(AuditPage {
                 items: page.items.into_iter().map(Into::into).collect(),
                 next_cursor: page.next_cursor,

@@ -181,7 +181,7 @@ impl CustomersApi {
             Ok(licenses) => licenses,
             Err(error) => return storage_failure!(AdminShow, &error),
         };
-        let now = state.issuance.now();
+        let now = state.now();
         let mut body = CustomerBody::from(customer);
         body.licenses = Some(licenses.into_iter().map(|license| LicenseBody::of(license, now)).collect());
         CustomerShown::Ok(Json(body))

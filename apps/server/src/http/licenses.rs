@@ -439,7 +439,7 @@ impl LicensesApi {
             (None, None)
         };
         let token = minted.license.token.clone();
-        let license = LicenseBody::of(minted.license, state.issuance.now());
+        let license = LicenseBody::of(minted.license, state.now());
         MintResponse::Created(
             Json(MintedLicenseBody { license, token, delivery, delivery_error }),
             minted.replayed.then(|| "true".into()),
@@ -469,7 +469,7 @@ impl LicensesApi {
             Ok(email) => email,
             Err(error) => return ListResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidEmail, error.to_string())),
         };
-        let now = state.issuance.now();
+        let now = state.now();
         let filter = LicenseFilter {
             email,
             product: product.0,
@@ -506,7 +506,7 @@ impl LicensesApi {
             Ok(machines) => machines,
             Err(error) => return storage_failure!(AdminShow, &error),
         };
-        let mut body = LicenseBody::of(license, state.issuance.now());
+        let mut body = LicenseBody::of(license, state.now());
         body.activations = Some(machines.into_iter().map(ActivationBody::from).collect());
         LicenseShown::Ok(Json(body))
     }
@@ -616,7 +616,7 @@ where
     LicenseResponse: From<E>,
 {
     match result {
-        Ok(license) => LicenseResponse::Ok(Json(LicenseBody::of(license, state.issuance.now()))),
+        Ok(license) => LicenseResponse::Ok(Json(LicenseBody::of(license, state.now()))),
         Err(error) => error.into(),
     }
 }

@@ -297,10 +297,10 @@ async fn metrics(state: poem::web::Data<&Arc<AppState>>, request: &Request) -> R
     if !token.is_some_and(|token| state.admin_token.matches(token)) {
         return errors::error_response(poem::Error::from_status(StatusCode::UNAUTHORIZED));
     }
-    match state.stats.stats(state.issuance.now()).await {
-        Ok(stats) => Response::builder()
+    match state.reports.stats().await {
+        Ok(report) => Response::builder()
             .content_type("text/plain; version=0.0.4; charset=utf-8")
-            .body(state.metrics.render(&stats)),
+            .body(state.metrics.render(&report.stats)),
         Err(error) => {
             let body = match errors::storage(&error) {
                 Ok(body) | Err(body) => body,

@@ -121,9 +121,8 @@ impl StatsApi {
     /// Licenses by product, tier, status and source; machines; the outbox; failed events; recent mints.
     #[oai(path = "/admin/v1/stats", method = "get", operation_id = "getStats")]
     async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth) -> StatsResponse {
-        let now = state.issuance.now();
-        match state.stats.stats(now).await {
-            Ok(stats) => StatsResponse::Ok(Json(StatsBody::of(stats, now))),
+        match state.reports.stats().await {
+            Ok(report) => StatsResponse::Ok(Json(StatsBody::of(report.stats, report.as_of))),
             Err(error) => storage_failure!(AdminRead, &error),
         }
     }

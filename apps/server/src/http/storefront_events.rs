@@ -153,7 +153,7 @@ impl StorefrontEventsApi {
             return ListEventsResponse::BadRequest(body);
         }
         let filter = EventFilter { storefront: storefront.0, status: status.0.map(Into::into) };
-        match state.events.list_events(&filter, &PageRequest::new(limit.0, cursor.0)).await {
+        match state.reports.storefront_events(&filter, &PageRequest::new(limit.0, cursor.0)).await {
             Ok(page) => ListEventsResponse::Ok(Json(StorefrontEventPage {
                 items: page.items.into_iter().map(Into::into).collect(),
                 next_cursor: page.next_cursor,
@@ -169,7 +169,7 @@ impl StorefrontEventsApi {
         let not_found = |message: String| ReplayResponse::NotFound(ErrorBody::new(ErrorCode::NotFound, message));
         let Ok(id) = Uuid::parse_str(&id.0) else { return not_found(format!("no storefront event {}", id.0)) };
         match state.fulfillment.replay(id).await {
-            Ok(_) => match state.events.find_event(id).await {
+            Ok(_) => match state.reports.storefront_event(id).await {
                 Ok(Some(event)) => ReplayResponse::Ok(Json(event.into())),
                 Ok(None) => not_found(format!("no storefront event {id}")),
                 Err(error) => storage_failure!(ReplayResponse, &error),
