@@ -1,28 +1,20 @@
 //! The HTTP shell: two listeners, each an OpenAPI service built by one function
 //! used by the server, by `TestClient` tests and by `tessera-server openapi`.
 //!
-//! - public ([`public_app`]): buyers' apps, webhooks, health, JWKS;
-//! - admin ([`admin_app`]): the operator's API behind a bearer token, Swagger UI.
+//! - `public/` ([`public_app`]): buyers' apps (activation, usage), storefront
+//!   webhooks, the buyer portal, health, JWKS;
+//! - `admin/` ([`admin_app`]): the operator's API behind a bearer token, Swagger
+//!   UI, `/metrics`;
+//! - `errors` (the one error shape and the generic responses), `spec` (the
+//!   published documents), and here the two middleware chains.
 //!
-//! Nothing of one listener is routed on the other.
+//! Handlers convert and map; the use cases decide. Nothing of one listener is
+//! routed on the other.
 
-mod activation;
-mod activations;
-mod admin_auth;
-mod audit;
-mod customers;
-mod deliveries;
+mod admin;
 pub mod errors;
-mod import;
-mod keys;
-mod licenses;
-mod portal;
 mod public;
 pub mod spec;
-mod stats;
-mod storefront_events;
-mod usage;
-mod webhooks;
 
 use std::sync::Arc;
 
@@ -30,7 +22,7 @@ use poem::http::StatusCode;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
 
-pub use licenses::{LicenseBody, MintLicenseRequest};
+pub use admin::licenses::{LicenseBody, MintLicenseRequest};
 
 use crate::state::AppState;
 
@@ -39,25 +31,26 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub type PublicApis = (public::HealthApi, public::KeysApi, activation::ActivationApi, usage::UsageApi);
+pub type PublicApis =
+    (public::health::HealthApi, public::jwks::JwksApi, public::activation::ActivationApi, public::usage::UsageApi);
 pub type AdminApis = (
-    public::HealthApi,
-    import::ImportApi,
-    licenses::LicensesApi,
-    activations::ActivationsApi,
-    storefront_events::StorefrontEventsApi,
-    deliveries::DeliveriesApi,
-    audit::AuditApi,
-    keys::KeysApi,
-    stats::StatsApi,
-    usage::UsageAdminApi,
-    customers::CustomersApi,
+    public::health::HealthApi,
+    admin::import::ImportApi,
+    admin::licenses::LicensesApi,
+    admin::machines::ActivationsApi,
+    admin::storefront_events::StorefrontEventsApi,
+    admin::deliveries::DeliveriesApi,
+    admin::audit::AuditApi,
+    admin::signing_keys::SigningKeysApi,
+    admin::stats::StatsApi,
+    admin::usage::UsageAdminApi,
+    admin::customers::CustomersApi,
 );
 
 /// The public listener's OpenAPI service.
 pub fn public_api() -> OpenApiService<PublicApis, ()> {
     OpenApiService::new(
-        (public::HealthApi, public::KeysApi, activation::ActivationApi, usage::UsageApi),
+        (public::health::HealthApi, public::jwks::JwksApi, public::activation::ActivationApi, public::usage::UsageApi),
         "Tessera public API",
         VERSION,
     )
@@ -72,17 +65,17 @@ pub fn public_api() -> OpenApiService<PublicApis, ()> {
 pub fn admin_api() -> OpenApiService<AdminApis, ()> {
     OpenApiService::new(
         (
-            public::HealthApi,
-            import::ImportApi,
-            licenses::LicensesApi,
-            activations::ActivationsApi,
-            storefront_events::StorefrontEventsApi,
-            deliveries::DeliveriesApi,
-            audit::AuditApi,
-            keys::KeysApi,
-            stats::StatsApi,
-            usage::UsageAdminApi,
-            customers::CustomersApi,
+            public::health::HealthApi,
+            admin::import::ImportApi,
+            admin::licenses::LicensesApi,
+            admin::machines::ActivationsApi,
+            admin::storefront_events::StorefrontEventsApi,
+            admin::deliveries::DeliveriesApi,
+            admin::audit::AuditApi,
+            admin::signing_keys::SigningKeysApi,
+            admin::stats::StatsApi,
+            admin::usage::UsageAdminApi,
+            admin::customers::CustomersApi,
         ),
         "Tessera admin API",
         VERSION,
@@ -312,13 +305,31 @@ async fn metrics(state: poem::web::Data<&Arc<AppState>>, request: &Request) -> R
     }
 }
 
-fn finish(route: Route, state: Arc<AppState>) -> impl Endpoint<Output = Response> {
+/// The admin listener's middleware, innermost first: NUL refused, every answer
+/// measured, the state attached, bodies limited, any error answered as JSON.
+fn admin_middleware(route: Route, state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     route
         .around(refuse_nul)
         .around(measure)
         .data(Listener("admin"))
         .data(state)
         .around(limit_body)
+        .catch_all_error(|error| async move { errors::error_response(error) })
+}
+
+/// The public listener's middleware, innermost first: NUL refused, rate
+/// limits, bodies limited — all inside the response signature, so a 429 or a
+/// 413 on a signed path is signed too — then measured, the state attached,
+/// any error answered as JSON.
+fn public_middleware(route: Route, state: Arc<AppState>) -> impl Endpoint<Output = Response> {
+    route
+        .around(refuse_nul)
+        .around(rate_limit)
+        .around(limit_body)
+        .around(sign_responses)
+        .around(measure)
+        .data(Listener("public"))
+        .data(state)
         .catch_all_error(|error| async move { errors::error_response(error) })
 }
 
@@ -334,23 +345,13 @@ pub fn public_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let route = Route::new()
         .nest("/", public_api())
         .at("/openapi.json", spec_endpoint(spec::to_json(&spec::public_spec())))
-        .at("/webhooks/:storefront", poem::post(webhooks::receive))
-        .at("/portal", poem::get(portal::index))
-        .at("/portal/redeliver", poem::post(portal::redeliver))
-        .at("/portal/licenses", poem::get(portal::licenses))
-        .at("/portal/machines/deactivate", poem::post(portal::deactivate))
-        .at("/portal/style.css", poem::get(portal::style));
-    // Signing wraps the limiter and the body limit: a 429 or 413 on a signed
-    // path is signed like any answer.
-    route
-        .around(refuse_nul)
-        .around(rate_limit)
-        .around(limit_body)
-        .around(sign_responses)
-        .around(measure)
-        .data(Listener("public"))
-        .data(state)
-        .catch_all_error(|error| async move { errors::error_response(error) })
+        .at("/webhooks/:storefront", poem::post(public::webhooks::receive))
+        .at("/portal", poem::get(public::portal::index))
+        .at("/portal/redeliver", poem::post(public::portal::redeliver))
+        .at("/portal/licenses", poem::get(public::portal::licenses))
+        .at("/portal/machines/deactivate", poem::post(public::portal::deactivate))
+        .at("/portal/style.css", poem::get(public::portal::style));
+    public_middleware(route, state)
 }
 
 /// The admin listener: admin operations, `/openapi.json` and Swagger UI at `/docs`.
@@ -360,7 +361,7 @@ pub fn admin_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     // Swagger UI shows the completed document, not the derived one.
     let docs = api.swagger_ui_html().replace(&api.spec(), &spec);
     let docs = poem::endpoint::make_sync(move |_| poem::web::Html(docs.clone()));
-    finish(
+    admin_middleware(
         Route::new()
             .nest("/", api)
             .at("/openapi.json", spec_endpoint(spec))

@@ -11,8 +11,8 @@ use tessera_domain::audit::{AuditEvent, AuditFilter};
 use tessera_domain::page::PageRequest;
 use time::OffsetDateTime;
 
-use super::admin_auth::AdminAuth;
-use super::errors::{invalid_cursor, storage, AdminRead};
+use super::auth::AdminAuth;
+use crate::http::errors::{invalid_cursor, storage, AdminRead};
 use crate::state::AppState;
 
 #[derive(Tags)]

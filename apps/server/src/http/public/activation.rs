@@ -15,8 +15,8 @@ use tessera_domain::activation::{
 use tessera_domain::license::{AppVersion, Fingerprint, LicenseKey, MachineView};
 use time::OffsetDateTime;
 
-use super::errors::{internal, storage_failure, ErrorBody, ErrorCode};
-use super::licenses::LicenseStatusDto;
+use crate::http::admin::licenses::LicenseStatusDto;
+use crate::http::errors::{internal, storage_failure, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -312,7 +312,7 @@ fn deactivate_bad_request(error: poem::Error) -> DeactivateResponse {
 }
 
 fn refused(refusal: Refusal) -> Json<ErrorBody> {
-    ErrorBody::new(super::errors::refusal_code(refusal), refusal.to_string())
+    ErrorBody::new(crate::http::errors::refusal_code(refusal), refusal.to_string())
 }
 
 /// Input parsed at the edge; the error is the 400 body naming the field.

@@ -11,7 +11,7 @@ use serde_json::json;
 use tessera_domain::repository::RepositoryError;
 use tessera_domain::storefront::{InboundRequest, ReceiveError};
 
-use super::errors::{chain, ErrorBody, ErrorCode};
+use crate::http::errors::{chain, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 fn error(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Response {
@@ -64,9 +64,9 @@ pub async fn receive(
             tracing::warn!(%storefront, %reason, "storefront delivery refused");
             // Only failed authentications count against an IP: a genuine delivery is never limited.
             if let Some(limits) = &state.rate_limits {
-                let ip = super::client_ip(limits, request);
+                let ip = crate::http::client_ip(limits, request);
                 if let crate::rate_limit::Verdict::Limited { limit, retry_after } = limits.webhook_auth_failed(ip) {
-                    return super::rate_limited(limit, retry_after);
+                    return crate::http::rate_limited(limit, retry_after);
                 }
             }
             error(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "not authenticated")

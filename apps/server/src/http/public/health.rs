@@ -1,4 +1,4 @@
-//! The public listener's operations: health and the signing keys.
+//! `GET /health` (on both listeners): serving, and whether the database answers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +13,6 @@ use crate::state::AppState;
 enum PublicTags {
     /// Liveness and readiness.
     Health,
-    /// Public keys that verify every token Tessera signs.
-    Keys,
 }
 
 #[derive(Debug, Object)]
@@ -47,57 +45,12 @@ impl HealthApi {
             Ok(Ok(())) => HealthResponse::Ok(Json(HealthBody { status: "ok".into(), db: "ok".into() })),
             failed => {
                 let reason = match failed {
-                    Ok(Err(error)) => super::errors::chain(&error),
+                    Ok(Err(error)) => crate::http::errors::chain(&error),
                     _ => "timed out".into(),
                 };
                 tracing::warn!(%reason, "health check: database down");
                 HealthResponse::Degraded(Json(HealthBody { status: "degraded".into(), db: "down".into() }))
             }
         }
-    }
-}
-
-#[derive(Debug, Object)]
-pub struct JwkBody {
-    /// `OKP`
-    pub kty: String,
-    /// `Ed25519`
-    pub crv: String,
-    /// The public key, base64url.
-    pub x: String,
-    pub kid: String,
-    /// `EdDSA`
-    pub alg: String,
-    /// `sig`
-    #[oai(rename = "use")]
-    pub use_: String,
-}
-
-#[derive(Debug, Object)]
-pub struct JwksBody {
-    pub keys: Vec<JwkBody>,
-}
-
-#[derive(ApiResponse)]
-pub enum JwksResponse {
-    #[oai(status = 200)]
-    Ok(Json<JwksBody>, #[oai(header = "Cache-Control")] String),
-}
-
-pub struct KeysApi;
-
-#[OpenApi(tag = "PublicTags::Keys")]
-impl KeysApi {
-    /// The active and retired public keys (RFC 7517 / RFC 8037).
-    #[oai(path = "/.well-known/jwks.json", method = "get", operation_id = "jwks")]
-    async fn jwks(&self, state: Data<&Arc<AppState>>) -> JwksResponse {
-        let keys = state
-            .keyring
-            .jwks()
-            .keys
-            .into_iter()
-            .map(|jwk| JwkBody { kty: jwk.kty, crv: jwk.crv, x: jwk.x, kid: jwk.kid, alg: jwk.alg, use_: jwk.use_ })
-            .collect();
-        JwksResponse::Ok(Json(JwksBody { keys }), "public, max-age=300".into())
     }
 }

@@ -13,8 +13,10 @@ use tessera_domain::storefront::{EventFilter, EventStatus, RecordedEvent, Replay
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::admin_auth::AdminAuth;
-use super::errors::{admin_bad_request_handler, invalid_cursor, storage_failure, AdminRead, ErrorBody, ErrorCode};
+use super::auth::AdminAuth;
+use crate::http::errors::{
+    admin_bad_request_handler, invalid_cursor, storage_failure, AdminRead, ErrorBody, ErrorCode,
+};
 use crate::state::AppState;
 
 #[derive(Tags)]

@@ -6,8 +6,8 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 
-use super::admin_auth::AdminAuth;
-use super::errors::{admin_bad_request_handler, ErrorBody};
+use super::auth::AdminAuth;
+use crate::http::errors::{admin_bad_request_handler, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -57,10 +57,10 @@ pub enum KeysResponse {
 
 admin_bad_request_handler!(keys_bad_request, KeysResponse);
 
-pub struct KeysApi;
+pub struct SigningKeysApi;
 
 #[OpenApi(tag = "AdminTags::Keys")]
-impl KeysApi {
+impl SigningKeysApi {
     /// The active key first, then the retired ones.
     #[oai(path = "/admin/v1/keys", method = "get", operation_id = "listKeys")]
     async fn list(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth) -> KeysResponse {

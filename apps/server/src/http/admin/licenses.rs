@@ -21,10 +21,10 @@ use tessera_domain::mail::QueueError;
 use tessera_domain::page::PageRequest;
 use time::OffsetDateTime;
 
-use super::activations::ActivationBody;
-use super::admin_auth::AdminAuth;
+use super::auth::AdminAuth;
 use super::deliveries::DeliveryBody;
-use super::errors::{
+use super::machines::ActivationBody;
+use crate::http::errors::{
     admin_bad_request_handler, internal, storage_failure, AdminChange, AdminRead, AdminShow, ErrorBody, ErrorCode,
 };
 use crate::state::AppState;
@@ -431,7 +431,7 @@ impl LicensesApi {
             match state.outbox.queue_issued(&minted.license, Actor::Admin).await {
                 Ok(enqueued) => (Some(DeliveryBody::from(enqueued.delivery().clone())), None),
                 Err(error) => {
-                    tracing::error!(key = %minted.license.key, error = %super::errors::chain(&error), "could not queue the license email");
+                    tracing::error!(key = %minted.license.key, error = %crate::http::errors::chain(&error), "could not queue the license email");
                     (None, Some(format!("the email could not be queued: {error}")))
                 }
             }

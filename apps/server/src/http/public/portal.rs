@@ -186,7 +186,7 @@ fn limited_page(limit: u32, retry_after: std::time::Duration) -> Response {
         "Too many requests",
         &format!("Too many emails were asked for recently. Please try again in {minutes} minutes."),
     );
-    super::set_rate_limit_headers(&mut response, limit, retry_after);
+    crate::http::set_rate_limit_headers(&mut response, limit, retry_after);
     response
 }
 
@@ -213,7 +213,7 @@ pub async fn redeliver(state: Data<&Arc<AppState>>, request: &Request, body: Bod
     };
     if let Some(limits) = &state.rate_limits {
         if let Verdict::Limited { limit, retry_after } =
-            limits.portal_redeliver(super::client_ip(limits, request), email.as_str())
+            limits.portal_redeliver(crate::http::client_ip(limits, request), email.as_str())
         {
             return limited_page(limit, retry_after);
         }
@@ -385,7 +385,9 @@ pub async fn deactivate(state: Data<&Arc<AppState>>, request: &Request, body: Bo
         return message_page(StatusCode::BAD_REQUEST, "Please try again", "No machine was chosen.");
     };
     if let Some(limits) = &state.rate_limits {
-        if let Verdict::Limited { limit, retry_after } = limits.portal_deactivate(super::client_ip(limits, request)) {
+        if let Verdict::Limited { limit, retry_after } =
+            limits.portal_deactivate(crate::http::client_ip(limits, request))
+        {
             return limited_page(limit, retry_after);
         }
     }

@@ -14,8 +14,8 @@ use tessera_domain::license::{CustomerName, EmailAddress, LicenseKey};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::admin_auth::AdminAuth;
-use super::errors::{storage_failure, AdminRead, ErrorBody, ErrorCode};
+use super::auth::AdminAuth;
+use crate::http::errors::{storage_failure, AdminRead, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 #[derive(Tags)]

@@ -14,9 +14,9 @@ use tessera_domain::license::{CustomerName, EmailAddress};
 use tessera_domain::page::PageRequest;
 use time::OffsetDateTime;
 
-use super::admin_auth::AdminAuth;
-use super::errors::{storage_failure, AdminChange, AdminCreate, AdminRead, AdminShow, ErrorBody, ErrorCode};
+use super::auth::AdminAuth;
 use super::licenses::LicenseBody;
+use crate::http::errors::{storage_failure, AdminChange, AdminCreate, AdminRead, AdminShow, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -90,7 +90,7 @@ impl From<CustomerError> for CustomerChanged {
             CustomerError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string())),
             CustomerError::EmailTaken(_) => Self::Conflict(ErrorBody::new(ErrorCode::EmailTaken, error.to_string())),
             CustomerError::Contended => Self::Conflict(ErrorBody::new(ErrorCode::Contended, error.to_string())),
-            CustomerError::Signing(_) => Self::Internal(super::errors::internal(&error)),
+            CustomerError::Signing(_) => Self::Internal(crate::http::errors::internal(&error)),
             CustomerError::Repository(repository) => storage_failure!(Self, repository),
         }
     }
@@ -102,7 +102,9 @@ impl From<CustomerError> for CustomerCreated {
             CustomerError::EmailTaken(_) => Self::Conflict(ErrorBody::new(ErrorCode::EmailTaken, error.to_string())),
             CustomerError::Contended => Self::Conflict(ErrorBody::new(ErrorCode::Contended, error.to_string())),
             CustomerError::Repository(repository) => storage_failure!(Self, repository),
-            CustomerError::NotFound(_) | CustomerError::Signing(_) => Self::Internal(super::errors::internal(&error)),
+            CustomerError::NotFound(_) | CustomerError::Signing(_) => {
+                Self::Internal(crate::http::errors::internal(&error))
+            }
         }
     }
 }
@@ -113,7 +115,7 @@ impl From<CustomerError> for CustomerShown {
             CustomerError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string())),
             CustomerError::Repository(repository) => storage_failure!(Self, repository),
             CustomerError::EmailTaken(_) | CustomerError::Contended | CustomerError::Signing(_) => {
-                Self::Internal(super::errors::internal(&error))
+                Self::Internal(crate::http::errors::internal(&error))
             }
         }
     }

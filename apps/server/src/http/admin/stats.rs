@@ -9,8 +9,8 @@ use poem_openapi::{Object, OpenApi, Tags};
 use tessera_domain::stats::Stats;
 use time::OffsetDateTime;
 
-use super::admin_auth::AdminAuth;
-use super::errors::{storage_failure, AdminRead};
+use super::auth::AdminAuth;
+use crate::http::errors::{storage_failure, AdminRead};
 use crate::state::AppState;
 
 #[derive(Tags)]

@@ -15,8 +15,8 @@ use tessera_domain::page::PageRequest;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::admin_auth::AdminAuth;
-use super::errors::{invalid_cursor, storage_failure, AdminChange, AdminRead, AdminShow, ErrorBody, ErrorCode};
+use super::auth::AdminAuth;
+use crate::http::errors::{invalid_cursor, storage_failure, AdminChange, AdminRead, AdminShow, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 #[derive(Tags)]

@@ -11,8 +11,8 @@ use tessera_domain::license::Activation;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::admin_auth::AdminAuth;
-use super::errors::{admin_bad_request_handler, storage_failure, ErrorBody, ErrorCode};
+use super::auth::AdminAuth;
+use crate::http::errors::{admin_bad_request_handler, storage_failure, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 #[derive(Tags)]
