@@ -26,6 +26,7 @@ pub mod clock;
 pub mod customer;
 pub mod issuance;
 pub mod license;
+pub mod licensing;
 pub mod mail;
 pub mod page;
 pub mod portal;

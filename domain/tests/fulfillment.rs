@@ -11,6 +11,7 @@ use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::clock::Clock;
 use tessera_domain::issuance::IssuanceService;
 use tessera_domain::license::{LicenseFilter, LicenseKey, LicenseRepository, LicenseState};
+use tessera_domain::licensing::LicensingService;
 use tessera_domain::mail::{MailSettings, OutboxDeps, OutboxService, RetryPolicy};
 use tessera_domain::page::PageRequest;
 use tessera_domain::storefront::{
@@ -97,7 +98,7 @@ fn world_of(store: Arc<InMemoryStore>, mapped: bool, seller: Option<&str>) -> Wo
         log: store.clone(),
         licenses: store.clone(),
         issuance: issuance.clone(),
-        outbox: outbox.clone(),
+        licensing: LicensingService::new(issuance.clone(), outbox.clone()),
         clock: clock.clone(),
         random,
         storefronts: vec![gumroad],
@@ -592,7 +593,7 @@ fn an_outcome_the_store_refuses_is_recorded_as_a_failure_with_its_reason() {
             log,
             licenses: world.store.clone(),
             issuance: world.issuance.clone(),
-            outbox: world.outbox.clone(),
+            licensing: LicensingService::new(world.issuance.clone(), world.outbox.clone()),
             clock: world.clock.clone(),
             random: Arc::new(SeededRandomSource::new(9)),
             storefronts: vec![ConfiguredStorefront {

@@ -336,3 +336,39 @@ fn the_email_says_what_the_buyer_has() {
         assert!(term.text_body.contains("valid until 2027-11-23") && !term.text_body.contains("renews"));
     })
 }
+
+/// Mint-with-email is one use case: the email is queued once per license,
+/// also when the mint is replayed, and only when asked for.
+#[test]
+fn issuing_with_the_email_queues_it_once_and_only_when_asked() {
+    block_on(async {
+        let world = world();
+        let licensing = tessera_domain::licensing::LicensingService::new(world.issuance.clone(), world.outbox.clone());
+        use tessera_domain::licensing::LicenseEmail;
+        let request = |key: &str| MintLicense {
+            product: "pencil".into(),
+            tier: "pro".into(),
+            name: CustomerName::parse("Jane").unwrap(),
+            email: EmailAddress::parse("jane@example.com").unwrap(),
+            seats: None,
+            kind: None,
+            duration_days: None,
+            expires_at: None,
+            key: None,
+            notes: None,
+            source: None,
+            source_ref: None,
+            app_versions: None,
+            subscription_id: None,
+            idempotency_key: Some(tessera_domain::license::IdempotencyKey::parse(key).unwrap()),
+        };
+        let first = licensing.issue(request("order-1"), LicenseEmail::Send, Actor::Admin).await.unwrap();
+        let delivery = first.email.expect("asked for").expect("queued");
+        let again = licensing.issue(request("order-1"), LicenseEmail::Send, Actor::Admin).await.unwrap();
+        assert!(again.minted.replayed);
+        assert_eq!(again.email.unwrap().unwrap().id, delivery.id, "the same delivery, not a second email");
+        let quiet = licensing.issue(request("order-2"), LicenseEmail::Skip, Actor::Admin).await.unwrap();
+        assert!(quiet.email.is_none());
+        assert_eq!(world.outbox.deliver_due(10).await.unwrap().sent, 1, "one email in all");
+    })
+}

@@ -10,6 +10,7 @@ use tessera_checkout::CheckoutStorefront;
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::IssuanceService;
 use tessera_domain::license::{LicenseKey, LicenseState};
+use tessera_domain::licensing::LicensingService;
 use tessera_domain::mail::{MailSettings, OutboxDeps, OutboxService, RetryPolicy};
 use tessera_domain::storefront::{
     ConfiguredStorefront, EventKind, EventStatus, FulfillmentDeps, FulfillmentService, InboundRequest, ProductMapping,
@@ -157,7 +158,7 @@ fn the_domains_fulfillment_rules_work_for_it_unchanged() {
             log: store.clone(),
             licenses: store.clone(),
             issuance: issuance.clone(),
-            outbox,
+            licensing: LicensingService::new(issuance.clone(), outbox),
             clock: clock.clone(),
             random,
             storefronts: vec![configured],

@@ -9,6 +9,7 @@ use tessera_domain::catalog::Catalog;
 use tessera_domain::clock::Clock;
 use tessera_domain::customer::CustomerService;
 use tessera_domain::issuance::IssuanceService;
+use tessera_domain::licensing::LicensingService;
 use tessera_domain::mail::{MailSettings, Mailer, OutboxDeps, OutboxService, RetryPolicy};
 use tessera_domain::portal::{PortalLinks, PortalService};
 use tessera_domain::ports::Store;
@@ -39,6 +40,8 @@ impl AdminToken {
 
 pub struct AppState {
     pub issuance: IssuanceService,
+    /// Mint with the license email: the admin API's mint, like every sale.
+    pub licensing: LicensingService,
     pub activation: ActivationService,
     pub fulfillment: FulfillmentService,
     pub outbox: OutboxService,
@@ -131,11 +134,12 @@ impl AppState {
             retry,
             links: links.clone(),
         });
+        let licensing = LicensingService::new(issuance.clone(), outbox.clone());
         let fulfillment = FulfillmentService::new(FulfillmentDeps {
             log: store.clone(),
             licenses: store.clone(),
             issuance: issuance.clone(),
-            outbox: outbox.clone(),
+            licensing: licensing.clone(),
             clock: clock.clone(),
             random: random.clone(),
             storefronts,
@@ -157,6 +161,7 @@ impl AppState {
             PortalService::new(store.clone(), activation.clone(), outbox.clone(), links, catalog, clock.clone());
         Arc::new(Self {
             issuance,
+            licensing,
             activation,
             fulfillment,
             outbox,

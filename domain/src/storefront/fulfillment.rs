@@ -35,7 +35,7 @@ use crate::issuance::{
     ChangeStateError, ChangeTierError, IssuanceService, MintError, MintLicense, RenewError, SubscriptionCharge,
 };
 use crate::license::{CustomerName, EmailAddress, IdempotencyKey, License, LicenseKey, LicenseKind, LicenseRepository};
-use crate::mail::OutboxService;
+use crate::licensing::{LicenseEmail, LicensingService};
 use crate::random::{new_id, RandomSource};
 use crate::repository::RepositoryError;
 
@@ -109,7 +109,8 @@ pub struct FulfillmentDeps {
     pub log: Arc<dyn StorefrontEventLog>,
     pub licenses: Arc<dyn LicenseRepository>,
     pub issuance: IssuanceService,
-    pub outbox: OutboxService,
+    /// Mints a sale's license with its email.
+    pub licensing: LicensingService,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn RandomSource>,
     pub storefronts: Vec<ConfiguredStorefront>,
@@ -119,7 +120,7 @@ pub struct FulfillmentService {
     log: Arc<dyn StorefrontEventLog>,
     licenses: Arc<dyn LicenseRepository>,
     issuance: IssuanceService,
-    outbox: OutboxService,
+    licensing: LicensingService,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
     storefronts: BTreeMap<String, ConfiguredStorefront>,
@@ -127,10 +128,10 @@ pub struct FulfillmentService {
 
 impl FulfillmentService {
     pub fn new(deps: FulfillmentDeps) -> Self {
-        let FulfillmentDeps { log, licenses, issuance, outbox, clock, random, storefronts } = deps;
+        let FulfillmentDeps { log, licenses, issuance, licensing, clock, random, storefronts } = deps;
         let storefronts =
             storefronts.into_iter().map(|storefront| (storefront.adapter.name().to_owned(), storefront)).collect();
-        Self { log, licenses, issuance, outbox, clock, random, storefronts }
+        Self { log, licenses, issuance, licensing, clock, random, storefronts }
     }
 
     /// Authenticates, records, then processes one delivery. Only a failed
@@ -314,8 +315,8 @@ impl FulfillmentService {
             idempotency_key: Some(sale_key(storefront, &sale_id)?),
         };
         let actor = Actor::Storefront(storefront.to_owned());
-        let minted = match self.issuance.mint(request, actor.clone()).await {
-            Ok(minted) => minted,
+        let issued = match self.licensing.issue(request, LicenseEmail::Send, actor).await {
+            Ok(issued) => issued,
             Err(MintError::IdempotencyKeyReused) => {
                 return Err(Fault::Failed(
                     "this sale id already minted a license for a different product, tier or buyer".into(),
@@ -323,13 +324,13 @@ impl FulfillmentService {
             }
             Err(error) => return Err(Fault::Failed(error.to_string())),
         };
-        let key = minted.license.key.to_string();
-        if let Err(error) = self.outbox.queue_issued(&minted.license, actor).await {
+        let key = issued.minted.license.key.to_string();
+        if let Some(Err(error)) = issued.email {
             return Err(Fault::Failed(format!(
                 "license {key} is minted but its email could not be queued ({error}); replay this event to queue it"
             )));
         }
-        let status = if minted.replayed { EventStatus::Duplicate } else { EventStatus::Processed };
+        let status = if issued.minted.replayed { EventStatus::Duplicate } else { EventStatus::Processed };
         Ok((status, key))
     }
 

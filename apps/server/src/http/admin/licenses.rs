@@ -17,6 +17,7 @@ use tessera_domain::issuance::{
 use tessera_domain::license::{
     CustomerName, EmailAddress, IdempotencyKey, License, LicenseFilter, LicenseKey, LicenseKind, LicenseStatus,
 };
+use tessera_domain::licensing::{Issued, LicenseEmail};
 use tessera_domain::mail::QueueError;
 use tessera_domain::page::PageRequest;
 use time::OffsetDateTime;
@@ -423,20 +424,18 @@ impl LicensesApi {
             Ok(request) => request,
             Err(body) => return MintResponse::BadRequest(body),
         };
-        let minted = match state.issuance.mint(request, Actor::Admin).await {
-            Ok(minted) => minted,
+        let email = if send_email { LicenseEmail::Send } else { LicenseEmail::Skip };
+        let Issued { minted, email } = match state.licensing.issue(request, email, Actor::Admin).await {
+            Ok(issued) => issued,
             Err(error) => return error.into(),
         };
-        let (delivery, delivery_error) = if send_email {
-            match state.outbox.queue_issued(&minted.license, Actor::Admin).await {
-                Ok(enqueued) => (Some(DeliveryBody::from(enqueued.delivery().clone())), None),
-                Err(error) => {
-                    tracing::error!(key = %minted.license.key, error = %crate::http::errors::chain(&error), "could not queue the license email");
-                    (None, Some(format!("the email could not be queued: {error}")))
-                }
+        let (delivery, delivery_error) = match email {
+            Some(Ok(delivery)) => (Some(DeliveryBody::from(delivery)), None),
+            Some(Err(error)) => {
+                tracing::error!(key = %minted.license.key, error = %crate::http::errors::chain(&error), "could not queue the license email");
+                (None, Some(format!("the email could not be queued: {error}")))
             }
-        } else {
-            (None, None)
+            None => (None, None),
         };
         let token = minted.license.token.clone();
         let license = LicenseBody::of(minted.license, state.now());
