@@ -192,19 +192,8 @@ pub fn keyring(config: &Config, dev_files: DevFiles) -> Result<Keyring, StartupE
             }
         }
     }
-    let active_kid = match (&config.signing.active_kid, private.as_slice()) {
-        (Some(kid), _) => kid.clone(),
-        (None, [only]) => only.kid.clone(),
-        (None, _) => return Err(StartupError::Signing("set signing.active_kid: which private key signs?".into())),
-    };
-    let position = private
-        .iter()
-        .position(|key| key.kid == active_kid)
-        .ok_or_else(|| StartupError::Signing(format!("active_kid `{active_kid}` has no private key configured")))?;
-    let active = private.remove(position);
-    // Other private keys still verify, like retired ones.
-    retired.extend(private.into_iter().map(|key| (key.kid.clone(), key.public_key())));
-    Keyring::new(active, retired).map_err(|error| StartupError::Signing(error.to_string()))
+    Keyring::assemble(private, retired, config.signing.active_kid.as_deref())
+        .map_err(|error| StartupError::Signing(error.to_string()))
 }
 
 /// A product to try Tessera with when none is configured (development only).
@@ -329,34 +318,28 @@ fn storefront_secret(name: &str, inline: &Option<Secret>, file: &Option<PathBuf>
 
 /// A storefront's product mappings, each checked against the catalog.
 fn storefront(
-    name: &str,
     adapter: Arc<dyn Storefront>,
     on_refund: OnRefund,
     products: &BTreeMap<String, StorefrontProductConfig>,
     catalog: &Catalog,
 ) -> Result<ConfiguredStorefront, StartupError> {
-    let mut mappings = BTreeMap::new();
-    for (id, mapping) in products {
-        let known = |tier: &str| catalog.product(&mapping.product).is_some_and(|product| product.tier(tier).is_some());
-        if let Some(tier) =
-            std::iter::once(&mapping.tier).chain(mapping.variant_tiers.values()).find(|tier| !known(tier))
-        {
-            let message =
-                format!("storefronts.{name}.products.\"{id}\": no product `{}` with tier `{tier}`", mapping.product);
-            return Err(ConfigError::Rule(message).into());
-        }
-        let mapping = ProductMapping {
-            product: mapping.product.clone(),
-            tier: mapping.tier.clone(),
-            variant_tiers: mapping.variant_tiers.clone(),
-        };
-        mappings.insert(id.clone(), mapping);
-    }
+    let mappings = products
+        .iter()
+        .map(|(id, mapping)| {
+            let mapping = ProductMapping {
+                product: mapping.product.clone(),
+                tier: mapping.tier.clone(),
+                variant_tiers: mapping.variant_tiers.clone(),
+            };
+            (id.clone(), mapping)
+        })
+        .collect();
     let on_refund = match on_refund {
         OnRefund::Revoke => RefundPolicy::Revoke,
         OnRefund::Ignore => RefundPolicy::Ignore,
     };
-    Ok(ConfiguredStorefront { adapter, on_refund, products: mappings })
+    ConfiguredStorefront::new(adapter, on_refund, mappings, catalog)
+        .map_err(|error| ConfigError::Rule(error.to_string()).into())
 }
 
 /// The configured storefronts, their secrets read and their product mappings
@@ -366,12 +349,12 @@ pub fn storefronts(config: &Config, catalog: &Catalog) -> Result<Vec<ConfiguredS
     if let Some(gumroad) = &config.storefronts.gumroad {
         let secret = storefront_secret("gumroad", &gumroad.secret, &gumroad.secret_file)?;
         let adapter = Arc::new(GumroadStorefront::new(secret.expose(), gumroad.seller_id.clone()));
-        storefronts.push(storefront("gumroad", adapter, gumroad.on_refund, &gumroad.products, catalog)?);
+        storefronts.push(storefront(adapter, gumroad.on_refund, &gumroad.products, catalog)?);
     }
     if let Some(checkout) = &config.storefronts.checkout {
         let secret = storefront_secret("checkout", &checkout.secret, &checkout.secret_file)?;
         let adapter = Arc::new(CheckoutStorefront::new(secret.expose(), Arc::new(SystemClock)));
-        storefronts.push(storefront("checkout", adapter, checkout.on_refund, &checkout.products, catalog)?);
+        storefronts.push(storefront(adapter, checkout.on_refund, &checkout.products, catalog)?);
     }
     Ok(storefronts)
 }
@@ -455,9 +438,7 @@ fn check_with(config: &Config, dev_files: DevFiles) -> Result<Checked, StartupEr
     if config.server.issuer.trim().is_empty() {
         return Err(ConfigError::Rule("server.issuer is empty".into()).into());
     }
-    if !(1..=3650).contains(&config.licenses.lease_days) || config.licenses.grace_days > 3650 {
-        return Err(ConfigError::Rule("licenses.lease_days must be 1-3650 and grace_days 0-3650".into()).into());
-    }
+    config.licenses.policy().validate().map_err(ConfigError::Rule)?;
     if !(5..=1440).contains(&config.portal.link_minutes) {
         return Err(ConfigError::Rule("portal.link_minutes must be 5-1440".into()).into());
     }

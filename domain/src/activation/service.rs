@@ -27,6 +27,16 @@ pub struct ActivationPolicy {
     pub churn_per_day: u32,
 }
 
+impl ActivationPolicy {
+    /// The policy's own limits: a lease of 1-3650 days, a grace of 0-3650.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=3650).contains(&self.lease_days) || self.grace_days > 3650 {
+            return Err("licenses.lease_days must be 1-3650 and grace_days 0-3650".into());
+        }
+        Ok(())
+    }
+}
+
 impl Default for ActivationPolicy {
     fn default() -> Self {
         Self { lease_days: 30, grace_days: 7, churn_per_day: 10 }

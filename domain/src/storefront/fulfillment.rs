@@ -73,6 +73,43 @@ pub struct ConfiguredStorefront {
     pub products: BTreeMap<String, ProductMapping>,
 }
 
+/// A storefront product mapped to a product or tier the catalog does not have.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("storefronts.{storefront}.products.\"{product_id}\": no product `{product}` with tier `{tier}`")]
+pub struct UnknownMapping {
+    pub storefront: String,
+    pub product_id: String,
+    pub product: String,
+    pub tier: String,
+}
+
+impl ConfiguredStorefront {
+    /// A storefront whose every mapping (its tier and each variant's) names a
+    /// product and tier of `catalog`: checked once, at start-up.
+    pub fn new(
+        adapter: Arc<dyn Storefront>,
+        on_refund: RefundPolicy,
+        products: BTreeMap<String, ProductMapping>,
+        catalog: &crate::catalog::Catalog,
+    ) -> Result<Self, UnknownMapping> {
+        for (id, mapping) in &products {
+            let known =
+                |tier: &str| catalog.product(&mapping.product).is_some_and(|product| product.tier(tier).is_some());
+            if let Some(tier) =
+                std::iter::once(&mapping.tier).chain(mapping.variant_tiers.values()).find(|tier| !known(tier))
+            {
+                return Err(UnknownMapping {
+                    storefront: adapter.name().to_owned(),
+                    product_id: id.clone(),
+                    product: mapping.product.clone(),
+                    tier: tier.clone(),
+                });
+            }
+        }
+        Ok(Self { adapter, on_refund, products })
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum ReceiveError {
     #[error("no storefront `{0}` is configured")]
