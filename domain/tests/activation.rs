@@ -12,7 +12,9 @@ use tessera_domain::activation::{
 use tessera_domain::audit::{Actor, AuditFilter, AuditLog};
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::{IssuanceService, MintLicense};
-use tessera_domain::license::{AppVersion, CustomerName, EmailAddress, Fingerprint, License, LicenseKey};
+use tessera_domain::license::{
+    AppVersion, CustomerName, EmailAddress, Fingerprint, License, LicenseKey, MachineName, Platform,
+};
 use tessera_domain::page::PageRequest;
 use tessera_memory::{InMemorySigner, InMemoryStore, ManualClock, SeededRandomSource};
 use time::macros::datetime;
@@ -108,10 +110,10 @@ async fn mint_with(world: &World, tier: &str, app_versions: Option<Vec<u32>>) ->
 
 fn on(key: &LicenseKey, machine: &str) -> Activate {
     Activate {
-        key: key.clone(),
+        key: key.to_string(),
         fingerprint: Fingerprint::parse(machine).unwrap(),
-        machine_name: Some(format!("{machine}'s laptop")),
-        platform: Some("linux".into()),
+        machine_name: MachineName::parse(&format!("{machine}'s laptop")).unwrap(),
+        platform: Platform::parse("linux").unwrap(),
         app_version: None,
         name: None,
         email: None,
@@ -190,7 +192,7 @@ fn revoked_suspended_and_expired_licenses_cannot_run() {
             world.activation.heartbeat(&lease, &fingerprint, None).await.unwrap_err(),
             HeartbeatError::Refused(Refusal::Suspended)
         ));
-        let validation = world.activation.validate(&license.key, None, None).await.unwrap();
+        let validation = world.activation.validate(license.key.as_str(), None, None).await.unwrap();
         assert_eq!(validation.code, ValidationCode::Refused(Refusal::Suspended));
 
         world.issuance.reinstate(&license.key, Actor::Admin).await.unwrap();
@@ -202,18 +204,22 @@ fn revoked_suspended_and_expired_licenses_cannot_run() {
             HeartbeatError::Refused(Refusal::Revoked)
         ));
         assert_eq!(
-            world.activation.validate(&license.key, Some(&fingerprint), None).await.unwrap().code.code(),
+            world.activation.validate(license.key.as_str(), Some(&fingerprint), None).await.unwrap().code.code(),
             "REVOKED"
         );
 
         let expiring = mint(&world, "pro").await; // 365 days
         world.clock.advance(Duration::days(366));
         assert_eq!(refusal(world.activation.activate(on(&expiring.key, "a")).await.unwrap_err()), Refusal::Expired);
-        assert_eq!(world.activation.validate(&expiring.key, None, None).await.unwrap().code.code(), "EXPIRED");
+        assert_eq!(world.activation.validate(expiring.key.as_str(), None, None).await.unwrap().code.code(), "EXPIRED");
         let unknown = LicenseKey::parse("APP-PRO-NOPE-NOPE").unwrap();
         assert_eq!(refusal(world.activation.activate(on(&unknown, "a")).await.unwrap_err()), Refusal::NotFound);
-        let missing = world.activation.validate(&unknown, None, None).await.unwrap();
+        let missing = world.activation.validate(unknown.as_str(), None, None).await.unwrap();
         assert_eq!((missing.code.code(), missing.machine), ("NOT_FOUND", None));
+        // Text that is no license key at all is not found either: the rule is the domain's.
+        let typo = Activate { key: "not a key!".into(), ..on(&unknown, "a") };
+        assert_eq!(refusal(world.activation.activate(typo).await.unwrap_err()), Refusal::NotFound);
+        assert_eq!(world.activation.validate("%%%", None, None).await.unwrap().code.code(), "NOT_FOUND");
     })
 }
 
@@ -258,7 +264,7 @@ fn identity_and_version_rules() {
         let v2_app = Activate { app_version: Some(AppVersion::parse("2.0").unwrap()), ..on(&pinned.key, "c") };
         assert_eq!(refusal(world.activation.activate(v2_app).await.unwrap_err()), Refusal::VersionMismatch);
         let v3 = AppVersion::parse("3.0").unwrap();
-        let validation = world.activation.validate(&license.key, None, Some(&v3)).await.unwrap();
+        let validation = world.activation.validate(license.key.as_str(), None, Some(&v3)).await.unwrap();
         assert_eq!(validation.code.code(), "VERSION_MISMATCH");
     })
 }
@@ -271,11 +277,17 @@ fn validate_knows_which_machines_hold_seats() {
         world.activation.activate(on(&license.key, "a")).await.unwrap();
         let a = Fingerprint::parse("a").unwrap();
         let b = Fingerprint::parse("b").unwrap();
-        let valid = world.activation.validate(&license.key, Some(&a), None).await.unwrap();
+        let valid = world.activation.validate(license.key.as_str(), Some(&a), None).await.unwrap();
         assert_eq!(valid.code, ValidationCode::Valid);
         assert_eq!(valid.machine.unwrap().seats_used, 1);
-        assert_eq!(world.activation.validate(&license.key, Some(&b), None).await.unwrap().code.code(), "NO_MACHINE");
-        assert_eq!(world.activation.validate(&license.key, None, None).await.unwrap().code, ValidationCode::Valid);
+        assert_eq!(
+            world.activation.validate(license.key.as_str(), Some(&b), None).await.unwrap().code.code(),
+            "NO_MACHINE"
+        );
+        assert_eq!(
+            world.activation.validate(license.key.as_str(), None, None).await.unwrap().code,
+            ValidationCode::Valid
+        );
     })
 }
 

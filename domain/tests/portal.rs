@@ -9,7 +9,7 @@ use tessera_domain::activation::{Activate, ActivateError, ActivationPolicy, Acti
 use tessera_domain::audit::Actor;
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::{IssuanceService, MintLicense};
-use tessera_domain::license::{CustomerName, EmailAddress, Fingerprint, License, LicenseStatus};
+use tessera_domain::license::{CustomerName, EmailAddress, Fingerprint, License, LicenseStatus, MachineName};
 use tessera_domain::mail::{
     DeliveryFilter, DeliveryKind, DeliveryStatus, MailSettings, OutboxDeps, OutboxService, RetryPolicy,
 };
@@ -109,9 +109,9 @@ async fn mint(world: &World, tier: &str, to: &str) -> License {
 
 fn on(license: &License, machine: &str) -> Activate {
     Activate {
-        key: license.key.clone(),
+        key: license.key.to_string(),
         fingerprint: Fingerprint::parse(machine).unwrap(),
-        machine_name: Some(format!("{machine} box")),
+        machine_name: MachineName::parse(&format!("{machine} box")).unwrap(),
         platform: None,
         app_version: None,
         name: None,

@@ -11,7 +11,7 @@ use crate::clock::{now_seconds, Clock};
 use crate::issuance::{LeaseClaims, LeaseVerifier, SignError, Signer};
 use crate::license::{
     Activation, ActivationRepository, AppVersion, ChurnLimit, EmailAddress, Fingerprint, License, LicenseKey,
-    LicenseStatus, MachineView, SeatOutcome,
+    LicenseStatus, MachineName, MachineView, Platform, SeatOutcome,
 };
 use crate::random::{new_id, RandomSource};
 
@@ -46,11 +46,13 @@ impl Default for ActivationPolicy {
 /// A request to activate a machine, parsed at the edge.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activate {
-    pub key: LicenseKey,
+    /// As the buyer typed it: a text that is no license key is `NOT_FOUND`,
+    /// like a key that does not exist.
+    pub key: String,
     pub fingerprint: Fingerprint,
     /// E.g. the host name; shown in the portal and the admin API.
-    pub machine_name: Option<String>,
-    pub platform: Option<String>,
+    pub machine_name: Option<MachineName>,
+    pub platform: Option<Platform>,
     pub app_version: Option<AppVersion>,
     /// When given, must match the license (identity check).
     pub name: Option<String>,
@@ -127,9 +129,10 @@ impl ActivationService {
     /// holds a seat (it never takes a second one).
     pub async fn activate(&self, request: Activate) -> Result<Leased, ActivateError> {
         let now = now_seconds(self.clock.as_ref());
+        let key = LicenseKey::parse(&request.key).map_err(|_| ActivateError::Refused(Refusal::NotFound))?;
         let view = self
             .activations
-            .find_for_machine(&request.key, Some(&request.fingerprint))
+            .find_for_machine(&key, Some(&request.fingerprint))
             .await?
             .ok_or(ActivateError::Refused(Refusal::NotFound))?;
         self.may_run(&view.license, request.app_version.as_ref(), now).map_err(ActivateError::Refused)?;
@@ -149,8 +152,8 @@ impl ActivationService {
             id: new_id(self.random.as_ref(), self.clock.now()),
             license_id: view.license.id,
             fingerprint: request.fingerprint.clone(),
-            name: request.machine_name.clone(),
-            platform: request.platform.clone(),
+            name: request.machine_name.clone().map(MachineName::into_string),
+            platform: request.platform.clone().map(Platform::into_string),
             app_version: version.map(str::to_owned),
             activated_at: now,
             last_seen_at: now,
@@ -177,7 +180,7 @@ impl ActivationService {
             }
             SeatOutcome::NoSeatLeft => {
                 // Either the seats ran out or the license changed meanwhile; say which.
-                let current = self.activations.find_for_machine(&request.key, None).await?;
+                let current = self.activations.find_for_machine(&key, None).await?;
                 if let Some(current) = current {
                     self.may_run(&current.license, None, now).map_err(ActivateError::Refused)?;
                 }
@@ -206,15 +209,18 @@ impl ActivationService {
         Ok(Leased { lease, lease_expires_at, activation, license, seats_used })
     }
 
-    /// Read-only: never changes anything, so it can answer at full speed.
+    /// Read-only: never changes anything, so it can answer at full speed. `key`
+    /// as the app sent it: a text that is no license key is `NOT_FOUND`.
     pub async fn validate(
         &self,
-        key: &LicenseKey,
+        key: &str,
         fingerprint: Option<&Fingerprint>,
         app_version: Option<&AppVersion>,
     ) -> Result<Validation, crate::repository::RepositoryError> {
         let checked_at = now_seconds(self.clock.as_ref());
-        let Some(view) = self.activations.find_for_machine(key, fingerprint).await? else {
+        let not_found = Validation { code: ValidationCode::Refused(Refusal::NotFound), checked_at, machine: None };
+        let Ok(key) = LicenseKey::parse(key) else { return Ok(not_found) };
+        let Some(view) = self.activations.find_for_machine(&key, fingerprint).await? else {
             return Ok(Validation { code: ValidationCode::Refused(Refusal::NotFound), checked_at, machine: None });
         };
         let code = match self.may_run(&view.license, app_version, checked_at) {

@@ -16,6 +16,16 @@ use crate::repository::RepositoryError;
 pub struct Fingerprint(String);
 
 pub const MAX_FINGERPRINT_LEN: usize = 256;
+/// Visible ASCII, the rule of fingerprints and nonces, as a JSON-schema pattern.
+pub const VISIBLE_ASCII_PATTERN: &str = "^[!-~]+$";
+/// No control characters, the rule of platforms and machine names, as a pattern.
+pub const PRINTABLE_PATTERN: &str = r"^[^\x00-\x1f\x7f]*$";
+/// What [`AppVersion::parse`] accepts, as a JSON-schema pattern.
+pub const APP_VERSION_PATTERN: &str = r"^\s*v?[0-9]+([.+-][!-~]*)?\s*$";
+pub const MAX_APP_VERSION_LEN: usize = 64;
+pub const MAX_NONCE_LEN: usize = 128;
+pub const MAX_PLATFORM_LEN: usize = 64;
+pub const MAX_MACHINE_NAME_LEN: usize = 100;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("a fingerprint is 1-{MAX_FINGERPRINT_LEN} visible ASCII characters")]
@@ -34,6 +44,76 @@ impl Fingerprint {
     }
 }
 
+/// What an app sends to have it echoed in the signed answer, so a replayed
+/// answer is told from a fresh one: 1-128 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nonce(String);
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("a nonce is 1-{MAX_NONCE_LEN} visible ASCII characters")]
+pub struct NonceError;
+
+impl Nonce {
+    pub fn parse(text: &str) -> Result<Self, NonceError> {
+        if text.is_empty() || text.len() > MAX_NONCE_LEN || !text.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(NonceError);
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// A short label an app gives: at most `max` characters, none a control
+/// character; blank means none.
+fn label(text: &str, max: usize) -> Result<Option<String>, ()> {
+    if text.chars().count() > max || text.chars().any(char::is_control) {
+        return Err(());
+    }
+    let text = text.trim();
+    Ok((!text.is_empty()).then(|| text.to_owned()))
+}
+
+/// The platform an app runs on, e.g. `macos-arm64`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform(String);
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("a platform is at most {MAX_PLATFORM_LEN} printable characters")]
+pub struct PlatformError;
+
+impl Platform {
+    /// `None` for a blank platform.
+    pub fn parse(text: &str) -> Result<Option<Self>, PlatformError> {
+        Ok(label(text, MAX_PLATFORM_LEN).map_err(|()| PlatformError)?.map(Self))
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// What the buyer calls a machine (e.g. its host name), shown in the portal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineName(String);
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("a machine name is at most {MAX_MACHINE_NAME_LEN} printable characters")]
+pub struct MachineNameError;
+
+impl MachineName {
+    /// `None` for a blank name.
+    pub fn parse(text: &str) -> Result<Option<Self>, MachineNameError> {
+        Ok(label(text, MAX_MACHINE_NAME_LEN).map_err(|()| MachineNameError)?.map(Self))
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 /// An app's version as it reports it, `MAJOR[.MINOR[.PATCH…]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppVersion {
@@ -49,7 +129,7 @@ impl AppVersion {
     pub fn parse(text: &str) -> Result<Self, AppVersionError> {
         let text = text.trim();
         let major = text.split(['.', '-', '+']).next().unwrap_or_default();
-        if text.len() > 64 || !text.bytes().all(|b| b.is_ascii_graphic()) {
+        if text.len() > MAX_APP_VERSION_LEN || !text.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(AppVersionError);
         }
         let major = major.strip_prefix('v').unwrap_or(major).parse().map_err(|_| AppVersionError)?;
@@ -164,4 +244,28 @@ pub trait ActivationRepository: Send + Sync + 'static {
     /// return `Ok(false)` (writing nothing) when it was already deactivated or
     /// does not exist.
     async fn release_seat(&self, id: Uuid, at: OffsetDateTime, audit: &AuditEvent) -> Result<bool, RepositoryError>;
+}
+
+#[cfg(test)]
+mod input_tests {
+    use super::*;
+
+    #[test]
+    fn each_machine_input_has_its_limits() {
+        assert!(Nonce::parse("n-1").is_ok());
+        for bad in ["", "has space", &"n".repeat(MAX_NONCE_LEN + 1), "tab\t"] {
+            assert_eq!(Nonce::parse(bad), Err(NonceError), "{bad:?}");
+        }
+        assert_eq!(
+            Platform::parse("  macos-arm64 ").unwrap().map(Platform::into_string).as_deref(),
+            Some("macos-arm64")
+        );
+        assert_eq!(Platform::parse("   ").unwrap(), None, "blank is none");
+        assert_eq!(Platform::parse(&"p".repeat(MAX_PLATFORM_LEN + 1)), Err(PlatformError));
+        assert_eq!(Platform::parse("a\u{0}b"), Err(PlatformError));
+        assert!(MachineName::parse(&"é".repeat(MAX_MACHINE_NAME_LEN)).unwrap().is_some(), "characters, not bytes");
+        assert_eq!(MachineName::parse("bell\u{7}"), Err(MachineNameError));
+        assert_eq!(AppVersion::parse(&format!("2.{}", "0".repeat(MAX_APP_VERSION_LEN))), Err(AppVersionError));
+        assert_eq!(AppVersion::parse(" v3.1.4 ").unwrap().major(), 3);
+    }
 }

@@ -8,7 +8,9 @@ mod repository;
 
 pub use activation::{
     Activation, ActivationRepository, AppVersion, AppVersionError, ChurnLimit, Fingerprint, FingerprintError,
-    MachineView, SeatOutcome, MAX_FINGERPRINT_LEN,
+    MachineName, MachineNameError, MachineView, Nonce, NonceError, Platform, PlatformError, SeatOutcome,
+    APP_VERSION_PATTERN, MAX_APP_VERSION_LEN, MAX_FINGERPRINT_LEN, MAX_MACHINE_NAME_LEN, MAX_NONCE_LEN,
+    MAX_PLATFORM_LEN, PRINTABLE_PATTERN, VISIBLE_ASCII_PATTERN,
 };
 pub use key::{generate_key, LicenseKey, LicenseKeyError, KEY_ALPHABET};
 pub use model::*;

@@ -27,6 +27,7 @@ const RATE_HEADERS: [(&str, &str); 3] = [
 pub fn public_spec() -> Value {
     let mut spec: Value = serde_json::from_str(&public_api().spec()).expect("poem-openapi writes JSON");
     add_webhooks(&mut spec);
+    add_machine_input_limits(&mut spec);
     complete(
         &mut spec,
         "http://127.0.0.1:8080",
@@ -152,6 +153,36 @@ fn type_nullable_references(value: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(type_nullable_references),
         _ => {}
+    }
+}
+
+/// The limits of what a machine sends, as the domain's newtypes check them
+/// (`Fingerprint`, `Nonce`, `AppVersion`, `Platform`, `MachineName`): the
+/// schema says exactly what the handlers accept, and the codes they answer
+/// come from the domain, not from a schema validator.
+fn add_machine_input_limits(spec: &mut Value) {
+    use tessera_domain::license::{
+        APP_VERSION_PATTERN, MAX_APP_VERSION_LEN, MAX_FINGERPRINT_LEN, MAX_MACHINE_NAME_LEN, MAX_NONCE_LEN,
+        MAX_PLATFORM_LEN, PRINTABLE_PATTERN, VISIBLE_ASCII_PATTERN,
+    };
+    let fields: [(&str, Option<usize>, usize, &str); 5] = [
+        ("fingerprint", Some(1), MAX_FINGERPRINT_LEN, VISIBLE_ASCII_PATTERN),
+        ("nonce", Some(1), MAX_NONCE_LEN, VISIBLE_ASCII_PATTERN),
+        ("app_version", Some(1), MAX_APP_VERSION_LEN, APP_VERSION_PATTERN),
+        ("platform", None, MAX_PLATFORM_LEN, PRINTABLE_PATTERN),
+        ("machine_name", None, MAX_MACHINE_NAME_LEN, PRINTABLE_PATTERN),
+    ];
+    for schema in ["ActivateRequest", "ValidateRequest", "HeartbeatRequest", "DeactivateRequest"] {
+        let properties = &mut spec["components"]["schemas"][schema]["properties"];
+        for (field, min, max, pattern) in fields {
+            if let Some(property) = properties.get_mut(field) {
+                if let Some(min) = min {
+                    property["minLength"] = json!(min);
+                }
+                property["maxLength"] = json!(max);
+                property["pattern"] = json!(pattern);
+            }
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use tessera_domain::activation::{
     Activate, ActivateError, DeactivateError, HeartbeatError, Leased, Refusal, ValidationCode,
 };
-use tessera_domain::license::{AppVersion, Fingerprint, LicenseKey, MachineView};
+use tessera_domain::license::{AppVersion, Fingerprint, MachineName, MachineView, Nonce, Platform};
 use time::OffsetDateTime;
 
 use crate::http::admin::licenses::LicenseStatusDto;
@@ -25,27 +25,19 @@ enum ActivationTags {
     Activation,
 }
 
-const MAX_NONCE_LEN: usize = 128;
-const MAX_PLATFORM_LEN: usize = 64;
-const MAX_MACHINE_NAME_LEN: usize = 100;
-
 #[derive(Debug, Object)]
 pub struct ActivateRequest {
     pub license_key: String,
     /// The machine's identity as the app computes it: 1-256 visible ASCII characters.
-    #[oai(validator(min_length = 1, max_length = 256, pattern = r"^[!-~]+$"))]
     pub fingerprint: String,
     /// E.g. `macos-arm64`.
-    #[oai(validator(max_length = 64, pattern = r"^[^\x00-\x1f\x7f]*$"))]
     #[oai(nullable)]
     pub platform: Option<String>,
     /// What the buyer calls this machine, e.g. its host name (at most 100
     /// printable characters); shown in the portal.
-    #[oai(validator(max_length = 100, pattern = r"^[^\x00-\x1f\x7f]*$"))]
     #[oai(nullable)]
     pub machine_name: Option<String>,
     /// `MAJOR[.MINOR…]`; checked against the tier's allowed major versions.
-    #[oai(validator(min_length = 1, max_length = 64, pattern = r"^\s*v?[0-9]+([.+-][!-~]*)?\s*$"))]
     #[oai(nullable)]
     pub app_version: Option<String>,
     /// When given, must match the license.
@@ -55,7 +47,6 @@ pub struct ActivateRequest {
     #[oai(nullable)]
     pub email: Option<String>,
     /// Echoed in the signed response, so the app can tell a fresh answer from a replayed one.
-    #[oai(validator(min_length = 1, max_length = 128, pattern = r"^[!-~]+$"))]
     #[oai(nullable)]
     pub nonce: Option<String>,
 }
@@ -64,13 +55,10 @@ pub struct ActivateRequest {
 pub struct ValidateRequest {
     pub license_key: String,
     /// When given, the machine must hold a seat (`NO_MACHINE` otherwise).
-    #[oai(validator(min_length = 1, max_length = 256, pattern = r"^[!-~]+$"))]
     #[oai(nullable)]
     pub fingerprint: Option<String>,
-    #[oai(validator(min_length = 1, max_length = 64, pattern = r"^\s*v?[0-9]+([.+-][!-~]*)?\s*$"))]
     #[oai(nullable)]
     pub app_version: Option<String>,
-    #[oai(validator(min_length = 1, max_length = 128, pattern = r"^[!-~]+$"))]
     #[oai(nullable)]
     pub nonce: Option<String>,
 }
@@ -79,12 +67,9 @@ pub struct ValidateRequest {
 pub struct HeartbeatRequest {
     /// The machine's current lease; an expired one is accepted if its signature verifies.
     pub lease: String,
-    #[oai(validator(min_length = 1, max_length = 256, pattern = r"^[!-~]+$"))]
     pub fingerprint: String,
-    #[oai(validator(min_length = 1, max_length = 64, pattern = r"^\s*v?[0-9]+([.+-][!-~]*)?\s*$"))]
     #[oai(nullable)]
     pub app_version: Option<String>,
-    #[oai(validator(min_length = 1, max_length = 128, pattern = r"^[!-~]+$"))]
     #[oai(nullable)]
     pub nonce: Option<String>,
 }
@@ -92,7 +77,6 @@ pub struct HeartbeatRequest {
 #[derive(Debug, Object)]
 pub struct DeactivateRequest {
     pub lease: String,
-    #[oai(validator(min_length = 1, max_length = 256, pattern = r"^[!-~]+$"))]
     pub fingerprint: String,
 }
 
@@ -282,21 +266,10 @@ pub enum DeactivateResponse {
     Unavailable(Json<ErrorBody>),
 }
 
-/// A request the schema refused, with the code of the field it names (the
-/// same codes the handlers give), else `INVALID_REQUEST`.
+/// A body the JSON reader refused (not JSON, a missing field, a wrong type);
+/// the fields' own rules are the domain's, checked below with their codes.
 fn invalid(error: poem::Error) -> Json<ErrorBody> {
-    let message = error.to_string();
-    let code = [
-        ("fingerprint", ErrorCode::InvalidFingerprint),
-        ("nonce", ErrorCode::InvalidNonce),
-        ("app_version", ErrorCode::InvalidAppVersion),
-        ("platform", ErrorCode::InvalidPlatform),
-        ("machine_name", ErrorCode::InvalidMachineName),
-    ]
-    .into_iter()
-    .find(|(field, _)| message.contains(&format!("field `{field}`")))
-    .map_or(ErrorCode::InvalidRequest, |(_, code)| code);
-    ErrorBody::new(code, message)
+    ErrorBody::new(ErrorCode::InvalidRequest, error.to_string())
 }
 fn activate_bad_request(error: poem::Error) -> ActivateResponse {
     ActivateResponse::BadRequest(invalid(error))
@@ -328,28 +301,27 @@ fn app_version(text: Option<&str>) -> Parsed<Option<AppVersion>> {
         .map_err(|error| ErrorBody::new(ErrorCode::InvalidAppVersion, error.to_string()))
 }
 
-fn nonce(text: Option<String>) -> Parsed<Option<String>> {
-    match text {
-        Some(nonce)
-            if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN || !nonce.bytes().all(|b| b.is_ascii_graphic()) =>
-        {
-            Err(ErrorBody::new(
-                ErrorCode::InvalidNonce,
-                format!("a nonce is 1-{MAX_NONCE_LEN} visible ASCII characters"),
-            ))
-        }
-        nonce => Ok(nonce),
-    }
+fn nonce(text: Option<&str>) -> Parsed<Option<String>> {
+    text.map(Nonce::parse)
+        .transpose()
+        .map(|nonce| nonce.map(Nonce::into_string))
+        .map_err(|error| ErrorBody::new(ErrorCode::InvalidNonce, error.to_string()))
 }
 
-/// An optional short label: at most `max` printable characters; blank is none.
-fn label(text: Option<String>, max: usize, code: ErrorCode, what: &str) -> Parsed<Option<String>> {
-    match text {
-        Some(text) if text.chars().count() > max || text.chars().any(char::is_control) => {
-            Err(ErrorBody::new(code, format!("{what} is at most {max} printable characters")))
-        }
-        text => Ok(text.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())),
-    }
+fn platform(text: Option<&str>) -> Parsed<Option<Platform>> {
+    Ok(text
+        .map(Platform::parse)
+        .transpose()
+        .map_err(|error| ErrorBody::new(ErrorCode::InvalidPlatform, error.to_string()))?
+        .flatten())
+}
+
+fn machine_name(text: Option<&str>) -> Parsed<Option<MachineName>> {
+    Ok(text
+        .map(MachineName::parse)
+        .transpose()
+        .map_err(|error| ErrorBody::new(ErrorCode::InvalidMachineName, error.to_string()))?
+        .flatten())
 }
 
 pub struct ActivationApi;
@@ -383,25 +355,14 @@ impl ActivationApi {
             Ok::<_, Json<ErrorBody>>((
                 body.fingerprint.as_deref().map(fingerprint).transpose()?,
                 app_version(body.app_version.as_deref())?,
-                nonce(body.nonce)?,
+                nonce(body.nonce.as_deref())?,
             ))
         })();
         let (fingerprint, app_version, nonce) = match parsed {
             Ok(parsed) => parsed,
             Err(error) => return ValidateResponse::BadRequest(error),
         };
-        let Ok(key) = LicenseKey::parse(&body.license_key) else {
-            let checked_at = state.now();
-            return ValidateResponse::Ok(Json(ValidationBody {
-                valid: false,
-                code: ValidationVerdict::NotFound,
-                nonce,
-                checked_at,
-                license: None,
-                notice: state.notice.clone(),
-            }));
-        };
-        match state.activation.validate(&key, fingerprint.as_ref(), app_version.as_ref()).await {
+        match state.activation.validate(&body.license_key, fingerprint.as_ref(), app_version.as_ref()).await {
             Ok(validation) => ValidateResponse::Ok(Json(ValidationBody {
                 valid: validation.code == ValidationCode::Valid,
                 code: validation.code.into(),
@@ -422,7 +383,7 @@ impl ActivationApi {
             Ok::<_, Json<ErrorBody>>((
                 fingerprint(&body.fingerprint)?,
                 app_version(body.app_version.as_deref())?,
-                nonce(body.nonce)?,
+                nonce(body.nonce.as_deref())?,
             ))
         })();
         let (fingerprint, app_version, nonce) = match parsed {
@@ -469,20 +430,24 @@ async fn activate_machine(state: &AppState, body: ActivateRequest) -> ActivateRe
         Ok::<_, Json<ErrorBody>>((
             fingerprint(&body.fingerprint)?,
             app_version(body.app_version.as_deref())?,
-            nonce(body.nonce)?,
-            label(body.platform, MAX_PLATFORM_LEN, ErrorCode::InvalidPlatform, "a platform")?,
-            label(body.machine_name, MAX_MACHINE_NAME_LEN, ErrorCode::InvalidMachineName, "a machine name")?,
+            nonce(body.nonce.as_deref())?,
+            platform(body.platform.as_deref())?,
+            machine_name(body.machine_name.as_deref())?,
         ))
     })();
     let (fingerprint, app_version, nonce, platform, machine_name) = match parsed {
         Ok(parsed) => parsed,
         Err(error) => return ActivateResponse::BadRequest(error),
     };
-    let Ok(key) = LicenseKey::parse(&body.license_key) else {
-        return ActivateResponse::Forbidden(refused(Refusal::NotFound));
+    let request = Activate {
+        key: body.license_key,
+        fingerprint,
+        machine_name,
+        platform,
+        app_version,
+        name: body.name,
+        email: body.email,
     };
-    let request =
-        Activate { key, fingerprint, machine_name, platform, app_version, name: body.name, email: body.email };
     match state.activation.activate(request).await {
         Ok(leased) => ActivateResponse::Ok(Json(LeaseBody::of(leased, nonce, state))),
         Err(ActivateError::Refused(refusal)) => ActivateResponse::Forbidden(refused(refusal)),
