@@ -35,6 +35,7 @@ pub mod ports;
 pub mod random;
 pub mod reports;
 pub mod repository;
+pub mod secret;
 pub mod stats;
 pub mod storefront;
 pub mod text;

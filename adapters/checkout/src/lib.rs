@@ -18,7 +18,11 @@ use std::sync::Arc;
 use ring::hmac;
 use serde::Deserialize;
 use tessera_domain::clock::Clock;
-use tessera_domain::storefront::{EventKind, InboundRequest, Storefront, StorefrontError, StorefrontEvent};
+use tessera_domain::secret::Secret;
+use tessera_domain::storefront::{
+    EventKind, InboundRequest, ProductMapping, RefundPolicy, Storefront, StorefrontError, StorefrontEvent,
+    StorefrontSettings,
+};
 use time::OffsetDateTime;
 
 pub const NAME: &str = "checkout";
@@ -153,5 +157,47 @@ impl Storefront for CheckoutStorefront {
             occurred_at: body.occurred_at,
             reason: present(body.reason),
         })
+    }
+}
+
+/// `[storefronts.checkout]`: the HMAC key shared with the checkout, what
+/// refunds do and the product mappings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutConfig {
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    #[serde(default)]
+    pub secret_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub on_refund: RefundPolicy,
+    /// The checkout's product id → Tessera product and tier.
+    #[serde(default)]
+    pub products: std::collections::BTreeMap<String, ProductMapping>,
+}
+
+impl StorefrontSettings for CheckoutConfig {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn secret(&self) -> Option<&Secret> {
+        self.secret.as_ref()
+    }
+
+    fn secret_file(&self) -> Option<&std::path::Path> {
+        self.secret_file.as_deref()
+    }
+
+    fn on_refund(&self) -> RefundPolicy {
+        self.on_refund
+    }
+
+    fn products(&self) -> &std::collections::BTreeMap<String, ProductMapping> {
+        &self.products
+    }
+
+    fn storefront(&self, secret: &str, clock: Arc<dyn Clock>) -> Arc<dyn Storefront> {
+        Arc::new(CheckoutStorefront::new(secret, clock))
     }
 }

@@ -10,7 +10,11 @@
 use std::collections::HashMap;
 
 use subtle::ConstantTimeEq;
-use tessera_domain::storefront::{EventKind, InboundRequest, Storefront, StorefrontError, StorefrontEvent};
+use tessera_domain::secret::Secret;
+use tessera_domain::storefront::{
+    EventKind, InboundRequest, ProductMapping, RefundPolicy, Storefront, StorefrontError, StorefrontEvent,
+    StorefrontSettings,
+};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -251,5 +255,55 @@ impl Storefront for GumroadStorefront {
             occurred_at: occurred_at.or_else(|| form.time(&["created_at"])),
             reason: reason_of(kind, &form),
         })
+    }
+}
+
+/// `[storefronts.gumroad]`: the post URL's secret, an optional seller id, what
+/// refunds do and the product mappings.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GumroadConfig {
+    /// The `?secret=` of the post URL configured at Gumroad.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    #[serde(default)]
+    pub secret_file: Option<std::path::PathBuf>,
+    /// When set, pings naming another seller are refused.
+    #[serde(default)]
+    pub seller_id: Option<String>,
+    #[serde(default)]
+    pub on_refund: RefundPolicy,
+    /// Gumroad product id → Tessera product and tier.
+    #[serde(default)]
+    pub products: std::collections::BTreeMap<String, ProductMapping>,
+}
+
+impl StorefrontSettings for GumroadConfig {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn secret(&self) -> Option<&Secret> {
+        self.secret.as_ref()
+    }
+
+    fn secret_file(&self) -> Option<&std::path::Path> {
+        self.secret_file.as_deref()
+    }
+
+    fn on_refund(&self) -> RefundPolicy {
+        self.on_refund
+    }
+
+    fn products(&self) -> &std::collections::BTreeMap<String, ProductMapping> {
+        &self.products
+    }
+
+    fn storefront(
+        &self,
+        secret: &str,
+        _clock: std::sync::Arc<dyn tessera_domain::clock::Clock>,
+    ) -> std::sync::Arc<dyn Storefront> {
+        std::sync::Arc::new(GumroadStorefront::new(secret, self.seller_id.clone()))
     }
 }

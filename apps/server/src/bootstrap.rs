@@ -17,17 +17,12 @@ use tessera_ring::{
 use tessera_sea_orm::{connect, Database, DatabaseOptions, SeaOrmStore, SqliteDurability};
 use thiserror::Error;
 
-use crate::config::{
-    resolve_secret, Config, ConfigError, Environment, MailProvider, OnRefund, ProductConfig, Secret,
-    StorefrontProductConfig,
-};
+use crate::config::{resolve_secret, Config, ConfigError, Environment, MailProvider, ProductConfig, Secret};
 use crate::rate_limit::{Limits, RateLimits};
 use crate::state::{AdminToken, AppState, Settings};
 use crate::system_clock::SystemClock;
-use tessera_checkout::CheckoutStorefront;
 use tessera_domain::mail::{MailSettings, Mailer};
-use tessera_domain::storefront::{ConfiguredStorefront, ProductMapping, RefundPolicy, Storefront};
-use tessera_gumroad::GumroadStorefront;
+use tessera_domain::storefront::ConfiguredStorefront;
 use tessera_log_mail::LogMailer;
 use tessera_postmark::PostmarkMailer;
 
@@ -316,47 +311,22 @@ fn storefront_secret(name: &str, inline: &Option<Secret>, file: &Option<PathBuf>
     Ok(secret)
 }
 
-/// A storefront's product mappings, each checked against the catalog.
-fn storefront(
-    adapter: Arc<dyn Storefront>,
-    on_refund: OnRefund,
-    products: &BTreeMap<String, StorefrontProductConfig>,
-    catalog: &Catalog,
-) -> Result<ConfiguredStorefront, StartupError> {
-    let mappings = products
-        .iter()
-        .map(|(id, mapping)| {
-            let mapping = ProductMapping {
-                product: mapping.product.clone(),
-                tier: mapping.tier.clone(),
-                variant_tiers: mapping.variant_tiers.clone(),
-            };
-            (id.clone(), mapping)
-        })
-        .collect();
-    let on_refund = match on_refund {
-        OnRefund::Revoke => RefundPolicy::Revoke,
-        OnRefund::Ignore => RefundPolicy::Ignore,
-    };
-    ConfiguredStorefront::new(adapter, on_refund, mappings, catalog)
-        .map_err(|error| ConfigError::Rule(error.to_string()).into())
-}
-
 /// The configured storefronts, their secrets read and their product mappings
 /// checked against the catalog.
 pub fn storefronts(config: &Config, catalog: &Catalog) -> Result<Vec<ConfiguredStorefront>, StartupError> {
-    let mut storefronts = Vec::new();
-    if let Some(gumroad) = &config.storefronts.gumroad {
-        let secret = storefront_secret("gumroad", &gumroad.secret, &gumroad.secret_file)?;
-        let adapter = Arc::new(GumroadStorefront::new(secret.expose(), gumroad.seller_id.clone()));
-        storefronts.push(storefront(adapter, gumroad.on_refund, &gumroad.products, catalog)?);
-    }
-    if let Some(checkout) = &config.storefronts.checkout {
-        let secret = storefront_secret("checkout", &checkout.secret, &checkout.secret_file)?;
-        let adapter = Arc::new(CheckoutStorefront::new(secret.expose(), Arc::new(SystemClock)));
-        storefronts.push(storefront(adapter, checkout.on_refund, &checkout.products, catalog)?);
-    }
-    Ok(storefronts)
+    config
+        .storefronts
+        .configured()
+        .into_iter()
+        .map(|settings| {
+            let name = settings.name();
+            let secret =
+                storefront_secret(name, &settings.secret().cloned(), &settings.secret_file().map(Path::to_path_buf))?;
+            let adapter = settings.storefront(secret.expose(), Arc::new(SystemClock));
+            ConfiguredStorefront::new(adapter, settings.on_refund(), settings.products().clone(), catalog)
+                .map_err(|error| ConfigError::Rule(error.to_string()).into())
+        })
+        .collect()
 }
 
 /// The limiters, or `None` when turned off; every trusted proxy must parse.

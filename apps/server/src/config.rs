@@ -4,7 +4,6 @@
 //! Every secret `x` may instead be given as `x_file`; giving both is an error.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +11,7 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
 use tessera_domain::activation::ActivationPolicy;
+use tessera_domain::storefront::StorefrontSettings;
 use thiserror::Error;
 
 /// Environment variables with the `TESSERA_` prefix that belong to other
@@ -35,26 +35,7 @@ pub enum ConfigError {
     Rule(String),
 }
 
-/// A secret value: never printed by `Debug`.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use tessera_domain::secret::Secret;
 
 /// Resolves `name` / `name_file` into the secret, if either is given. A file's
 /// trailing newline is trimmed.
@@ -67,7 +48,7 @@ pub fn resolve_secret(
         (Some(_), Some(_)) => Err(ConfigError::SecretGivenTwice(name.to_owned())),
         (Some(secret), None) => Ok(Some(secret.clone())),
         (None, Some(path)) => std::fs::read_to_string(path)
-            .map(|text| Some(Secret(text.trim_end_matches(['\n', '\r']).to_owned())))
+            .map(|text| Some(Secret::new(text.trim_end_matches(['\n', '\r']).to_owned())))
             .map_err(|error| ConfigError::SecretFile { name: name.to_owned(), path: path.clone(), error }),
         (None, None) => Ok(None),
     }
@@ -460,64 +441,37 @@ impl MailRetryConfig {
     }
 }
 
-/// Storefronts whose webhooks mint licenses (contract §2 `[storefronts]`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StorefrontsConfig {
-    pub gumroad: Option<GumroadConfig>,
+/// Declares the storefronts the server knows: each is one line, the section
+/// name and its adapter crate's configuration type (which implements
+/// `StorefrontSettings`). Adding a storefront is a new adapter crate and a
+/// line here.
+macro_rules! storefronts {
+    ($($(#[doc = $doc:literal])* $name:ident: $config:ty,)+) => {
+        /// Storefronts whose webhooks mint licenses (contract §2 `[storefronts]`).
+        #[derive(Debug, Clone, Default, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct StorefrontsConfig {
+            $($(#[doc = $doc])* pub $name: Option<$config>,)+
+        }
+
+        impl StorefrontsConfig {
+            /// The configured sections, in declaration order.
+            pub fn configured(&self) -> Vec<&dyn StorefrontSettings> {
+                let mut configured: Vec<&dyn StorefrontSettings> = Vec::new();
+                $(if let Some(section) = &self.$name {
+                    configured.push(section);
+                })+
+                configured
+            }
+        }
+    };
+}
+
+storefronts! {
+    /// Gumroad's pings and resource subscriptions at `/webhooks/gumroad`.
+    gumroad: tessera_gumroad::GumroadConfig,
     /// Custom checkouts posting signed JSON to `/webhooks/checkout`.
-    pub checkout: Option<CheckoutConfig>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckoutConfig {
-    /// The HMAC-SHA256 key shared with the checkout.
-    #[serde(default)]
-    pub secret: Option<Secret>,
-    #[serde(default)]
-    pub secret_file: Option<PathBuf>,
-    #[serde(default)]
-    pub on_refund: OnRefund,
-    /// The checkout's product id → Tessera product and tier.
-    #[serde(default)]
-    pub products: BTreeMap<String, StorefrontProductConfig>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OnRefund {
-    #[default]
-    Revoke,
-    Ignore,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GumroadConfig {
-    /// The `?secret=` of the post URL configured at Gumroad.
-    #[serde(default)]
-    pub secret: Option<Secret>,
-    #[serde(default)]
-    pub secret_file: Option<PathBuf>,
-    /// When set, pings for any other seller are refused.
-    #[serde(default)]
-    pub seller_id: Option<String>,
-    #[serde(default)]
-    pub on_refund: OnRefund,
-    /// Gumroad product id → Tessera product and tier.
-    #[serde(default)]
-    pub products: BTreeMap<String, StorefrontProductConfig>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StorefrontProductConfig {
-    pub product: String,
-    pub tier: String,
-    /// A purchased variant → tier, e.g. `{ Pro = "pro" }`.
-    #[serde(default)]
-    pub variant_tiers: BTreeMap<String, String>,
+    checkout: tessera_checkout::CheckoutConfig,
 }
 
 impl Config {

@@ -39,12 +39,15 @@ use crate::licensing::{LicenseEmail, LicensingService};
 use crate::random::{new_id, RandomSource};
 use crate::repository::RepositoryError;
 
-/// Which Tessera product and tier a storefront product sells.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which Tessera product and tier a storefront product sells; as configured
+/// under `[storefronts.<name>.products."<id>"]`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProductMapping {
     pub product: String,
     pub tier: String,
     /// A purchased variant (e.g. Gumroad `variants[Tier]` = `Pro`) → tier slug.
+    #[serde(default)]
     pub variant_tiers: BTreeMap<String, String>,
 }
 
@@ -56,7 +59,8 @@ impl ProductMapping {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RefundPolicy {
     /// A refunded sale's license is revoked.
     #[default]

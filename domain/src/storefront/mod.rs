@@ -168,6 +168,25 @@ pub enum StorefrontError {
     Ignored(String),
 }
 
+/// What every storefront's configuration section (`[storefronts.<name>]`,
+/// owned by its adapter crate) gives the server: its signing secret (inline
+/// or from a file, which the server reads), what refunds do, the product
+/// mappings, and the adapter built from the secret.
+pub trait StorefrontSettings {
+    /// The section's name, `gumroad`: the `source` of its licenses.
+    fn name(&self) -> &'static str;
+    fn secret(&self) -> Option<&crate::secret::Secret>;
+    fn secret_file(&self) -> Option<&std::path::Path>;
+    fn on_refund(&self) -> RefundPolicy;
+    fn products(&self) -> &std::collections::BTreeMap<String, ProductMapping>;
+    /// The adapter, given the secret (at least 16 characters) and the clock.
+    fn storefront(
+        &self,
+        secret: &str,
+        clock: std::sync::Arc<dyn crate::clock::Clock>,
+    ) -> std::sync::Arc<dyn Storefront>;
+}
+
 /// A storefront's webhook dialect. Synchronous and free of I/O: it only
 /// checks and translates what was received.
 pub trait Storefront: Send + Sync + 'static {
