@@ -12,6 +12,7 @@ use tessera_domain::page::PageRequest;
 use time::OffsetDateTime;
 
 use super::auth::AdminAuth;
+use super::page::Page;
 use crate::http::errors::{invalid_cursor, storage, AdminRead};
 use crate::state::AppState;
 
@@ -48,14 +49,7 @@ impl From<AuditEvent> for AuditEventBody {
     }
 }
 
-#[derive(Debug, Clone, Object)]
-pub struct AuditPage {
-    pub items: Vec<AuditEventBody>,
-    #[oai(nullable)]
-    pub next_cursor: Option<String>,
-}
-
-type AuditResponse = AdminRead<AuditPage>;
+type AuditResponse = AdminRead<Page<AuditEventBody>>;
 
 pub struct AuditApi;
 
@@ -90,7 +84,7 @@ impl AuditApi {
             since: since.0,
         };
         match state.reports.audit(&filter, &PageRequest::new(limit.0, cursor.0)).await {
-            Ok(page) => AuditResponse::Ok(Json(AuditPage {
+            Ok(page) => AuditResponse::Ok(Json(Page {
                 items: page.items.into_iter().map(Into::into).collect(),
                 next_cursor: page.next_cursor,
             })),

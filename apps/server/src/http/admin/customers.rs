@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 
 use super::auth::AdminAuth;
 use super::licenses::LicenseBody;
+use super::page::Page;
 use crate::http::errors::{storage_failure, AdminChange, AdminCreate, AdminRead, AdminShow, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
@@ -53,13 +54,6 @@ impl From<Customer> for CustomerBody {
 }
 
 #[derive(Debug, Object)]
-pub struct CustomerPage {
-    pub items: Vec<CustomerBody>,
-    #[oai(nullable)]
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct NewCustomer {
     pub email: String,
@@ -78,7 +72,7 @@ pub struct CustomerPatch {
     pub name: Option<String>,
 }
 
-type ListCustomersResponse = AdminRead<CustomerPage>;
+type ListCustomersResponse = AdminRead<Page<CustomerBody>>;
 
 type CustomerCreated = AdminCreate<CustomerBody>;
 type CustomerShown = AdminShow<CustomerBody>;
@@ -147,7 +141,7 @@ impl CustomersApi {
     ) -> ListCustomersResponse {
         let filter = CustomerFilter { query: q.0.filter(|text| !text.is_empty()) };
         match state.customers.list(&filter, &PageRequest::new(limit.0, cursor.0)).await {
-            Ok(page) => ListCustomersResponse::Ok(Json(CustomerPage {
+            Ok(page) => ListCustomersResponse::Ok(Json(Page {
                 items: page.items.into_iter().map(Into::into).collect(),
                 next_cursor: page.next_cursor,
             })),

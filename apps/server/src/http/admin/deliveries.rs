@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::auth::AdminAuth;
+use super::page::Page;
 use crate::http::errors::{invalid_cursor, storage_failure, AdminChange, AdminRead, AdminShow, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
@@ -120,14 +121,7 @@ impl From<Delivery> for DeliveryBody {
     }
 }
 
-#[derive(Debug, Object)]
-pub struct DeliveryPage {
-    pub items: Vec<DeliveryBody>,
-    #[oai(nullable)]
-    pub next_cursor: Option<String>,
-}
-
-type ListDeliveriesResponse = AdminRead<DeliveryPage>;
+type ListDeliveriesResponse = AdminRead<Page<DeliveryBody>>;
 
 type DeliveryResponse = AdminChange<DeliveryBody>;
 
@@ -163,7 +157,7 @@ impl DeliveriesApi {
         };
         let filter = DeliveryFilter { status: status.0.map(Into::into), license_key };
         match state.outbox.list(&filter, &PageRequest::new(limit.0, cursor.0)).await {
-            Ok(page) => ListDeliveriesResponse::Ok(Json(DeliveryPage {
+            Ok(page) => ListDeliveriesResponse::Ok(Json(Page {
                 items: page.items.into_iter().map(Into::into).collect(),
                 next_cursor: page.next_cursor,
             })),

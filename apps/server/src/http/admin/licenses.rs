@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 use super::auth::AdminAuth;
 use super::deliveries::DeliveryBody;
 use super::machines::ActivationBody;
+use super::page::Page;
 use crate::http::errors::{
     admin_bad_request_handler, internal, storage_failure, AdminChange, AdminRead, AdminShow, ErrorBody, ErrorCode,
 };
@@ -236,14 +237,6 @@ pub struct MintedLicenseBody {
 }
 
 #[derive(Debug, Clone, Object)]
-pub struct LicensePage {
-    pub items: Vec<LicenseBody>,
-    /// Pass as `cursor` for the next page; `null` on the last page.
-    #[oai(nullable)]
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Clone, Object)]
 #[oai(deny_unknown_fields)]
 pub struct RevokeRequest {
     /// Why (1-500 characters); kept on the license and in the audit trail.
@@ -286,7 +279,7 @@ pub enum MintResponse {
 
 admin_bad_request_handler!(mint_bad_request, MintResponse);
 
-type ListResponse = AdminRead<LicensePage>;
+type ListResponse = AdminRead<Page<LicenseBody>>;
 
 type LicenseResponse = AdminChange<LicenseBody>;
 
@@ -478,7 +471,7 @@ impl LicensesApi {
             now,
         };
         match state.issuance.list(&filter, &PageRequest::new(limit.0, cursor.0)).await {
-            Ok(page) => ListResponse::Ok(Json(LicensePage {
+            Ok(page) => ListResponse::Ok(Json(Page {
                 items: page.items.into_iter().map(|license| LicenseBody::of(license, now)).collect(),
                 next_cursor: page.next_cursor,
             })),

@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod import;
 pub mod licenses;
 pub mod machines;
+pub mod page;
 pub mod signing_keys;
 pub mod stats;
 pub mod storefront_events;

@@ -7,6 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 
 use super::auth::AdminAuth;
+use super::page::Page;
 use crate::http::errors::{admin_bad_request_handler, ErrorBody};
 use crate::state::AppState;
 
@@ -35,19 +36,11 @@ pub struct KeyBody {
     pub public_key: String,
 }
 
-#[derive(Debug, Object)]
-pub struct KeyPage {
-    pub items: Vec<KeyBody>,
-    /// Always `null`: every key fits one page.
-    #[oai(nullable)]
-    pub next_cursor: Option<String>,
-}
-
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "keys_bad_request")]
 pub enum KeysResponse {
     #[oai(status = 200)]
-    Ok(Json<KeyPage>),
+    Ok(Json<Page<KeyBody>>),
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
     /// Missing or wrong admin token.
@@ -78,6 +71,6 @@ impl SigningKeysApi {
             })
             .collect();
         items.sort_by_key(|key| (key.status != KeyStatus::Active, key.kid.clone()));
-        KeysResponse::Ok(Json(KeyPage { items, next_cursor: None }))
+        KeysResponse::Ok(Json(Page { items, next_cursor: None }))
     }
 }

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::auth::AdminAuth;
+use super::page::Page;
 use crate::http::errors::{
     admin_bad_request_handler, invalid_cursor, storage_failure, AdminRead, ErrorBody, ErrorCode,
 };
@@ -104,14 +105,7 @@ impl From<RecordedEvent> for StorefrontEventBody {
     }
 }
 
-#[derive(Debug, Object)]
-pub struct StorefrontEventPage {
-    pub items: Vec<StorefrontEventBody>,
-    #[oai(nullable)]
-    pub next_cursor: Option<String>,
-}
-
-type ListEventsResponse = AdminRead<StorefrontEventPage>;
+type ListEventsResponse = AdminRead<Page<StorefrontEventBody>>;
 
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "replay_bad_request")]
@@ -156,7 +150,7 @@ impl StorefrontEventsApi {
         }
         let filter = EventFilter { storefront: storefront.0, status: status.0.map(Into::into) };
         match state.reports.storefront_events(&filter, &PageRequest::new(limit.0, cursor.0)).await {
-            Ok(page) => ListEventsResponse::Ok(Json(StorefrontEventPage {
+            Ok(page) => ListEventsResponse::Ok(Json(Page {
                 items: page.items.into_iter().map(Into::into).collect(),
                 next_cursor: page.next_cursor,
             })),

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::auth::AdminAuth;
+use super::page::Page;
 use crate::http::errors::{invalid_cursor, storage_failure, AdminChange, AdminRead, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
@@ -117,20 +118,6 @@ enum AdminTags {
 }
 
 #[derive(Debug, Object)]
-pub struct UsagePage {
-    pub items: Vec<UsageEventBody>,
-    #[oai(nullable)]
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Object)]
-pub struct FlagPage {
-    pub items: Vec<FlagBody>,
-    #[oai(nullable)]
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct ReviewRequest {
     /// `reviewed`, `dismissed` or `actioned`.
@@ -140,9 +127,9 @@ pub struct ReviewRequest {
     pub action: Option<String>,
 }
 
-type UsageListResponse = AdminRead<UsagePage>;
+type UsageListResponse = AdminRead<Page<UsageEventBody>>;
 
-type FlagListResponse = AdminRead<FlagPage>;
+type FlagListResponse = AdminRead<Page<FlagBody>>;
 
 type ReviewResponse = AdminChange<FlagBody>;
 
@@ -177,7 +164,7 @@ impl UsageAdminApi {
         };
         let filter = UsageFilter { license_key, event: event.0, since: since.0 };
         match state.usage.list_usage(&filter, &PageRequest::new(limit.0, cursor.0)).await {
-            Ok(page) => UsageListResponse::Ok(Json(UsagePage {
+            Ok(page) => UsageListResponse::Ok(Json(Page {
                 items: page.items.into_iter().map(Into::into).collect(),
                 next_cursor: page.next_cursor,
             })),
@@ -205,7 +192,7 @@ impl UsageAdminApi {
         };
         let filter = FlagFilter { status: status.0.map(Into::into), license_key };
         match state.usage.list_flags(&filter, &PageRequest::new(limit.0, cursor.0)).await {
-            Ok(page) => FlagListResponse::Ok(Json(FlagPage {
+            Ok(page) => FlagListResponse::Ok(Json(Page {
                 items: page.items.into_iter().map(Into::into).collect(),
                 next_cursor: page.next_cursor,
             })),
