@@ -6,8 +6,8 @@ use std::sync::Arc;
 use futures::executor::block_on;
 
 use tessera_domain::activation::{
-    Activate, ActivateError, ActivationPolicy, ActivationService, DeactivateError, HeartbeatError, Refusal,
-    ValidationCode,
+    Activate, ActivateError, ActivationDeps, ActivationPolicy, ActivationService, DeactivateError, HeartbeatError,
+    Refusal, ValidationCode,
 };
 use tessera_domain::audit::{Actor, AuditFilter, AuditLog};
 use tessera_domain::catalog::{Catalog, Product, Tier};
@@ -64,16 +64,16 @@ fn world_with(policy: ActivationPolicy) -> World {
             catalog.clone(),
             "test".to_owned(),
         ),
-        activation: ActivationService::new(
-            store.clone(),
-            signer.clone(),
-            signer,
-            clock.clone(),
+        activation: ActivationService::new(ActivationDeps {
+            activations: store.clone(),
+            signer: signer.clone(),
+            verifier: signer,
+            clock: clock.clone(),
             random,
             catalog,
-            "test".to_owned(),
+            issuer: "test".to_owned(),
             policy,
-        ),
+        }),
         store,
         clock,
     }

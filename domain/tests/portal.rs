@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::executor::block_on;
-use tessera_domain::activation::{Activate, ActivateError, ActivationPolicy, ActivationService};
+use tessera_domain::activation::{Activate, ActivateError, ActivationDeps, ActivationPolicy, ActivationService};
 use tessera_domain::audit::Actor;
 use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::{IssuanceService, MintLicense};
@@ -55,16 +55,16 @@ fn world() -> World {
     let issuance =
         IssuanceService::new(store.clone(), signer.clone(), clock.clone(), random.clone(), catalog.clone(), "test");
     let policy = ActivationPolicy { lease_days: 30, grace_days: 7, churn_per_day: 2 };
-    let activation = ActivationService::new(
-        store.clone(),
-        signer.clone(),
-        signer,
-        clock.clone(),
-        random.clone(),
-        catalog.clone(),
-        "test".into(),
+    let activation = ActivationService::new(ActivationDeps {
+        activations: store.clone(),
+        signer: signer.clone(),
+        verifier: signer,
+        clock: clock.clone(),
+        random: random.clone(),
+        catalog: catalog.clone(),
+        issuer: "test".into(),
         policy,
-    );
+    });
     let mailer = Arc::new(InMemoryMailer::new());
     let settings = MailSettings { from: "Shop <shop@example.com>".into(), base_url: "https://lic.example.com".into() };
     let outbox = OutboxService::new(OutboxDeps {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use ring::digest::{digest, SHA256};
 use subtle::ConstantTimeEq;
-use tessera_domain::activation::{ActivationPolicy, ActivationService};
+use tessera_domain::activation::{ActivationDeps, ActivationPolicy, ActivationService};
 use tessera_domain::catalog::Catalog;
 use tessera_domain::clock::Clock;
 use tessera_domain::customer::CustomerService;
@@ -147,16 +147,16 @@ impl AppState {
         let customers =
             CustomerService::new(store.clone(), store.clone(), issuance.clone(), clock.clone(), random.clone());
         let usage = UsageService::new(store.clone(), store.clone(), verifier.clone(), clock.clone(), random.clone());
-        let activation = ActivationService::new(
-            store.clone(),
+        let activation = ActivationService::new(ActivationDeps {
+            activations: store.clone(),
             signer,
             verifier,
-            clock.clone(),
+            clock: clock.clone(),
             random,
-            catalog.clone(),
+            catalog: catalog.clone(),
             issuer,
-            activation,
-        );
+            policy: activation,
+        });
         let portal =
             PortalService::new(store.clone(), activation.clone(), outbox.clone(), links, catalog, clock.clone());
         Arc::new(Self {

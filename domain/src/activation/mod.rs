@@ -6,4 +6,4 @@ mod errors;
 mod service;
 
 pub use errors::*;
-pub use service::{Activate, ActivationPolicy, ActivationService, Leased, Validation, ValidationCode};
+pub use service::{Activate, ActivationDeps, ActivationPolicy, ActivationService, Leased, Validation, ValidationCode};

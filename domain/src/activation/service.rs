@@ -93,6 +93,21 @@ pub struct Validation {
     pub machine: Option<MachineView>,
 }
 
+/// What the activation use cases are built from.
+pub struct ActivationDeps {
+    pub activations: Arc<dyn ActivationRepository>,
+    /// Signs leases.
+    pub signer: Arc<dyn Signer>,
+    /// Checks the leases machines present.
+    pub verifier: Arc<dyn LeaseVerifier>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn RandomSource>,
+    pub catalog: Arc<Catalog>,
+    /// The `iss` of leases.
+    pub issuer: String,
+    pub policy: ActivationPolicy,
+}
+
 /// The activation use cases.
 #[derive(Clone)]
 pub struct ActivationService {
@@ -108,16 +123,8 @@ pub struct ActivationService {
 
 impl ActivationService {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        activations: Arc<dyn ActivationRepository>,
-        signer: Arc<dyn Signer>,
-        verifier: Arc<dyn LeaseVerifier>,
-        clock: Arc<dyn Clock>,
-        random: Arc<dyn RandomSource>,
-        catalog: Arc<Catalog>,
-        issuer: String,
-        policy: ActivationPolicy,
-    ) -> Self {
+    pub fn new(deps: ActivationDeps) -> Self {
+        let ActivationDeps { activations, signer, verifier, clock, random, catalog, issuer, policy } = deps;
         Self { activations, signer, verifier, clock, random, catalog, issuer, policy }
     }
 
