@@ -198,6 +198,19 @@ pub(crate) use storage_failure;
 /// JSON shape.
 pub fn error_response(error: poem::Error) -> Response {
     let status = error.status();
+    let text = error.to_string();
+    // An operation's own failure (the `Err` of a `Result` handler) is already
+    // an answer in our shape: keep it.
+    let response = error.into_response();
+    let ours = response
+        .headers()
+        .get(poem::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if ours {
+        return response;
+    }
+    let error = text;
     let (code, message) = match status {
         StatusCode::BAD_REQUEST => (ErrorCode::InvalidRequest, error.to_string()),
         StatusCode::UNAUTHORIZED => (ErrorCode::Unauthorized, "missing or invalid admin token".to_owned()),
@@ -221,111 +234,84 @@ pub fn error_response(error: poem::Error) -> Response {
     response
 }
 
-/// [`admin_bad_request_handler`] for a generic response type `$response<T>`.
-macro_rules! generic_bad_request_handler {
-    ($name:ident, $response:ident) => {
-        fn $name<T: poem_openapi::types::ToJSON + Send + Sync>(error: poem::Error) -> $response<T> {
-            match rejected(error) {
-                Rejection::Unauthorized(body) => $response::Unauthorized(body),
-                Rejection::BadRequest(body) => $response::BadRequest(body),
+/// Declares a failure type of admin operations: the statuses it answers, each
+/// `Json<ErrorBody>`, and storage failures as 503 (retry) or 500 (logged).
+/// Handlers return `Result<Json<T>, $name>` and use `?`.
+macro_rules! admin_failure {
+    ($(#[doc = $doc:literal])* $name:ident { $($(#[doc = $vdoc:literal])* $variant:ident = $status:literal,)* }) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, poem_openapi::ApiResponse)]
+        pub enum $name {
+            $($(#[doc = $vdoc])* #[oai(status = $status)] $variant(poem_openapi::payload::Json<$crate::http::errors::ErrorBody>),)*
+            /// Missing or wrong admin token.
+            #[oai(status = 401)]
+            Unauthorized(poem_openapi::payload::Json<$crate::http::errors::ErrorBody>),
+            #[oai(status = 500)]
+            Internal(poem_openapi::payload::Json<$crate::http::errors::ErrorBody>),
+            /// The database is unavailable; retry shortly.
+            #[oai(status = 503)]
+            Unavailable(poem_openapi::payload::Json<$crate::http::errors::ErrorBody>),
+        }
+
+        impl From<tessera_domain::repository::RepositoryError> for $name {
+            fn from(error: tessera_domain::repository::RepositoryError) -> Self {
+                match $crate::http::errors::storage(&error) {
+                    Ok(body) => Self::Unavailable(body),
+                    Err(body) => Self::Internal(body),
+                }
             }
         }
     };
 }
 
-/// The response of an admin read (a list, the stats): `200` with `T`, or the
-/// shared failures. One generic type instead of the same five variants per
-/// operation.
-#[derive(poem_openapi::ApiResponse)]
-#[oai(bad_request_handler = "admin_read_bad_request")]
-pub enum AdminRead<T: poem_openapi::types::ToJSON + Send + Sync> {
-    #[oai(status = 200)]
-    Ok(Json<T>),
-    /// A parameter is malformed (`INVALID_REQUEST`, `INVALID_CURSOR`, …).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    /// The database is unavailable; retry shortly.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+admin_failure! {
+    /// Why an admin read (a list, the stats) failed.
+    ReadFailure {
+        /// A parameter is malformed (`INVALID_REQUEST`, `INVALID_CURSOR`, …).
+        BadRequest = 400,
+    }
 }
 
-generic_bad_request_handler!(admin_read_bad_request, AdminRead);
-
-/// The response of an admin read of one resource: `200` with `T`, `404` when
-/// it does not exist, or the shared failures.
-#[derive(poem_openapi::ApiResponse)]
-#[oai(bad_request_handler = "admin_show_bad_request")]
-pub enum AdminShow<T: poem_openapi::types::ToJSON + Send + Sync> {
-    #[oai(status = 200)]
-    Ok(Json<T>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    /// The database is unavailable; retry shortly.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+admin_failure! {
+    /// Why reading one resource failed.
+    ShowFailure {
+        BadRequest = 400,
+        NotFound = 404,
+    }
 }
 
-generic_bad_request_handler!(admin_show_bad_request, AdminShow);
+admin_failure! {
+    /// Why a create failed.
+    CreateFailure {
+        BadRequest = 400,
+        /// It exists already, or the request collides with another.
+        Conflict = 409,
+    }
+}
 
-/// The response of an admin create: `201` with `T`, `409` when it would
-/// collide with an existing resource, or the shared failures.
+admin_failure! {
+    /// Why a change of one resource failed.
+    ChangeFailure {
+        BadRequest = 400,
+        NotFound = 404,
+        /// Not allowed in the resource's current state.
+        Conflict = 409,
+    }
+}
+
+/// A `202 Accepted` answer: queued, done shortly.
 #[derive(poem_openapi::ApiResponse)]
-#[oai(bad_request_handler = "admin_create_bad_request")]
-pub enum AdminCreate<T: poem_openapi::types::ToJSON + Send + Sync> {
+pub enum Accepted<T: poem_openapi::types::ToJSON + Send + Sync> {
+    /// Queued; the outbox sends it shortly.
+    #[oai(status = 202)]
+    Accepted(Json<T>),
+}
+
+/// A `201 Created` answer.
+#[derive(poem_openapi::ApiResponse)]
+pub enum Created<T: poem_openapi::types::ToJSON + Send + Sync> {
     #[oai(status = 201)]
     Created(Json<T>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    /// It exists already.
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    /// The database is unavailable; retry shortly.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
 }
 
-generic_bad_request_handler!(admin_create_bad_request, AdminCreate);
-
-/// The response of an admin operation on one resource (change, retry):
-/// `200` with `T`, `404` when it does not exist, `409` when its state does
-/// not allow the change, or the shared failures.
-#[derive(poem_openapi::ApiResponse)]
-#[oai(bad_request_handler = "admin_change_bad_request")]
-pub enum AdminChange<T: poem_openapi::types::ToJSON + Send + Sync> {
-    #[oai(status = 200)]
-    Ok(Json<T>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// Not allowed in the resource's current state.
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    /// The database is unavailable; retry shortly.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-generic_bad_request_handler!(admin_change_bad_request, AdminChange);
+pub(crate) use admin_failure;

@@ -3,7 +3,8 @@
 //! so that a client generated from the spec knows every answer it can get:
 //!
 //! - `security: []` on open operations and a `servers` entry;
-//! - `413` on every operation (the body limit applies to any request), `429`
+//! - `413` on every operation (the body limit applies to any request), `415`
+//!   on the admin operations that take a body, `429`
 //!   with `Retry-After` and `X-RateLimit-*` on every rate-limited route;
 //! - `Tessera-Signature` on every answer of the signed routes;
 //! - the storefront webhook path, served by a plain handler;
@@ -39,6 +40,16 @@ pub fn public_spec() -> Value {
 /// The admin listener's document, as served at `/openapi.json` and in Swagger UI.
 pub fn admin_spec() -> Value {
     let mut spec: Value = serde_json::from_str(&admin_api().spec()).expect("poem-openapi writes JSON");
+    // A body without its JSON `Content-Type` is refused before the operation runs.
+    let error = json!({ "$ref": "#/components/schemas/ErrorBody" });
+    for item in spec["paths"].as_object_mut().expect("paths").values_mut() {
+        for operation in item.as_object_mut().expect("a path item").values_mut() {
+            if operation.get("requestBody").is_some() {
+                operation["responses"]["415"] =
+                    error_response("The body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`).", &error);
+            }
+        }
+    }
     complete(&mut spec, "http://127.0.0.1:8081", "The admin listener (`server.admin_addr`), through an SSH tunnel.");
     spec
 }

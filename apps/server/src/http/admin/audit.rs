@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::auth::AdminAuth;
 use super::page::Page;
-use crate::http::errors::{invalid_cursor, storage, AdminRead};
+use crate::http::errors::{invalid_cursor, ReadFailure};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -49,8 +49,6 @@ impl From<AuditEvent> for AuditEventBody {
     }
 }
 
-type AuditResponse = AdminRead<Page<AuditEventBody>>;
-
 pub struct AuditApi;
 
 #[OpenApi(tag = "AuditTags::Audit")]
@@ -72,9 +70,9 @@ impl AuditApi {
         since: Query<Option<OffsetDateTime>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
-    ) -> AuditResponse {
+    ) -> Result<Json<Page<AuditEventBody>>, ReadFailure> {
         if let Some(body) = invalid_cursor(cursor.0.as_deref()) {
-            return AuditResponse::BadRequest(body);
+            return Err(ReadFailure::BadRequest(body));
         }
         let filter = AuditFilter {
             entity_type: entity_type.0,
@@ -83,15 +81,7 @@ impl AuditApi {
             action: action.0,
             since: since.0,
         };
-        match state.reports.audit(&filter, &PageRequest::new(limit.0, cursor.0)).await {
-            Ok(page) => AuditResponse::Ok(Json(Page {
-                items: page.items.into_iter().map(Into::into).collect(),
-                next_cursor: page.next_cursor,
-            })),
-            Err(error) => match storage(&error) {
-                Ok(body) => AuditResponse::Unavailable(body),
-                Err(body) => AuditResponse::Internal(body),
-            },
-        }
+        let page = state.reports.audit(&filter, &PageRequest::new(limit.0, cursor.0)).await?;
+        Ok(Json(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
     }
 }

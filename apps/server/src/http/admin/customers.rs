@@ -17,7 +17,9 @@ use time::OffsetDateTime;
 use super::auth::AdminAuth;
 use super::licenses::LicenseBody;
 use super::page::Page;
-use crate::http::errors::{storage_failure, AdminChange, AdminCreate, AdminRead, AdminShow, ErrorBody, ErrorCode};
+use crate::http::errors::{
+    internal, ChangeFailure, CreateFailure, Created, ErrorBody, ErrorCode, ReadFailure, ShowFailure,
+};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -72,44 +74,45 @@ pub struct CustomerPatch {
     pub name: Option<String>,
 }
 
-type ListCustomersResponse = AdminRead<Page<CustomerBody>>;
-
-type CustomerCreated = AdminCreate<CustomerBody>;
-type CustomerShown = AdminShow<CustomerBody>;
-type CustomerChanged = AdminChange<CustomerBody>;
-
-impl From<CustomerError> for CustomerChanged {
-    fn from(error: CustomerError) -> Self {
-        match &error {
-            CustomerError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string())),
-            CustomerError::EmailTaken(_) => Self::Conflict(ErrorBody::new(ErrorCode::EmailTaken, error.to_string())),
-            CustomerError::Contended => Self::Conflict(ErrorBody::new(ErrorCode::Contended, error.to_string())),
-            CustomerError::Signing(_) => Self::Internal(crate::http::errors::internal(&error)),
-            CustomerError::Repository(repository) => storage_failure!(Self, repository),
-        }
+/// A customer use case's failure as the admin API answers it.
+fn customer_failure(error: CustomerError) -> ChangeFailure {
+    let text = error.to_string();
+    match error {
+        CustomerError::NotFound(_) => ChangeFailure::NotFound(ErrorBody::new(ErrorCode::NotFound, text)),
+        CustomerError::EmailTaken(_) => ChangeFailure::Conflict(ErrorBody::new(ErrorCode::EmailTaken, text)),
+        CustomerError::Contended => ChangeFailure::Conflict(ErrorBody::new(ErrorCode::Contended, text)),
+        error @ CustomerError::Signing(_) => ChangeFailure::Internal(internal(&error)),
+        CustomerError::Repository(repository) => repository.into(),
     }
 }
 
-impl From<CustomerError> for CustomerCreated {
+impl From<CustomerError> for ChangeFailure {
     fn from(error: CustomerError) -> Self {
-        match &error {
-            CustomerError::EmailTaken(_) => Self::Conflict(ErrorBody::new(ErrorCode::EmailTaken, error.to_string())),
-            CustomerError::Contended => Self::Conflict(ErrorBody::new(ErrorCode::Contended, error.to_string())),
-            CustomerError::Repository(repository) => storage_failure!(Self, repository),
-            CustomerError::NotFound(_) | CustomerError::Signing(_) => {
-                Self::Internal(crate::http::errors::internal(&error))
+        customer_failure(error)
+    }
+}
+
+impl From<CustomerError> for CreateFailure {
+    fn from(error: CustomerError) -> Self {
+        match customer_failure(error) {
+            ChangeFailure::Conflict(body) => Self::Conflict(body),
+            ChangeFailure::Unavailable(body) => Self::Unavailable(body),
+            ChangeFailure::BadRequest(body) => Self::BadRequest(body),
+            ChangeFailure::NotFound(body) | ChangeFailure::Unauthorized(body) | ChangeFailure::Internal(body) => {
+                Self::Internal(body)
             }
         }
     }
 }
 
-impl From<CustomerError> for CustomerShown {
+impl From<CustomerError> for ShowFailure {
     fn from(error: CustomerError) -> Self {
-        match &error {
-            CustomerError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string())),
-            CustomerError::Repository(repository) => storage_failure!(Self, repository),
-            CustomerError::EmailTaken(_) | CustomerError::Contended | CustomerError::Signing(_) => {
-                Self::Internal(crate::http::errors::internal(&error))
+        match customer_failure(error) {
+            ChangeFailure::NotFound(body) => Self::NotFound(body),
+            ChangeFailure::Unavailable(body) => Self::Unavailable(body),
+            ChangeFailure::BadRequest(body) => Self::BadRequest(body),
+            ChangeFailure::Conflict(body) | ChangeFailure::Unauthorized(body) | ChangeFailure::Internal(body) => {
+                Self::Internal(body)
             }
         }
     }
@@ -138,49 +141,41 @@ impl CustomersApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
-    ) -> ListCustomersResponse {
+    ) -> Result<Json<Page<CustomerBody>>, ReadFailure> {
         let filter = CustomerFilter { query: q.0.filter(|text| !text.is_empty()) };
-        match state.customers.list(&filter, &PageRequest::new(limit.0, cursor.0)).await {
-            Ok(page) => ListCustomersResponse::Ok(Json(Page {
-                items: page.items.into_iter().map(Into::into).collect(),
-                next_cursor: page.next_cursor,
-            })),
-            Err(error) => storage_failure!(AdminRead, &error),
-        }
+        let page = state.customers.list(&filter, &PageRequest::new(limit.0, cursor.0)).await?;
+        Ok(Json(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
     }
 
     /// Add a customer (a mint adds its buyer by itself).
     #[oai(path = "/", method = "post", operation_id = "createCustomer")]
-    async fn create(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, body: Json<NewCustomer>) -> CustomerCreated {
-        let (email, name) = match (email(&body.0.email), name(&body.0.name)) {
-            (Ok(email), Ok(name)) => (email, name),
-            (Err(error), _) | (_, Err(error)) => return CustomerCreated::BadRequest(error),
-        };
-        match state.customers.create(email, name, Actor::Admin).await {
-            Ok(customer) => CustomerCreated::Created(Json(customer.into())),
-            Err(error) => error.into(),
-        }
+    async fn create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        body: Json<NewCustomer>,
+    ) -> Result<Created<CustomerBody>, CreateFailure> {
+        let email = email(&body.0.email).map_err(CreateFailure::BadRequest)?;
+        let name = name(&body.0.name).map_err(CreateFailure::BadRequest)?;
+        let customer = state.customers.create(email, name, Actor::Admin).await?;
+        Ok(Created::Created(Json(customer.into())))
     }
 
     /// A customer and their licenses.
     #[oai(path = "/:email", method = "get", operation_id = "getCustomer")]
-    async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, email: Path<String>) -> CustomerShown {
-        let email = match self::email(&email.0) {
-            Ok(email) => email,
-            Err(error) => return CustomerShown::BadRequest(error),
-        };
-        let customer = match state.customers.get(&email).await {
-            Ok(customer) => customer,
-            Err(error) => return error.into(),
-        };
-        let licenses = match state.customers.licenses_of(&email).await {
-            Ok(licenses) => licenses,
-            Err(error) => return storage_failure!(AdminShow, &error),
-        };
+    async fn get(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        email: Path<String>,
+    ) -> Result<Json<CustomerBody>, ShowFailure> {
+        let email = self::email(&email.0).map_err(ShowFailure::BadRequest)?;
+        let customer = state.customers.get(&email).await?;
+        let licenses = state.customers.licenses_of(&email).await?;
         let now = state.now();
         let mut body = CustomerBody::from(customer);
         body.licenses = Some(licenses.into_iter().map(|license| LicenseBody::of(license, now)).collect());
-        CustomerShown::Ok(Json(body))
+        Ok(Json(body))
     }
 
     /// Change a customer's email or name; their licenses are re-signed with it.
@@ -191,24 +186,12 @@ impl CustomersApi {
         _auth: AdminAuth,
         email: Path<String>,
         body: Json<CustomerPatch>,
-    ) -> CustomerChanged {
-        let current = match self::email(&email.0) {
-            Ok(email) => email,
-            Err(error) => return CustomerChanged::BadRequest(error),
-        };
+    ) -> Result<Json<CustomerBody>, ChangeFailure> {
+        let current = self::email(&email.0).map_err(ChangeFailure::BadRequest)?;
         let change = CustomerChange {
-            email: match body.0.email.as_deref().map(self::email).transpose() {
-                Ok(email) => email,
-                Err(error) => return CustomerChanged::BadRequest(error),
-            },
-            name: match body.0.name.as_deref().map(name).transpose() {
-                Ok(name) => name,
-                Err(error) => return CustomerChanged::BadRequest(error),
-            },
+            email: body.0.email.as_deref().map(self::email).transpose().map_err(ChangeFailure::BadRequest)?,
+            name: body.0.name.as_deref().map(name).transpose().map_err(ChangeFailure::BadRequest)?,
         };
-        match state.customers.update(&current, change, Actor::Admin).await {
-            Ok(customer) => CustomerChanged::Ok(Json(customer.into())),
-            Err(error) => error.into(),
-        }
+        Ok(Json(state.customers.update(&current, change, Actor::Admin).await?.into()))
     }
 }

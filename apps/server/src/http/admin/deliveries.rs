@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::auth::AdminAuth;
 use super::page::Page;
-use crate::http::errors::{invalid_cursor, storage_failure, AdminChange, AdminRead, AdminShow, ErrorBody, ErrorCode};
+use crate::http::errors::{invalid_cursor, ChangeFailure, ErrorBody, ErrorCode, ReadFailure, ShowFailure};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -121,12 +121,20 @@ impl From<Delivery> for DeliveryBody {
     }
 }
 
-type ListDeliveriesResponse = AdminRead<Page<DeliveryBody>>;
+fn no_delivery(id: &str) -> Json<ErrorBody> {
+    ErrorBody::new(ErrorCode::NotFound, format!("no delivery {id}"))
+}
 
-type DeliveryResponse = AdminChange<DeliveryBody>;
-
-fn not_found(id: &str) -> DeliveryResponse {
-    DeliveryResponse::NotFound(ErrorBody::new(ErrorCode::NotFound, format!("no delivery {id}")))
+impl From<RetryDeliveryError> for ChangeFailure {
+    fn from(error: RetryDeliveryError) -> Self {
+        match error {
+            RetryDeliveryError::NotFound(id) => Self::NotFound(no_delivery(&id.to_string())),
+            error @ RetryDeliveryError::NotRetryable { .. } => {
+                Self::Conflict(ErrorBody::new(ErrorCode::NotRetryable, error.to_string()))
+            }
+            RetryDeliveryError::Repository(error) => error.into(),
+        }
+    }
 }
 
 pub struct DeliveriesApi;
@@ -145,50 +153,45 @@ impl DeliveriesApi {
         license_key: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
-    ) -> ListDeliveriesResponse {
+    ) -> Result<Json<Page<DeliveryBody>>, ReadFailure> {
         if let Some(body) = invalid_cursor(cursor.0.as_deref()) {
-            return ListDeliveriesResponse::BadRequest(body);
+            return Err(ReadFailure::BadRequest(body));
         }
-        let license_key = match license_key.0.as_deref().map(LicenseKey::parse).transpose() {
-            Ok(key) => key,
-            Err(error) => {
-                return ListDeliveriesResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidKey, error.to_string()))
-            }
-        };
+        let license_key = license_key
+            .0
+            .as_deref()
+            .map(LicenseKey::parse)
+            .transpose()
+            .map_err(|error| ReadFailure::BadRequest(ErrorBody::new(ErrorCode::InvalidKey, error.to_string())))?;
         let filter = DeliveryFilter { status: status.0.map(Into::into), license_key };
-        match state.outbox.list(&filter, &PageRequest::new(limit.0, cursor.0)).await {
-            Ok(page) => ListDeliveriesResponse::Ok(Json(Page {
-                items: page.items.into_iter().map(Into::into).collect(),
-                next_cursor: page.next_cursor,
-            })),
-            Err(error) => storage_failure!(AdminRead, &error),
-        }
+        let page = state.outbox.list(&filter, &PageRequest::new(limit.0, cursor.0)).await?;
+        Ok(Json(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
     }
 
     /// One delivery.
     #[oai(path = "/:id", method = "get", operation_id = "getDelivery")]
-    async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, id: Path<String>) -> AdminShow<DeliveryBody> {
-        let missing = || AdminShow::NotFound(ErrorBody::new(ErrorCode::NotFound, format!("no delivery {}", id.0)));
-        let Ok(uuid) = Uuid::parse_str(&id.0) else { return missing() };
-        match state.outbox.get(uuid).await {
-            Ok(Some(delivery)) => AdminShow::Ok(Json(delivery.into())),
-            Ok(None) => missing(),
-            Err(error) => storage_failure!(AdminShow, &error),
-        }
+    async fn get(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        id: Path<String>,
+    ) -> Result<Json<DeliveryBody>, ShowFailure> {
+        let missing = || ShowFailure::NotFound(no_delivery(&id.0));
+        let uuid = Uuid::parse_str(&id.0).map_err(|_| missing())?;
+        let delivery = state.outbox.get(uuid).await?.ok_or_else(missing)?;
+        Ok(Json(delivery.into()))
     }
 
     /// Send a failed (or waiting) delivery again now. A sent delivery is not
     /// sent twice: redeliver the license instead.
     #[oai(path = "/:id/retry", method = "post", operation_id = "retryDelivery")]
-    async fn retry(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, id: Path<String>) -> DeliveryResponse {
-        let Ok(uuid) = Uuid::parse_str(&id.0) else { return not_found(&id.0) };
-        match state.outbox.retry(uuid, Actor::Admin).await {
-            Ok(delivery) => DeliveryResponse::Ok(Json(delivery.into())),
-            Err(RetryDeliveryError::NotFound(_)) => not_found(&id.0),
-            Err(error @ RetryDeliveryError::NotRetryable { .. }) => {
-                DeliveryResponse::Conflict(ErrorBody::new(ErrorCode::NotRetryable, error.to_string()))
-            }
-            Err(RetryDeliveryError::Repository(error)) => storage_failure!(AdminChange, &error),
-        }
+    async fn retry(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        id: Path<String>,
+    ) -> Result<Json<DeliveryBody>, ChangeFailure> {
+        let uuid = Uuid::parse_str(&id.0).map_err(|_| ChangeFailure::NotFound(no_delivery(&id.0)))?;
+        Ok(Json(state.outbox.retry(uuid, Actor::Admin).await?.into()))
     }
 }

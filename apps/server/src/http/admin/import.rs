@@ -15,7 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::auth::AdminAuth;
-use crate::http::errors::{storage_failure, AdminRead, ErrorBody, ErrorCode};
+use crate::http::errors::{ErrorBody, ErrorCode, ReadFailure};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -99,8 +99,6 @@ pub struct ImportResponseBody {
     pub results: Vec<ImportResultBody>,
 }
 
-type ImportResponse = AdminRead<ImportResponseBody>;
-
 fn time_field(name: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, String> {
     value
         .filter(|text| !text.trim().is_empty())
@@ -140,11 +138,16 @@ impl ImportApi {
     /// a Tessera token; a record whose key exists is skipped, so re-running an
     /// import is safe.
     #[oai(path = "/admin/v1/licenses/import", method = "post", operation_id = "importLicenses")]
-    async fn import(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, body: Json<ImportRequest>) -> ImportResponse {
+    async fn import(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        body: Json<ImportRequest>,
+    ) -> Result<Json<ImportResponseBody>, ReadFailure> {
         let request = body.0;
         if request.records.len() > MAX_IMPORT_BATCH {
             let message = format!("at most {MAX_IMPORT_BATCH} records per request");
-            return ImportResponse::BadRequest(ErrorBody::new(ErrorCode::TooManyRecords, message));
+            return Err(ReadFailure::BadRequest(ErrorBody::new(ErrorCode::TooManyRecords, message)));
         }
         let mut results: Vec<ImportResultBody> = Vec::with_capacity(request.records.len());
         let mut valid = Vec::new();
@@ -168,10 +171,7 @@ impl ImportApi {
             results.push(ImportResultBody { line, license_key: key, status, error: None });
         }
         let (indexes, parsed): (Vec<usize>, Vec<ImportLicense>) = valid.into_iter().unzip();
-        let outcomes = match state.issuance.import(parsed, request.dry_run, Actor::Admin).await {
-            Ok(outcomes) => outcomes,
-            Err(error) => return storage_failure!(AdminRead, &error),
-        };
+        let outcomes = state.issuance.import(parsed, request.dry_run, Actor::Admin).await?;
         for (index, outcome) in indexes.into_iter().zip(outcomes) {
             let (status, error) = match outcome {
                 ImportOutcome::Inserted => (ImportStatus::Inserted, None),
@@ -183,7 +183,7 @@ impl ImportApi {
             results[index].error = error;
         }
         let count = |status| results.iter().filter(|result| result.status == status).count() as u64;
-        ImportResponse::Ok(Json(ImportResponseBody {
+        Ok(Json(ImportResponseBody {
             inserted: count(ImportStatus::Inserted),
             would_insert: count(ImportStatus::WouldInsert),
             skipped: count(ImportStatus::Skipped),

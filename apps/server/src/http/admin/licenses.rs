@@ -27,7 +27,7 @@ use super::deliveries::DeliveryBody;
 use super::machines::ActivationBody;
 use super::page::Page;
 use crate::http::errors::{
-    admin_bad_request_handler, internal, storage_failure, AdminChange, AdminRead, AdminShow, ErrorBody, ErrorCode,
+    admin_failure, internal, Accepted, ChangeFailure, ErrorBody, ErrorCode, ReadFailure, ShowFailure,
 };
 use crate::state::AppState;
 
@@ -254,100 +254,112 @@ pub struct RenewRequest {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+/// A mint's answer: the license (the first one, with a repeated `Idempotency-Key`).
 #[derive(ApiResponse)]
-#[oai(bad_request_handler = "mint_bad_request")]
-pub enum MintResponse {
+pub enum MintAnswer {
     /// Minted (or, with a repeated `Idempotency-Key`, the license the first request minted).
     #[oai(status = 201)]
     Created(Json<MintedLicenseBody>, #[oai(header = "Idempotent-Replayed")] Option<String>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    /// The custom key is taken.
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    /// The `Idempotency-Key` was used for a different request.
-    #[oai(status = 422)]
-    Unprocessable(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
 }
 
-admin_bad_request_handler!(mint_bad_request, MintResponse);
+admin_failure! {
+    /// Why a mint failed.
+    MintFailure {
+        BadRequest = 400,
+        /// The custom key is taken.
+        Conflict = 409,
+        /// The `Idempotency-Key` was used for a different request.
+        Unprocessable = 422,
+    }
+}
 
-type ListResponse = AdminRead<Page<LicenseBody>>;
-
-type LicenseResponse = AdminChange<LicenseBody>;
-
-impl From<MintError> for MintResponse {
+impl From<MintError> for MintFailure {
     fn from(error: MintError) -> Self {
-        let bad = |code: ErrorCode, error: &MintError| Self::BadRequest(ErrorBody::new(code, error.to_string()));
-        match &error {
-            MintError::UnknownProduct(_) => bad(ErrorCode::UnknownProduct, &error),
-            MintError::UnknownTier { .. } => bad(ErrorCode::UnknownTier, &error),
-            MintError::InvalidSeats => bad(ErrorCode::InvalidSeats, &error),
-            MintError::InvalidTerm(_) => bad(ErrorCode::InvalidTerm, &error),
-            MintError::InvalidField(_) => bad(ErrorCode::InvalidRequest, &error),
-            MintError::KeyTaken(_) => Self::Conflict(ErrorBody::new(ErrorCode::KeyTaken, error.to_string())),
+        let text = error.to_string();
+        let bad = |code: ErrorCode, text: String| Self::BadRequest(ErrorBody::new(code, text));
+        match error {
+            MintError::UnknownProduct(_) => bad(ErrorCode::UnknownProduct, text),
+            MintError::UnknownTier { .. } => bad(ErrorCode::UnknownTier, text),
+            MintError::InvalidSeats => bad(ErrorCode::InvalidSeats, text),
+            MintError::InvalidTerm(_) => bad(ErrorCode::InvalidTerm, text),
+            MintError::InvalidField(_) => bad(ErrorCode::InvalidRequest, text),
+            MintError::KeyTaken(_) => Self::Conflict(ErrorBody::new(ErrorCode::KeyTaken, text)),
             MintError::IdempotencyKeyReused => {
-                Self::Unprocessable(ErrorBody::new(ErrorCode::IdempotencyKeyReused, error.to_string()))
+                Self::Unprocessable(ErrorBody::new(ErrorCode::IdempotencyKeyReused, text))
             }
-            MintError::Signing(_) => Self::Internal(internal(&error)),
-            MintError::Repository(repository) => storage_failure!(Self, repository),
+            error @ MintError::Signing(_) => Self::Internal(internal(&error)),
+            MintError::Repository(repository) => repository.into(),
         }
     }
 }
 
-type LicenseShown = AdminShow<LicenseBody>;
+impl From<ListLicensesError> for ReadFailure {
+    fn from(error: ListLicensesError) -> Self {
+        match error {
+            ListLicensesError::InvalidCursor => {
+                Self::BadRequest(ErrorBody::new(ErrorCode::InvalidCursor, ListLicensesError::InvalidCursor.to_string()))
+            }
+            ListLicensesError::Repository(error) => error.into(),
+        }
+    }
+}
 
-impl From<GetLicenseError> for LicenseShown {
+impl From<GetLicenseError> for ShowFailure {
     fn from(error: GetLicenseError) -> Self {
-        match &error {
-            GetLicenseError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string())),
-            GetLicenseError::Repository(repository) => storage_failure!(Self, repository),
+        match error {
+            error @ GetLicenseError::NotFound(_) => {
+                Self::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string()))
+            }
+            GetLicenseError::Repository(repository) => repository.into(),
         }
     }
 }
 
-impl From<ChangeStateError> for LicenseResponse {
+impl From<ChangeStateError> for ChangeFailure {
     fn from(error: ChangeStateError) -> Self {
-        match &error {
-            ChangeStateError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string())),
+        let text = error.to_string();
+        match error {
+            ChangeStateError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, text)),
             ChangeStateError::InvalidTransition { .. } => {
-                Self::Conflict(ErrorBody::new(ErrorCode::InvalidTransition, error.to_string()))
+                Self::Conflict(ErrorBody::new(ErrorCode::InvalidTransition, text))
             }
-            ChangeStateError::InvalidReason => {
-                Self::BadRequest(ErrorBody::new(ErrorCode::InvalidReason, error.to_string()))
-            }
-            ChangeStateError::Contended => Self::Conflict(ErrorBody::new(ErrorCode::Contended, error.to_string())),
-            ChangeStateError::Signing(_) => Self::Internal(internal(&error)),
-            ChangeStateError::Repository(repository) => storage_failure!(Self, repository),
+            ChangeStateError::InvalidReason => Self::BadRequest(ErrorBody::new(ErrorCode::InvalidReason, text)),
+            ChangeStateError::Contended => Self::Conflict(ErrorBody::new(ErrorCode::Contended, text)),
+            error @ ChangeStateError::Signing(_) => Self::Internal(internal(&error)),
+            ChangeStateError::Repository(repository) => repository.into(),
         }
     }
 }
 
-impl From<RenewError> for LicenseResponse {
+impl From<RenewError> for ChangeFailure {
     fn from(error: RenewError) -> Self {
-        match &error {
-            RenewError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string())),
+        let text = error.to_string();
+        match error {
+            RenewError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, text)),
             RenewError::Revoked | RenewError::NotRenewing | RenewError::AlreadyApplied => {
-                Self::Conflict(ErrorBody::new(ErrorCode::InvalidTransition, error.to_string()))
+                Self::Conflict(ErrorBody::new(ErrorCode::InvalidTransition, text))
             }
-            RenewError::InvalidTerm(_) => Self::BadRequest(ErrorBody::new(ErrorCode::InvalidTerm, error.to_string())),
-            RenewError::Contended => Self::Conflict(ErrorBody::new(ErrorCode::Contended, error.to_string())),
-            RenewError::Signing(_) => Self::Internal(internal(&error)),
-            RenewError::Repository(repository) => storage_failure!(Self, repository),
+            RenewError::InvalidTerm(_) => Self::BadRequest(ErrorBody::new(ErrorCode::InvalidTerm, text)),
+            RenewError::Contended => Self::Conflict(ErrorBody::new(ErrorCode::Contended, text)),
+            error @ RenewError::Signing(_) => Self::Internal(internal(&error)),
+            RenewError::Repository(repository) => repository.into(),
         }
     }
 }
 
-fn parse_key(key: &str) -> Result<LicenseKey, LicenseResponse> {
-    LicenseKey::parse(key)
-        .map_err(|error| LicenseResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidKey, error.to_string())))
+impl From<QueueError> for ChangeFailure {
+    fn from(error: QueueError) -> Self {
+        let text = error.to_string();
+        match error {
+            QueueError::NotFound(_) => Self::NotFound(ErrorBody::new(ErrorCode::NotFound, text)),
+            QueueError::Revoked(_) => Self::Conflict(ErrorBody::new(ErrorCode::Revoked, text)),
+            QueueError::Repository(error) => error.into(),
+        }
+    }
+}
+
+fn parse_key(key: &str) -> Result<LicenseKey, Json<ErrorBody>> {
+    LicenseKey::parse(key).map_err(|error| ErrorBody::new(ErrorCode::InvalidKey, error.to_string()))
 }
 
 /// A count given as a JSON integer, in range, or the response naming the field.
@@ -405,23 +417,14 @@ impl LicensesApi {
         _auth: AdminAuth,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
         body: Json<MintLicenseRequest>,
-    ) -> MintResponse {
-        let idempotency_key = match idempotency_key.0.as_deref().map(IdempotencyKey::parse).transpose() {
-            Ok(key) => key,
-            Err(error) => {
-                return MintResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidIdempotencyKey, error.to_string()))
-            }
-        };
+    ) -> Result<MintAnswer, MintFailure> {
+        let idempotency_key = idempotency_key.0.as_deref().map(IdempotencyKey::parse).transpose().map_err(|error| {
+            MintFailure::BadRequest(ErrorBody::new(ErrorCode::InvalidIdempotencyKey, error.to_string()))
+        })?;
         let send_email = body.0.send_email.unwrap_or(false);
-        let request = match body.0.parse(idempotency_key) {
-            Ok(request) => request,
-            Err(body) => return MintResponse::BadRequest(body),
-        };
+        let request = body.0.parse(idempotency_key).map_err(MintFailure::BadRequest)?;
         let email = if send_email { LicenseEmail::Send } else { LicenseEmail::Skip };
-        let Issued { minted, email } = match state.licensing.issue(request, email, Actor::Admin).await {
-            Ok(issued) => issued,
-            Err(error) => return error.into(),
-        };
+        let Issued { minted, email } = state.licensing.issue(request, email, Actor::Admin).await?;
         let (delivery, delivery_error) = match email {
             Some(Ok(delivery)) => (Some(DeliveryBody::from(delivery)), None),
             Some(Err(error)) => {
@@ -432,10 +435,10 @@ impl LicensesApi {
         };
         let token = minted.license.token.clone();
         let license = LicenseBody::of(minted.license, state.now());
-        MintResponse::Created(
+        Ok(MintAnswer::Created(
             Json(MintedLicenseBody { license, token, delivery, delivery_error }),
             minted.replayed.then(|| "true".into()),
-        )
+        ))
     }
 
     /// List licenses, newest first.
@@ -456,11 +459,13 @@ impl LicensesApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
-    ) -> ListResponse {
-        let email = match email.0.as_deref().map(EmailAddress::parse).transpose() {
-            Ok(email) => email,
-            Err(error) => return ListResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidEmail, error.to_string())),
-        };
+    ) -> Result<Json<Page<LicenseBody>>, ReadFailure> {
+        let email = email
+            .0
+            .as_deref()
+            .map(EmailAddress::parse)
+            .transpose()
+            .map_err(|error| ReadFailure::BadRequest(ErrorBody::new(ErrorCode::InvalidEmail, error.to_string())))?;
         let now = state.now();
         let filter = LicenseFilter {
             email,
@@ -470,37 +475,27 @@ impl LicensesApi {
             query: q.0.filter(|text| !text.is_empty()),
             now,
         };
-        match state.issuance.list(&filter, &PageRequest::new(limit.0, cursor.0)).await {
-            Ok(page) => ListResponse::Ok(Json(Page {
-                items: page.items.into_iter().map(|license| LicenseBody::of(license, now)).collect(),
-                next_cursor: page.next_cursor,
-            })),
-            Err(ListLicensesError::InvalidCursor) => ListResponse::BadRequest(ErrorBody::new(
-                ErrorCode::InvalidCursor,
-                ListLicensesError::InvalidCursor.to_string(),
-            )),
-            Err(ListLicensesError::Repository(error)) => storage_failure!(AdminRead, &error),
-        }
+        let page = state.issuance.list(&filter, &PageRequest::new(limit.0, cursor.0)).await?;
+        Ok(Json(Page {
+            items: page.items.into_iter().map(|license| LicenseBody::of(license, now)).collect(),
+            next_cursor: page.next_cursor,
+        }))
     }
 
     /// One license.
     #[oai(path = "/:key", method = "get", operation_id = "getLicense")]
-    async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, key: Path<String>) -> LicenseShown {
-        let key = match LicenseKey::parse(&key.0) {
-            Ok(key) => key,
-            Err(error) => return LicenseShown::BadRequest(ErrorBody::new(ErrorCode::InvalidKey, error.to_string())),
-        };
-        let license = match state.issuance.get(&key).await {
-            Ok(license) => license,
-            Err(error) => return error.into(),
-        };
-        let machines = match state.activation.machines(&license).await {
-            Ok(machines) => machines,
-            Err(error) => return storage_failure!(AdminShow, &error),
-        };
+    async fn get(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        key: Path<String>,
+    ) -> Result<Json<LicenseBody>, ShowFailure> {
+        let key = parse_key(&key.0).map_err(ShowFailure::BadRequest)?;
+        let license = state.issuance.get(&key).await?;
+        let machines = state.activation.machines(&license).await?;
         let mut body = LicenseBody::of(license, state.now());
         body.activations = Some(machines.into_iter().map(ActivationBody::from).collect());
-        LicenseShown::Ok(Json(body))
+        Ok(Json(body))
     }
 
     /// Revoke a license for good.
@@ -511,29 +506,36 @@ impl LicensesApi {
         _auth: AdminAuth,
         key: Path<String>,
         body: Json<RevokeRequest>,
-    ) -> LicenseResponse {
-        match parse_key(&key.0) {
-            Ok(key) => respond(&state, state.issuance.revoke(&key, &body.0.reason, Actor::Admin).await),
-            Err(response) => response,
-        }
+    ) -> Result<Json<LicenseBody>, ChangeFailure> {
+        let key = parse_key(&key.0).map_err(ChangeFailure::BadRequest)?;
+        let license = state.issuance.revoke(&key, &body.0.reason, Actor::Admin).await?;
+        Ok(Json(LicenseBody::of(license, state.now())))
     }
 
     /// Suspend an active license (reversible with reinstate).
     #[oai(path = "/:key/suspend", method = "post", operation_id = "suspendLicense")]
-    async fn suspend(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, key: Path<String>) -> LicenseResponse {
-        match parse_key(&key.0) {
-            Ok(key) => respond(&state, state.issuance.suspend(&key, Actor::Admin).await),
-            Err(response) => response,
-        }
+    async fn suspend(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        key: Path<String>,
+    ) -> Result<Json<LicenseBody>, ChangeFailure> {
+        let key = parse_key(&key.0).map_err(ChangeFailure::BadRequest)?;
+        let license = state.issuance.suspend(&key, Actor::Admin).await?;
+        Ok(Json(LicenseBody::of(license, state.now())))
     }
 
     /// Reinstate a suspended license.
     #[oai(path = "/:key/reinstate", method = "post", operation_id = "reinstateLicense")]
-    async fn reinstate(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, key: Path<String>) -> LicenseResponse {
-        match parse_key(&key.0) {
-            Ok(key) => respond(&state, state.issuance.reinstate(&key, Actor::Admin).await),
-            Err(response) => response,
-        }
+    async fn reinstate(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        key: Path<String>,
+    ) -> Result<Json<LicenseBody>, ChangeFailure> {
+        let key = parse_key(&key.0).map_err(ChangeFailure::BadRequest)?;
+        let license = state.issuance.reinstate(&key, Actor::Admin).await?;
+        Ok(Json(LicenseBody::of(license, state.now())))
     }
 
     /// Extend a license and re-sign its token.
@@ -544,71 +546,25 @@ impl LicensesApi {
         _auth: AdminAuth,
         key: Path<String>,
         body: Json<RenewRequest>,
-    ) -> LicenseResponse {
-        let key = match parse_key(&key.0) {
-            Ok(key) => key,
-            Err(response) => return response,
-        };
-        let duration_days = match count("duration_days", body.0.duration_days, ErrorCode::InvalidTerm) {
-            Ok(days) => days,
-            Err(body) => return LicenseResponse::BadRequest(body),
-        };
+    ) -> Result<Json<LicenseBody>, ChangeFailure> {
+        let key = parse_key(&key.0).map_err(ChangeFailure::BadRequest)?;
+        let duration_days =
+            count("duration_days", body.0.duration_days, ErrorCode::InvalidTerm).map_err(ChangeFailure::BadRequest)?;
         let request = RenewLicense { duration_days, expires_at: body.0.expires_at };
-        respond(&state, state.issuance.renew(&key, request, Actor::Admin).await)
+        let license = state.issuance.renew(&key, request, Actor::Admin).await?;
+        Ok(Json(LicenseBody::of(license, state.now())))
     }
 
     /// Email the license again, to its current address, with its current token.
     #[oai(path = "/:key/redeliver", method = "post", operation_id = "redeliverLicense")]
-    async fn redeliver(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, key: Path<String>) -> RedeliverResponse {
-        let key = match LicenseKey::parse(&key.0) {
-            Ok(key) => key,
-            Err(error) => {
-                return RedeliverResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidKey, error.to_string()))
-            }
-        };
-        match state.outbox.redeliver(&key, Actor::Admin).await {
-            Ok(delivery) => RedeliverResponse::Accepted(Json(delivery.into())),
-            Err(error @ QueueError::NotFound(_)) => {
-                RedeliverResponse::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string()))
-            }
-            Err(error @ QueueError::Revoked(_)) => {
-                RedeliverResponse::Conflict(ErrorBody::new(ErrorCode::Revoked, error.to_string()))
-            }
-            Err(QueueError::Repository(error)) => storage_failure!(RedeliverResponse, &error),
-        }
-    }
-}
-
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "redeliver_bad_request")]
-pub enum RedeliverResponse {
-    /// Queued; the outbox sends it shortly.
-    #[oai(status = 202)]
-    Accepted(Json<DeliveryBody>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    /// The license is revoked.
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-admin_bad_request_handler!(redeliver_bad_request, RedeliverResponse);
-
-fn respond<E>(state: &AppState, result: Result<License, E>) -> LicenseResponse
-where
-    LicenseResponse: From<E>,
-{
-    match result {
-        Ok(license) => LicenseResponse::Ok(Json(LicenseBody::of(license, state.now()))),
-        Err(error) => error.into(),
+    async fn redeliver(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        key: Path<String>,
+    ) -> Result<Accepted<DeliveryBody>, ChangeFailure> {
+        let key = parse_key(&key.0).map_err(ChangeFailure::BadRequest)?;
+        let delivery = state.outbox.redeliver(&key, Actor::Admin).await?;
+        Ok(Accepted::Accepted(Json(delivery.into())))
     }
 }

@@ -5,14 +5,14 @@ use std::sync::Arc;
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{Object, OpenApi, Tags};
 use tessera_domain::activation::AdminDeactivateError;
 use tessera_domain::license::Activation;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::auth::AdminAuth;
-use crate::http::errors::{admin_bad_request_handler, storage_failure, ErrorBody, ErrorCode};
+use crate::http::errors::{ErrorBody, ErrorCode, ShowFailure};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -55,27 +55,6 @@ impl From<Activation> for ActivationBody {
     }
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "deactivate_bad_request")]
-pub enum AdminDeactivateResponse {
-    /// The seat is free (also when it already was).
-    #[oai(status = 200)]
-    Ok(Json<ActivationBody>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-admin_bad_request_handler!(deactivate_bad_request, AdminDeactivateResponse);
-
 pub struct ActivationsApi;
 
 #[OpenApi(prefix_path = "/admin/v1/activations", tag = "AdminTags::Activations")]
@@ -88,19 +67,13 @@ impl ActivationsApi {
         state: Data<&Arc<AppState>>,
         _auth: AdminAuth,
         id: Path<String>,
-    ) -> AdminDeactivateResponse {
-        let Ok(id) = id.0.parse::<Uuid>() else {
-            return AdminDeactivateResponse::NotFound(ErrorBody::new(
-                ErrorCode::NotFound,
-                format!("no activation {}", id.0),
-            ));
-        };
-        match state.activation.admin_deactivate(id).await {
-            Ok(activation) => AdminDeactivateResponse::Ok(Json(activation.into())),
-            Err(error @ AdminDeactivateError::NotFound(_)) => {
-                AdminDeactivateResponse::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string()))
-            }
-            Err(AdminDeactivateError::Repository(error)) => storage_failure!(AdminDeactivateResponse, &error),
+    ) -> Result<Json<ActivationBody>, ShowFailure> {
+        let not_found = |text: String| ShowFailure::NotFound(ErrorBody::new(ErrorCode::NotFound, text));
+        let uuid = id.0.parse::<Uuid>().map_err(|_| not_found(format!("no activation {}", id.0)))?;
+        match state.activation.admin_deactivate(uuid).await {
+            Ok(activation) => Ok(Json(activation.into())),
+            Err(error @ AdminDeactivateError::NotFound(_)) => Err(not_found(error.to_string())),
+            Err(AdminDeactivateError::Repository(error)) => Err(error.into()),
         }
     }
 }

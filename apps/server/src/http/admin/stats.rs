@@ -10,7 +10,7 @@ use tessera_domain::stats::Stats;
 use time::OffsetDateTime;
 
 use super::auth::AdminAuth;
-use crate::http::errors::{storage_failure, AdminRead};
+use crate::http::errors::ReadFailure;
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -112,18 +112,14 @@ impl StatsBody {
     }
 }
 
-type StatsResponse = AdminRead<StatsBody>;
-
 pub struct StatsApi;
 
 #[OpenApi(tag = "AdminTags::Stats")]
 impl StatsApi {
     /// Licenses by product, tier, status and source; machines; the outbox; failed events; recent mints.
     #[oai(path = "/admin/v1/stats", method = "get", operation_id = "getStats")]
-    async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth) -> StatsResponse {
-        match state.reports.stats().await {
-            Ok(report) => StatsResponse::Ok(Json(StatsBody::of(report.stats, report.as_of))),
-            Err(error) => storage_failure!(AdminRead, &error),
-        }
+    async fn get(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth) -> Result<Json<StatsBody>, ReadFailure> {
+        let report = state.reports.stats().await?;
+        Ok(Json(StatsBody::of(report.stats, report.as_of)))
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use poem_openapi::{Enum, Object, OpenApi, Tags};
 use tessera_domain::page::PageRequest;
 use tessera_domain::storefront::{EventFilter, EventStatus, RecordedEvent, ReplayError};
 use time::OffsetDateTime;
@@ -15,9 +15,7 @@ use uuid::Uuid;
 
 use super::auth::AdminAuth;
 use super::page::Page;
-use crate::http::errors::{
-    admin_bad_request_handler, invalid_cursor, storage_failure, AdminRead, ErrorBody, ErrorCode,
-};
+use crate::http::errors::{invalid_cursor, ErrorBody, ErrorCode, ReadFailure, ShowFailure};
 use crate::state::AppState;
 
 #[derive(Tags)]
@@ -105,28 +103,16 @@ impl From<RecordedEvent> for StorefrontEventBody {
     }
 }
 
-type ListEventsResponse = AdminRead<Page<StorefrontEventBody>>;
-
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "replay_bad_request")]
-pub enum ReplayResponse {
-    /// Processed again; the event as it is now.
-    #[oai(status = 200)]
-    Ok(Json<StorefrontEventBody>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// Missing or wrong admin token.
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>),
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+impl From<ReplayError> for ShowFailure {
+    fn from(error: ReplayError) -> Self {
+        match error {
+            ReplayError::NotFound(_) | ReplayError::UnknownStorefront(_) => {
+                Self::NotFound(ErrorBody::new(ErrorCode::NotFound, error.to_string()))
+            }
+            ReplayError::Repository(error) => error.into(),
+        }
+    }
 }
-
-admin_bad_request_handler!(replay_bad_request, ReplayResponse);
 
 pub struct StorefrontEventsApi;
 
@@ -144,34 +130,29 @@ impl StorefrontEventsApi {
         status: Query<Option<EventStatusDto>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
-    ) -> ListEventsResponse {
+    ) -> Result<Json<Page<StorefrontEventBody>>, ReadFailure> {
         if let Some(body) = invalid_cursor(cursor.0.as_deref()) {
-            return ListEventsResponse::BadRequest(body);
+            return Err(ReadFailure::BadRequest(body));
         }
         let filter = EventFilter { storefront: storefront.0, status: status.0.map(Into::into) };
-        match state.reports.storefront_events(&filter, &PageRequest::new(limit.0, cursor.0)).await {
-            Ok(page) => ListEventsResponse::Ok(Json(Page {
-                items: page.items.into_iter().map(Into::into).collect(),
-                next_cursor: page.next_cursor,
-            })),
-            Err(error) => storage_failure!(AdminRead, &error),
-        }
+        let page = state.reports.storefront_events(&filter, &PageRequest::new(limit.0, cursor.0)).await?;
+        Ok(Json(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
     }
 
     /// Process a delivery again, e.g. after fixing a product mapping. A sale
     /// still mints at most one license.
     #[oai(path = "/:id/replay", method = "post", operation_id = "replayStorefrontEvent")]
-    async fn replay(&self, state: Data<&Arc<AppState>>, _auth: AdminAuth, id: Path<String>) -> ReplayResponse {
-        let not_found = |message: String| ReplayResponse::NotFound(ErrorBody::new(ErrorCode::NotFound, message));
-        let Ok(id) = Uuid::parse_str(&id.0) else { return not_found(format!("no storefront event {}", id.0)) };
-        match state.fulfillment.replay(id).await {
-            Ok(_) => match state.reports.storefront_event(id).await {
-                Ok(Some(event)) => ReplayResponse::Ok(Json(event.into())),
-                Ok(None) => not_found(format!("no storefront event {id}")),
-                Err(error) => storage_failure!(ReplayResponse, &error),
-            },
-            Err(error @ (ReplayError::NotFound(_) | ReplayError::UnknownStorefront(_))) => not_found(error.to_string()),
-            Err(ReplayError::Repository(error)) => storage_failure!(ReplayResponse, &error),
-        }
+    async fn replay(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _auth: AdminAuth,
+        id: Path<String>,
+    ) -> Result<Json<StorefrontEventBody>, ShowFailure> {
+        let not_found =
+            |id: &str| ShowFailure::NotFound(ErrorBody::new(ErrorCode::NotFound, format!("no storefront event {id}")));
+        let uuid = Uuid::parse_str(&id.0).map_err(|_| not_found(&id.0))?;
+        state.fulfillment.replay(uuid).await?;
+        let event = state.reports.storefront_event(uuid).await?.ok_or_else(|| not_found(&id.0))?;
+        Ok(Json(event.into()))
     }
 }

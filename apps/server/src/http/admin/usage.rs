@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::auth::AdminAuth;
 use super::page::Page;
-use crate::http::errors::{invalid_cursor, storage_failure, AdminChange, AdminRead, ErrorBody, ErrorCode};
+use crate::http::errors::{invalid_cursor, ChangeFailure, ErrorBody, ErrorCode, ReadFailure};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -127,12 +127,6 @@ pub struct ReviewRequest {
     pub action: Option<String>,
 }
 
-type UsageListResponse = AdminRead<Page<UsageEventBody>>;
-
-type FlagListResponse = AdminRead<Page<FlagBody>>;
-
-type ReviewResponse = AdminChange<FlagBody>;
-
 fn parse_license_key(text: Option<&str>) -> Result<Option<LicenseKey>, Json<ErrorBody>> {
     text.map(LicenseKey::parse).transpose().map_err(|error| ErrorBody::new(ErrorCode::InvalidKey, error.to_string()))
 }
@@ -154,22 +148,14 @@ impl UsageAdminApi {
         since: Query<Option<OffsetDateTime>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
-    ) -> UsageListResponse {
+    ) -> Result<Json<Page<UsageEventBody>>, ReadFailure> {
         if let Some(body) = invalid_cursor(cursor.0.as_deref()) {
-            return UsageListResponse::BadRequest(body);
+            return Err(ReadFailure::BadRequest(body));
         }
-        let license_key = match parse_license_key(license_key.0.as_deref()) {
-            Ok(key) => key,
-            Err(body) => return UsageListResponse::BadRequest(body),
-        };
+        let license_key = parse_license_key(license_key.0.as_deref()).map_err(ReadFailure::BadRequest)?;
         let filter = UsageFilter { license_key, event: event.0, since: since.0 };
-        match state.usage.list_usage(&filter, &PageRequest::new(limit.0, cursor.0)).await {
-            Ok(page) => UsageListResponse::Ok(Json(Page {
-                items: page.items.into_iter().map(Into::into).collect(),
-                next_cursor: page.next_cursor,
-            })),
-            Err(error) => storage_failure!(AdminRead, &error),
-        }
+        let page = state.usage.list_usage(&filter, &PageRequest::new(limit.0, cursor.0)).await?;
+        Ok(Json(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
     }
 
     /// Flags, newest first.
@@ -182,22 +168,14 @@ impl UsageAdminApi {
         license_key: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
-    ) -> FlagListResponse {
+    ) -> Result<Json<Page<FlagBody>>, ReadFailure> {
         if let Some(body) = invalid_cursor(cursor.0.as_deref()) {
-            return FlagListResponse::BadRequest(body);
+            return Err(ReadFailure::BadRequest(body));
         }
-        let license_key = match parse_license_key(license_key.0.as_deref()) {
-            Ok(key) => key,
-            Err(body) => return FlagListResponse::BadRequest(body),
-        };
+        let license_key = parse_license_key(license_key.0.as_deref()).map_err(ReadFailure::BadRequest)?;
         let filter = FlagFilter { status: status.0.map(Into::into), license_key };
-        match state.usage.list_flags(&filter, &PageRequest::new(limit.0, cursor.0)).await {
-            Ok(page) => FlagListResponse::Ok(Json(Page {
-                items: page.items.into_iter().map(Into::into).collect(),
-                next_cursor: page.next_cursor,
-            })),
-            Err(error) => storage_failure!(AdminRead, &error),
-        }
+        let page = state.usage.list_flags(&filter, &PageRequest::new(limit.0, cursor.0)).await?;
+        Ok(Json(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
     }
 
     /// Close an open flag as reviewed, dismissed or actioned (with the action taken).
@@ -208,19 +186,19 @@ impl UsageAdminApi {
         _auth: AdminAuth,
         id: Path<String>,
         body: Json<ReviewRequest>,
-    ) -> ReviewResponse {
-        let not_found = || ReviewResponse::NotFound(ErrorBody::new(ErrorCode::NotFound, format!("no flag {}", id.0)));
-        let Ok(uuid) = Uuid::parse_str(&id.0) else { return not_found() };
+    ) -> Result<Json<FlagBody>, ChangeFailure> {
+        let not_found = || ChangeFailure::NotFound(ErrorBody::new(ErrorCode::NotFound, format!("no flag {}", id.0)));
+        let uuid = Uuid::parse_str(&id.0).map_err(|_| not_found())?;
         match state.usage.review_flag(uuid, body.0.status.into(), body.0.action, Actor::Admin).await {
-            Ok(flag) => ReviewResponse::Ok(Json(flag.into())),
-            Err(ReviewFlagError::NotFound(_)) => not_found(),
+            Ok(flag) => Ok(Json(flag.into())),
+            Err(ReviewFlagError::NotFound(_)) => Err(not_found()),
             Err(error @ ReviewFlagError::AlreadyReviewed { .. }) => {
-                ReviewResponse::Conflict(ErrorBody::new(ErrorCode::AlreadyReviewed, error.to_string()))
+                Err(ChangeFailure::Conflict(ErrorBody::new(ErrorCode::AlreadyReviewed, error.to_string())))
             }
             Err(error @ ReviewFlagError::Invalid(_)) => {
-                ReviewResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidRequest, error.to_string()))
+                Err(ChangeFailure::BadRequest(ErrorBody::new(ErrorCode::InvalidRequest, error.to_string())))
             }
-            Err(ReviewFlagError::Repository(error)) => storage_failure!(AdminChange, &error),
+            Err(ReviewFlagError::Repository(error)) => Err(error.into()),
         }
     }
 }
