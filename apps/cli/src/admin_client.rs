@@ -69,6 +69,7 @@ impl AdminClient {
         Ok(Self { http, base: url.trim_end_matches('/').to_owned(), token })
     }
 
+    /// The raw calls; the typed operations are in `admin_api`.
     pub fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, CliError> {
         self.send(self.http.get(format!("{}{path}", self.base)).query(query))
     }
@@ -83,10 +84,11 @@ impl AdminClient {
         self.send(self.http.patch(format!("{}{path}", self.base)).json(body))
     }
 
-    pub fn mint(&self, body: &Value, idempotency_key: Option<&str>) -> Result<Value, CliError> {
-        let mut request = self.http.post(format!("{}/admin/v1/licenses", self.base)).json(body);
-        if let Some(key) = idempotency_key {
-            request = request.header("Idempotency-Key", key);
+    /// A POST with one extra header (the mint's `Idempotency-Key`).
+    pub fn post_with(&self, path: &str, body: &Value, header: Option<(&str, &str)>) -> Result<Value, CliError> {
+        let mut request = self.http.post(format!("{}{path}", self.base)).json(body);
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
         }
         self.send(request)
     }

@@ -1,6 +1,7 @@
 //! `tessera`: the operator's command line. Talks to the admin API over HTTP
 //! (so it works through an SSH tunnel) and has local tools that need no server.
 
+mod admin_api;
 mod admin_client;
 mod local;
 mod machine;
@@ -11,8 +12,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use admin_api::{CustomerPatch, Lifecycle, MintRequest, PageParams, Query, RenewRequest, ReviewRequest};
 use admin_client::{AdminClient, CliError};
 
 #[derive(Parser)]
@@ -348,12 +350,6 @@ enum Command {
     },
 }
 
-fn insert_some(body: &mut Map<String, Value>, field: &str, value: Option<Value>) {
-    if let Some(value) = value {
-        body.insert(field.to_owned(), value);
-    }
-}
-
 fn run(cli: Cli) -> Result<(), CliError> {
     let json_output = cli.json;
     let client =
@@ -379,22 +375,23 @@ fn run(cli: Cli) -> Result<(), CliError> {
             send_email,
             output,
         } => {
-            let mut body = Map::new();
-            body.insert("product".into(), json!(product));
-            body.insert("tier".into(), json!(tier));
-            body.insert("name".into(), json!(name));
-            body.insert("email".into(), json!(email));
-            insert_some(&mut body, "seats", seats.map(Value::from));
-            insert_some(&mut body, "kind", kind.map(|kind| json!(kind.to_possible_value().expect("named").get_name())));
-            insert_some(&mut body, "duration_days", days.map(Value::from));
-            insert_some(&mut body, "expires_at", expires_at.map(Value::from));
-            insert_some(&mut body, "key", key.map(Value::from));
-            insert_some(&mut body, "notes", notes.map(Value::from));
-            insert_some(&mut body, "source", source.map(Value::from));
-            insert_some(&mut body, "source_ref", source_ref.map(Value::from));
-            insert_some(&mut body, "app_versions", app_versions.map(Value::from));
-            insert_some(&mut body, "send_email", send_email.then_some(Value::Bool(true)));
-            let minted = client()?.mint(&Value::Object(body), idempotency_key.as_deref())?;
+            let request = MintRequest {
+                product,
+                tier,
+                name,
+                email,
+                seats,
+                kind: kind.map(value_name),
+                duration_days: days,
+                expires_at,
+                key,
+                notes,
+                source,
+                source_ref,
+                app_versions,
+                send_email,
+            };
+            let minted = client()?.mint(&request, idempotency_key.as_deref())?;
             let token = minted["token"].as_str().unwrap_or_default().to_owned();
             if let Some(path) = &output {
                 std::fs::write(path, format!("{token}\n"))
@@ -418,26 +415,22 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::List { email, product, status, source, query, limit, cursor } => {
-            let status = status.map(|status| status.to_possible_value().expect("named").get_name().to_owned());
-            let filters = [
-                ("email", email),
-                ("product", product),
-                ("status", status),
-                ("source", source),
-                ("q", query),
-                ("cursor", cursor),
-            ];
-            let page = client()?.get("/admin/v1/licenses", &page_params(limit, filters))?;
+            let filters = Query::default()
+                .with("email", email)
+                .with("product", product)
+                .with("status", status.map(value_name))
+                .with("source", source)
+                .with("q", query);
+            let page = client()?.licenses(filters, &page_params(limit, cursor))?;
             print_page_or_json(&page, json_output, output::print_license_table);
             Ok(())
         }
         Command::Show { key } => {
-            let license = client()?.get(&format!("/admin/v1/licenses/{}", admin_client::path_segment(&key)), &[])?;
+            let license = client()?.license(&key)?;
             show(&license, json_output)
         }
         Command::Deactivate { activation_id } => {
-            let path = format!("/admin/v1/activations/{}/deactivate", admin_client::path_segment(&activation_id));
-            let activation = client()?.post(&path, &Value::Null)?;
+            let activation = client()?.deactivate_machine(&activation_id)?;
             if json_output {
                 output::print_json(&activation);
             } else {
@@ -448,14 +441,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Client(args) => machine::run(args, json_output),
         Command::Events { failed, storefront, limit, cursor } => {
             let filters =
-                [("status", failed.then(|| "failed".to_owned())), ("storefront", storefront), ("cursor", cursor)];
-            let page = client()?.get("/admin/v1/storefront-events", &page_params(limit, filters))?;
+                Query::default().with("status", failed.then(|| "failed".to_owned())).with("storefront", storefront);
+            let page = client()?.storefront_events(filters, &page_params(limit, cursor))?;
             print_page_or_json(&page, json_output, output::print_events);
             Ok(())
         }
         Command::Replay { event_id } => {
-            let path = format!("/admin/v1/storefront-events/{}/replay", admin_client::path_segment(&event_id));
-            let event = client()?.post(&path, &Value::Null)?;
+            let event = client()?.replay(&event_id)?;
             if json_output {
                 output::print_json(&event);
             } else {
@@ -471,37 +463,36 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Deliveries { failed, status, license, limit, cursor } => {
-            let status = status
-                .map(|status| status.to_possible_value().expect("named").get_name().to_owned())
-                .or_else(|| failed.then(|| "failed".to_owned()));
-            let filters = [("status", status), ("license_key", license), ("cursor", cursor)];
-            let page = client()?.get("/admin/v1/deliveries", &page_params(limit, filters))?;
+            let status = status.map(value_name).or_else(|| failed.then(|| "failed".to_owned()));
+            let filters = Query::default().with("status", status).with("license_key", license);
+            let page = client()?.deliveries(filters, &page_params(limit, cursor))?;
             print_page_or_json(&page, json_output, output::print_deliveries);
             Ok(())
         }
         Command::RetryDelivery { delivery_id } => {
-            let path = format!("/admin/v1/deliveries/{}/retry", admin_client::path_segment(&delivery_id));
-            let delivery = client()?.post(&path, &Value::Null)?;
+            let delivery = client()?.retry_delivery(&delivery_id)?;
             print_delivery(&delivery, json_output);
             Ok(())
         }
         Command::Redeliver { key } => {
-            let path = format!("/admin/v1/licenses/{}/redeliver", admin_client::path_segment(&key));
-            let delivery = client()?.post(&path, &Value::Null)?;
+            let delivery = client()?.redeliver(&key)?;
             print_delivery(&delivery, json_output);
             Ok(())
         }
         Command::Audit { license, since, actor, action, limit, cursor } => {
-            let filters =
-                [("entity_id", license), ("since", since), ("actor", actor), ("action", action), ("cursor", cursor)];
-            let page = client()?.get("/admin/v1/audit", &page_params(limit, filters))?;
+            let filters = Query::default()
+                .with("entity_id", license)
+                .with("since", since)
+                .with("actor", actor)
+                .with("action", action);
+            let page = client()?.audit(filters, &page_params(limit, cursor))?;
             print_page_or_json(&page, json_output, |page| {
                 output::print_page(page, &["at", "actor", "action", "entity_type", "entity_id", "details"])
             });
             Ok(())
         }
         Command::Stats => {
-            let stats = client()?.get("/admin/v1/stats", &[])?;
+            let stats = client()?.stats()?;
             if json_output {
                 output::print_json(&stats);
             } else {
@@ -513,11 +504,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             transfer::import(&client()?, &file, product.as_deref(), dry_run, json_output)
         }
         Command::Export { product, status, source } => {
-            let status = status.map(|status| status.to_possible_value().expect("named").get_name().to_owned());
-            let filters: Vec<(&'static str, String)> = [("product", product), ("status", status), ("source", source)]
-                .into_iter()
-                .filter_map(|(name, value)| value.map(|value| (name, value)))
-                .collect();
+            let filters =
+                Query::default().with("product", product).with("status", status.map(value_name)).with("source", source);
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             let written = transfer::export(&client()?, &filters, &mut out)?;
@@ -526,26 +514,21 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Usage { license, event, since, limit, cursor } => {
-            let filters = [("license_key", license), ("event", event), ("since", since), ("cursor", cursor)];
-            let page = client()?.get("/admin/v1/usage", &page_params(limit, filters))?;
+            let filters = Query::default().with("license_key", license).with("event", event).with("since", since);
+            let page = client()?.usage(filters, &page_params(limit, cursor))?;
             print_page_or_json(&page, json_output, |page| {
                 output::print_page(page, &["at", "license_key", "event", "metadata", "activation_id"])
             });
             Ok(())
         }
         Command::Flags { status, license, limit, cursor } => {
-            let status = status.map(|status| status.to_possible_value().expect("named").get_name().to_owned());
-            let filters = [("status", status), ("license_key", license), ("cursor", cursor)];
-            let page = client()?.get("/admin/v1/flags", &page_params(limit, filters))?;
+            let filters = Query::default().with("status", status.map(value_name)).with("license_key", license);
+            let page = client()?.flags(filters, &page_params(limit, cursor))?;
             print_page_or_json(&page, json_output, output::print_flags);
             Ok(())
         }
         Command::Flag { action: FlagAction::Review { flag_id, status, action } } => {
-            let path = format!("/admin/v1/flags/{}/review", admin_client::path_segment(&flag_id));
-            let mut body = Map::new();
-            body.insert("status".into(), json!(status.to_possible_value().expect("named").get_name()));
-            insert_some(&mut body, "action", action.map(Value::from));
-            let flag = client()?.post(&path, &Value::Object(body))?;
+            let flag = client()?.review_flag(&flag_id, &ReviewRequest { status: value_name(status), action })?;
             if json_output {
                 output::print_json(&flag);
             } else {
@@ -554,24 +537,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Customers { query, limit, cursor } => {
-            let page = client()?.get("/admin/v1/customers", &page_params(limit, [("q", query), ("cursor", cursor)]))?;
+            let page = client()?.customers(Query::default().with("q", query), &page_params(limit, cursor))?;
             print_page_or_json(&page, json_output, output::print_customers);
             Ok(())
         }
         Command::Customer { action } => {
             let customer = match action {
-                CustomerAction::Show { email } => {
-                    client()?.get(&format!("/admin/v1/customers/{}", admin_client::path_segment(&email)), &[])?
-                }
-                CustomerAction::Add { email, name } => {
-                    client()?.post("/admin/v1/customers", &json!({"email": email, "name": name}))?
-                }
+                CustomerAction::Show { email } => client()?.customer(&email)?,
+                CustomerAction::Add { email, name } => client()?.add_customer(&email, &name)?,
                 CustomerAction::Update { email, new_email, name } => {
-                    let mut body = Map::new();
-                    insert_some(&mut body, "email", new_email.map(Value::from));
-                    insert_some(&mut body, "name", name.map(Value::from));
-                    let path = format!("/admin/v1/customers/{}", admin_client::path_segment(&email));
-                    client()?.patch(&path, &Value::Object(body))?
+                    client()?.update_customer(&email, &CustomerPatch { email: new_email, name })?
                 }
             };
             if json_output {
@@ -585,33 +560,28 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Keys => {
-            let page = client()?.get("/admin/v1/keys", &[])?;
+            let page = client()?.keys()?;
             print_page_or_json(&page, json_output, |page| {
                 output::print_page(page, &["kid", "status", "alg", "public_key"])
             });
             Ok(())
         }
-        Command::Revoke { key, reason } => {
-            lifecycle(client()?, &key, "revoke", json!({ "reason": reason }), json_output)
-        }
-        Command::Suspend { key } => lifecycle(client()?, &key, "suspend", Value::Null, json_output),
-        Command::Reinstate { key } => lifecycle(client()?, &key, "reinstate", Value::Null, json_output),
+        Command::Revoke { key, reason } => show(&client()?.revoke(&key, &reason)?, json_output),
+        Command::Suspend { key } => show(&client()?.change(&key, Lifecycle::Suspend)?, json_output),
+        Command::Reinstate { key } => show(&client()?.change(&key, Lifecycle::Reinstate)?, json_output),
         Command::Renew { key, days, expires_at } => {
-            let mut body = Map::new();
-            insert_some(&mut body, "duration_days", days.map(Value::from));
-            insert_some(&mut body, "expires_at", expires_at.map(Value::from));
-            lifecycle(client()?, &key, "renew", Value::Object(body), json_output)
+            show(&client()?.renew(&key, &RenewRequest { duration_days: days, expires_at })?, json_output)
         }
     }
 }
 
-/// `limit` and the filters that are set, as query parameters.
-fn page_params<const N: usize>(
-    limit: u32,
-    filters: [(&'static str, Option<String>); N],
-) -> Vec<(&'static str, String)> {
-    let set = filters.into_iter().filter_map(|(name, value)| value.map(|value| (name, value)));
-    std::iter::once(("limit", limit.to_string())).chain(set).collect()
+fn page_params(limit: u32, cursor: Option<String>) -> PageParams {
+    PageParams { limit: Some(limit), cursor }
+}
+
+/// A clap value's name, as the API spells it (`fixed_term`, `failed`).
+fn value_name(value: impl ValueEnum) -> String {
+    value.to_possible_value().expect("named").get_name().to_owned()
 }
 
 fn print_page_or_json(page: &Value, json_output: bool, table: fn(&Value)) {
@@ -641,12 +611,6 @@ fn show(license: &Value, json_output: bool) -> Result<(), CliError> {
         }
     }
     Ok(())
-}
-
-fn lifecycle(client: AdminClient, key: &str, action: &str, body: Value, json_output: bool) -> Result<(), CliError> {
-    let path = format!("/admin/v1/licenses/{}/{action}", admin_client::path_segment(key));
-    let license = client.post(&path, &body)?;
-    show(&license, json_output)
 }
 
 fn main() -> ExitCode {

@@ -9,6 +9,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
 
+use crate::admin_api::{PageParams, Query};
 use crate::admin_client::{AdminClient, CliError};
 use crate::output::print_json;
 
@@ -77,7 +78,7 @@ fn send(
         return Ok(());
     }
     let body = json!({"product": product, "dry_run": dry_run, "records": std::mem::take(batch)});
-    let answer = client.post("/admin/v1/licenses/import", &body)?;
+    let answer = client.import_licenses(&body)?;
     for result in answer["results"].as_array().into_iter().flatten() {
         match result["status"].as_str() {
             Some("inserted") => tally.inserted += 1,
@@ -165,16 +166,11 @@ pub fn import(
 
 /// Writes every license as one JSON line, in the import format plus `product`,
 /// `status` and the signed `token`.
-pub fn export(client: &AdminClient, filters: &[(&'static str, String)], out: &mut dyn Write) -> Result<u64, CliError> {
+pub fn export(client: &AdminClient, filters: &Query, out: &mut dyn Write) -> Result<u64, CliError> {
     let mut cursor: Option<String> = None;
     let mut written = 0;
     loop {
-        let mut query: Vec<(&str, String)> = filters.to_vec();
-        query.push(("limit", "500".into()));
-        if let Some(cursor) = &cursor {
-            query.push(("cursor", cursor.clone()));
-        }
-        let page = client.get("/admin/v1/licenses", &query)?;
+        let page = client.licenses(filters.clone(), &PageParams { limit: Some(500), cursor: cursor.take() })?;
         for license in page["items"].as_array().into_iter().flatten() {
             let blob =
                 license["notes"].as_str().and_then(|notes| notes.strip_prefix("legacy blob: ")).map(str::to_owned);
