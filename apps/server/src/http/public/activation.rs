@@ -193,78 +193,92 @@ pub struct DeactivatedBody {
     pub status: String,
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "activate_bad_request")]
-pub enum ActivateResponse {
-    /// Activated (or the machine already held a seat): a fresh lease.
-    #[oai(status = 200)]
-    Ok(Json<LeaseBody>),
-    /// `INVALID_REQUEST`, `INVALID_FINGERPRINT`, `INVALID_APP_VERSION`, `INVALID_NONCE`, `INVALID_PLATFORM`.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// `NOT_FOUND`, `REVOKED`, `SUSPENDED`, `EXPIRED`, `IDENTITY_MISMATCH`, `VERSION_MISMATCH`.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    /// `TOO_MANY_MACHINES`: every seat is taken.
-    #[oai(status = 409)]
-    Conflict(Json<ErrorBody>),
-    /// `ACTIVATION_CHURN`: too many machine changes in 24 hours.
-    #[oai(status = 429)]
-    TooManyRequests(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+/// A field the domain refused at the edge: the 400 body naming it.
+pub struct BadInput(Json<ErrorBody>);
+
+/// Defines a public activation operation's answer: 200 with `$ok`, its own
+/// error statuses (a `BadRequest` among them, for what the JSON reader or a
+/// field's rule refused), 500 and 503; with the conversions `?` needs.
+macro_rules! activation_response {
+    ($(#[doc = $doc:literal])* $name:ident: $handler:literal {
+        $(#[doc = $okdoc:literal])* Ok($ok:ty),
+        $($(#[doc = $vdoc:literal])* $variant:ident = $status:literal,)*
+    }) => {
+        $(#[doc = $doc])*
+        #[derive(ApiResponse)]
+        #[oai(bad_request_handler = $handler)]
+        pub enum $name {
+            $(#[doc = $okdoc])*
+            #[oai(status = 200)]
+            Ok(Json<$ok>),
+            $($(#[doc = $vdoc])* #[oai(status = $status)] $variant(Json<ErrorBody>),)*
+            #[oai(status = 500)]
+            Internal(Json<ErrorBody>),
+            #[oai(status = 503)]
+            Unavailable(Json<ErrorBody>),
+        }
+
+        impl From<BadInput> for $name {
+            fn from(BadInput(body): BadInput) -> Self {
+                Self::BadRequest(body)
+            }
+        }
+
+        impl From<tessera_domain::repository::RepositoryError> for $name {
+            fn from(error: tessera_domain::repository::RepositoryError) -> Self {
+                storage_failure!($name, &error)
+            }
+        }
+    };
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "validate_bad_request")]
-pub enum ValidateResponse {
-    /// Always 200 for a well-formed request; `valid` and `code` say the verdict.
-    #[oai(status = 200)]
-    Ok(Json<ValidationBody>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+activation_response! {
+    ActivateResponse: "activate_bad_request" {
+        /// Activated (or the machine already held a seat): a fresh lease.
+        Ok(LeaseBody),
+        /// `INVALID_REQUEST`, `INVALID_FINGERPRINT`, `INVALID_APP_VERSION`, `INVALID_NONCE`, `INVALID_PLATFORM`.
+        BadRequest = 400,
+        /// `NOT_FOUND`, `REVOKED`, `SUSPENDED`, `EXPIRED`, `IDENTITY_MISMATCH`, `VERSION_MISMATCH`.
+        Forbidden = 403,
+        /// `TOO_MANY_MACHINES`: every seat is taken.
+        Conflict = 409,
+        /// `ACTIVATION_CHURN`: too many machine changes in 24 hours.
+        TooManyRequests = 429,
+    }
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "heartbeat_bad_request")]
-pub enum HeartbeatResponse {
-    /// A fresh lease.
-    #[oai(status = 200)]
-    Ok(Json<LeaseBody>),
-    /// `INVALID_LEASE` (not a lease Tessera signed), `INVALID_FINGERPRINT`, …
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// `FINGERPRINT_MISMATCH`, `NO_MACHINE`, `REVOKED`, `SUSPENDED`, `EXPIRED`, `VERSION_MISMATCH`.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+activation_response! {
+    ValidateResponse: "validate_bad_request" {
+        /// Always 200 for a well-formed request; `valid` and `code` say the verdict.
+        Ok(ValidationBody),
+        BadRequest = 400,
+    }
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "deactivate_bad_request")]
-pub enum DeactivateResponse {
-    /// The seat is free (also when it already was).
-    #[oai(status = 200)]
-    Ok(Json<DeactivatedBody>),
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>),
-    /// `FINGERPRINT_MISMATCH`: the lease belongs to another machine.
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>),
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+activation_response! {
+    HeartbeatResponse: "heartbeat_bad_request" {
+        /// A fresh lease.
+        Ok(LeaseBody),
+        /// `INVALID_LEASE` (not a lease Tessera signed), `INVALID_FINGERPRINT`, …
+        BadRequest = 400,
+        /// `FINGERPRINT_MISMATCH`, `NO_MACHINE`, `REVOKED`, `SUSPENDED`, `EXPIRED`, `VERSION_MISMATCH`.
+        Forbidden = 403,
+    }
 }
+
+activation_response! {
+    DeactivateResponse: "deactivate_bad_request" {
+        /// The seat is free (also when it already was).
+        Ok(DeactivatedBody),
+        BadRequest = 400,
+        /// `FINGERPRINT_MISMATCH`: the lease belongs to another machine.
+        Forbidden = 403,
+    }
+}
+
+/// An operation's answer either way: the `Err` side is the same response
+/// type, so a handler's body uses `?` and the operation returns whichever.
+type Answer<R> = Result<R, R>;
 
 /// A body the JSON reader refused (not JSON, a missing field, a wrong type);
 /// the fields' own rules are the domain's, checked below with their codes.
@@ -284,43 +298,102 @@ fn deactivate_bad_request(error: poem::Error) -> DeactivateResponse {
     DeactivateResponse::BadRequest(invalid(error))
 }
 
+impl ActivateResponse {
+    /// What the activation metric counts this answer as.
+    fn outcome(&self) -> &str {
+        match self {
+            Self::Ok(_) => "ACTIVATED",
+            Self::BadRequest(error)
+            | Self::Forbidden(error)
+            | Self::Conflict(error)
+            | Self::TooManyRequests(error)
+            | Self::Internal(error)
+            | Self::Unavailable(error) => error.code.as_str(),
+        }
+    }
+}
+
+impl From<ActivateError> for ActivateResponse {
+    fn from(error: ActivateError) -> Self {
+        match error {
+            ActivateError::Refused(refusal) => Self::Forbidden(refused(refusal)),
+            error @ ActivateError::TooManyMachines { .. } => {
+                Self::Conflict(ErrorBody::new(ErrorCode::TooManyMachines, error.to_string()))
+            }
+            error @ ActivateError::Churn { .. } => {
+                Self::TooManyRequests(ErrorBody::new(ErrorCode::ActivationChurn, error.to_string()))
+            }
+            ActivateError::Repository(error) => error.into(),
+            ActivateError::Sign(error) => Self::Internal(internal(&error)),
+        }
+    }
+}
+
+impl From<HeartbeatError> for HeartbeatResponse {
+    fn from(error: HeartbeatError) -> Self {
+        match error {
+            HeartbeatError::InvalidLease(error) => {
+                Self::BadRequest(ErrorBody::new(ErrorCode::InvalidLease, error.to_string()))
+            }
+            error @ HeartbeatError::FingerprintMismatch => {
+                Self::Forbidden(ErrorBody::new(ErrorCode::FingerprintMismatch, error.to_string()))
+            }
+            HeartbeatError::Refused(refusal) => Self::Forbidden(refused(refusal)),
+            HeartbeatError::Repository(error) => error.into(),
+            HeartbeatError::Sign(error) => Self::Internal(internal(&error)),
+        }
+    }
+}
+
+impl From<DeactivateError> for DeactivateResponse {
+    fn from(error: DeactivateError) -> Self {
+        match error {
+            DeactivateError::InvalidLease(error) => {
+                Self::BadRequest(ErrorBody::new(ErrorCode::InvalidLease, error.to_string()))
+            }
+            error @ DeactivateError::FingerprintMismatch => {
+                Self::Forbidden(ErrorBody::new(ErrorCode::FingerprintMismatch, error.to_string()))
+            }
+            DeactivateError::Repository(error) => error.into(),
+        }
+    }
+}
+
 fn refused(refusal: Refusal) -> Json<ErrorBody> {
     ErrorBody::new(crate::http::errors::refusal_code(refusal), refusal.to_string())
 }
 
 /// Input parsed at the edge; the error is the 400 body naming the field.
-type Parsed<T> = Result<T, Json<ErrorBody>>;
+type Parsed<T> = Result<T, BadInput>;
+
+fn bad_input(code: ErrorCode, error: impl std::fmt::Display) -> BadInput {
+    BadInput(ErrorBody::new(code, error.to_string()))
+}
 
 fn fingerprint(text: &str) -> Parsed<Fingerprint> {
-    Fingerprint::parse(text).map_err(|error| ErrorBody::new(ErrorCode::InvalidFingerprint, error.to_string()))
+    Fingerprint::parse(text).map_err(|error| bad_input(ErrorCode::InvalidFingerprint, error))
 }
 
 fn app_version(text: Option<&str>) -> Parsed<Option<AppVersion>> {
-    text.map(AppVersion::parse)
-        .transpose()
-        .map_err(|error| ErrorBody::new(ErrorCode::InvalidAppVersion, error.to_string()))
+    text.map(AppVersion::parse).transpose().map_err(|error| bad_input(ErrorCode::InvalidAppVersion, error))
 }
 
 fn nonce(text: Option<&str>) -> Parsed<Option<String>> {
     text.map(Nonce::parse)
         .transpose()
         .map(|nonce| nonce.map(Nonce::into_string))
-        .map_err(|error| ErrorBody::new(ErrorCode::InvalidNonce, error.to_string()))
+        .map_err(|error| bad_input(ErrorCode::InvalidNonce, error))
 }
 
 fn platform(text: Option<&str>) -> Parsed<Option<Platform>> {
-    Ok(text
-        .map(Platform::parse)
-        .transpose()
-        .map_err(|error| ErrorBody::new(ErrorCode::InvalidPlatform, error.to_string()))?
-        .flatten())
+    Ok(text.map(Platform::parse).transpose().map_err(|error| bad_input(ErrorCode::InvalidPlatform, error))?.flatten())
 }
 
 fn machine_name(text: Option<&str>) -> Parsed<Option<MachineName>> {
     Ok(text
         .map(MachineName::parse)
         .transpose()
-        .map_err(|error| ErrorBody::new(ErrorCode::InvalidMachineName, error.to_string()))?
+        .map_err(|error| bad_input(ErrorCode::InvalidMachineName, error))?
         .flatten())
 }
 
@@ -332,17 +405,8 @@ impl ActivationApi {
     /// returns a signed lease. The response carries `Tessera-Signature`.
     #[oai(path = "/activate", method = "post", operation_id = "activate")]
     async fn activate(&self, state: Data<&Arc<AppState>>, body: Json<ActivateRequest>) -> ActivateResponse {
-        let response = activate_machine(&state, body.0).await;
-        let code = match &response {
-            ActivateResponse::Ok(_) => "ACTIVATED",
-            ActivateResponse::BadRequest(error)
-            | ActivateResponse::Forbidden(error)
-            | ActivateResponse::Conflict(error)
-            | ActivateResponse::TooManyRequests(error)
-            | ActivateResponse::Internal(error)
-            | ActivateResponse::Unavailable(error) => error.code.as_str(),
-        };
-        state.metrics.count_activation(code);
+        let response = activate_machine(&state, body.0).await.unwrap_or_else(|failure| failure);
+        state.metrics.count_activation(response.outcome());
         response
     }
 
@@ -350,114 +414,66 @@ impl ActivationApi {
     /// a well-formed request. The response carries `Tessera-Signature`.
     #[oai(path = "/validate", method = "post", operation_id = "validate")]
     async fn validate(&self, state: Data<&Arc<AppState>>, body: Json<ValidateRequest>) -> ValidateResponse {
-        let body = body.0;
-        let parsed = (|| {
-            Ok::<_, Json<ErrorBody>>((
-                body.fingerprint.as_deref().map(fingerprint).transpose()?,
-                app_version(body.app_version.as_deref())?,
-                nonce(body.nonce.as_deref())?,
-            ))
-        })();
-        let (fingerprint, app_version, nonce) = match parsed {
-            Ok(parsed) => parsed,
-            Err(error) => return ValidateResponse::BadRequest(error),
-        };
-        match state.activation.validate(&body.license_key, fingerprint.as_ref(), app_version.as_ref()).await {
-            Ok(validation) => ValidateResponse::Ok(Json(ValidationBody {
-                valid: validation.code == ValidationCode::Valid,
-                code: validation.code.into(),
-                nonce,
-                checked_at: validation.checked_at,
-                license: validation.machine.map(|view| MachineLicenseBody::of(view, validation.checked_at)),
-                notice: state.notice.clone(),
-            })),
-            Err(error) => storage_failure!(ValidateResponse, &error),
-        }
+        validate_license(&state, body.0).await.unwrap_or_else(|failure| failure)
     }
 
     /// Renew this machine's lease. The response carries `Tessera-Signature`.
     #[oai(path = "/heartbeat", method = "post", operation_id = "heartbeat")]
     async fn heartbeat(&self, state: Data<&Arc<AppState>>, body: Json<HeartbeatRequest>) -> HeartbeatResponse {
-        let body = body.0;
-        let parsed = (|| {
-            Ok::<_, Json<ErrorBody>>((
-                fingerprint(&body.fingerprint)?,
-                app_version(body.app_version.as_deref())?,
-                nonce(body.nonce.as_deref())?,
-            ))
-        })();
-        let (fingerprint, app_version, nonce) = match parsed {
-            Ok(parsed) => parsed,
-            Err(error) => return HeartbeatResponse::BadRequest(error),
-        };
-        match state.activation.heartbeat(&body.lease, &fingerprint, app_version.as_ref()).await {
-            Ok(leased) => HeartbeatResponse::Ok(Json(LeaseBody::of(leased, nonce, &state))),
-            Err(HeartbeatError::InvalidLease(error)) => {
-                HeartbeatResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidLease, error.to_string()))
-            }
-            Err(error @ HeartbeatError::FingerprintMismatch) => {
-                HeartbeatResponse::Forbidden(ErrorBody::new(ErrorCode::FingerprintMismatch, error.to_string()))
-            }
-            Err(HeartbeatError::Refused(refusal)) => HeartbeatResponse::Forbidden(refused(refusal)),
-            Err(HeartbeatError::Repository(error)) => storage_failure!(HeartbeatResponse, &error),
-            Err(HeartbeatError::Sign(error)) => HeartbeatResponse::Internal(internal(&error)),
-        }
+        renew_lease(&state, body.0).await.unwrap_or_else(|failure| failure)
     }
 
     /// Release this machine's seat.
     #[oai(path = "/deactivate", method = "post", operation_id = "deactivate")]
     async fn deactivate(&self, state: Data<&Arc<AppState>>, body: Json<DeactivateRequest>) -> DeactivateResponse {
-        let fingerprint = match fingerprint(&body.fingerprint) {
-            Ok(fingerprint) => fingerprint,
-            Err(error) => return DeactivateResponse::BadRequest(error),
-        };
-        match state.activation.deactivate(&body.lease, &fingerprint).await {
-            Ok(()) => DeactivateResponse::Ok(Json(DeactivatedBody { status: "deactivated".into() })),
-            Err(DeactivateError::InvalidLease(error)) => {
-                DeactivateResponse::BadRequest(ErrorBody::new(ErrorCode::InvalidLease, error.to_string()))
-            }
-            Err(error @ DeactivateError::FingerprintMismatch) => {
-                DeactivateResponse::Forbidden(ErrorBody::new(ErrorCode::FingerprintMismatch, error.to_string()))
-            }
-            Err(DeactivateError::Repository(error)) => storage_failure!(DeactivateResponse, &error),
-        }
+        release_seat(&state, body.0).await.unwrap_or_else(|failure| failure)
     }
 }
 
 /// The activation itself; [`ActivationApi::activate`] counts its outcome.
-async fn activate_machine(state: &AppState, body: ActivateRequest) -> ActivateResponse {
-    let parsed = (|| {
-        Ok::<_, Json<ErrorBody>>((
-            fingerprint(&body.fingerprint)?,
-            app_version(body.app_version.as_deref())?,
-            nonce(body.nonce.as_deref())?,
-            platform(body.platform.as_deref())?,
-            machine_name(body.machine_name.as_deref())?,
-        ))
-    })();
-    let (fingerprint, app_version, nonce, platform, machine_name) = match parsed {
-        Ok(parsed) => parsed,
-        Err(error) => return ActivateResponse::BadRequest(error),
-    };
+async fn activate_machine(state: &AppState, body: ActivateRequest) -> Answer<ActivateResponse> {
+    // Checked in this order: the first refused field names the 400.
+    let fingerprint = fingerprint(&body.fingerprint)?;
+    let app_version = app_version(body.app_version.as_deref())?;
+    let nonce = nonce(body.nonce.as_deref())?;
     let request = Activate {
         key: body.license_key,
         fingerprint,
-        machine_name,
-        platform,
+        platform: platform(body.platform.as_deref())?,
+        machine_name: machine_name(body.machine_name.as_deref())?,
         app_version,
         name: body.name,
         email: body.email,
     };
-    match state.activation.activate(request).await {
-        Ok(leased) => ActivateResponse::Ok(Json(LeaseBody::of(leased, nonce, state))),
-        Err(ActivateError::Refused(refusal)) => ActivateResponse::Forbidden(refused(refusal)),
-        Err(error @ ActivateError::TooManyMachines { .. }) => {
-            ActivateResponse::Conflict(ErrorBody::new(ErrorCode::TooManyMachines, error.to_string()))
-        }
-        Err(error @ ActivateError::Churn { .. }) => {
-            ActivateResponse::TooManyRequests(ErrorBody::new(ErrorCode::ActivationChurn, error.to_string()))
-        }
-        Err(ActivateError::Repository(error)) => storage_failure!(ActivateResponse, &error),
-        Err(ActivateError::Sign(error)) => ActivateResponse::Internal(internal(&error)),
-    }
+    let leased = state.activation.activate(request).await?;
+    Ok(ActivateResponse::Ok(Json(LeaseBody::of(leased, nonce, state))))
+}
+
+async fn validate_license(state: &AppState, body: ValidateRequest) -> Answer<ValidateResponse> {
+    let fingerprint = body.fingerprint.as_deref().map(fingerprint).transpose()?;
+    let app_version = app_version(body.app_version.as_deref())?;
+    let nonce = nonce(body.nonce.as_deref())?;
+    let validation = state.activation.validate(&body.license_key, fingerprint.as_ref(), app_version.as_ref()).await?;
+    Ok(ValidateResponse::Ok(Json(ValidationBody {
+        valid: validation.code == ValidationCode::Valid,
+        code: validation.code.into(),
+        nonce,
+        checked_at: validation.checked_at,
+        license: validation.machine.map(|view| MachineLicenseBody::of(view, validation.checked_at)),
+        notice: state.notice.clone(),
+    })))
+}
+
+async fn renew_lease(state: &AppState, body: HeartbeatRequest) -> Answer<HeartbeatResponse> {
+    let fingerprint = fingerprint(&body.fingerprint)?;
+    let app_version = app_version(body.app_version.as_deref())?;
+    let nonce = nonce(body.nonce.as_deref())?;
+    let leased = state.activation.heartbeat(&body.lease, &fingerprint, app_version.as_ref()).await?;
+    Ok(HeartbeatResponse::Ok(Json(LeaseBody::of(leased, nonce, state))))
+}
+
+async fn release_seat(state: &AppState, body: DeactivateRequest) -> Answer<DeactivateResponse> {
+    let fingerprint = fingerprint(&body.fingerprint)?;
+    state.activation.deactivate(&body.lease, &fingerprint).await?;
+    Ok(DeactivateResponse::Ok(Json(DeactivatedBody { status: "deactivated".into() })))
 }
