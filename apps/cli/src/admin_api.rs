@@ -1,7 +1,9 @@
-//! The admin API as the CLI calls it: one method per operation, every path of
-//! `openapi/admin.json` in this file, request bodies and filters as typed
-//! structs (serialized exactly as the spec's schemas), answers as JSON for
-//! the printers. The commands never build a path or a body by hand.
+//! The admin API as the CLI calls it: one method per operation, every admin
+//! path the CLI uses in this file, request bodies and list filters as typed
+//! structs, answers as JSON for the printers. The commands never build a path,
+//! a body or a query by hand. The tests below call every method against a
+//! recorder and check each request (method, path, query names, body fields)
+//! against the committed `openapi/admin.json`.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -71,27 +73,52 @@ pub enum Lifecycle {
 }
 
 /// A list's page: its size and the previous page's `next_cursor`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct PageParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
 }
 
-/// Query parameters: the ones that are set, in order.
-#[derive(Debug, Default, Clone)]
-pub struct Query(Vec<(&'static str, String)>);
-
-impl Query {
-    pub fn with(mut self, name: &'static str, value: Option<String>) -> Self {
-        if let Some(value) = value {
-            self.0.push((name, value));
+/// Declares a list's filters: every one optional, sent only when set.
+macro_rules! filters {
+    ($(#[doc = $doc:literal])* $name:ident { $($field:ident),* $(,)? }) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Default, Serialize)]
+        pub struct $name {
+            $(#[serde(skip_serializing_if = "Option::is_none")] pub $field: Option<String>,)*
         }
-        self
-    }
+    };
+}
 
-    fn page(self, page: &PageParams) -> Self {
-        self.with("limit", page.limit.map(|limit| limit.to_string())).with("cursor", page.cursor.clone())
-    }
+filters! {
+    /// `GET /admin/v1/licenses`; `q` is a substring of key, name or email.
+    LicenseFilters { email, product, status, source, q }
+}
+filters! {
+    /// `GET /admin/v1/storefront-events`.
+    EventFilters { storefront, status }
+}
+filters! {
+    /// `GET /admin/v1/deliveries`.
+    DeliveryFilters { status, license_key }
+}
+filters! {
+    /// `GET /admin/v1/audit`; `entity_id` is a license key for license events.
+    AuditFilters { entity_id, since, actor, action }
+}
+filters! {
+    /// `GET /admin/v1/usage`.
+    UsageFilters { license_key, event, since }
+}
+filters! {
+    /// `GET /admin/v1/flags`.
+    FlagFilters { status, license_key }
+}
+filters! {
+    /// `GET /admin/v1/customers`; `q` is a substring of email or name.
+    CustomerFilters { q }
 }
 
 fn body<T: Serialize>(request: &T) -> Value {
@@ -103,13 +130,12 @@ impl AdminClient {
         self.post_with("/admin/v1/licenses", &body(request), idempotency_key.map(|key| ("Idempotency-Key", key)))
     }
 
-    /// `GET /admin/v1/licenses`: filters `email`, `product`, `status`, `source`, `q`.
-    pub fn licenses(&self, filters: Query, page: &PageParams) -> Result<Value, CliError> {
-        self.get("/admin/v1/licenses", &filters.page(page).0)
+    pub fn licenses(&self, filters: &LicenseFilters, page: &PageParams) -> Result<Value, CliError> {
+        self.list("/admin/v1/licenses", filters, page)
     }
 
     pub fn license(&self, key: &str) -> Result<Value, CliError> {
-        self.get(&format!("/admin/v1/licenses/{}", path_segment(key)), &[])
+        self.get(&format!("/admin/v1/licenses/{}", path_segment(key)))
     }
 
     pub fn revoke(&self, key: &str, reason: &str) -> Result<Value, CliError> {
@@ -142,58 +168,52 @@ impl AdminClient {
         self.post(&format!("/admin/v1/activations/{}/deactivate", path_segment(activation_id)), &Value::Null)
     }
 
-    /// `GET /admin/v1/storefront-events`: filters `storefront`, `status`.
-    pub fn storefront_events(&self, filters: Query, page: &PageParams) -> Result<Value, CliError> {
-        self.get("/admin/v1/storefront-events", &filters.page(page).0)
+    pub fn storefront_events(&self, filters: &EventFilters, page: &PageParams) -> Result<Value, CliError> {
+        self.list("/admin/v1/storefront-events", filters, page)
     }
 
     pub fn replay(&self, event_id: &str) -> Result<Value, CliError> {
         self.post(&format!("/admin/v1/storefront-events/{}/replay", path_segment(event_id)), &Value::Null)
     }
 
-    /// `GET /admin/v1/deliveries`: filters `status`, `license_key`.
-    pub fn deliveries(&self, filters: Query, page: &PageParams) -> Result<Value, CliError> {
-        self.get("/admin/v1/deliveries", &filters.page(page).0)
+    pub fn deliveries(&self, filters: &DeliveryFilters, page: &PageParams) -> Result<Value, CliError> {
+        self.list("/admin/v1/deliveries", filters, page)
     }
 
     pub fn retry_delivery(&self, delivery_id: &str) -> Result<Value, CliError> {
         self.post(&format!("/admin/v1/deliveries/{}/retry", path_segment(delivery_id)), &Value::Null)
     }
 
-    /// `GET /admin/v1/audit`: filters `entity_id`, `since`, `actor`, `action`.
-    pub fn audit(&self, filters: Query, page: &PageParams) -> Result<Value, CliError> {
-        self.get("/admin/v1/audit", &filters.page(page).0)
+    pub fn audit(&self, filters: &AuditFilters, page: &PageParams) -> Result<Value, CliError> {
+        self.list("/admin/v1/audit", filters, page)
     }
 
     pub fn stats(&self) -> Result<Value, CliError> {
-        self.get("/admin/v1/stats", &[])
+        self.get("/admin/v1/stats")
     }
 
     pub fn keys(&self) -> Result<Value, CliError> {
-        self.get("/admin/v1/keys", &[])
+        self.get("/admin/v1/keys")
     }
 
-    /// `GET /admin/v1/usage`: filters `license_key`, `event`, `since`.
-    pub fn usage(&self, filters: Query, page: &PageParams) -> Result<Value, CliError> {
-        self.get("/admin/v1/usage", &filters.page(page).0)
+    pub fn usage(&self, filters: &UsageFilters, page: &PageParams) -> Result<Value, CliError> {
+        self.list("/admin/v1/usage", filters, page)
     }
 
-    /// `GET /admin/v1/flags`: filters `status`, `license_key`.
-    pub fn flags(&self, filters: Query, page: &PageParams) -> Result<Value, CliError> {
-        self.get("/admin/v1/flags", &filters.page(page).0)
+    pub fn flags(&self, filters: &FlagFilters, page: &PageParams) -> Result<Value, CliError> {
+        self.list("/admin/v1/flags", filters, page)
     }
 
     pub fn review_flag(&self, flag_id: &str, review: &ReviewRequest) -> Result<Value, CliError> {
         self.post(&format!("/admin/v1/flags/{}/review", path_segment(flag_id)), &body(review))
     }
 
-    /// `GET /admin/v1/customers`: filter `q`.
-    pub fn customers(&self, filters: Query, page: &PageParams) -> Result<Value, CliError> {
-        self.get("/admin/v1/customers", &filters.page(page).0)
+    pub fn customers(&self, filters: &CustomerFilters, page: &PageParams) -> Result<Value, CliError> {
+        self.list("/admin/v1/customers", filters, page)
     }
 
     pub fn customer(&self, email: &str) -> Result<Value, CliError> {
-        self.get(&format!("/admin/v1/customers/{}", path_segment(email)), &[])
+        self.get(&format!("/admin/v1/customers/{}", path_segment(email)))
     }
 
     pub fn add_customer(&self, email: &str, name: &str) -> Result<Value, CliError> {
@@ -202,5 +222,227 @@ impl AdminClient {
 
     pub fn update_customer(&self, email: &str, patch: &CustomerPatch) -> Result<Value, CliError> {
         self.patch(&format!("/admin/v1/customers/{}", path_segment(email)), &body(patch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every typed call, sent to a recorder, must be an operation of the
+    //! committed admin spec with the query names and body fields it declares.
+
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// Operations the CLI deliberately has no command for.
+    const NOT_IN_THE_CLI: [(&str, &str); 2] = [
+        ("get", "/health"),                   // a probe for monitors, not for operators
+        ("get", "/admin/v1/deliveries/{id}"), // `tessera deliveries --license` shows the same
+    ];
+
+    struct Recorded {
+        method: String,
+        path: String,
+        query: Vec<String>,
+        body: Option<Value>,
+    }
+
+    /// An HTTP server that answers `{}` to everything and records what it got.
+    fn recorder() -> (String, Arc<Mutex<Vec<Recorded>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let mut parts = line.split_whitespace();
+                let method = parts.next().unwrap().to_lowercase();
+                let target = parts.next().unwrap().to_owned();
+                let mut length = 0;
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).unwrap();
+                    if header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = header.split_once(':') {
+                        if name.eq_ignore_ascii_case("content-length") {
+                            length = value.trim().parse().unwrap();
+                        }
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+                log.lock().unwrap().push(Recorded {
+                    method,
+                    path: path.to_owned(),
+                    query: query
+                        .split('&')
+                        .filter(|pair| !pair.is_empty())
+                        .map(|pair| pair.split('=').next().unwrap().to_owned())
+                        .collect(),
+                    body: (length > 0).then(|| serde_json::from_slice(&body).unwrap()),
+                });
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+                    .unwrap();
+            }
+        });
+        (url, seen)
+    }
+
+    fn some(text: &str) -> Option<String> {
+        Some(text.to_owned())
+    }
+
+    /// Calls every method with every optional field and filter set.
+    fn call_everything(client: &AdminClient) {
+        let page = PageParams { limit: Some(10), cursor: some("c") };
+        let mint = MintRequest {
+            product: "demo".into(),
+            tier: "pro".into(),
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            seats: Some(2),
+            kind: some("fixed_term"),
+            duration_days: Some(30),
+            expires_at: some("2027-01-01T00:00:00Z"),
+            key: some("KEY-00000001"),
+            notes: some("n"),
+            source: some("admin"),
+            source_ref: some("r"),
+            app_versions: Some(vec![2]),
+            send_email: true,
+        };
+        client.mint(&mint, Some("idem")).unwrap();
+        let licenses = LicenseFilters {
+            email: some("e"),
+            product: some("p"),
+            status: some("active"),
+            source: some("s"),
+            q: some("q"),
+        };
+        client.licenses(&licenses, &page).unwrap();
+        client.license("KEY-1").unwrap();
+        client.revoke("KEY-1", "chargeback").unwrap();
+        client.change("KEY-1", Lifecycle::Suspend).unwrap();
+        client.change("KEY-1", Lifecycle::Reinstate).unwrap();
+        client.renew("KEY-1", &RenewRequest { duration_days: Some(30), expires_at: None }).unwrap();
+        client.redeliver("KEY-1").unwrap();
+        client.import_licenses(&json!({ "product": "demo", "dry_run": true, "records": [] })).unwrap();
+        client.deactivate_machine("act-1").unwrap();
+        client.storefront_events(&EventFilters { storefront: some("gumroad"), status: some("failed") }, &page).unwrap();
+        client.replay("evt-1").unwrap();
+        client.deliveries(&DeliveryFilters { status: some("failed"), license_key: some("KEY-1") }, &page).unwrap();
+        client.retry_delivery("del-1").unwrap();
+        let audit = AuditFilters {
+            entity_id: some("KEY-1"),
+            since: some("2026-01-01T00:00:00Z"),
+            actor: some("admin"),
+            action: some("a"),
+        };
+        client.audit(&audit, &page).unwrap();
+        client.stats().unwrap();
+        client.keys().unwrap();
+        client
+            .usage(
+                &UsageFilters { license_key: some("KEY-1"), event: some("e"), since: some("2026-01-01T00:00:00Z") },
+                &page,
+            )
+            .unwrap();
+        client.flags(&FlagFilters { status: some("open"), license_key: some("KEY-1") }, &page).unwrap();
+        client.review_flag("flag-1", &ReviewRequest { status: "actioned".into(), action: some("revoked") }).unwrap();
+        client.customers(&CustomerFilters { q: some("ada") }, &page).unwrap();
+        client.customer("ada@example.com").unwrap();
+        client.add_customer("ada@example.com", "Ada").unwrap();
+        client
+            .update_customer("ada@example.com", &CustomerPatch { email: some("b@example.com"), name: some("B") })
+            .unwrap();
+    }
+
+    fn matches(template: &str, path: &str) -> bool {
+        let (template, path): (Vec<_>, Vec<_>) = (template.split('/').collect(), path.split('/').collect());
+        template.len() == path.len()
+            && template.iter().zip(&path).all(|(want, got)| want.starts_with('{') || want == got)
+    }
+
+    fn schema<'a>(spec: &'a Value, reference: &Value) -> &'a Value {
+        let name = reference["$ref"].as_str().unwrap().trim_start_matches("#/components/schemas/");
+        &spec["components"]["schemas"][name]
+    }
+
+    #[test]
+    fn every_call_is_an_operation_of_the_admin_spec() {
+        let spec: Value = serde_json::from_str(include_str!("../../../openapi/admin.json")).unwrap();
+        let (url, seen) = recorder();
+        call_everything(&AdminClient::new(&url, some("token"), None).unwrap());
+
+        let mut covered = Vec::new();
+        for call in seen.lock().unwrap().iter() {
+            let (template, operations) = spec["paths"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .find(|(template, operations)| matches(template, &call.path) && operations.get(&call.method).is_some())
+                .unwrap_or_else(|| panic!("{} {} is not in openapi/admin.json", call.method, call.path));
+            let operation = &operations[&call.method];
+            covered.push((call.method.clone(), template.clone()));
+
+            let parameters: Vec<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|parameter| parameter["in"] == "query")
+                .map(|parameter| parameter["name"].as_str().unwrap())
+                .collect();
+            for name in &call.query {
+                assert!(parameters.contains(&name.as_str()), "{} {template}: no query parameter `{name}`", call.method);
+            }
+
+            let declared = operation["requestBody"]["content"].as_object().and_then(|content| content.values().next());
+            match (declared, &call.body) {
+                (None, None) => {}
+                (Some(content), Some(body)) => {
+                    let schema = schema(&spec, &content["schema"]);
+                    let fields = body.as_object().unwrap_or_else(|| panic!("{template}: the body is not an object"));
+                    for field in fields.keys() {
+                        assert!(
+                            schema["properties"].get(field).is_some(),
+                            "{} {template}: `{field}` is not a field of the request schema",
+                            call.method
+                        );
+                    }
+                    for required in schema["required"].as_array().into_iter().flatten() {
+                        assert!(fields.contains_key(required.as_str().unwrap()), "{template}: `{required}` missing");
+                    }
+                }
+                (None, Some(_)) => panic!("{} {template} takes no body, the CLI sends one", call.method),
+                (Some(_), None) if operation["requestBody"]["required"] == true => {
+                    panic!("{} {template} needs a body, the CLI sends none", call.method)
+                }
+                (Some(_), None) => {}
+            }
+        }
+
+        for (template, operations) in spec["paths"].as_object().unwrap() {
+            for method in operations.as_object().unwrap().keys() {
+                let listed = NOT_IN_THE_CLI.contains(&(method.as_str(), template.as_str()));
+                let called = covered.contains(&(method.clone(), template.clone()));
+                assert!(
+                    called != listed,
+                    "{method} {template}: {}",
+                    if listed { "called, yet listed as not in the CLI" } else { "no CLI call" }
+                );
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::blocking::{Client, RequestBuilder};
+use serde::Serialize;
 use serde_json::Value;
 use thiserror::Error;
 
@@ -70,8 +71,13 @@ impl AdminClient {
     }
 
     /// The raw calls; the typed operations are in `admin_api`.
-    pub fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, CliError> {
-        self.send(self.http.get(format!("{}{path}", self.base)).query(query))
+    pub fn get(&self, path: &str) -> Result<Value, CliError> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+    }
+
+    /// A GET of one page of a list: the filters that are set, then the page.
+    pub fn list(&self, path: &str, filters: &impl Serialize, page: &impl Serialize) -> Result<Value, CliError> {
+        self.send(self.http.get(format!("{}{path}", self.base)).query(filters).query(page))
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Result<Value, CliError> {

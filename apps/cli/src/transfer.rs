@@ -9,7 +9,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
 
-use crate::admin_api::{PageParams, Query};
+use crate::admin_api::{LicenseFilters, PageParams};
 use crate::admin_client::{AdminClient, CliError};
 use crate::output::print_json;
 
@@ -166,11 +166,11 @@ pub fn import(
 
 /// Writes every license as one JSON line, in the import format plus `product`,
 /// `status` and the signed `token`.
-pub fn export(client: &AdminClient, filters: &Query, out: &mut dyn Write) -> Result<u64, CliError> {
+pub fn export(client: &AdminClient, filters: &LicenseFilters, out: &mut dyn Write) -> Result<u64, CliError> {
     let mut cursor: Option<String> = None;
     let mut written = 0;
     loop {
-        let page = client.licenses(filters.clone(), &PageParams { limit: Some(500), cursor: cursor.take() })?;
+        let page = client.licenses(filters, &PageParams { limit: Some(500), cursor: cursor.take() })?;
         for license in page["items"].as_array().into_iter().flatten() {
             let blob =
                 license["notes"].as_str().and_then(|notes| notes.strip_prefix("legacy blob: ")).map(str::to_owned);

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{page_params, print_page_or_json, Session};
-use crate::admin_api::{CustomerPatch, Query};
+use crate::admin_api::{CustomerFilters, CustomerPatch};
 use crate::admin_client::CliError;
 use crate::output;
 
@@ -53,8 +53,7 @@ impl CustomerCommand {
         let json_output = session.json;
         match self {
             Self::Customers { query, limit, cursor } => {
-                let page =
-                    session.client()?.customers(Query::default().with("q", query), &page_params(limit, cursor))?;
+                let page = session.client()?.customers(&CustomerFilters { q: query }, &page_params(limit, cursor))?;
                 print_page_or_json(&page, json_output, output::print_customers);
                 Ok(())
             }

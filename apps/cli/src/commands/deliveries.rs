@@ -3,7 +3,7 @@
 use clap::{Subcommand, ValueEnum};
 
 use super::{page_params, print_delivery, print_page_or_json, value_name, Session};
-use crate::admin_api::Query;
+use crate::admin_api::DeliveryFilters;
 use crate::admin_client::CliError;
 use crate::output;
 
@@ -42,8 +42,8 @@ impl DeliveryCommand {
         match self {
             Self::Deliveries { failed, status, license, limit, cursor } => {
                 let status = status.map(value_name).or_else(|| failed.then(|| "failed".to_owned()));
-                let filters = Query::default().with("status", status).with("license_key", license);
-                let page = session.client()?.deliveries(filters, &page_params(limit, cursor))?;
+                let filters = DeliveryFilters { status, license_key: license };
+                let page = session.client()?.deliveries(&filters, &page_params(limit, cursor))?;
                 print_page_or_json(&page, json_output, output::print_deliveries);
                 Ok(())
             }

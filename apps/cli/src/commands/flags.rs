@@ -4,7 +4,7 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
 use super::{page_params, print_page_or_json, value_name, Session};
-use crate::admin_api::{Query, ReviewRequest};
+use crate::admin_api::{FlagFilters, ReviewRequest};
 use crate::admin_client::CliError;
 use crate::output;
 
@@ -54,8 +54,8 @@ impl FlagCommand {
         let json_output = session.json;
         match self {
             Self::Flags { status, license, limit, cursor } => {
-                let filters = Query::default().with("status", status.map(value_name)).with("license_key", license);
-                let page = session.client()?.flags(filters, &page_params(limit, cursor))?;
+                let filters = FlagFilters { status: status.map(value_name), license_key: license };
+                let page = session.client()?.flags(&filters, &page_params(limit, cursor))?;
                 print_page_or_json(&page, json_output, output::print_flags);
                 Ok(())
             }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Subcommand, ValueEnum};
 
 use super::{page_params, print_delivery, print_page_or_json, show, value_name, Session};
-use crate::admin_api::{Lifecycle, MintRequest, Query, RenewRequest};
+use crate::admin_api::{LicenseFilters, Lifecycle, MintRequest, RenewRequest};
 use crate::admin_client::CliError;
 use crate::{output, transfer};
 
@@ -210,13 +210,8 @@ impl LicenseCommand {
                 Ok(())
             }
             Self::List { email, product, status, source, query, limit, cursor } => {
-                let filters = Query::default()
-                    .with("email", email)
-                    .with("product", product)
-                    .with("status", status.map(value_name))
-                    .with("source", source)
-                    .with("q", query);
-                let page = session.client()?.licenses(filters, &page_params(limit, cursor))?;
+                let filters = LicenseFilters { email, product, status: status.map(value_name), source, q: query };
+                let page = session.client()?.licenses(&filters, &page_params(limit, cursor))?;
                 print_page_or_json(&page, json_output, output::print_license_table);
                 Ok(())
             }
@@ -248,10 +243,8 @@ impl LicenseCommand {
                 transfer::import(&session.client()?, &file, product.as_deref(), dry_run, json_output)
             }
             Self::Export { product, status, source } => {
-                let filters = Query::default()
-                    .with("product", product)
-                    .with("status", status.map(value_name))
-                    .with("source", source);
+                let filters =
+                    LicenseFilters { product, status: status.map(value_name), source, ..LicenseFilters::default() };
                 let stdout = std::io::stdout();
                 let mut out = std::io::BufWriter::new(stdout.lock());
                 let written = transfer::export(&session.client()?, &filters, &mut out)?;

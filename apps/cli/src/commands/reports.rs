@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::{page_params, print_page_or_json, Session};
-use crate::admin_api::Query;
+use crate::admin_api::{AuditFilters, UsageFilters};
 use crate::admin_client::CliError;
 use crate::output;
 
@@ -51,20 +51,16 @@ impl ReportCommand {
         let json_output = session.json;
         match self {
             Self::Audit { license, since, actor, action, limit, cursor } => {
-                let filters = Query::default()
-                    .with("entity_id", license)
-                    .with("since", since)
-                    .with("actor", actor)
-                    .with("action", action);
-                let page = session.client()?.audit(filters, &page_params(limit, cursor))?;
+                let filters = AuditFilters { entity_id: license, since, actor, action };
+                let page = session.client()?.audit(&filters, &page_params(limit, cursor))?;
                 print_page_or_json(&page, json_output, |page| {
                     output::print_page(page, &["at", "actor", "action", "entity_type", "entity_id", "details"])
                 });
                 Ok(())
             }
             Self::Usage { license, event, since, limit, cursor } => {
-                let filters = Query::default().with("license_key", license).with("event", event).with("since", since);
-                let page = session.client()?.usage(filters, &page_params(limit, cursor))?;
+                let filters = UsageFilters { license_key: license, event, since };
+                let page = session.client()?.usage(&filters, &page_params(limit, cursor))?;
                 print_page_or_json(&page, json_output, |page| {
                     output::print_page(page, &["at", "license_key", "event", "metadata", "activation_id"])
                 });

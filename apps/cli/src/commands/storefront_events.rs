@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{page_params, print_page_or_json, Session};
-use crate::admin_api::Query;
+use crate::admin_api::EventFilters;
 use crate::admin_client::CliError;
 use crate::output;
 
@@ -31,9 +31,8 @@ impl EventCommand {
         let json_output = session.json;
         match self {
             Self::Events { failed, storefront, limit, cursor } => {
-                let filters =
-                    Query::default().with("status", failed.then(|| "failed".to_owned())).with("storefront", storefront);
-                let page = session.client()?.storefront_events(filters, &page_params(limit, cursor))?;
+                let filters = EventFilters { status: failed.then(|| "failed".to_owned()), storefront };
+                let page = session.client()?.storefront_events(&filters, &page_params(limit, cursor))?;
                 print_page_or_json(&page, json_output, output::print_events);
                 Ok(())
             }
