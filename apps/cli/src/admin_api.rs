@@ -6,7 +6,7 @@
 //! against the committed `openapi/admin.json`.
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
 use crate::admin_client::{path_segment, AdminClient, CliError};
 
@@ -63,6 +63,36 @@ pub struct CustomerPatch {
     pub email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+
+/// `POST /admin/v1/licenses/import` (`ImportRequest`): one batch of the
+/// issuance log; each record is a log line as read (the server checks it).
+#[derive(Debug, Serialize)]
+pub struct ImportRequest<'a> {
+    pub product: Option<&'a str>,
+    pub dry_run: bool,
+    pub records: Vec<Value>,
+}
+
+/// The fields a log record may have; anything else is ignored.
+const FIELDS: [&str; 8] = ["license_key", "name", "email", "tier", "issued_at", "expires_at", "blob", "product"];
+
+/// The import record for one line of an issuance log, or why the line is unusable.
+pub fn import_record(line: u64, text: &str) -> Result<Value, String> {
+    let parsed: Value = serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))?;
+    let object = parsed.as_object().ok_or("not a JSON object")?;
+    let mut record = Map::new();
+    record.insert("line".into(), json!(line));
+    for field in FIELDS {
+        match object.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(value)) => {
+                record.insert(field.into(), json!(value));
+            }
+            Some(other) => return Err(format!("{field} must be a string, not {other}")),
+        }
+    }
+    Ok(Value::Object(record))
 }
 
 /// A state change of one license.
@@ -159,9 +189,8 @@ impl AdminClient {
         self.post(&format!("/admin/v1/licenses/{}/redeliver", path_segment(key)), &Value::Null)
     }
 
-    /// `POST /admin/v1/licenses/import` (`ImportRequest`, built by `transfer`).
-    pub fn import_licenses(&self, request: &Value) -> Result<Value, CliError> {
-        self.post("/admin/v1/licenses/import", request)
+    pub fn import_licenses(&self, request: &ImportRequest) -> Result<Value, CliError> {
+        self.post("/admin/v1/licenses/import", &body(request))
     }
 
     pub fn deactivate_machine(&self, activation_id: &str) -> Result<Value, CliError> {
@@ -338,7 +367,13 @@ mod tests {
         client.change("KEY-1", Lifecycle::Reinstate).unwrap();
         client.renew("KEY-1", &RenewRequest { duration_days: Some(30), expires_at: None }).unwrap();
         client.redeliver("KEY-1").unwrap();
-        client.import_licenses(&json!({ "product": "demo", "dry_run": true, "records": [] })).unwrap();
+        // A record exactly as `tessera import` builds it from a log line, every field set.
+        let line = json!({
+            "license_key": "KEY-00000002", "name": "Ada", "email": "ada@example.com", "tier": "pro",
+            "issued_at": "2026-01-01T00:00:00Z", "expires_at": "2027-01-01T00:00:00Z", "blob": "b", "product": "demo",
+        });
+        let record = import_record(1, &line.to_string()).unwrap();
+        client.import_licenses(&ImportRequest { product: Some("demo"), dry_run: true, records: vec![record] }).unwrap();
         client.deactivate_machine("act-1").unwrap();
         client.storefront_events(&EventFilters { storefront: some("gumroad"), status: some("failed") }, &page).unwrap();
         client.replay("evt-1").unwrap();
@@ -380,6 +415,26 @@ mod tests {
         &spec["components"]["schemas"][name]
     }
 
+    /// `value`'s fields are the schema's, its required ones present; arrays of
+    /// objects are checked against their item schema.
+    fn conforms(spec: &Value, schema: &Value, value: &Value, at: &str) {
+        let fields = value.as_object().unwrap_or_else(|| panic!("{at}: not an object"));
+        for (field, field_value) in fields {
+            let property = schema["properties"]
+                .get(field)
+                .unwrap_or_else(|| panic!("{at}: `{field}` is not a field of {}", schema["title"]));
+            if let (Some(items), Some(reference)) = (field_value.as_array(), property["items"].get("$ref")) {
+                let item_schema = self::schema(spec, &json!({ "$ref": reference }));
+                for item in items {
+                    conforms(spec, item_schema, item, &format!("{at} {field}[]"));
+                }
+            }
+        }
+        for required in schema["required"].as_array().into_iter().flatten() {
+            assert!(fields.contains_key(required.as_str().unwrap()), "{at}: `{required}` missing");
+        }
+    }
+
     #[test]
     fn every_call_is_an_operation_of_the_admin_spec() {
         let spec: Value = serde_json::from_str(include_str!("../../../openapi/admin.json")).unwrap();
@@ -412,18 +467,7 @@ mod tests {
             match (declared, &call.body) {
                 (None, None) => {}
                 (Some(content), Some(body)) => {
-                    let schema = schema(&spec, &content["schema"]);
-                    let fields = body.as_object().unwrap_or_else(|| panic!("{template}: the body is not an object"));
-                    for field in fields.keys() {
-                        assert!(
-                            schema["properties"].get(field).is_some(),
-                            "{} {template}: `{field}` is not a field of the request schema",
-                            call.method
-                        );
-                    }
-                    for required in schema["required"].as_array().into_iter().flatten() {
-                        assert!(fields.contains_key(required.as_str().unwrap()), "{template}: `{required}` missing");
-                    }
+                    conforms(&spec, schema(&spec, &content["schema"]), body, &format!("{} {template}", call.method))
                 }
                 (None, Some(_)) => panic!("{} {template} takes no body, the CLI sends one", call.method),
                 (Some(_), None) if operation["requestBody"]["required"] == true => {

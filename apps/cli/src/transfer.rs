@@ -7,9 +7,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use crate::admin_api::{LicenseFilters, PageParams};
+use crate::admin_api::{import_record, ImportRequest, LicenseFilters, PageParams};
 use crate::admin_client::{AdminClient, CliError};
 use crate::output::print_json;
 
@@ -17,8 +17,6 @@ use crate::output::print_json;
 const BATCH_BYTES: usize = 56 * 1024;
 /// And under its per-request record limit.
 const BATCH_RECORDS: usize = 1000;
-/// The fields a log record may have; anything else is ignored.
-const FIELDS: [&str; 8] = ["license_key", "name", "email", "tier", "issued_at", "expires_at", "blob", "product"];
 
 #[derive(Default)]
 struct Tally {
@@ -32,24 +30,6 @@ impl Tally {
     fn fail(&mut self, line: u64, key: Option<&str>, error: String) {
         self.failures.push(json!({"line": line, "license_key": key, "error": error}));
     }
-}
-
-/// The record to send for one line, or why the line is unusable.
-fn record(line: u64, text: &str) -> Result<Value, String> {
-    let parsed: Value = serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))?;
-    let object = parsed.as_object().ok_or("not a JSON object")?;
-    let mut record = Map::new();
-    record.insert("line".into(), json!(line));
-    for field in FIELDS {
-        match object.get(field) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(value)) => {
-                record.insert(field.into(), json!(value));
-            }
-            Some(other) => return Err(format!("{field} must be a string, not {other}")),
-        }
-    }
-    Ok(Value::Object(record))
 }
 
 fn progress(total: Option<u64>, hidden: bool) -> ProgressBar {
@@ -77,8 +57,7 @@ fn send(
     if batch.is_empty() {
         return Ok(());
     }
-    let body = json!({"product": product, "dry_run": dry_run, "records": std::mem::take(batch)});
-    let answer = client.import_licenses(&body)?;
+    let answer = client.import_licenses(&ImportRequest { product, dry_run, records: std::mem::take(batch) })?;
     for result in answer["results"].as_array().into_iter().flatten() {
         match result["status"].as_str() {
             Some("inserted") => tally.inserted += 1,
@@ -121,7 +100,7 @@ pub fn import(
         if text.trim().is_empty() {
             continue;
         }
-        match record(number, &text) {
+        match import_record(number, &text) {
             Ok(record) => {
                 let size = record.to_string().len() + 1;
                 if batch_bytes + size > BATCH_BYTES || batch.len() == BATCH_RECORDS {
