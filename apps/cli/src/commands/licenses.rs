@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
+use serde_json::Value;
 
-use super::{page_params, print_delivery, print_page_or_json, show, value_name, Session};
+use super::{page_params, print_delivery, print_page_or_json, value_name, Session};
 use crate::admin_api::{LicenseFilters, Lifecycle, MintRequest, RenewRequest};
 use crate::admin_client::CliError;
 use crate::{output, transfer};
@@ -254,4 +255,18 @@ impl LicenseCommand {
             }
         }
     }
+}
+
+/// A license and the machines holding its seats (or its JSON).
+fn show(license: &Value, json_output: bool) -> Result<(), CliError> {
+    if json_output {
+        output::print_json(license);
+    } else {
+        output::print_license(license);
+        if let Some(machines) = license["activations"].as_array() {
+            println!("\nMachines ({} of {} seats):", machines.len(), output::text(&license["seats"]));
+            output::print_machines(machines);
+        }
+    }
+    Ok(())
 }

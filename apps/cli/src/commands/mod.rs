@@ -113,16 +113,3 @@ pub fn print_delivery(delivery: &Value, json_output: bool) {
         output::print_deliveries(&json!({ "items": [delivery], "next_cursor": null }));
     }
 }
-
-pub fn show(license: &Value, json_output: bool) -> Result<(), CliError> {
-    if json_output {
-        output::print_json(license);
-    } else {
-        output::print_license(license);
-        if let Some(machines) = license["activations"].as_array() {
-            println!("\nMachines ({} of {} seats):", machines.len(), output::text(&license["seats"]));
-            output::print_machines(machines);
-        }
-    }
-    Ok(())
-}
