@@ -254,6 +254,24 @@ impl AdminClient {
     }
 }
 
+/// The committed admin spec, for the tests that hold the CLI to it.
+#[cfg(test)]
+pub mod admin_spec {
+    use serde_json::Value;
+
+    pub fn document() -> Value {
+        serde_json::from_str(include_str!("../../../openapi/admin.json")).expect("openapi/admin.json is JSON")
+    }
+
+    /// The component schema a `$ref` (`#/components/schemas/Name`) or a bare name points at.
+    pub fn schema<'a>(spec: &'a Value, reference: &Value) -> &'a Value {
+        let name = reference.as_str().expect("a schema name").trim_start_matches("#/components/schemas/");
+        let schema = &spec["components"]["schemas"][name];
+        assert!(schema.is_object(), "no schema `{name}` in openapi/admin.json");
+        schema
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Every typed call, sent to a recorder, must be an operation of the
@@ -410,11 +428,6 @@ mod tests {
             && template.iter().zip(&path).all(|(want, got)| want.starts_with('{') || want == got)
     }
 
-    fn schema<'a>(spec: &'a Value, reference: &Value) -> &'a Value {
-        let name = reference["$ref"].as_str().unwrap().trim_start_matches("#/components/schemas/");
-        &spec["components"]["schemas"][name]
-    }
-
     /// `value`'s fields are the schema's, its required ones present; arrays of
     /// objects are checked against their item schema.
     fn conforms(spec: &Value, schema: &Value, value: &Value, at: &str) {
@@ -424,7 +437,7 @@ mod tests {
                 .get(field)
                 .unwrap_or_else(|| panic!("{at}: `{field}` is not a field of {}", schema["title"]));
             if let (Some(items), Some(reference)) = (field_value.as_array(), property["items"].get("$ref")) {
-                let item_schema = self::schema(spec, &json!({ "$ref": reference }));
+                let item_schema = admin_spec::schema(spec, reference);
                 for item in items {
                     conforms(spec, item_schema, item, &format!("{at} {field}[]"));
                 }
@@ -437,7 +450,7 @@ mod tests {
 
     #[test]
     fn every_call_is_an_operation_of_the_admin_spec() {
-        let spec: Value = serde_json::from_str(include_str!("../../../openapi/admin.json")).unwrap();
+        let spec = admin_spec::document();
         let (url, seen) = recorder();
         call_everything(&AdminClient::new(&url, some("token"), None).unwrap());
 
@@ -466,9 +479,12 @@ mod tests {
             let declared = operation["requestBody"]["content"].as_object().and_then(|content| content.values().next());
             match (declared, &call.body) {
                 (None, None) => {}
-                (Some(content), Some(body)) => {
-                    conforms(&spec, schema(&spec, &content["schema"]), body, &format!("{} {template}", call.method))
-                }
+                (Some(content), Some(body)) => conforms(
+                    &spec,
+                    admin_spec::schema(&spec, &content["schema"]["$ref"]),
+                    body,
+                    &format!("{} {template}", call.method),
+                ),
                 (None, Some(_)) => panic!("{} {template} takes no body, the CLI sends one", call.method),
                 (Some(_), None) if operation["requestBody"]["required"] == true => {
                     panic!("{} {template} needs a body, the CLI sends none", call.method)

@@ -35,9 +35,7 @@ impl KeyCommand {
         match self {
             Self::Keys => {
                 let page = session.client()?.keys()?;
-                print_page_or_json(&page, json_output, |page| {
-                    output::print_page(page, &["kid", "status", "alg", "public_key"])
-                });
+                print_page_or_json(&page, json_output, |page| output::print_page(page, &output::KEYS));
                 Ok(())
             }
             Self::Keygen { kid, out } => local::keygen(&kid, &out, json_output),

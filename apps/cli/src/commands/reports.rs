@@ -53,17 +53,13 @@ impl ReportCommand {
             Self::Audit { license, since, actor, action, limit, cursor } => {
                 let filters = AuditFilters { entity_id: license, since, actor, action };
                 let page = session.client()?.audit(&filters, &page_params(limit, cursor))?;
-                print_page_or_json(&page, json_output, |page| {
-                    output::print_page(page, &["at", "actor", "action", "entity_type", "entity_id", "details"])
-                });
+                print_page_or_json(&page, json_output, |page| output::print_page(page, &output::AUDIT));
                 Ok(())
             }
             Self::Usage { license, event, since, limit, cursor } => {
                 let filters = UsageFilters { license_key: license, event, since };
                 let page = session.client()?.usage(&filters, &page_params(limit, cursor))?;
-                print_page_or_json(&page, json_output, |page| {
-                    output::print_page(page, &["at", "license_key", "event", "metadata", "activation_id"])
-                });
+                print_page_or_json(&page, json_output, |page| output::print_page(page, &output::USAGE));
                 Ok(())
             }
             Self::Stats => {
