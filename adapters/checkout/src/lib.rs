@@ -21,7 +21,6 @@ use tessera_domain::clock::Clock;
 use tessera_domain::secret::Secret;
 use tessera_domain::storefront::{
     EventKind, InboundRequest, ProductMapping, RefundPolicy, Storefront, StorefrontError, StorefrontEvent,
-    StorefrontSettings,
 };
 use time::OffsetDateTime;
 
@@ -176,28 +175,6 @@ pub struct CheckoutConfig {
     pub products: std::collections::BTreeMap<String, ProductMapping>,
 }
 
-impl StorefrontSettings for CheckoutConfig {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn secret(&self) -> Option<&Secret> {
-        self.secret.as_ref()
-    }
-
-    fn secret_file(&self) -> Option<&std::path::Path> {
-        self.secret_file.as_deref()
-    }
-
-    fn on_refund(&self) -> RefundPolicy {
-        self.on_refund
-    }
-
-    fn products(&self) -> &std::collections::BTreeMap<String, ProductMapping> {
-        &self.products
-    }
-
-    fn storefront(&self, secret: &str, clock: Arc<dyn Clock>) -> Arc<dyn Storefront> {
-        Arc::new(CheckoutStorefront::new(secret, clock))
-    }
-}
+tessera_domain::storefront_settings!(CheckoutConfig, NAME, |_config, secret, clock| {
+    Arc::new(CheckoutStorefront::new(secret, clock))
+});

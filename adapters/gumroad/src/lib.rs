@@ -13,7 +13,6 @@ use subtle::ConstantTimeEq;
 use tessera_domain::secret::Secret;
 use tessera_domain::storefront::{
     EventKind, InboundRequest, ProductMapping, RefundPolicy, Storefront, StorefrontError, StorefrontEvent,
-    StorefrontSettings,
 };
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -278,32 +277,6 @@ pub struct GumroadConfig {
     pub products: std::collections::BTreeMap<String, ProductMapping>,
 }
 
-impl StorefrontSettings for GumroadConfig {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn secret(&self) -> Option<&Secret> {
-        self.secret.as_ref()
-    }
-
-    fn secret_file(&self) -> Option<&std::path::Path> {
-        self.secret_file.as_deref()
-    }
-
-    fn on_refund(&self) -> RefundPolicy {
-        self.on_refund
-    }
-
-    fn products(&self) -> &std::collections::BTreeMap<String, ProductMapping> {
-        &self.products
-    }
-
-    fn storefront(
-        &self,
-        secret: &str,
-        _clock: std::sync::Arc<dyn tessera_domain::clock::Clock>,
-    ) -> std::sync::Arc<dyn Storefront> {
-        std::sync::Arc::new(GumroadStorefront::new(secret, self.seller_id.clone()))
-    }
-}
+tessera_domain::storefront_settings!(GumroadConfig, NAME, |config, secret, _clock| {
+    std::sync::Arc::new(GumroadStorefront::new(secret, config.seller_id.clone()))
+});

@@ -1,46 +1,24 @@
 //! The contract cases. Each takes a fresh, empty repository.
 
 use futures::future::join_all;
-use tessera_domain::audit::{Actor, AuditFilter, AuditLog};
+use tessera_domain::audit::{Actor, AuditFilter};
 use tessera_domain::license::{
-    ActivationRepository, CreateLicenseError, EmailAddress, Fingerprint, IdempotencyKey, IdempotencyRecord,
-    LicenseFilter, LicenseKey, LicenseKind, LicenseRepository, LicenseState, LicenseStatus, SeatOutcome,
-    UpdateLicenseError,
+    CreateLicenseError, EmailAddress, Fingerprint, IdempotencyKey, IdempotencyRecord, LicenseFilter, LicenseKey,
+    LicenseKind, LicenseState, LicenseStatus, SeatOutcome, UpdateLicenseError,
 };
 use tessera_domain::page::PageRequest;
 use time::Duration;
 
 use crate::{activation, audit_for, delivery, delivery_audit, license, recorded_event, T0};
-use tessera_domain::customer::{CustomerFilter, CustomerRepository, CustomerStoreError};
+use tessera_domain::customer::{CustomerFilter, CustomerStoreError};
 use tessera_domain::license::Subscription;
-use tessera_domain::mail::{DeliveryFilter, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued};
-use tessera_domain::stats::{LicenseCount, StatsReader};
-use tessera_domain::storefront::{EventFilter, EventOutcome, EventStatus, StorefrontEventLog};
-use tessera_domain::usage::{Flag, FlagFilter, FlagReview, FlagStatus, UsageEvent, UsageFilter, UsageRepository};
+use tessera_domain::mail::{DeliveryFilter, DeliveryOutcome, DeliveryStatus, Enqueued};
+use tessera_domain::stats::LicenseCount;
+use tessera_domain::storefront::{EventFilter, EventOutcome, EventStatus};
+use tessera_domain::usage::{Flag, FlagFilter, FlagReview, FlagStatus, UsageEvent, UsageFilter};
 
-/// What every case needs: the license, activation, event and delivery stores and the audit trail they write.
-pub trait Store:
-    LicenseRepository
-    + ActivationRepository
-    + AuditLog
-    + StorefrontEventLog
-    + DeliveryRepository
-    + StatsReader
-    + UsageRepository
-    + CustomerRepository
-{
-}
-impl<T> Store for T where
-    T: LicenseRepository
-        + ActivationRepository
-        + AuditLog
-        + StorefrontEventLog
-        + DeliveryRepository
-        + StatsReader
-        + UsageRepository
-        + CustomerRepository
-{
-}
+/// What every case needs: the whole store, as the domain names it.
+pub use tessera_domain::ports::Store;
 
 async fn audit_count(store: &impl Store) -> usize {
     store.list_audit(&AuditFilter::default(), &PageRequest::first(500)).await.unwrap().items.len()

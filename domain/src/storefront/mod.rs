@@ -187,6 +187,52 @@ pub trait StorefrontSettings {
     ) -> std::sync::Arc<dyn Storefront>;
 }
 
+/// Implements [`StorefrontSettings`] for an adapter's configuration section,
+/// which declares the shared fields under their contract names (`secret`,
+/// `secret_file`, `on_refund`, `products`; serde cannot flatten them into a
+/// `deny_unknown_fields` section) and says how to build its adapter:
+///
+/// ```text
+/// tessera_domain::storefront_settings!(GumroadConfig, "gumroad", |config, secret, _clock| {
+///     Arc::new(GumroadStorefront::new(secret, config.seller_id.clone()))
+/// });
+/// ```
+#[macro_export]
+macro_rules! storefront_settings {
+    ($config:ty, $name:expr, |$this:ident, $secret:ident, $clock:ident| $build:expr) => {
+        impl $crate::storefront::StorefrontSettings for $config {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn secret(&self) -> Option<&$crate::secret::Secret> {
+                self.secret.as_ref()
+            }
+
+            fn secret_file(&self) -> Option<&std::path::Path> {
+                self.secret_file.as_deref()
+            }
+
+            fn on_refund(&self) -> $crate::storefront::RefundPolicy {
+                self.on_refund
+            }
+
+            fn products(&self) -> &std::collections::BTreeMap<String, $crate::storefront::ProductMapping> {
+                &self.products
+            }
+
+            fn storefront(
+                &self,
+                $secret: &str,
+                $clock: std::sync::Arc<dyn $crate::clock::Clock>,
+            ) -> std::sync::Arc<dyn $crate::storefront::Storefront> {
+                let $this = self;
+                $build
+            }
+        }
+    };
+}
+
 /// A storefront's webhook dialect. Synchronous and free of I/O: it only
 /// checks and translates what was received.
 pub trait Storefront: Send + Sync + 'static {

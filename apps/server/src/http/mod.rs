@@ -31,6 +31,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The operations of each listener, once: the services below build them by `Default`.
 pub type PublicApis =
     (public::health::HealthApi, public::jwks::JwksApi, public::activation::ActivationApi, public::usage::UsageApi);
 pub type AdminApis = (
@@ -49,12 +50,7 @@ pub type AdminApis = (
 
 /// The public listener's OpenAPI service.
 pub fn public_api() -> OpenApiService<PublicApis, ()> {
-    OpenApiService::new(
-        (public::health::HealthApi, public::jwks::JwksApi, public::activation::ActivationApi, public::usage::UsageApi),
-        "Tessera public API",
-        VERSION,
-    )
-    .description(
+    OpenApiService::new(PublicApis::default(), "Tessera public API", VERSION).description(
         "Endpoints for buyers' apps and storefronts. Errors are `{code, message}`. Responses of \
              `/v1/activate`, `/v1/validate` and `/v1/heartbeat` carry `Tessera-Signature: kid=\"…\", \
              alg=\"EdDSA\", sig=\"<base64url>\"`, an Ed25519 signature over the exact response body.",
@@ -63,24 +59,9 @@ pub fn public_api() -> OpenApiService<PublicApis, ()> {
 
 /// The admin listener's OpenAPI service.
 pub fn admin_api() -> OpenApiService<AdminApis, ()> {
-    OpenApiService::new(
-        (
-            public::health::HealthApi,
-            admin::import::ImportApi,
-            admin::licenses::LicensesApi,
-            admin::machines::ActivationsApi,
-            admin::storefront_events::StorefrontEventsApi,
-            admin::deliveries::DeliveriesApi,
-            admin::audit::AuditApi,
-            admin::signing_keys::SigningKeysApi,
-            admin::stats::StatsApi,
-            admin::usage::UsageAdminApi,
-            admin::customers::CustomersApi,
-        ),
-        "Tessera admin API",
-        VERSION,
+    OpenApiService::new(AdminApis::default(), "Tessera admin API", VERSION).description(
+        "The operator's API. Every operation but `GET /health` needs `Authorization: Bearer <admin token>`.",
     )
-    .description("The operator's API. Every operation but `GET /health` needs `Authorization: Bearer <admin token>`.")
 }
 
 /// Refuses bodies over [`MAX_BODY_BYTES`] before any handler reads them, also

@@ -49,6 +49,7 @@ impl From<AuditEvent> for AuditEventBody {
     }
 }
 
+#[derive(Default)]
 pub struct AuditApi;
 
 #[OpenApi(tag = "AuditTags::Audit")]

@@ -126,6 +126,7 @@ fn name(text: &str) -> Result<CustomerName, Json<ErrorBody>> {
     CustomerName::parse(text).map_err(|error| ErrorBody::new(ErrorCode::InvalidName, error.to_string()))
 }
 
+#[derive(Default)]
 pub struct CustomersApi;
 
 #[OpenApi(prefix_path = "/admin/v1/customers", tag = "AdminTags::Customers")]

@@ -137,6 +137,7 @@ impl From<RetryDeliveryError> for ChangeFailure {
     }
 }
 
+#[derive(Default)]
 pub struct DeliveriesApi;
 
 #[OpenApi(prefix_path = "/admin/v1/deliveries", tag = "AdminTags::Deliveries")]

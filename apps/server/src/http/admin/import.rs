@@ -130,6 +130,7 @@ fn parse(record: ImportRecordBody, default_product: Option<&str>) -> Result<Impo
     })
 }
 
+#[derive(Default)]
 pub struct ImportApi;
 
 #[OpenApi(tag = "AdminTags::Import")]

@@ -404,6 +404,7 @@ impl MintLicenseRequest {
     }
 }
 
+#[derive(Default)]
 pub struct LicensesApi;
 
 #[OpenApi(prefix_path = "/admin/v1/licenses", tag = "AdminTags::Licenses")]

@@ -55,6 +55,7 @@ impl From<Activation> for ActivationBody {
     }
 }
 
+#[derive(Default)]
 pub struct ActivationsApi;
 
 #[OpenApi(prefix_path = "/admin/v1/activations", tag = "AdminTags::Activations")]

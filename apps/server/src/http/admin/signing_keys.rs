@@ -50,6 +50,7 @@ pub enum KeysResponse {
 
 admin_bad_request_handler!(keys_bad_request, KeysResponse);
 
+#[derive(Default)]
 pub struct SigningKeysApi;
 
 #[OpenApi(tag = "AdminTags::Keys")]

@@ -112,6 +112,7 @@ impl StatsBody {
     }
 }
 
+#[derive(Default)]
 pub struct StatsApi;
 
 #[OpenApi(tag = "AdminTags::Stats")]

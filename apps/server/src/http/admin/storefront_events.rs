@@ -114,6 +114,7 @@ impl From<ReplayError> for ShowFailure {
     }
 }
 
+#[derive(Default)]
 pub struct StorefrontEventsApi;
 
 #[OpenApi(prefix_path = "/admin/v1/storefront-events", tag = "AdminTags::StorefrontEvents")]

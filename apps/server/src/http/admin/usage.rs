@@ -131,6 +131,7 @@ fn parse_license_key(text: Option<&str>) -> Result<Option<LicenseKey>, Json<Erro
     text.map(LicenseKey::parse).transpose().map_err(|error| ErrorBody::new(ErrorCode::InvalidKey, error.to_string()))
 }
 
+#[derive(Default)]
 pub struct UsageAdminApi;
 
 #[OpenApi(prefix_path = "/admin/v1", tag = "AdminTags::Usage")]

@@ -397,6 +397,7 @@ fn machine_name(text: Option<&str>) -> Parsed<Option<MachineName>> {
         .flatten())
 }
 
+#[derive(Default)]
 pub struct ActivationApi;
 
 #[OpenApi(prefix_path = "/v1", tag = "ActivationTags::Activation")]

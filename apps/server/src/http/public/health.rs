@@ -33,6 +33,7 @@ pub enum HealthResponse {
     Degraded(Json<HealthBody>),
 }
 
+#[derive(Default)]
 pub struct HealthApi;
 
 #[OpenApi(tag = "PublicTags::Health")]

@@ -41,6 +41,7 @@ pub enum JwksResponse {
     Ok(Json<JwksBody>, #[oai(header = "Cache-Control")] String),
 }
 
+#[derive(Default)]
 pub struct JwksApi;
 
 #[OpenApi(tag = "PublicTags::Keys")]

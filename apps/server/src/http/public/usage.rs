@@ -99,6 +99,7 @@ impl From<ReportError> for ReportResponse {
     }
 }
 
+#[derive(Default)]
 pub struct UsageApi;
 
 #[OpenApi(prefix_path = "/v1", tag = "UsageTags::Usage")]
