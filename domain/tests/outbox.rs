@@ -81,8 +81,9 @@ async fn mint(world: &World) -> License {
     mint_with(world, |request| request).await
 }
 
-async fn mint_with(world: &World, change: impl FnOnce(MintLicense) -> MintLicense) -> License {
-    let request = MintLicense {
+/// Jane's pro license of the pencil app, nothing else set.
+fn pencil_request() -> MintLicense {
+    MintLicense {
         product: "pencil".into(),
         tier: "pro".into(),
         name: CustomerName::parse("Jane <b>Doe</b>").unwrap(),
@@ -98,8 +99,11 @@ async fn mint_with(world: &World, change: impl FnOnce(MintLicense) -> MintLicens
         app_versions: None,
         subscription_id: None,
         idempotency_key: None,
-    };
-    world.issuance.mint(change(request), Actor::Admin).await.unwrap().license
+    }
+}
+
+async fn mint_with(world: &World, change: impl FnOnce(MintLicense) -> MintLicense) -> License {
+    world.issuance.mint(change(pencil_request()), Actor::Admin).await.unwrap().license
 }
 
 async fn queued(world: &World) -> Delivery {
@@ -346,21 +350,8 @@ fn issuing_with_the_email_queues_it_once_and_only_when_asked() {
         let licensing = tessera_domain::licensing::LicensingService::new(world.issuance.clone(), world.outbox.clone());
         use tessera_domain::licensing::LicenseEmail;
         let request = |key: &str| MintLicense {
-            product: "pencil".into(),
-            tier: "pro".into(),
-            name: CustomerName::parse("Jane").unwrap(),
-            email: EmailAddress::parse("jane@example.com").unwrap(),
-            seats: None,
-            kind: None,
-            duration_days: None,
-            expires_at: None,
-            key: None,
-            notes: None,
-            source: None,
-            source_ref: None,
-            app_versions: None,
-            subscription_id: None,
             idempotency_key: Some(tessera_domain::license::IdempotencyKey::parse(key).unwrap()),
+            ..pencil_request()
         };
         let first = licensing.issue(request("order-1"), LicenseEmail::Send, Actor::Admin).await.unwrap();
         let delivery = first.email.expect("asked for").expect("queued");
