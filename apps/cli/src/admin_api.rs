@@ -3,9 +3,11 @@
 //! structs, answers as JSON for the printers. The commands never build a path,
 //! a body or a query by hand. The tests below call every method against a
 //! recorder and check each request (method, path, query names, body fields)
-//! against the committed `openapi/admin.json`.
+//! against the committed `openapi/admin.json`. The answers a command decides
+//! on (a mint's token and email, a replay's outcome) are typed too, and held
+//! to their response schemas the same way.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::admin_client::{path_segment, AdminClient, CliError};
@@ -151,13 +153,52 @@ filters! {
     CustomerFilters { q }
 }
 
+/// `MintedLicenseBody`: the license, its token and, when asked, its email.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Minted {
+    /// Printed field by field (`output::LICENSE`).
+    pub license: Value,
+    pub token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<QueuedEmail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_error: Option<String>,
+}
+
+/// The part of a `DeliveryBody` a mint prints.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct QueuedEmail {
+    pub id: String,
+    pub to: String,
+    /// The rest of the delivery, kept for `--json`.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// `StorefrontEventBody` after a replay: whether it is fulfilled now.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReplayedEvent {
+    pub status: String,
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The rest of the event, printed as a table row (`output::EVENTS`).
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+fn typed<T: serde::de::DeserializeOwned>(answer: Value) -> Result<T, CliError> {
+    serde_json::from_value(answer)
+        .map_err(|error| CliError::Local(format!("the server's answer is not what the admin spec says: {error}")))
+}
+
 fn body<T: Serialize>(request: &T) -> Value {
     serde_json::to_value(request).expect("a request serializes")
 }
 
 impl AdminClient {
-    pub fn mint(&self, request: &MintRequest, idempotency_key: Option<&str>) -> Result<Value, CliError> {
-        self.post_with("/admin/v1/licenses", &body(request), idempotency_key.map(|key| ("Idempotency-Key", key)))
+    pub fn mint(&self, request: &MintRequest, idempotency_key: Option<&str>) -> Result<Minted, CliError> {
+        let header = idempotency_key.map(|key| ("Idempotency-Key", key));
+        typed(self.post_with("/admin/v1/licenses", &body(request), header)?)
     }
 
     pub fn licenses(&self, filters: &LicenseFilters, page: &PageParams) -> Result<Value, CliError> {
@@ -201,8 +242,8 @@ impl AdminClient {
         self.list("/admin/v1/storefront-events", filters, page)
     }
 
-    pub fn replay(&self, event_id: &str) -> Result<Value, CliError> {
-        self.post(&format!("/admin/v1/storefront-events/{}/replay", path_segment(event_id)), &Value::Null)
+    pub fn replay(&self, event_id: &str) -> Result<ReplayedEvent, CliError> {
+        typed(self.post(&format!("/admin/v1/storefront-events/{}/replay", path_segment(event_id)), &Value::Null)?)
     }
 
     pub fn deliveries(&self, filters: &DeliveryFilters, page: &PageParams) -> Result<Value, CliError> {
@@ -285,6 +326,38 @@ mod tests {
 
     use super::*;
 
+    /// The names a typed answer reads, each a property of its schema; the
+    /// ones it cannot do without, required there.
+    fn assert_answer_fits(spec: &Value, schema: &str, answer: &Value, required: &[&str]) {
+        let schema = admin_spec::schema(spec, &Value::from(schema));
+        for name in answer.as_object().expect("an object").keys() {
+            assert!(schema["properties"][name].is_object(), "the CLI reads `{name}`, which the spec does not have");
+        }
+        let declared: Vec<&str> =
+            schema["required"].as_array().map_or(Vec::new(), |names| names.iter().filter_map(Value::as_str).collect());
+        for name in required {
+            assert!(declared.contains(name), "the CLI needs `{name}`, which the spec does not require");
+        }
+    }
+
+    #[test]
+    fn typed_answers_read_only_what_their_response_schemas_declare() {
+        let spec = admin_spec::document();
+        let minted = Minted {
+            license: json!({}),
+            token: "t".into(),
+            delivery: Some(QueuedEmail { id: "d".into(), to: "a@b.c".into(), other: Map::new() }),
+            delivery_error: Some("e".into()),
+        };
+        let minted = serde_json::to_value(&minted).unwrap();
+        assert_answer_fits(&spec, "MintedLicenseBody", &minted, &["license", "token"]);
+        assert_answer_fits(&spec, "DeliveryBody", &minted["delivery"], &["id", "to"]);
+        let replayed = ReplayedEvent { status: "failed".into(), error: Some("e".into()), other: Map::new() };
+        assert_answer_fits(&spec, "StorefrontEventBody", &serde_json::to_value(&replayed).unwrap(), &["status"]);
+        let statuses = &admin_spec::schema(&spec, &Value::from("EventStatusDto"))["enum"];
+        assert!(statuses.as_array().unwrap().contains(&Value::from("failed")), "the replay command tests for `failed`");
+    }
+
     /// Operations the CLI deliberately has no command for.
     const NOT_IN_THE_CLI: [(&str, &str); 2] = [
         ("get", "/health"),                   // a probe for monitors, not for operators
@@ -351,6 +424,13 @@ mod tests {
         Some(text.to_owned())
     }
 
+    /// The recorder answers `{}`, which a typed answer refuses after the
+    /// request was sent and recorded.
+    fn answered_untyped<T: std::fmt::Debug>(result: Result<T, CliError>) {
+        let error = result.expect_err("`{}` is not a typed answer");
+        assert!(matches!(error, CliError::Local(_)), "{error}");
+    }
+
     /// Calls every method with every optional field and filter set.
     fn call_everything(client: &AdminClient) {
         let page = PageParams { limit: Some(10), cursor: some("c") };
@@ -370,7 +450,7 @@ mod tests {
             app_versions: Some(vec![2]),
             send_email: true,
         };
-        client.mint(&mint, Some("idem")).unwrap();
+        answered_untyped(client.mint(&mint, Some("idem")));
         let licenses = LicenseFilters {
             email: some("e"),
             product: some("p"),
@@ -394,7 +474,7 @@ mod tests {
         client.import_licenses(&ImportRequest { product: Some("demo"), dry_run: true, records: vec![record] }).unwrap();
         client.deactivate_machine("act-1").unwrap();
         client.storefront_events(&EventFilters { storefront: some("gumroad"), status: some("failed") }, &page).unwrap();
-        client.replay("evt-1").unwrap();
+        answered_untyped(client.replay("evt-1"));
         client.deliveries(&DeliveryFilters { status: some("failed"), license_key: some("KEY-1") }, &page).unwrap();
         client.retry_delivery("del-1").unwrap();
         let audit = AuditFilters {

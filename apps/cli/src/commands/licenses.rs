@@ -188,23 +188,23 @@ impl LicenseCommand {
                     send_email,
                 };
                 let minted = session.client()?.mint(&request, idempotency_key.as_deref())?;
-                let token = minted["token"].as_str().unwrap_or_default().to_owned();
+                let token = &minted.token;
                 if let Some(path) = &output {
                     std::fs::write(path, format!("{token}\n"))
                         .map_err(|error| CliError::Local(format!("{}: {error}", path.display())))?;
                 }
                 if json_output {
-                    output::print_json(&minted);
+                    output::print_json(&serde_json::to_value(&minted).expect("an answer serializes"));
                 } else {
-                    output::print_license(&minted["license"]);
+                    output::print_license(&minted.license);
                     match &output {
                         Some(path) => println!("\nToken written to {}", path.display()),
                         None => println!("\nToken:\n{token}"),
                     }
-                    if let Some(id) = minted["delivery"]["id"].as_str() {
-                        println!("\nEmail queued to {} (delivery {id})", output::text(&minted["delivery"]["to"]));
+                    if let Some(delivery) = &minted.delivery {
+                        println!("\nEmail queued to {} (delivery {})", delivery.to, delivery.id);
                     }
-                    if let Some(error) = minted["delivery_error"].as_str() {
+                    if let Some(error) = &minted.delivery_error {
                         eprintln!("warning: {error}; run `tessera redeliver` to send it");
                     }
                 }

@@ -37,17 +37,18 @@ impl EventCommand {
                 Ok(())
             }
             Self::Replay { event_id } => {
-                let event = session.client()?.replay(&event_id)?;
+                let replayed = session.client()?.replay(&event_id)?;
+                let event = serde_json::to_value(&replayed).expect("an answer serializes");
                 if json_output {
                     output::print_json(&event);
                 } else {
                     output::print_events(&json!({ "items": [event], "next_cursor": null }));
                 }
                 // Replayed, but still not fulfilled: a script must see it.
-                match event["status"].as_str() {
-                    Some("failed") => Err(CliError::Invalid(format!(
+                match replayed.status.as_str() {
+                    "failed" => Err(CliError::Invalid(format!(
                         "the event still fails: {}",
-                        event["error"].as_str().unwrap_or("no reason recorded")
+                        replayed.error.as_deref().unwrap_or("no reason recorded")
                     ))),
                     _ => Ok(()),
                 }
