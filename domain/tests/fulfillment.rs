@@ -2,6 +2,7 @@
 //! the Gumroad adapter.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use futures::executor::block_on;
@@ -15,8 +16,8 @@ use tessera_domain::licensing::LicensingService;
 use tessera_domain::mail::{MailSettings, OutboxDeps, OutboxService, RetryPolicy};
 use tessera_domain::page::PageRequest;
 use tessera_domain::storefront::{
-    ConfiguredStorefront, EventFilter, EventStatus, FulfillmentDeps, FulfillmentService, InboundRequest,
-    ProductMapping, ReceiveError, RefundPolicy, StorefrontEventLog,
+    ConfiguredStorefront, EventFilter, EventKind, EventStatus, FulfillmentDeps, FulfillmentService, InboundRequest,
+    ProductMapping, ReceiveError, RefundPolicy, Storefront, StorefrontError, StorefrontEvent, StorefrontEventLog,
 };
 use tessera_gumroad::GumroadStorefront;
 use tessera_memory::{InMemoryMailer, InMemorySigner, InMemoryStore, ManualClock, SeededRandomSource};
@@ -33,6 +34,65 @@ struct World {
     outbox: OutboxService,
     mailer: Arc<InMemoryMailer>,
     clock: Arc<ManualClock>,
+    /// Whether [`StorefrontWithApi`]'s API answers.
+    api_up: Arc<AtomicBool>,
+}
+
+/// A storefront like Paddle's: its sale events name the buyer only by id,
+/// and `complete` asks its API (here a flag) for the email; its plan changes
+/// say whether the subscription renews. The body is the event as JSON.
+struct StorefrontWithApi {
+    api_up: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl Storefront for StorefrontWithApi {
+    fn name(&self) -> &str {
+        "with-api"
+    }
+
+    fn authenticate(&self, _request: &InboundRequest) -> Result<(), StorefrontError> {
+        Ok(())
+    }
+
+    fn parse(&self, request: &InboundRequest) -> Result<StorefrontEvent, StorefrontError> {
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        let text = |name: &str| body[name].as_str().map(str::to_owned);
+        let kind = match body["kind"].as_str().unwrap() {
+            "sale" => EventKind::Sale,
+            _ => EventKind::SubscriptionUpdated,
+        };
+        Ok(StorefrontEvent {
+            kind,
+            sale_id: text("sale"),
+            subscription_id: text("subscription"),
+            product_ref: text("plan").unwrap(),
+            variant: None,
+            email: None,
+            name: None,
+            test: false,
+            billing_period_days: Some(31),
+            occurred_at: text("at")
+                .map(|at| time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339).unwrap()),
+            reason: None,
+            renewing: body["renewing"].as_bool(),
+        })
+    }
+
+    async fn complete(
+        &self,
+        _request: &InboundRequest,
+        mut event: StorefrontEvent,
+    ) -> Result<StorefrontEvent, StorefrontError> {
+        if event.kind != EventKind::Sale {
+            return Ok(event);
+        }
+        if !self.api_up.load(Ordering::SeqCst) {
+            return Err(StorefrontError::Unavailable("the customer lookup answered 503".into()));
+        }
+        event.email = Some("buyer@example.com".into());
+        Ok(event)
+    }
 }
 
 fn world_with(mapped: bool) -> World {
@@ -94,6 +154,14 @@ fn world_of(store: Arc<InMemoryStore>, mapped: bool, seller: Option<&str>) -> Wo
         retry: RetryPolicy::default(),
         links: InMemorySigner::portal_links(clock.clone(), "tessera-test"),
     });
+    let api_up = Arc::new(AtomicBool::new(true));
+    let plan =
+        |tier: &str| ProductMapping { product: "pencil".into(), tier: tier.into(), variant_tiers: BTreeMap::new() };
+    let with_api = ConfiguredStorefront {
+        adapter: Arc::new(StorefrontWithApi { api_up: api_up.clone() }),
+        on_refund: RefundPolicy::Revoke,
+        products: BTreeMap::from([("plan-basic".to_owned(), plan("basic")), ("plan-pro".to_owned(), plan("pro"))]),
+    };
     let fulfillment = FulfillmentService::new(FulfillmentDeps {
         log: store.clone(),
         licenses: store.clone(),
@@ -101,9 +169,9 @@ fn world_of(store: Arc<InMemoryStore>, mapped: bool, seller: Option<&str>) -> Wo
         licensing: LicensingService::new(issuance.clone(), outbox.clone()),
         clock: clock.clone(),
         random,
-        storefronts: vec![gumroad],
+        storefronts: vec![gumroad, with_api],
     });
-    World { store, issuance, fulfillment, outbox, mailer, clock }
+    World { store, issuance, fulfillment, outbox, mailer, clock, api_up }
 }
 
 fn ping(changes: &[(&str, &str)]) -> Vec<u8> {
@@ -630,5 +698,71 @@ fn unusable_storefront_ids_fail_with_a_printable_reason() {
             assert!(error.contains("sale_id") && !error.contains('\u{0}') && error.len() < 200, "{error}");
         }
         assert!(licenses(&world).await.is_empty());
+    })
+}
+
+fn api_event(fields: serde_json::Value) -> InboundRequest {
+    InboundRequest { query: vec![], headers: vec![], body: serde_json::to_vec(&fields).unwrap() }
+}
+
+#[test]
+fn a_sale_whose_lookup_fails_is_kept_failed_and_replays_into_its_license() {
+    block_on(async {
+        let world = world_with(true);
+        world.api_up.store(false, Ordering::SeqCst);
+        let sale = serde_json::json!({"kind": "sale", "sale": "txn-1", "subscription": "sub-9", "plan": "plan-basic"});
+        let down = world.fulfillment.receive("with-api", api_event(sale.clone())).await.unwrap();
+        assert_eq!(down.outcome.status, EventStatus::Failed);
+        assert!(down.outcome.error.as_deref().unwrap().contains("503"), "{:?}", down.outcome.error);
+        assert!(licenses(&world).await.is_empty(), "nothing is minted without the buyer's email");
+        let failed = world
+            .store
+            .list_events(
+                &EventFilter { status: Some(EventStatus::Failed), ..EventFilter::default() },
+                &PageRequest::first(10),
+            )
+            .await
+            .unwrap();
+        assert_eq!(failed.items.len(), 1, "listed for the operator");
+
+        world.api_up.store(true, Ordering::SeqCst);
+        let replayed = world.fulfillment.replay(down.event_id).await.unwrap();
+        assert_eq!(replayed.outcome.status, EventStatus::Processed, "{:?}", replayed.outcome);
+        let minted = licenses(&world).await;
+        assert_eq!((minted.len(), minted[0].email.as_str()), (1, "buyer@example.com"));
+        // The same sale delivered again, with the API up: still one license.
+        let again = world.fulfillment.receive("with-api", api_event(sale)).await.unwrap();
+        assert_eq!(again.outcome.status, EventStatus::Duplicate);
+    })
+}
+
+#[test]
+fn a_plan_change_that_says_whether_it_renews_moves_the_tier_and_renewal_together() {
+    block_on(async {
+        let world = world_with(true);
+        let sale = serde_json::json!({"kind": "sale", "sale": "txn-1", "subscription": "sub-9", "plan": "plan-basic"});
+        let sold = world.fulfillment.receive("with-api", api_event(sale)).await.unwrap();
+        let key = LicenseKey::parse(sold.outcome.license_key.as_deref().unwrap()).unwrap();
+        let update = |plan: &str, renewing: bool, at: &str| {
+            api_event(
+                serde_json::json!({"kind": "update", "subscription": "sub-9", "plan": plan, "renewing": renewing, "at": at}),
+            )
+        };
+        let state = |license: tessera_domain::license::License| (license.tier, license.subscription.unwrap().renewing);
+
+        // Same plan, a cancellation scheduled: renewal stops, the tier stays.
+        let cancel =
+            world.fulfillment.receive("with-api", update("plan-basic", false, "2026-11-23T11:00:00Z")).await.unwrap();
+        assert_eq!(cancel.outcome.status, EventStatus::Processed);
+        assert_eq!(state(world.issuance.get(&key).await.unwrap()), ("basic".to_owned(), false));
+        // Upgraded, and the cancellation undone, in one update.
+        let upgrade =
+            world.fulfillment.receive("with-api", update("plan-pro", true, "2026-11-23T11:30:00Z")).await.unwrap();
+        assert_eq!(upgrade.outcome.status, EventStatus::Processed);
+        assert_eq!(state(world.issuance.get(&key).await.unwrap()), ("pro".to_owned(), true));
+        // An update that changes neither is a duplicate.
+        let same =
+            world.fulfillment.receive("with-api", update("plan-pro", true, "2026-11-23T11:45:00Z")).await.unwrap();
+        assert_eq!(same.outcome.status, EventStatus::Duplicate);
     })
 }

@@ -15,13 +15,13 @@
 
 use std::sync::Arc;
 
-use ring::hmac;
 use serde::Deserialize;
 use tessera_domain::clock::Clock;
 use tessera_domain::secret::Secret;
 use tessera_domain::storefront::{
     EventKind, InboundRequest, ProductMapping, RefundPolicy, Storefront, StorefrontError, StorefrontEvent,
 };
+use tessera_storefront_kit::signature::{header_pairs, signed_payload, within_window, SigningKey};
 use time::OffsetDateTime;
 
 pub const NAME: &str = "checkout";
@@ -30,37 +30,20 @@ pub const SIGNATURE_HEADER: &str = "tessera-signature";
 pub const TOLERANCE_SECONDS: i64 = 300;
 
 pub struct CheckoutStorefront {
-    key: hmac::Key,
+    key: SigningKey,
     clock: Arc<dyn Clock>,
 }
 
 impl CheckoutStorefront {
     pub fn new(secret: &str, clock: Arc<dyn Clock>) -> Self {
-        Self { key: hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()), clock }
+        Self { key: SigningKey::new(secret.as_bytes()), clock }
     }
 
     /// The header value a sender computes for `body` at unix time `timestamp`.
     pub fn sign(&self, timestamp: i64, body: &[u8]) -> String {
-        let tag = hmac::sign(&self.key, &signed_payload(timestamp, body));
-        format!("t={timestamp},v1={}", hex(tag.as_ref()))
+        let t = timestamp.to_string();
+        format!("t={t},v1={}", self.key.sign_hex(&signed_payload(&[t.as_bytes()], b'.', body)))
     }
-}
-
-fn signed_payload(timestamp: i64, body: &[u8]) -> Vec<u8> {
-    let mut payload = format!("{timestamp}.").into_bytes();
-    payload.extend_from_slice(body);
-    payload
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok()).collect()
 }
 
 #[derive(Deserialize)]
@@ -99,20 +82,22 @@ impl Storefront for CheckoutStorefront {
     fn authenticate(&self, request: &InboundRequest) -> Result<(), StorefrontError> {
         let refuse = |why: &str| Err(StorefrontError::Unauthenticated(why.to_owned()));
         let Some(header) = request.header(SIGNATURE_HEADER) else { return refuse("no Tessera-Signature header") };
-        let field = |name: &str| header.split(',').find_map(|part| part.trim().strip_prefix(name));
-        let (Some(timestamp), Some(signature)) = (field("t="), field("v1=")) else {
+        let pairs = header_pairs(header, ',');
+        let field = |name: &str| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| *value);
+        let (Some(timestamp), Some(signature)) = (field("t"), field("v1")) else {
             return refuse("Tessera-Signature needs t= and v1=");
         };
-        let Ok(timestamp) = timestamp.parse::<i64>() else { return refuse("t= is not a unix timestamp") };
-        let now = self.clock.now().unix_timestamp();
-        // Saturating: `t` near i64::MIN or MAX must not wrap into the window.
-        if now.saturating_sub(timestamp).saturating_abs() > TOLERANCE_SECONDS {
+        if timestamp.parse::<i64>().is_err() {
+            return refuse("t= is not a unix timestamp");
+        }
+        if !within_window(timestamp, self.clock.now().unix_timestamp(), TOLERANCE_SECONDS) {
             return refuse("the signature is older or newer than five minutes");
         }
-        let Some(signature) = unhex(signature) else { return refuse("v1= is not hex") };
-        // ring's verify compares in constant time.
-        hmac::verify(&self.key, &signed_payload(timestamp, &request.body), &signature)
-            .or_else(|_| refuse("the signature does not match"))
+        if self.key.verifies_any_hex(&signed_payload(&[timestamp.as_bytes()], b'.', &request.body), [signature]) {
+            Ok(())
+        } else {
+            refuse("the signature does not match")
+        }
     }
 
     fn parse(&self, request: &InboundRequest) -> Result<StorefrontEvent, StorefrontError> {
@@ -155,6 +140,7 @@ impl Storefront for CheckoutStorefront {
             billing_period_days: body.period_days,
             occurred_at: body.occurred_at,
             reason: present(body.reason),
+            renewing: None,
         })
     }
 }
@@ -175,6 +161,6 @@ pub struct CheckoutConfig {
     pub products: std::collections::BTreeMap<String, ProductMapping>,
 }
 
-tessera_domain::storefront_settings!(CheckoutConfig, NAME, |_config, secret, clock| {
-    Arc::new(CheckoutStorefront::new(secret, clock))
+tessera_domain::storefront_settings!(CheckoutConfig, NAME, |_config, credentials, clock| {
+    Arc::new(CheckoutStorefront::new(credentials.secret, clock))
 });

@@ -253,6 +253,7 @@ impl Storefront for GumroadStorefront {
             billing_period_days: recurrence.and_then(recurrence_days),
             occurred_at: occurred_at.or_else(|| form.time(&["created_at"])),
             reason: reason_of(kind, &form),
+            renewing: None,
         })
     }
 }
@@ -277,6 +278,6 @@ pub struct GumroadConfig {
     pub products: std::collections::BTreeMap<String, ProductMapping>,
 }
 
-tessera_domain::storefront_settings!(GumroadConfig, NAME, |config, secret, _clock| {
-    std::sync::Arc::new(GumroadStorefront::new(secret, config.seller_id.clone()))
+tessera_domain::storefront_settings!(GumroadConfig, NAME, |config, credentials, _clock| {
+    std::sync::Arc::new(GumroadStorefront::new(credentials.secret, config.seller_id.clone()))
 });

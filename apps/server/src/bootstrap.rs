@@ -22,7 +22,7 @@ use crate::rate_limit::{Limits, RateLimits};
 use crate::state::{AdminToken, AppState, Settings};
 use crate::system_clock::SystemClock;
 use tessera_domain::mail::{MailSettings, Mailer};
-use tessera_domain::storefront::ConfiguredStorefront;
+use tessera_domain::storefront::{ConfiguredStorefront, StorefrontCredentials};
 use tessera_log_mail::LogMailer;
 use tessera_postmark::PostmarkMailer;
 
@@ -322,7 +322,21 @@ pub fn storefronts(config: &Config, catalog: &Catalog) -> Result<Vec<ConfiguredS
             let name = settings.name();
             let secret =
                 storefront_secret(name, &settings.secret().cloned(), &settings.secret_file().map(Path::to_path_buf))?;
-            let adapter = settings.storefront(secret.expose(), Arc::new(SystemClock));
+            let api_key = if settings.uses_api() {
+                let key = resolve_secret(
+                    &format!("storefronts.{name}.api_key"),
+                    &settings.api_key().cloned(),
+                    &settings.api_key_file().map(Path::to_path_buf),
+                )?
+                .filter(|key| !key.expose().trim().is_empty())
+                .ok_or_else(|| ConfigError::Rule(format!("storefronts.{name} needs api_key_file (or api_key)")))?;
+                Some(key)
+            } else {
+                None
+            };
+            let credentials =
+                StorefrontCredentials { secret: secret.expose(), api_key: api_key.as_ref().map(Secret::expose) };
+            let adapter = settings.storefront(credentials, Arc::new(SystemClock));
             ConfiguredStorefront::new(adapter, settings.on_refund(), settings.products().clone(), catalog)
                 .map_err(|error| ConfigError::Rule(error.to_string()).into())
         })

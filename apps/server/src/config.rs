@@ -472,6 +472,14 @@ storefronts! {
     gumroad: tessera_gumroad::GumroadConfig,
     /// Custom checkouts posting signed JSON to `/webhooks/checkout`.
     checkout: tessera_checkout::CheckoutConfig,
+    /// Lemon Squeezy's signed webhooks at `/webhooks/lemonsqueezy`.
+    lemonsqueezy: tessera_lemonsqueezy::LemonSqueezyConfig,
+    /// Paddle Billing's notifications at `/webhooks/paddle`.
+    paddle: tessera_paddle::PaddleConfig,
+    /// Stripe's webhooks at `/webhooks/stripe`.
+    stripe: tessera_stripe::StripeConfig,
+    /// Polar's Standard Webhooks at `/webhooks/polar`.
+    polar: tessera_polar::PolarConfig,
 }
 
 impl Config {

@@ -274,7 +274,11 @@ impl FulfillmentService {
                 processed_at,
             }
         };
-        let event = match configured.adapter.parse(request) {
+        let parsed = match configured.adapter.parse(request) {
+            Ok(event) => configured.adapter.complete(request, event).await,
+            Err(error) => Err(error),
+        };
+        let event = match parsed {
             Ok(event) if event.check().is_ok() => event,
             Ok(event) => {
                 let problem = event.check().err().unwrap_or_default();
@@ -432,7 +436,8 @@ impl FulfillmentService {
     }
 
     /// An upgrade or downgrade: the license moves to the tier the new plan maps
-    /// to and is re-signed. A change that takes effect later (a downgrade at
+    /// to and is re-signed; when the event says whether the subscription
+    /// renews, renewal stops or resumes with it. A change that takes effect later (a downgrade at
     /// the end of the paid period) is applied by the first charge after it.
     async fn change_plan(
         &self,
@@ -455,11 +460,18 @@ impl FulfillmentService {
             )));
         }
         let actor = Actor::Storefront(storefront.to_owned());
-        match self.issuance.change_tier(&key, &mapping.product, tier, actor).await {
-            Ok(license) => Ok((EventStatus::Processed, license.key.to_string())),
-            Err(ChangeTierError::AlreadyOnTier(_)) => Ok((EventStatus::Duplicate, key.to_string())),
-            Err(error) => Err(Fault::Failed(error.to_string())),
+        let mut status = match self.issuance.change_tier(&key, &mapping.product, tier, actor.clone()).await {
+            Ok(_) => EventStatus::Processed,
+            Err(ChangeTierError::AlreadyOnTier(_)) => EventStatus::Duplicate,
+            Err(error) => return Err(Fault::Failed(error.to_string())),
+        };
+        if let Some(renewing) = event.renewing {
+            let changed = self.issuance.set_renewing(&key, renewing, event.reason.as_deref(), actor).await;
+            if state_changed(changed, &key)?.0 == EventStatus::Processed {
+                status = EventStatus::Processed;
+            }
         }
+        Ok((status, key.to_string()))
     }
 
     async fn license_of_subscription(&self, storefront: &str, event: &StorefrontEvent) -> Result<LicenseKey, Fault> {

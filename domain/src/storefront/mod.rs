@@ -92,7 +92,9 @@ pub struct StorefrontEvent {
     /// The storefront's sale id; every kind but subscription-only events has one.
     pub sale_id: Option<String>,
     pub subscription_id: Option<String>,
-    /// The storefront's product id, mapped to a product and tier by configuration.
+    /// The storefront's product id (or price or variant id), mapped to a
+    /// product and tier by configuration. Sales and plan changes need it;
+    /// events that name only the sale (a refund, a dispute) may leave it empty.
     pub product_ref: String,
     /// The purchased variant or tier option, if any (e.g. Gumroad `variants[Tier]`).
     /// For a plan change, the new plan's tier option.
@@ -110,6 +112,11 @@ pub struct StorefrontEvent {
     /// Why, in the storefront's words, for the audit log (e.g. "cancelled by
     /// the buyer", "failed_payment", "upgrade").
     pub reason: Option<String>,
+    /// For a plan change from a storefront that sends the whole subscription
+    /// on every update (Paddle, Polar): whether it will renew, so that one
+    /// `subscription.updated` both moves the tier and stops (a scheduled
+    /// cancellation) or resumes (the cancellation undone) renewal.
+    pub renewing: Option<bool>,
 }
 
 /// The longest storefront identifier (sale, subscription, product) Tessera
@@ -166,6 +173,19 @@ pub enum StorefrontError {
     /// A well-formed event this storefront sends that Tessera does not act on.
     #[error("ignored: {0}")]
     Ignored(String),
+    /// The storefront's API, asked for what the delivery does not carry,
+    /// did not answer: the event is kept failed, to be replayed.
+    #[error("the storefront's API could not be asked ({0}); replay this event")]
+    Unavailable(String),
+}
+
+/// What a storefront's section gives its adapter: the webhook signing secret
+/// and, for storefronts whose events must be completed through their REST
+/// API (Paddle, Stripe), the API key.
+#[derive(Clone, Copy)]
+pub struct StorefrontCredentials<'a> {
+    pub secret: &'a str,
+    pub api_key: Option<&'a str>,
 }
 
 /// What every storefront's configuration section (`[storefronts.<name>]`,
@@ -179,10 +199,22 @@ pub trait StorefrontSettings {
     fn secret_file(&self) -> Option<&std::path::Path>;
     fn on_refund(&self) -> RefundPolicy;
     fn products(&self) -> &std::collections::BTreeMap<String, ProductMapping>;
-    /// The adapter, given the secret (at least 16 characters) and the clock.
+    /// Whether the adapter asks the storefront's REST API (then `api_key` or
+    /// `api_key_file` is required).
+    fn uses_api(&self) -> bool {
+        false
+    }
+    fn api_key(&self) -> Option<&crate::secret::Secret> {
+        None
+    }
+    fn api_key_file(&self) -> Option<&std::path::Path> {
+        None
+    }
+    /// The adapter, given the credentials (a secret of at least 16
+    /// characters; the API key when [`uses_api`](Self::uses_api)) and the clock.
     fn storefront(
         &self,
-        secret: &str,
+        credentials: StorefrontCredentials<'_>,
         clock: std::sync::Arc<dyn crate::clock::Clock>,
     ) -> std::sync::Arc<dyn Storefront>;
 }
@@ -193,14 +225,37 @@ pub trait StorefrontSettings {
 /// `deny_unknown_fields` section) and says how to build its adapter:
 ///
 /// ```text
-/// tessera_domain::storefront_settings!(GumroadConfig, "gumroad", |config, secret, _clock| {
-///     Arc::new(GumroadStorefront::new(secret, config.seller_id.clone()))
+/// tessera_domain::storefront_settings!(GumroadConfig, "gumroad", |config, credentials, _clock| {
+///     Arc::new(GumroadStorefront::new(credentials.secret, config.seller_id.clone()))
 /// });
 /// ```
+///
+/// A section that also has `api_key` / `api_key_file` (the storefront's REST
+/// API) says so with `with_api` after the name.
 #[macro_export]
 macro_rules! storefront_settings {
-    ($config:ty, $name:expr, |$this:ident, $secret:ident, $clock:ident| $build:expr) => {
+    ($config:ty, $name:expr, with_api, |$this:ident, $credentials:ident, $clock:ident| $build:expr) => {
+        $crate::storefront_settings!(@impl $config, $name, |$this, $credentials, $clock| $build, {
+            fn uses_api(&self) -> bool {
+                true
+            }
+
+            fn api_key(&self) -> Option<&$crate::secret::Secret> {
+                self.api_key.as_ref()
+            }
+
+            fn api_key_file(&self) -> Option<&std::path::Path> {
+                self.api_key_file.as_deref()
+            }
+        });
+    };
+    ($config:ty, $name:expr, |$this:ident, $credentials:ident, $clock:ident| $build:expr) => {
+        $crate::storefront_settings!(@impl $config, $name, |$this, $credentials, $clock| $build, {});
+    };
+    (@impl $config:ty, $name:expr, |$this:ident, $credentials:ident, $clock:ident| $build:expr, {$($api:tt)*}) => {
         impl $crate::storefront::StorefrontSettings for $config {
+            $($api)*
+
             fn name(&self) -> &'static str {
                 $name
             }
@@ -223,7 +278,7 @@ macro_rules! storefront_settings {
 
             fn storefront(
                 &self,
-                $secret: &str,
+                $credentials: $crate::storefront::StorefrontCredentials<'_>,
                 $clock: std::sync::Arc<dyn $crate::clock::Clock>,
             ) -> std::sync::Arc<dyn $crate::storefront::Storefront> {
                 let $this = self;
@@ -233,8 +288,11 @@ macro_rules! storefront_settings {
     };
 }
 
-/// A storefront's webhook dialect. Synchronous and free of I/O: it only
-/// checks and translates what was received.
+/// A storefront's webhook dialect. Authenticating and parsing are
+/// synchronous and free of I/O: they check and translate what was received.
+/// Only [`complete`](Self::complete) may ask the storefront's API, for what
+/// its events do not carry.
+#[async_trait::async_trait]
 pub trait Storefront: Send + Sync + 'static {
     /// The storefront's name (`gumroad`): the `source` of its licenses and the
     /// actor `storefront:<name>` of their audit events.
@@ -255,4 +313,19 @@ pub trait Storefront: Send + Sync + 'static {
     /// `StorefrontError::Malformed` naming what is missing or unreadable, and
     /// `StorefrontError::Ignored` for events Tessera deliberately does not act on.
     fn parse(&self, request: &InboundRequest) -> Result<StorefrontEvent, StorefrontError>;
+
+    /// Fills in what the delivery does not carry (Paddle's buyer email,
+    /// Stripe's purchased price) by asking the storefront's API; called after
+    /// `parse` each time the event is processed, so a replay asks again.
+    /// MUST return `StorefrontError::Unavailable` when the API cannot answer
+    /// (unreachable, 5xx, refused key): the event is kept failed and
+    /// replayable. Default: the event as parsed.
+    async fn complete(
+        &self,
+        request: &InboundRequest,
+        event: StorefrontEvent,
+    ) -> Result<StorefrontEvent, StorefrontError> {
+        let _ = request;
+        Ok(event)
+    }
 }
