@@ -10,7 +10,7 @@ seconds=${1:-30}
 target_dir=${CARGO_TARGET_DIR:-target}/fuzz
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-targets=(token_verify gumroad_parse checkout_parse)
+targets=(token_verify gumroad_parse checkout_parse storefront_json_parse)
 cargo +nightly fuzz build -O --target-dir "$target_dir"
 for target in "${targets[@]}"; do
   # Work on a copy of the seeds, so the committed corpus stays small.

@@ -42,14 +42,18 @@ fn every_marked_readme_block_runs_as_written() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let blocks = runnable_blocks(&readme);
-    assert!(blocks.len() >= 5, "the walkthrough, the admin API, Gumroad, usage and import: {}", blocks.len());
+    assert!(
+        blocks.len() >= 5,
+        "the walkthrough, the admin API, Gumroad, Lemon Squeezy, usage and import: {}",
+        blocks.len()
+    );
 
     // The server as the README starts it for the Gumroad section (a superset of the zero
     // configuration: the demo product and a Gumroad storefront), in a directory like a clone's.
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     copy_dir(&root.join("examples"), &dir.join("examples"));
-    let server = RunningServer::start_with(dir, &[("TESSERA_CONFIG", "examples/gumroad/tessera.toml")]);
+    let server = RunningServer::start_with(dir, &[("TESSERA_CONFIG", "examples/storefronts/tessera.toml")]);
 
     // One terminal session, as the README's reader has: the alias of the first block holds
     // for the rest.
@@ -85,6 +89,7 @@ fn every_marked_readme_block_runs_as_written() {
     for expected in [
         "DEMO-PRO-ADA-00001",       // the walkthrough's license, listed and shown
         "\"status\":\"processed\"", // the Gumroad sale
+        "lemon.buyer@example.com",  // the Lemon Squeezy order, listed
         "export.csv",               // the usage event, listed
         "shared_key",               // the flag, listed
         "inserted 3, skipped 0",    // the import

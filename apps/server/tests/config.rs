@@ -249,6 +249,12 @@ fn the_documented_configuration_is_valid_as_written() {
         ("postmark_token", "postmark-server-token".to_owned()),
         ("gumroad_secret", "gumroad-secret-0123456789".to_owned()),
         ("checkout_secret", "checkout-secret-0123456789".to_owned()),
+        ("lemonsqueezy_secret", "lemonsqueezy-secret-0123456789".to_owned()),
+        ("paddle_secret", "pdl_ntfset_01secret0123456789".to_owned()),
+        ("paddle_api_key", "pdl_live_apikey_0123456789".to_owned()),
+        ("stripe_secret", "whsec_stripe0123456789abcdef".to_owned()),
+        ("stripe_api_key", "rk_live_0123456789abcdef".to_owned()),
+        ("polar_secret", "whsec_cG9sYXItc2VjcmV0LTAxMjM0NTY3ODk=".to_owned()),
     ] {
         let path = write(dir.path(), name, &contents, 0o600);
         toml = toml.replace(&format!("/run/secrets/{name}"), &path);
@@ -259,4 +265,19 @@ fn the_documented_configuration_is_valid_as_written() {
     let checked = bootstrap::inspect(&config).unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(checked.keyring.active().kid, "2026-11");
     assert_eq!(checked.catalog.products().count(), 1);
+    let storefronts: Vec<_> = checked.storefronts.iter().map(|storefront| storefront.adapter.name()).collect();
+    assert_eq!(storefronts, ["gumroad", "checkout", "lemonsqueezy", "paddle", "stripe", "polar"]);
+}
+
+/// Paddle and Stripe complete their events through their API: without a key
+/// the server refuses to start, naming the key.
+#[test]
+fn a_storefront_that_asks_its_api_needs_an_api_key() {
+    let toml = r#"
+[storefronts.stripe]
+secret = "whsec_stripe0123456789abcdef"
+"#;
+    let config = config(toml).unwrap();
+    let error = bootstrap::inspect(&config).err().expect("refused").to_string();
+    assert!(error.contains("storefronts.stripe needs api_key_file (or api_key)"), "{error}");
 }

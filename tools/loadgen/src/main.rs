@@ -11,8 +11,13 @@
 //!
 //! Workloads: `validate` (one activated machine asks again and again),
 //! `activate` (every request a new machine of a 100,000-seat license),
-//! `heartbeat` (each connection renews its own machine's lease) and `webhook`
-//! (Gumroad sale pings, each a new sale: a license minted and an email queued).
+//! `heartbeat` (each connection renews its own machine's lease), `webhook`
+//! (Gumroad sale pings, each a new sale: a license minted and an email queued)
+//! and `webhook-lemonsqueezy`, `-paddle`, `-stripe`, `-polar` (each a new
+//! signed sale from that storefront; Paddle's and Stripe's ask a local
+//! stand-in for their API, as they ask the real one).
+
+mod storefronts;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -26,7 +31,16 @@ use serde_json::{json, Value};
 
 const GUMROAD_SECRET: &str = "loadgen-gumroad-secret-0123456789";
 const GUMROAD_PRODUCT: &str = "32-nPAicqbLj8B_WswVlMw==";
-const WORKLOADS: [&str; 4] = ["validate", "activate", "heartbeat", "webhook"];
+const WORKLOADS: [&str; 8] = [
+    "validate",
+    "activate",
+    "heartbeat",
+    "webhook",
+    "webhook-lemonsqueezy",
+    "webhook-paddle",
+    "webhook-stripe",
+    "webhook-polar",
+];
 
 #[derive(Parser)]
 #[command(name = "tessera-loadgen", about = "Load benchmark of a tessera-server on loopback")]
@@ -44,7 +58,11 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,64")]
     connections: Vec<usize>,
     /// Workloads to run.
-    #[arg(long, value_delimiter = ',', default_value = "validate,activate,heartbeat,webhook")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "validate,activate,heartbeat,webhook,webhook-lemonsqueezy,webhook-paddle,webhook-stripe,webhook-polar"
+    )]
     workloads: Vec<String>,
     /// SQLite's `[database] sqlite_synchronous`: `full` (the durable default) or `normal`.
     #[arg(long, default_value = "full")]
@@ -91,7 +109,7 @@ fn cpu_seconds(pid: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn start_server(binary: &Path, database: &str, sqlite_synchronous: &str) -> Server {
+fn start_server(binary: &Path, database: &str, sqlite_synchronous: &str, api_url: &str) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = if database == "sqlite" { "sqlite://tessera.db?mode=rwc".to_owned() } else { database.to_owned() };
     let config = format!(
@@ -115,7 +133,8 @@ secret = "{GUMROAD_SECRET}"
 [storefronts.gumroad.products."{GUMROAD_PRODUCT}"]
 product = "bench"
 tier = "big"
-"#
+{storefronts}"#,
+        storefronts = storefronts::config(api_url)
     );
     std::fs::write(dir.path().join("tessera.toml"), config).expect("write tessera.toml");
     let binary = binary.canonicalize().unwrap_or_else(|error| panic!("{}: {error}", binary.display()));
@@ -214,6 +233,10 @@ enum Load {
         leases: Arc<Vec<(String, String)>>,
     },
     Webhook,
+    Storefront {
+        name: &'static str,
+        sales: Arc<storefronts::Sales>,
+    },
 }
 
 #[derive(Default)]
@@ -231,6 +254,7 @@ async fn connection(http: reqwest::Client, public: String, load: Load, index: us
         Load::Activate { .. } => format!("{public}/v1/activate"),
         Load::Heartbeat { .. } => format!("{public}/v1/heartbeat"),
         Load::Webhook => format!("{public}/webhooks/gumroad?secret={GUMROAD_SECRET}"),
+        Load::Storefront { name, .. } => format!("{public}/webhooks/{name}"),
     };
     while Instant::now() < deadline {
         n += 1;
@@ -249,6 +273,14 @@ async fn connection(http: reqwest::Client, public: String, load: Load, index: us
                 .post(&url)
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .body(sale_ping(&format!("load-sale-{index}-{n}"))),
+            Load::Storefront { name, sales } => {
+                let (headers, body) = sales.sale(name, &format!("load{index}x{n}"));
+                let mut request = http.post(&url).header("Content-Type", "application/json");
+                for (header, value) in headers {
+                    request = request.header(header, value);
+                }
+                request.body(body)
+            }
         };
         let started = Instant::now();
         let status = match request.send().await {
@@ -299,6 +331,13 @@ async fn run(server: &Server, http: &reqwest::Client, workload: &str, connection
             Load::Heartbeat { leases: Arc::new(leases) }
         }
         "webhook" => Load::Webhook,
+        storefront if storefront.starts_with("webhook-") => {
+            let name = storefronts::NAMES
+                .into_iter()
+                .find(|name| storefront.strip_prefix("webhook-") == Some(*name))
+                .unwrap_or_else(|| panic!("unknown workload {storefront}"));
+            Load::Storefront { name, sales: Arc::new(storefronts::Sales::new()) }
+        }
         other => panic!("unknown workload {other}"),
     };
     let pid = server.child.id();
@@ -347,7 +386,7 @@ async fn run(server: &Server, http: &reqwest::Client, workload: &str, connection
 
 fn print_row(row: &Value) {
     println!(
-        "{:<10} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9} {:>6} {:>6}   {}",
+        "{:<20} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9} {:>6} {:>6}   {}",
         row["workload"].as_str().unwrap_or_default(),
         row["connections"],
         row["req_per_s"],
@@ -366,7 +405,8 @@ fn print_row(row: &Value) {
 async fn main() {
     let args = Args::parse();
     let database_kind = if args.database == "sqlite" { "sqlite" } else { "postgres" };
-    let server = start_server(&args.server, &args.database, &args.sqlite_synchronous);
+    let api_url = storefronts::start_fake_api().await;
+    let server = start_server(&args.server, &args.database, &args.sqlite_synchronous, &api_url);
     let http = client();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let pid = server.child.id();
@@ -378,7 +418,7 @@ async fn main() {
         server.ready.as_secs_f64()
     );
     println!(
-        "{:<10} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9} {:>6} {:>6}   statuses",
+        "{:<20} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9} {:>6} {:>6}   statuses",
         "workload", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "RSS MiB", "srvCPU", "genCPU"
     );
     let mut rows = Vec::new();

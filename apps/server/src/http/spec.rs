@@ -206,7 +206,11 @@ fn add_webhooks(spec: &mut Value) {
             "tags": ["Webhooks"],
             "summary": "Receive a storefront's webhook",
             "description": "Gumroad posts its form-encoded ping (or JSON) to `/webhooks/gumroad?secret=…`; a custom \
-                checkout posts signed JSON to `/webhooks/checkout` with `Tessera-Signature: t=…,v1=…`. The raw \
+                checkout posts signed JSON to `/webhooks/checkout` with `Tessera-Signature: t=…,v1=…`; Lemon \
+                Squeezy (`X-Signature`), Paddle Billing (`Paddle-Signature: ts=…;h1=…`), Stripe \
+                (`Stripe-Signature: t=…,v1=…`) and Polar (Standard Webhooks: `webhook-id`, `webhook-timestamp`, \
+                `webhook-signature`) post their own signed JSON to `/webhooks/lemonsqueezy`, `/webhooks/paddle`, \
+                `/webhooks/stripe` and `/webhooks/polar`. The raw \
                 delivery is stored before anything else: `200` means it is recorded, whatever processing then \
                 found (the receipt's `status`; failures are kept for the operator to replay). A storefront \
                 retries on `5xx`.",
@@ -215,7 +219,7 @@ fn add_webhooks(spec: &mut Value) {
             "parameters": [
                 {
                     "name": "storefront", "in": "path", "required": true,
-                    "description": "A configured storefront: `gumroad` or `checkout`.",
+                    "description": "A configured storefront: `gumroad`, `checkout`, `lemonsqueezy`, `paddle`, `stripe` or `polar`.",
                     "schema": { "type": "string", "maxLength": 32 }
                 },
                 {
@@ -239,7 +243,7 @@ fn add_webhooks(spec: &mut Value) {
                     "content": { "application/json": { "schema": { "$ref": "#/components/schemas/WebhookReceipt" } } }
                 },
                 "400": error_response("The body could not be read (`INVALID_REQUEST`).", &error),
-                "401": error_response("Wrong secret, signature or seller (`UNAUTHORIZED`); nothing stored.", &error),
+                "401": error_response("Wrong secret, signature or seller, or a signature's timestamp outside its window (`UNAUTHORIZED`); nothing stored.", &error),
                 "404": error_response("No such storefront is configured (`NOT_FOUND`).", &error),
                 "500": error_response("The delivery could not be recorded (`INTERNAL`); the storefront retries.", &error),
                 "503": error_response("The database is unavailable (`UNAVAILABLE`); the storefront retries.", &error)
