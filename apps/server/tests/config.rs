@@ -277,7 +277,9 @@ fn a_storefront_that_asks_its_api_needs_an_api_key() {
 [storefronts.stripe]
 secret = "whsec_stripe0123456789abcdef"
 "#;
-    let config = config(toml).unwrap();
-    let error = bootstrap::inspect(&config).err().expect("refused").to_string();
+    let error = bootstrap::inspect(&config(toml).unwrap()).err().expect("refused").to_string();
     assert!(error.contains("storefronts.stripe needs api_key_file (or api_key)"), "{error}");
+    let toml = format!("{toml}api_key = \"rk_test_0123456789\"\napi_base_url = \"api.stripe.com\"\n");
+    let error = bootstrap::inspect(&config(&toml).unwrap()).err().expect("refused").to_string();
+    assert!(error.contains("storefronts.stripe.api_base_url must start with http:// or https://"), "{error}");
 }

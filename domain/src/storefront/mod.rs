@@ -210,6 +210,10 @@ pub trait StorefrontSettings {
     fn api_key_file(&self) -> Option<&std::path::Path> {
         None
     }
+    /// The API's base URL, for storefronts that ask it; checked at start-up.
+    fn api_base_url(&self) -> Option<&str> {
+        None
+    }
     /// The adapter, given the credentials (a secret of at least 16
     /// characters; the API key when [`uses_api`](Self::uses_api)) and the clock.
     fn storefront(
@@ -230,8 +234,8 @@ pub trait StorefrontSettings {
 /// });
 /// ```
 ///
-/// A section that also has `api_key` / `api_key_file` (the storefront's REST
-/// API) says so with `with_api` after the name.
+/// A section that also has `api_key`, `api_key_file` and `api_base_url` (the
+/// storefront's REST API) says so with `with_api` after the name.
 #[macro_export]
 macro_rules! storefront_settings {
     ($config:ty, $name:expr, with_api, |$this:ident, $credentials:ident, $clock:ident| $build:expr) => {
@@ -246,6 +250,10 @@ macro_rules! storefront_settings {
 
             fn api_key_file(&self) -> Option<&std::path::Path> {
                 self.api_key_file.as_deref()
+            }
+
+            fn api_base_url(&self) -> Option<&str> {
+                Some(&self.api_base_url)
             }
         });
     };
