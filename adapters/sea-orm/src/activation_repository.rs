@@ -189,7 +189,7 @@ impl ActivationRepository for SeaOrmStore {
             };
         }
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        txn.commit().await.map_err(repository_error)?;
+        self.db.commit(txn).await?;
         let seats_used = u32::try_from(license.seats_used).map_err(|error| corrupt("seats_used", error))?;
         Ok(SeatOutcome::Taken { seats_used })
     }
@@ -206,6 +206,7 @@ impl ActivationRepository for SeaOrmStore {
             .exec(&self.db.writer)
             .await
             .map_err(repository_error)?;
+        self.db.synced().await?;
         Ok(updated.rows_affected > 0)
     }
 
@@ -236,7 +237,7 @@ impl ActivationRepository for SeaOrmStore {
             .await
             .map_err(repository_error)?;
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        txn.commit().await.map_err(repository_error)?;
+        self.db.commit(txn).await?;
         Ok(true)
     }
 }

@@ -68,7 +68,7 @@ impl CustomerRepository for SeaOrmStore {
             });
         }
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        txn.commit().await.map_err(repository_error)?;
+        self.db.commit(txn).await?;
         Ok(())
     }
 
@@ -156,7 +156,7 @@ impl CustomerRepository for SeaOrmStore {
             }
         }
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        txn.commit().await.map_err(repository_error)?;
+        self.db.commit(txn).await?;
         Ok(())
     }
 }

@@ -57,7 +57,7 @@ impl LicenseRepository for SeaOrmStore {
         }
         crate::writes::ensure_customers(&txn, std::slice::from_ref(license)).await?;
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        txn.commit().await.map_err(repository_error)?;
+        self.db.commit(txn).await?;
         Ok(())
     }
 
@@ -89,7 +89,7 @@ impl LicenseRepository for SeaOrmStore {
                 .await
                 .map_err(repository_error)?;
         }
-        txn.commit().await.map_err(repository_error)?;
+        self.db.commit(txn).await?;
         Ok(())
     }
 
@@ -175,7 +175,7 @@ impl LicenseRepository for SeaOrmStore {
             let _ = txn.rollback().await;
             return Err(error);
         }
-        txn.commit().await.map_err(repository_error)?;
+        self.db.commit(txn).await?;
         Ok(())
     }
 
@@ -204,7 +204,7 @@ impl LicenseRepository for SeaOrmStore {
             let _ = txn.rollback().await;
             return Err(error);
         }
-        txn.commit().await.map_err(repository_error)?;
+        self.db.commit(txn).await?;
         Ok(())
     }
 

@@ -82,7 +82,7 @@ impl SeaOrmStore {
             return Ok(false);
         }
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        txn.commit().await.map_err(repository_error)?;
+        self.db.commit(txn).await?;
         Ok(true)
     }
 }
@@ -111,7 +111,7 @@ impl DeliveryRepository for SeaOrmStore {
             }
         }
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        txn.commit().await.map_err(repository_error)?;
+        self.db.commit(txn).await?;
         Ok(Enqueued::New(delivery.clone()))
     }
 
@@ -157,6 +157,11 @@ impl DeliveryRepository for SeaOrmStore {
                 delivery.updated_at = now;
                 claimed.push(delivery);
             }
+        }
+        // A claim is on disk before the email goes out: a power loss never
+        // leads to sending the same attempt twice.
+        if !claimed.is_empty() {
+            self.db.synced().await?;
         }
         Ok(claimed)
     }
@@ -210,6 +215,9 @@ impl DeliveryRepository for SeaOrmStore {
             if updated.rows_affected == 1 {
                 failed.push(from_row(row)?);
             }
+        }
+        if !failed.is_empty() {
+            self.db.synced().await?;
         }
         Ok(failed)
     }

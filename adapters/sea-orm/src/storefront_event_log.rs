@@ -53,8 +53,8 @@ impl StorefrontEventLog for SeaOrmStore {
         storefront_events::Entity::insert(row.into_active_model())
             .exec_without_returning(&self.db.writer)
             .await
-            .map(drop)
-            .map_err(repository_error)
+            .map_err(repository_error)?;
+        self.db.synced().await
     }
 
     async fn finish(&self, id: Uuid, outcome: &EventOutcome, audit: &AuditEvent) -> Result<bool, RepositoryError> {
@@ -77,7 +77,7 @@ impl StorefrontEventLog for SeaOrmStore {
             return Ok(false);
         }
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        txn.commit().await.map_err(repository_error)?;
+        self.db.commit(txn).await?;
         Ok(true)
     }
 

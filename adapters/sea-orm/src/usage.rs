@@ -68,8 +68,8 @@ impl UsageRepository for SeaOrmStore {
         usage_events::Entity::insert(row.into_active_model())
             .exec_without_returning(&self.db.writer)
             .await
-            .map(drop)
-            .map_err(repository_error)
+            .map_err(repository_error)?;
+        self.db.synced().await
     }
 
     async fn list_usage(&self, filter: &UsageFilter, page: &PageRequest) -> Result<Page<UsageEvent>, RepositoryError> {
@@ -103,7 +103,7 @@ impl UsageRepository for SeaOrmStore {
         let txn = self.db.writer.begin().await.map_err(repository_error)?;
         flags::Entity::insert(row.into_active_model()).exec_without_returning(&txn).await.map_err(repository_error)?;
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        txn.commit().await.map_err(repository_error)
+        self.db.commit(txn).await
     }
 
     async fn list_flags(&self, filter: &FlagFilter, page: &PageRequest) -> Result<Page<Flag>, RepositoryError> {
@@ -144,7 +144,7 @@ impl UsageRepository for SeaOrmStore {
             return Ok(false);
         }
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        txn.commit().await.map_err(repository_error)?;
+        self.db.commit(txn).await?;
         Ok(true)
     }
 }
