@@ -10,8 +10,8 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector,
     TransactionTrait,
 };
-use tessera_domain::repository::RepositoryError;
 use sea_orm_migration::MigratorTrait;
+use tessera_domain::repository::RepositoryError;
 use tessera_schema::Migrator;
 use thiserror::Error;
 
@@ -76,6 +76,8 @@ pub struct Database {
     pub(crate) reader: DatabaseConnection,
     /// SQLite files with durable commits: the group fsync of the WAL.
     wal_sync: Option<Arc<WalSync>>,
+    /// SQLite files: keeps the background checkpoint running while held.
+    _checkpoints: Option<Arc<tokio::sync::watch::Sender<()>>>,
 }
 
 /// Group commit for SQLite. Every write of the store commits on the one writer
@@ -190,6 +192,34 @@ impl Database {
     }
 }
 
+/// WAL pages after which the writer checkpoints by itself (about 80 MB):
+/// normally the background checkpoint keeps the WAL far smaller.
+const WRITER_CHECKPOINT_PAGES: u32 = 20_000;
+/// How often the background checkpoint runs.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`] from a
+/// reader connection (a passive checkpoint waits for no one and blocks no
+/// one), so the writer — which every write queues for — does not stop to
+/// checkpoint, and its fsyncs, in the middle of a commit. Runs until the last
+/// clone of the [`Database`] holding the returned handle is dropped.
+fn checkpoint_in_background(reader: DatabaseConnection) -> Arc<tokio::sync::watch::Sender<()>> {
+    let (running, mut stopped) = tokio::sync::watch::channel(());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+                // The handle was dropped: the database is gone.
+                _ = stopped.changed() => return,
+            }
+            if let Err(error) = reader.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
+                tracing::warn!(%error, "background WAL checkpoint failed; retrying");
+            }
+        }
+    });
+    Arc::new(running)
+}
+
 /// A URL without its password, for logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -217,7 +247,10 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
             // it is the operator's explicit choice.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Checkpoints run beside the writer (`checkpoint_in_background`);
+            // the writer checkpoints itself only if those fall far behind.
+            .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES.to_string());
         let writer_pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -228,7 +261,7 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
         let writer = SqlxSqliteConnector::from_sqlx_sqlite_pool(writer_pool);
         if in_memory {
             // Every connection to `:memory:` is its own database: share the one.
-            return Ok(Database { reader: writer.clone(), writer, wal_sync: None });
+            return Ok(Database { reader: writer.clone(), writer, wal_sync: None, _checkpoints: None });
         }
         let wal_sync = (options.sqlite_durability == SqliteDurability::Full)
             .then(|| Arc::new(WalSync::new(connect_options.get_filename().to_path_buf())));
@@ -239,7 +272,8 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
             .await
             .map_err(open)?;
         let reader = SqlxSqliteConnector::from_sqlx_sqlite_pool(reader_pool);
-        Ok(Database { writer, reader, wal_sync })
+        let checkpoints = checkpoint_in_background(reader.clone());
+        Ok(Database { writer, reader, wal_sync, _checkpoints: Some(checkpoints) })
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
@@ -249,7 +283,7 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
             .await
             .map_err(open)?;
         let connection = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
-        Ok(Database { reader: connection.clone(), writer: connection, wal_sync: None })
+        Ok(Database { reader: connection.clone(), writer: connection, wal_sync: None, _checkpoints: None })
     } else {
         Err(ConnectError::UnsupportedUrl(redact_url(url)))
     }
@@ -328,5 +362,32 @@ mod tests {
         let syncs = wal.done.load(Ordering::SeqCst) - 3;
         assert!((1..64).contains(&syncs), "64 concurrent commits shared {syncs} fsyncs");
         assert_eq!(wal.begun.load(Ordering::SeqCst), wal.done.load(Ordering::SeqCst));
+    }
+
+    /// The writer does not checkpoint (until the WAL is huge): the background
+    /// task copies the WAL into the database file within a second or so.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_is_checkpointed_beside_the_writer() {
+        let (database, dir) = opened(None).await;
+        let file = dir.path().join("durability.db");
+        database.writer.execute_unprepared("CREATE TABLE t (text TEXT)").await.unwrap();
+        let size = || std::fs::metadata(&file).unwrap().len();
+        tokio::time::sleep(CHECKPOINT_EVERY * 3).await;
+        let before = size();
+        for _ in 0..200 {
+            database
+                .writer
+                .execute_unprepared(&format!("INSERT INTO t VALUES ('{}')", "x".repeat(4000)))
+                .await
+                .unwrap();
+        }
+        let pragma = Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_autocheckpoint");
+        let row = database.writer.query_one_raw(pragma).await.unwrap().unwrap();
+        assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), i64::from(WRITER_CHECKPOINT_PAGES));
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while size() <= before + 500_000 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(size() > before + 500_000, "checkpointed into the database file: {} → {}", before, size());
     }
 }
