@@ -132,6 +132,10 @@ impl DeliveryRepository for SeaOrmStore {
             .all(&self.db.writer)
             .await
             .map_err(repository_error)?;
+        // One transaction for the batch: one commit (and one fsync) for up to
+        // `limit` claims. Rows are taken in the candidates' order, so two
+        // workers' transactions lock them in the same order.
+        let txn = self.db.writer.begin().await.map_err(repository_error)?;
         let mut claimed = Vec::new();
         for row in candidates {
             if claimed.len() >= limit as usize {
@@ -146,7 +150,7 @@ impl DeliveryRepository for SeaOrmStore {
                 .filter(Column::Id.eq(row.id.as_str()))
                 .filter(Column::Status.eq(DeliveryStatus::Pending.as_str()))
                 .filter(Column::Attempts.eq(row.attempts))
-                .exec(&self.db.writer)
+                .exec(&txn)
                 .await
                 .map_err(repository_error)?;
             if updated.rows_affected == 1 {
@@ -160,9 +164,7 @@ impl DeliveryRepository for SeaOrmStore {
         }
         // A claim is on disk before the email goes out: a power loss never
         // leads to sending the same attempt twice.
-        if !claimed.is_empty() {
-            self.db.synced().await?;
-        }
+        self.db.commit(txn).await?;
         Ok(claimed)
     }
 

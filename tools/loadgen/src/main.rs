@@ -133,6 +133,13 @@ secret = "{GUMROAD_SECRET}"
 [storefronts.gumroad.products."{GUMROAD_PRODUCT}"]
 product = "bench"
 tier = "big"
+# The production mail path: Postmark's API (a local stand-in), not .eml files.
+[mail]
+provider = "postmark"
+from = "Bench <bench@example.com>"
+[mail.postmark]
+token = "loadgen-postmark-token"
+base_url = "{api_url}"
 {storefronts}"#,
         storefronts = storefronts::config(api_url)
     );

@@ -110,8 +110,9 @@ impl Sales {
     }
 }
 
-/// Paddle's `GET /customers/{id}` and Stripe's line items, answered from
-/// memory on keep-alive connections. Returns its base URL.
+/// Paddle's `GET /customers/{id}`, Stripe's line items and Postmark's
+/// `POST /email` (the production mail path), answered from memory on
+/// keep-alive connections. Returns its base URL.
 pub async fn start_fake_api() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fake API");
     let url = format!("http://{}", listener.local_addr().expect("an address"));
@@ -125,6 +126,7 @@ pub async fn start_fake_api() -> String {
 
 async fn serve(stream: tokio::net::TcpStream) {
     let customer = r#"{"data":{"id":"ctm_1","email":"load@example.com","name":"Load Test"}}"#;
+    let sent = r#"{"To":"load@example.com","SubmittedAt":"2026-12-01T00:00:00Z","MessageID":"loadgen","ErrorCode":0,"Message":"OK"}"#;
     let items =
         format!(r#"{{"object":"list","data":[{{"price":{{"id":"{PRODUCT}","recurring":null}},"quantity":1}}]}}"#);
     let (reader, mut writer) = stream.into_split();
@@ -134,6 +136,7 @@ async fn serve(stream: tokio::net::TcpStream) {
         if reader.read_line(&mut request_line).await.unwrap_or(0) == 0 {
             return;
         }
+        let mut length = 0usize;
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header).await.unwrap_or(0) == 0 {
@@ -142,8 +145,23 @@ async fn serve(stream: tokio::net::TcpStream) {
             if header.trim().is_empty() {
                 break;
             }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
         }
-        let body = if request_line.contains("/customers/") { customer } else { items.as_str() };
+        let mut request_body = vec![0; length];
+        if tokio::io::AsyncReadExt::read_exact(&mut reader, &mut request_body).await.is_err() {
+            return;
+        }
+        let body = if request_line.starts_with("POST /email") {
+            sent
+        } else if request_line.contains("/customers/") {
+            customer
+        } else {
+            items.as_str()
+        };
         let response = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
