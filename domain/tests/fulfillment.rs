@@ -766,3 +766,30 @@ fn a_plan_change_that_says_whether_it_renews_moves_the_tier_and_renewal_together
         assert_eq!(same.outcome.status, EventStatus::Duplicate);
     })
 }
+
+#[test]
+fn a_refunded_renewal_revokes_the_license_that_follows_its_subscription() {
+    block_on(async {
+        let world = world_with(true);
+        let sold = world.fulfillment.receive("gumroad", delivery(SECRET, subscription_ping(&[]))).await.unwrap();
+        let key = LicenseKey::parse(sold.outcome.license_key.as_deref().unwrap()).unwrap();
+        world.clock.advance(time::Duration::days(30));
+        let charge = subscription_ping(&[("sale_id", "C1"), ("is_recurring_charge", "true")]);
+        assert_eq!(
+            world.fulfillment.receive("gumroad", delivery(SECRET, charge)).await.unwrap().outcome.status,
+            EventStatus::Processed
+        );
+
+        // The renewal's payment is refunded: it minted nothing, its subscription's license goes.
+        let refund = subscription_ping(&[("sale_id", "C1"), ("is_recurring_charge", "true"), ("refunded", "true")]);
+        let refunded = world.fulfillment.receive("gumroad", delivery(SECRET, refund)).await.unwrap();
+        assert_eq!(refunded.outcome.status, EventStatus::Processed, "{:?}", refunded.outcome);
+        assert_eq!(world.issuance.get(&key).await.unwrap().state, LicenseState::Revoked);
+
+        // A refund naming neither a minted sale nor a known subscription still fails, named.
+        let stranger = ping(&[("sale_id", "unknown-sale"), ("refunded", "true")]);
+        let failed = world.fulfillment.receive("gumroad", delivery(SECRET, stranger)).await.unwrap();
+        assert_eq!(failed.outcome.status, EventStatus::Failed);
+        assert!(failed.outcome.error.unwrap().contains("no license was minted for gumroad sale `unknown-sale`"));
+    })
+}

@@ -122,14 +122,15 @@ impl DeliveryRepository for SeaOrmStore {
         limit: u32,
     ) -> Result<Vec<Delivery>, RepositoryError> {
         // More candidates than wanted, so a worker that loses races to others
-        // still fills its batch from the rest.
+        // still fills its batch from the rest. Read beside the writer (every
+        // write queues for it); the conditional updates below decide.
         let candidates = deliveries::Entity::find()
             .filter(Column::Status.eq(DeliveryStatus::Pending.as_str()))
             .filter(Column::NextAttemptAt.lte(timestamp(now)))
             .order_by_asc(Column::NextAttemptAt)
             .order_by_asc(Column::Id)
             .limit(u64::from(limit) * 4)
-            .all(&self.db.writer)
+            .all(&self.db.reader)
             .await
             .map_err(repository_error)?;
         // One transaction for the batch: one commit (and one fsync) for up to
@@ -198,7 +199,7 @@ impl DeliveryRepository for SeaOrmStore {
         let lapsed = deliveries::Entity::find()
             .filter(Column::Status.eq(DeliveryStatus::Sending.as_str()))
             .filter(Column::ClaimedUntil.lt(timestamp(now)))
-            .all(&self.db.writer)
+            .all(&self.db.reader)
             .await
             .map_err(repository_error)?;
         let mut failed = Vec::new();

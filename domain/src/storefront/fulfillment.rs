@@ -10,7 +10,8 @@
 //!   the license), also when the sale is delivered again — so a replay heals
 //!   an email that could not be queued the first time;
 //! - refund → revoke (unless `on_refund = ignore`), dispute → suspend, dispute
-//!   won → reinstate, each found through the sale's idempotency key;
+//!   won → reinstate, each found through the sale's idempotency key (or, for a
+//!   renewal's payment, through its subscription);
 //! - a sale with a subscription id makes a subscription license that follows
 //!   it: each recurring charge extends it once (the store records the charge
 //!   in the same transaction), cancellation stops that, a restart resumes it,
@@ -496,7 +497,13 @@ impl FulfillmentService {
         change: Change,
     ) -> Result<(EventStatus, String), Fault> {
         let sale_id = event.sale_id.clone().unwrap_or_default();
-        let key = self.license_of_sale(storefront, &sale_id).await?;
+        // A renewal's payment minted nothing of its own: its refund or dispute
+        // acts on the license that follows its subscription.
+        let key = match (self.license_of_sale(storefront, &sale_id).await, &event.subscription_id) {
+            (Ok(key), _) => key,
+            (Err(_), Some(_)) => self.license_of_subscription(storefront, event).await?,
+            (Err(fault), None) => return Err(fault),
+        };
         let actor = Actor::Storefront(storefront.to_owned());
         let result = match change {
             Change::Revoke => self.issuance.revoke(&key, &format!("refunded on {storefront}"), actor).await,
