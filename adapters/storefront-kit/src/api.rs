@@ -35,15 +35,18 @@ impl ProviderApi {
     /// `GET <base_url><path>` as JSON. `path` segments taken from an event
     /// must be checked by the caller with [`is_plain_id`].
     pub async fn get(&self, path: &str) -> Result<Value, StorefrontError> {
+        self.get_with(path, &[]).await
+    }
+
+    /// [`Self::get`] with extra headers (e.g. the API version a call needs).
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Result<Value, StorefrontError> {
         let provider = self.provider;
         let unavailable = |why: String| StorefrontError::Unavailable(format!("{provider} GET {path}: {why}"));
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .bearer_auth(&self.api_key)
-            .send()
-            .await
-            .map_err(|error| unavailable(without_url(&error)))?;
+        let mut request = self.http.get(format!("{}{path}", self.base_url)).bearer_auth(&self.api_key);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.map_err(|error| unavailable(without_url(&error)))?;
         let status = response.status();
         if !status.is_success() {
             return Err(unavailable(format!("answered {status}")));

@@ -24,7 +24,11 @@
 //!   is undone, a plan change when its price changed;
 //!   `customer.subscription.deleted` → the subscription ended.
 //! - `charge.refunded` (in full) → refund; `charge.dispute.created` →
-//!   dispute; `charge.dispute.closed` as `won` → dispute won.
+//!   dispute; `charge.dispute.closed` as `won` → dispute won. A charge that
+//!   names only its payment intent (API versions from 2025-03-31 on) is
+//!   completed with the invoice that intent paid (`GET /v1/invoice_payments`)
+//!   and that invoice's subscription, so a subscription's refund finds its
+//!   license.
 
 use std::sync::Arc;
 
@@ -44,6 +48,8 @@ pub const SIGNATURE_HEADER: &str = "stripe-signature";
 /// Stripe's SDKs' default tolerance.
 pub const TOLERANCE_SECONDS: i64 = 300;
 pub const DEFAULT_API_BASE_URL: &str = "https://api.stripe.com";
+/// The first API version with Invoice Payments (`GET /v1/invoice_payments`).
+pub const INVOICE_PAYMENTS_API_VERSION: &str = "2025-03-31.basil";
 
 pub struct StripeStorefront {
     key: SigningKey,
@@ -262,15 +268,28 @@ impl Storefront for StripeStorefront {
         Ok(event)
     }
 
-    /// A sale's price: the session's first line item.
+    /// A sale's price: the session's first line item. A refund's or dispute's
+    /// invoice, when its charge names only the payment intent (API versions
+    /// from 2025-03-31 on): a subscription's payments are invoices.
     async fn complete(
+        &self,
+        request: &InboundRequest,
+        event: StorefrontEvent,
+    ) -> Result<StorefrontEvent, StorefrontError> {
+        match event.kind {
+            EventKind::Sale => self.with_price(request, event).await,
+            EventKind::Refund | EventKind::Dispute | EventKind::DisputeWon => self.with_invoice(event).await,
+            _ => Ok(event),
+        }
+    }
+}
+
+impl StripeStorefront {
+    async fn with_price(
         &self,
         request: &InboundRequest,
         mut event: StorefrontEvent,
     ) -> Result<StorefrontEvent, StorefrontError> {
-        if event.kind != EventKind::Sale {
-            return Ok(event);
-        }
         let document = json::document(&request.body, "Stripe")?;
         let session = json::required(&document, "/data/object/id", "the Checkout Session")?;
         if !is_plain_id(&session) {
@@ -280,6 +299,31 @@ impl Storefront for StripeStorefront {
         event.product_ref = json::text(&items, "/data/0/price/id")
             .ok_or_else(|| StorefrontError::Unavailable(format!("Stripe listed no priced line item for {session}")))?;
         event.billing_period_days = recurring_days(&items, "/data/0/price/recurring");
+        Ok(event)
+    }
+
+    /// The invoice (and its subscription) a payment intent paid, if any: the
+    /// sale of a subscription is its first invoice, and a renewal's refund
+    /// acts through its subscription. Asked with the API version that has
+    /// Invoice Payments, whatever the account's default.
+    async fn with_invoice(&self, mut event: StorefrontEvent) -> Result<StorefrontEvent, StorefrontError> {
+        let Some(intent) = event.sale_id.clone().filter(|id| id.starts_with("pi_")) else { return Ok(event) };
+        if !is_plain_id(&intent) {
+            return Err(StorefrontError::Malformed("the payment intent id is not a Stripe id".into()));
+        }
+        let version = [("Stripe-Version", INVOICE_PAYMENTS_API_VERSION)];
+        let path = format!(
+            "/v1/invoice_payments?payment%5Btype%5D=payment_intent&payment%5Bpayment_intent%5D={intent}&limit=1"
+        );
+        let payments = self.api.get_with(&path, &version).await?;
+        // No invoice: a one-time payment, the sale itself.
+        let Some(invoice) = json::text(&payments, "/data/0/invoice").filter(|invoice| is_plain_id(invoice)) else {
+            return Ok(event);
+        };
+        let found = self.api.get_with(&format!("/v1/invoices/{invoice}"), &version).await?;
+        event.subscription_id =
+            json::first_text(&found, &["/parent/subscription_details/subscription", "/subscription"]);
+        event.sale_id = Some(invoice);
         Ok(event)
     }
 }

@@ -194,3 +194,39 @@ fn subscription_updates_say_what_changed() {
     unknown["type"] = json!("customer.created");
     assert!(matches!(kind(&unknown), Err(StorefrontError::Ignored(_))));
 }
+
+#[tokio::test]
+async fn a_refund_naming_only_its_payment_intent_finds_the_invoice_it_paid() {
+    let intent = "pi_3PqPdSKb9q6OnNsL0b3y1Xz9";
+    let payments = |invoice: Option<&str>| {
+        let data = invoice.map_or(json!([]), |invoice| {
+            json!([{"id": "inpay_1", "object": "invoice_payment", "invoice": invoice,
+                    "payment": {"type": "payment_intent", "payment_intent": intent}, "status": "paid"}])
+        });
+        json!({"object": "list", "data": data, "has_more": false}).to_string()
+    };
+    let path =
+        format!("/v1/invoice_payments?payment%5Btype%5D=payment_intent&payment%5Bpayment_intent%5D={intent}&limit=1");
+    let invoice = json!({"id": "in_first", "object": "invoice",
+        "parent": {"type": "subscription_details", "subscription_details": {"subscription": "sub_1"}}});
+    let api = FakeApi::start(&[(&path, &payments(Some("in_first"))), ("/v1/invoices/in_first", &invoice.to_string())]);
+    let storefront = stripe(&api.url);
+    let request = signed(&storefront, &fixture("charge.refunded"));
+    let parsed = storefront.parse(&request).unwrap();
+    let refund = storefront.complete(&request, parsed.clone()).await.unwrap();
+    assert_eq!((refund.sale_id.as_deref(), refund.subscription_id.as_deref()), (Some("in_first"), Some("sub_1")));
+
+    // A one-time payment paid no invoice: the payment intent is the sale.
+    api.add_route(&path, &payments(None));
+    let one_time = storefront.complete(&request, parsed.clone()).await.unwrap();
+    assert_eq!((one_time.sale_id, one_time.subscription_id), (parsed.sale_id.clone(), None));
+    api.set_down(true);
+    assert!(matches!(storefront.complete(&request, parsed).await, Err(StorefrontError::Unavailable(_))));
+
+    // A charge that names its invoice (API versions before 2025-03-31) asks nothing.
+    let mut old = fixture("charge.refunded");
+    old["data"]["object"]["invoice"] = json!("in_named");
+    let request = signed(&storefront, &old);
+    let named = storefront.complete(&request, storefront.parse(&request).unwrap()).await.unwrap();
+    assert_eq!(named.sale_id.as_deref(), Some("in_named"));
+}
