@@ -566,6 +566,26 @@ fn every_storefront_sells_refunds_renews_changes_plans_and_cancels() {
         assert_eq!(license["subscription"]["renewing"], false, "{name}");
         assert_eq!(license["status"], "active", "{name}: it runs out the paid term");
         assert_eq!(expiry(&license), renewed_term, "{name}");
+
+        if name == "stripe" {
+            // The subscription's first payment is refunded; the charge names only its payment
+            // intent, and Stripe's Invoice Payments say which invoice (the sale) it paid.
+            let first_invoice = format!("in_{}", 5001 + n * 10);
+            let path = "/v1/invoice_payments?payment%5Btype%5D=payment_intent&payment%5Bpayment_intent%5D=pi_first_payment&limit=1";
+            api.add_route(
+                path,
+                &json!({"object": "list", "data": [{"id": "inpay_1", "invoice": first_invoice}]}).to_string(),
+            );
+            let invoice =
+                json!({"id": first_invoice, "parent": {"subscription_details": {"subscription": subscription}}});
+            api.add_route(&format!("/v1/invoices/{first_invoice}"), &invoice.to_string());
+            let mut refund = fixture("stripe", "charge.refunded");
+            refund["data"]["object"]["id"] = json!("ch_first_payment");
+            refund["data"]["object"]["payment_intent"] = json!("pi_first_payment");
+            let refunded = shop.post(name, &refund);
+            assert_eq!(refunded["status"], "processed", "{name}: {refunded}");
+            assert_eq!(shop.license(&key)["status"], "revoked", "{name}: the subscription's refund");
+        }
     }
 }
 
