@@ -2,8 +2,9 @@
 //! admin API's mint, the CLI, the console and every storefront sale, so "mint,
 //! then queue the email once" is decided in one place.
 
-use crate::audit::Actor;
-use crate::issuance::{IssuanceService, MintError, MintLicense, Minted};
+use crate::audit::{Actor, AuditEvent};
+use crate::issuance::{IssuanceService, MintError, MintLicense, Minted, NewLicenseWriter};
+use crate::license::{CreateLicenseError, IdempotencyRecord, License};
 use crate::mail::{Delivery, OutboxService};
 use crate::repository::RepositoryError;
 
@@ -18,9 +19,10 @@ pub enum LicenseEmail {
 #[derive(Debug)]
 pub struct Issued {
     pub minted: Minted,
-    /// `None` when no email was asked for; `Some(Err)` when the license is
-    /// minted but its email could not be queued (asking again queues it: the
-    /// outbox queues a license's email once).
+    /// `None` when no email was asked for. A new license is stored with its
+    /// email queued in one transaction; `Some(Err)` only for a replayed mint
+    /// whose first email is missing and could not be queued now (asking again
+    /// queues it: the outbox queues a license's email once).
     pub email: Option<Result<Delivery, RepositoryError>>,
 }
 
@@ -40,13 +42,39 @@ impl LicensingService {
     /// also when the mint is a replay, so a retry heals an email that could
     /// not be queued the first time.
     pub async fn issue(&self, request: MintLicense, email: LicenseEmail, actor: Actor) -> Result<Issued, MintError> {
-        let minted = self.issuance.mint(request, actor.clone()).await?;
-        let email = match email {
-            LicenseEmail::Skip => None,
-            LicenseEmail::Send => {
-                Some(self.outbox.queue_issued(&minted.license, actor).await.map(|enqueued| enqueued.delivery().clone()))
-            }
+        if email == LicenseEmail::Skip {
+            let minted = self.issuance.mint(request, actor).await?;
+            return Ok(Issued { minted, email: None });
+        }
+        // A new license and its email in one transaction: never minted without it.
+        let writer = WithItsEmail { outbox: &self.outbox, actor: &actor };
+        let (minted, delivery) = self.issuance.mint_with(request, actor.clone(), &writer).await?;
+        let email = match delivery {
+            Some(delivery) => Ok(delivery),
+            // A replay: queue it if the first mint's email is missing (the
+            // outbox queues a license's email once).
+            None => self.outbox.queue_issued(&minted.license, actor).await.map(|enqueued| enqueued.delivery().clone()),
         };
-        Ok(Issued { minted, email })
+        Ok(Issued { minted, email: Some(email) })
+    }
+}
+
+/// A new license stored with its license email queued, in one transaction.
+struct WithItsEmail<'a> {
+    outbox: &'a OutboxService,
+    actor: &'a Actor,
+}
+
+#[async_trait::async_trait]
+impl NewLicenseWriter for WithItsEmail<'_> {
+    type Stored = Delivery;
+
+    async fn create(
+        &self,
+        license: &License,
+        idempotency: Option<&IdempotencyRecord>,
+        audit: &AuditEvent,
+    ) -> Result<Delivery, CreateLicenseError> {
+        self.outbox.create_license_with_email(license, idempotency, audit, self.actor).await
     }
 }

@@ -19,30 +19,7 @@ impl LicenseRepository for InMemoryStore {
         idempotency: Option<&IdempotencyRecord>,
         audit: &AuditEvent,
     ) -> Result<(), CreateLicenseError> {
-        let mut state = self.state()?;
-        if state.licenses.iter().any(|existing| existing.key == license.key) {
-            return Err(CreateLicenseError::KeyTaken(license.key.clone()));
-        }
-        if let Some(subscription) = &license.subscription {
-            let taken = state.licenses.iter().any(|existing| {
-                existing.source == license.source
-                    && existing.subscription.as_ref().is_some_and(|other| other.id == subscription.id)
-            });
-            if taken {
-                return Err(CreateLicenseError::SubscriptionTaken);
-            }
-        }
-        if let Some(record) = idempotency {
-            if state.idempotency.contains_key(record.key.as_str()) {
-                return Err(CreateLicenseError::IdempotencyKeyTaken);
-            }
-            let index = state.licenses.len();
-            state.idempotency.insert(record.key.as_str().to_owned(), (index, record.clone()));
-        }
-        state.licenses.push(license.clone());
-        state.ensure_customer(license);
-        state.audit.push(audit.clone());
-        Ok(())
+        insert_license(&mut *self.state()?, license, idempotency, audit)
     }
 
     async fn create_many(&self, licenses: &[License], audits: &[AuditEvent]) -> Result<(), CreateLicenseError> {
@@ -126,4 +103,37 @@ impl LicenseRepository for InMemoryStore {
     async fn ping(&self) -> Result<(), RepositoryError> {
         self.state().map(drop)
     }
+}
+
+/// Stores a new license as `LicenseRepository::create` does, in a state the
+/// caller holds (so a caller can store more with it, all at once).
+pub(crate) fn insert_license(
+    state: &mut crate::store::State,
+    license: &License,
+    idempotency: Option<&IdempotencyRecord>,
+    audit: &AuditEvent,
+) -> Result<(), CreateLicenseError> {
+    if state.licenses.iter().any(|existing| existing.key == license.key) {
+        return Err(CreateLicenseError::KeyTaken(license.key.clone()));
+    }
+    if let Some(subscription) = &license.subscription {
+        let taken = state.licenses.iter().any(|existing| {
+            existing.source == license.source
+                && existing.subscription.as_ref().is_some_and(|other| other.id == subscription.id)
+        });
+        if taken {
+            return Err(CreateLicenseError::SubscriptionTaken);
+        }
+    }
+    if let Some(record) = idempotency {
+        if state.idempotency.contains_key(record.key.as_str()) {
+            return Err(CreateLicenseError::IdempotencyKeyTaken);
+        }
+        let index = state.licenses.len();
+        state.idempotency.insert(record.key.as_str().to_owned(), (index, record.clone()));
+    }
+    state.licenses.push(license.clone());
+    state.ensure_customer(license);
+    state.audit.push(audit.clone());
+    Ok(())
 }

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use tessera_domain::audit::AuditEvent;
+use tessera_domain::license::{CreateLicenseError, IdempotencyRecord, License};
 use tessera_domain::mail::{Delivery, DeliveryFilter, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued};
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
@@ -24,6 +25,22 @@ impl DeliveryRepository for InMemoryStore {
         state.deliveries.push(delivery.clone());
         state.audit.push(audit.clone());
         Ok(Enqueued::New(delivery.clone()))
+    }
+
+    async fn create_license_with_delivery(
+        &self,
+        license: &License,
+        idempotency: Option<&IdempotencyRecord>,
+        license_audit: &AuditEvent,
+        delivery: &Delivery,
+        delivery_audit: &AuditEvent,
+    ) -> Result<(), CreateLicenseError> {
+        let mut state = self.state()?;
+        // Under one lock: either everything is stored or, on a taken key, nothing.
+        crate::licenses::insert_license(&mut state, license, idempotency, license_audit)?;
+        state.deliveries.push(delivery.clone());
+        state.audit.push(delivery_audit.clone());
+        Ok(())
     }
 
     async fn claim_due(

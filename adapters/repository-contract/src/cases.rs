@@ -575,6 +575,29 @@ pub async fn queues_a_delivery_once_per_dedupe_key(store: &impl Store) {
     assert_eq!(audit_count(store).await, 3, "one audit event per stored delivery");
 }
 
+pub async fn creates_a_license_with_its_first_delivery_or_neither(store: &impl Store) {
+    let owner = license(1);
+    let email = tessera_domain::mail::Delivery { dedupe_key: Some("license:1:issued".into()), ..delivery(&owner, 1) };
+    store
+        .create_license_with_delivery(&owner, None, &audit_for(&owner, "license.minted", 1), &email, &delivery_audit(2))
+        .await
+        .unwrap();
+    assert_eq!(store.find_by_key(&owner.key).await.unwrap().as_ref(), Some(&owner));
+    assert_eq!(store.find_delivery(email.id).await.unwrap(), Some(email.clone()));
+    assert_eq!(audit_count(store).await, 2, "the license's and the delivery's audit events");
+
+    // The same key again: nothing of the second attempt is stored.
+    let twin = tessera_domain::license::License { id: license(2).id, ..owner.clone() };
+    let second = delivery(&twin, 3);
+    let error = store
+        .create_license_with_delivery(&twin, None, &audit_for(&twin, "license.minted", 3), &second, &delivery_audit(4))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CreateLicenseError::KeyTaken(_)), "{error:?}");
+    assert_eq!(store.find_delivery(second.id).await.unwrap(), None);
+    assert_eq!(audit_count(store).await, 2);
+}
+
 pub async fn claims_each_due_delivery_once_under_concurrency(store: &impl Store) {
     let owner = license(1);
     for n in 1..=10 {

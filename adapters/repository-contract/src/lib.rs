@@ -44,6 +44,7 @@ macro_rules! license_repository_contract {
             applies_a_once_only_change_once_under_concurrency,
             finds_a_license_by_its_subscription,
             queues_a_delivery_once_per_dedupe_key,
+            creates_a_license_with_its_first_delivery_or_neither,
             claims_each_due_delivery_once_under_concurrency,
             settles_only_the_claimed_attempt,
             fails_deliveries_abandoned_mid_send,

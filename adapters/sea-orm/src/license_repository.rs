@@ -41,22 +41,7 @@ impl LicenseRepository for SeaOrmStore {
         audit: &AuditEvent,
     ) -> Result<(), CreateLicenseError> {
         let txn = self.db.writer.begin().await.map_err(repository_error)?;
-        let inserted = licenses::Entity::insert(license_row(license, idempotency).into_active_model())
-            .exec_without_returning(&txn)
-            .await;
-        if let Err(error) = inserted {
-            let _ = txn.rollback().await;
-            return Err(match unique_violation(&error) {
-                Some(index) if index.contains("idempotency_key") => CreateLicenseError::IdempotencyKeyTaken,
-                Some(index) if index.contains("subscription") => CreateLicenseError::SubscriptionTaken,
-                Some(index) if index.contains("licenses.key") || index.contains("ux_licenses_key") => {
-                    CreateLicenseError::KeyTaken(license.key.clone())
-                }
-                _ => repository_error(error).into(),
-            });
-        }
-        crate::writes::ensure_customers(&txn, std::slice::from_ref(license)).await?;
-        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
+        let txn = insert_license(txn, license, idempotency, audit).await?;
         self.db.commit(txn).await?;
         Ok(())
     }
@@ -232,4 +217,33 @@ impl LicenseRepository for SeaOrmStore {
             .map(drop)
             .map_err(repository_error)
     }
+}
+
+/// Inserts a new license, its customer and its audit event in `txn`, mapping a
+/// unique index that fires to the error `create` returns (the transaction is
+/// rolled back then). Returns the transaction, for the caller to add to and
+/// commit through `Database::commit`.
+pub(crate) async fn insert_license(
+    txn: sea_orm::DatabaseTransaction,
+    license: &License,
+    idempotency: Option<&IdempotencyRecord>,
+    audit: &AuditEvent,
+) -> Result<sea_orm::DatabaseTransaction, CreateLicenseError> {
+    let inserted = licenses::Entity::insert(license_row(license, idempotency).into_active_model())
+        .exec_without_returning(&txn)
+        .await;
+    if let Err(error) = inserted {
+        let _ = txn.rollback().await;
+        return Err(match unique_violation(&error) {
+            Some(index) if index.contains("idempotency_key") => CreateLicenseError::IdempotencyKeyTaken,
+            Some(index) if index.contains("subscription") => CreateLicenseError::SubscriptionTaken,
+            Some(index) if index.contains("licenses.key") || index.contains("ux_licenses_key") => {
+                CreateLicenseError::KeyTaken(license.key.clone())
+            }
+            _ => repository_error(error).into(),
+        });
+    }
+    crate::writes::ensure_customers(&txn, std::slice::from_ref(license)).await?;
+    audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
+    Ok(txn)
 }

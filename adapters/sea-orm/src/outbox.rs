@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 use tessera_domain::audit::AuditEvent;
-use tessera_domain::license::{EmailAddress, LicenseKey};
+use tessera_domain::license::{CreateLicenseError, EmailAddress, IdempotencyRecord, License, LicenseKey};
 use tessera_domain::mail::{Delivery, DeliveryFilter, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued};
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
@@ -89,6 +89,28 @@ impl SeaOrmStore {
 
 #[async_trait]
 impl DeliveryRepository for SeaOrmStore {
+    async fn create_license_with_delivery(
+        &self,
+        license: &License,
+        idempotency: Option<&IdempotencyRecord>,
+        license_audit: &AuditEvent,
+        delivery: &Delivery,
+        delivery_audit: &AuditEvent,
+    ) -> Result<(), CreateLicenseError> {
+        let txn = self.db.writer.begin().await.map_err(repository_error)?;
+        let txn = crate::license_repository::insert_license(txn, license, idempotency, license_audit).await?;
+        deliveries::Entity::insert(to_row(delivery).into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(repository_error)?;
+        audit_events::Entity::insert(audit_row(delivery_audit))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(repository_error)?;
+        self.db.commit(txn).await?;
+        Ok(())
+    }
+
     async fn enqueue(&self, delivery: &Delivery, audit: &AuditEvent) -> Result<Enqueued, RepositoryError> {
         let txn = self.db.writer.begin().await.map_err(repository_error)?;
         let inserted =

@@ -14,5 +14,6 @@ pub use claims::{
 };
 pub use errors::*;
 pub use import::{ImportLicense, ImportOutcome, IMPORT_SOURCE, LEGACY_BLOB_PREFIX, MAX_IMPORT_BATCH};
+pub(crate) use service::NewLicenseWriter;
 pub use service::{IssuanceService, MintLicense, Minted, RenewLicense, SubscriptionCharge};
 pub use signer::{LeaseRejected, LeaseVerifier, PortalLinkRejected, PortalLinkVerifier, SignError, Signer};

@@ -185,9 +185,22 @@ impl IssuanceService {
     /// the same request returns the first license (`replayed`), also when both
     /// run concurrently; a different request under the same key is refused.
     pub async fn mint(&self, request: MintLicense, actor: Actor) -> Result<Minted, MintError> {
+        Ok(self.mint_with(request, actor, &LicenseAlone(self.licenses.as_ref())).await?.0)
+    }
+
+    /// [`Self::mint`], storing the new license through `writer` (which stores
+    /// whatever else must be written in the same transaction, and returns
+    /// what it stored with it); `None` beside a replayed license.
+    pub(crate) async fn mint_with<W: NewLicenseWriter>(
+        &self,
+        request: MintLicense,
+        actor: Actor,
+        writer: &W,
+    ) -> Result<(Minted, Option<W::Stored>), MintError> {
+        let replayed = |minted: Result<Minted, MintError>| minted.map(|minted| (minted, None));
         if let Some(key) = &request.idempotency_key {
             if let Some(found) = self.licenses.find_by_idempotency_key(key).await? {
-                return Self::replay_or_reject(&request, found);
+                return replayed(Self::replay_or_reject(&request, found));
             }
         }
         let product =
@@ -253,16 +266,16 @@ impl IssuanceService {
                 "source": license.source, "source_ref": license.source_ref,
             });
             let audit = self.audit(&actor, "license.minted", &license, details);
-            match self.licenses.create(&license, idempotency.as_ref(), &audit).await {
-                Ok(()) => return Ok(Minted { license, replayed: false }),
+            match writer.create(&license, idempotency.as_ref(), &audit).await {
+                Ok(stored) => return Ok((Minted { license, replayed: false }, Some(stored))),
                 Err(CreateLicenseError::KeyTaken(_)) if request.key.is_none() => continue,
                 Err(CreateLicenseError::IdempotencyKeyTaken) => {
                     // A concurrent request with the same key won the race.
                     let key = request.idempotency_key.as_ref().ok_or(MintError::IdempotencyKeyReused)?;
-                    return match self.licenses.find_by_idempotency_key(key).await? {
+                    return replayed(match self.licenses.find_by_idempotency_key(key).await? {
                         Some(found) => Self::replay_or_reject(&request, found),
                         None => Err(MintError::IdempotencyKeyReused),
-                    };
+                    });
                 }
                 Err(error @ CreateLicenseError::SubscriptionTaken) => {
                     // Which unique index fires first is up to the database: a concurrent
@@ -271,10 +284,10 @@ impl IssuanceService {
                         Some(key) => self.licenses.find_by_idempotency_key(key).await?,
                         None => None,
                     };
-                    return match found {
+                    return replayed(match found {
                         Some(found) => Self::replay_or_reject(&request, found),
                         None => Err(error.into()),
-                    };
+                    });
                 }
                 Err(error) => return Err(error.into()),
             }
@@ -574,5 +587,39 @@ impl IssuanceService {
                     license.tier, license.product
                 ))
             })
+    }
+}
+
+/// How a mint stores its new license: alone, or with what must be written in
+/// the same transaction (its first email). MUST return what
+/// `LicenseRepository::create` returns for a taken key, idempotency key or
+/// subscription, having stored nothing.
+#[async_trait::async_trait]
+pub(crate) trait NewLicenseWriter: Send + Sync {
+    /// What was stored beside the license.
+    type Stored: Send;
+
+    async fn create(
+        &self,
+        license: &License,
+        idempotency: Option<&IdempotencyRecord>,
+        audit: &AuditEvent,
+    ) -> Result<Self::Stored, CreateLicenseError>;
+}
+
+/// The license and its audit event, nothing else.
+struct LicenseAlone<'a>(&'a dyn LicenseRepository);
+
+#[async_trait::async_trait]
+impl NewLicenseWriter for LicenseAlone<'_> {
+    type Stored = ();
+
+    async fn create(
+        &self,
+        license: &License,
+        idempotency: Option<&IdempotencyRecord>,
+        audit: &AuditEvent,
+    ) -> Result<(), CreateLicenseError> {
+        self.0.create(license, idempotency, audit).await
     }
 }

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::audit::AuditEvent;
-use crate::license::{text_enum, EmailAddress, LicenseKey};
+use crate::license::{text_enum, CreateLicenseError, EmailAddress, IdempotencyRecord, License, LicenseKey};
 use crate::page::{Page, PageRequest};
 use crate::repository::RepositoryError;
 
@@ -119,6 +119,20 @@ pub trait DeliveryRepository: Send + Sync + 'static {
     /// the same `dedupe_key` (also one stored concurrently), MUST store nothing
     /// and return `Enqueued::Existing` with that delivery.
     async fn enqueue(&self, delivery: &Delivery, audit: &AuditEvent) -> Result<Enqueued, RepositoryError>;
+
+    /// Stores a new license exactly as `LicenseRepository::create` does and,
+    /// in the same transaction, its first delivery and both audit events: a
+    /// minted license always has its email queued. MUST return the errors
+    /// `create` returns (a taken key, idempotency key or subscription) and
+    /// store nothing then.
+    async fn create_license_with_delivery(
+        &self,
+        license: &License,
+        idempotency: Option<&IdempotencyRecord>,
+        license_audit: &AuditEvent,
+        delivery: &Delivery,
+        delivery_audit: &AuditEvent,
+    ) -> Result<(), CreateLicenseError>;
 
     /// Claims up to `limit` pending deliveries due at `now`, oldest due first:
     /// each becomes `sending` with one more attempt and `claimed_until = until`.

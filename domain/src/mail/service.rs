@@ -24,7 +24,10 @@ use super::{
 use crate::audit::{Actor, AuditEvent};
 use crate::catalog::Catalog;
 use crate::clock::{now_seconds, Clock};
-use crate::license::{licenses_of, EmailAddress, License, LicenseKey, LicenseRepository, LicenseState, LicenseStatus};
+use crate::license::{
+    licenses_of, CreateLicenseError, EmailAddress, IdempotencyRecord, License, LicenseKey, LicenseRepository,
+    LicenseState, LicenseStatus,
+};
 use crate::page::{Page, PageRequest};
 use crate::portal_links::PortalLinks;
 use crate::random::{new_id, RandomSource};
@@ -186,6 +189,23 @@ impl OutboxService {
         self.enqueue(kind, Some(license.key.clone()), &license.email, dedupe_key, actor).await
     }
 
+    /// Stores a new license with its license email queued, in one
+    /// transaction (see `DeliveryRepository::create_license_with_delivery`);
+    /// the delivery stored.
+    pub async fn create_license_with_email(
+        &self,
+        license: &License,
+        idempotency: Option<&IdempotencyRecord>,
+        license_audit: &AuditEvent,
+        actor: &Actor,
+    ) -> Result<Delivery, CreateLicenseError> {
+        let dedupe_key = Some(format!("license:{}:issued", license.id));
+        let (delivery, audit) =
+            self.new_delivery(DeliveryKind::License, Some(license.key.clone()), &license.email, dedupe_key, actor);
+        self.deliveries.create_license_with_delivery(license, idempotency, license_audit, &delivery, &audit).await?;
+        Ok(delivery)
+    }
+
     async fn enqueue(
         &self,
         kind: DeliveryKind,
@@ -194,6 +214,19 @@ impl OutboxService {
         dedupe_key: Option<String>,
         actor: Actor,
     ) -> Result<Enqueued, RepositoryError> {
+        let (delivery, audit) = self.new_delivery(kind, license_key, to, dedupe_key, &actor);
+        self.deliveries.enqueue(&delivery, &audit).await
+    }
+
+    /// A pending delivery due now and its `delivery.queued` audit event.
+    fn new_delivery(
+        &self,
+        kind: DeliveryKind,
+        license_key: Option<LicenseKey>,
+        to: &EmailAddress,
+        dedupe_key: Option<String>,
+        actor: &Actor,
+    ) -> (Delivery, AuditEvent) {
         let now = self.now();
         let delivery = Delivery {
             id: new_id(self.random.as_ref(), self.clock.now()),
@@ -211,8 +244,8 @@ impl OutboxService {
             sent_at: None,
             claimed_until: None,
         };
-        let audit = self.audit(&actor, "delivery.queued", &delivery, json!({ "kind": kind.as_str() }));
-        self.deliveries.enqueue(&delivery, &audit).await
+        let audit = self.audit(actor, "delivery.queued", &delivery, json!({ "kind": kind.as_str() }));
+        (delivery, audit)
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Option<Delivery>, RepositoryError> {
