@@ -63,19 +63,14 @@ impl Storefront for StorefrontWithApi {
             _ => EventKind::SubscriptionUpdated,
         };
         Ok(StorefrontEvent {
-            kind,
             sale_id: text("sale"),
             subscription_id: text("subscription"),
             product_ref: text("plan").unwrap(),
-            variant: None,
-            email: None,
-            name: None,
-            test: false,
             billing_period_days: Some(31),
             occurred_at: text("at")
                 .map(|at| time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339).unwrap()),
-            reason: None,
             renewing: body["renewing"].as_bool(),
+            ..StorefrontEvent::new(kind)
         })
     }
 

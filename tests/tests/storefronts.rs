@@ -488,16 +488,7 @@ fn every_storefront_sells_refunds_renews_changes_plans_and_cancels() {
     let postmark = FakePostmark::start();
     let api = FakeApi::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    configure(dir.path(), &postmark.url, &api.url);
-    let server = RunningServer::start(dir.path());
-    let token = std::fs::read_to_string(dir.path().join("tessera-admin-token")).unwrap().trim().to_owned();
-    let shop = Shop {
-        public_url: server.public_url.clone(),
-        admin_url: server.admin_url.clone(),
-        dir: dir.path(),
-        http: reqwest::blocking::Client::new(),
-        token,
-    };
+    let (_server, shop) = started(&postmark, &api, dir.path());
 
     for (n, provider) in PROVIDERS.iter().enumerate() {
         let name = provider.name;
@@ -598,11 +589,20 @@ impl Shop<'_> {
     }
 }
 
-fn started(postmark: &FakePostmark, api: &FakeApi, dir: &Path) -> (RunningServer, String) {
+/// The server configured with every store in `dir`, and the shop that talks to
+/// it; the server runs while the first is held.
+fn started<'a>(postmark: &FakePostmark, api: &FakeApi, dir: &'a Path) -> (RunningServer, Shop<'a>) {
     configure(dir, &postmark.url, &api.url);
     let server = RunningServer::start(dir);
     let token = std::fs::read_to_string(dir.join("tessera-admin-token")).unwrap().trim().to_owned();
-    (server, token)
+    let shop = Shop {
+        public_url: server.public_url.clone(),
+        admin_url: server.admin_url.clone(),
+        dir,
+        http: reqwest::blocking::Client::new(),
+        token,
+    };
+    (server, shop)
 }
 
 #[test]
@@ -610,14 +610,7 @@ fn a_lookup_that_fails_keeps_the_sale_failed_until_it_is_replayed() {
     let postmark = FakePostmark::start();
     let api = FakeApi::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let (server, token) = started(&postmark, &api, dir.path());
-    let shop = Shop {
-        public_url: server.public_url.clone(),
-        admin_url: server.admin_url.clone(),
-        dir: dir.path(),
-        http: reqwest::blocking::Client::new(),
-        token,
-    };
+    let (_server, shop) = started(&postmark, &api, dir.path());
     for provider in PROVIDERS.iter().filter(|provider| matches!(provider.name, "paddle" | "stripe")) {
         let name = provider.name;
         let order = format!("down_{name}");
@@ -652,14 +645,7 @@ fn forged_tampered_and_stale_deliveries_are_refused_and_not_stored() {
     let postmark = FakePostmark::start();
     let api = FakeApi::start(&[]);
     let dir = tempfile::tempdir().unwrap();
-    let (server, token) = started(&postmark, &api, dir.path());
-    let shop = Shop {
-        public_url: server.public_url.clone(),
-        admin_url: server.admin_url.clone(),
-        dir: dir.path(),
-        http: reqwest::blocking::Client::new(),
-        token,
-    };
+    let (_server, shop) = started(&postmark, &api, dir.path());
     for provider in &PROVIDERS {
         let name = provider.name;
         let sale = provider.sale(&api, "forged", "mallory@example.com");

@@ -67,7 +67,7 @@ fn kind_of(event_name: &str) -> Result<EventKind, StorefrontError> {
         "subscription_resumed" | "subscription_unpaused" => EventKind::SubscriptionRestarted,
         "subscription_expired" => EventKind::SubscriptionEnded,
         "subscription_updated" => EventKind::SubscriptionUpdated,
-        other => return Err(StorefrontError::Ignored(format!("Lemon Squeezy event `{other}`"))),
+        other => return Err(StorefrontError::ignored(format!("Lemon Squeezy event `{other}`"))),
     })
 }
 
@@ -95,18 +95,11 @@ impl Storefront for LemonSqueezyStorefront {
         let attribute = |name: &str| json::text(&document, &format!("/data/attributes/{name}"));
         let at = |name: &str| json::time(&document, &format!("/data/attributes/{name}"));
         let mut event = StorefrontEvent {
-            kind,
-            sale_id: None,
-            subscription_id: None,
-            product_ref: String::new(),
-            variant: None,
             email: attribute("user_email"),
             name: attribute("user_name"),
             test: json::flag(&document, "/meta/test_mode") || json::flag(&document, "/data/attributes/test_mode"),
-            billing_period_days: None,
             occurred_at: at("created_at"),
-            reason: None,
-            renewing: None,
+            ..StorefrontEvent::new(kind)
         };
         match event_name.as_str() {
             "order_created" | "order_refunded" => {
@@ -116,7 +109,7 @@ impl Storefront for LemonSqueezyStorefront {
                         return Err(StorefrontError::Ignored("an order that is not paid".into()));
                     }
                     if self.subscription_variants.contains(&variant) {
-                        return Err(StorefrontError::Ignored(format!(
+                        return Err(StorefrontError::ignored(format!(
                             "variant {variant} is a subscription: its subscription_created makes the license"
                         )));
                     }

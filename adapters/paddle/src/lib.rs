@@ -71,27 +71,6 @@ impl PaddleStorefront {
     }
 }
 
-fn blank(kind: EventKind) -> StorefrontEvent {
-    StorefrontEvent {
-        kind,
-        sale_id: None,
-        subscription_id: None,
-        product_ref: String::new(),
-        variant: None,
-        email: None,
-        name: None,
-        test: false,
-        billing_period_days: None,
-        occurred_at: None,
-        reason: None,
-        renewing: None,
-    }
-}
-
-fn ignored(why: impl Into<String>) -> StorefrontError {
-    StorefrontError::Ignored(why.into())
-}
-
 /// The first item's price id and billing cycle (`items[0].price`).
 fn first_price(entity: &Value) -> (String, Option<u32>) {
     let price = json::text(entity, "/items/0/price/id").unwrap_or_default();
@@ -105,9 +84,13 @@ fn transaction(entity: &Value) -> Result<StorefrontEvent, StorefrontError> {
     let kind = match json::text(entity, "/origin").as_deref() {
         Some("web" | "api") | None => EventKind::Sale,
         Some("subscription_recurring") => EventKind::RecurringCharge,
-        Some(other) => return Err(ignored(format!("a `{other}` transaction (proration or payment method change)"))),
+        Some(other) => {
+            return Err(StorefrontError::ignored(format!(
+                "a `{other}` transaction (proration or payment method change)"
+            )))
+        }
     };
-    let mut event = blank(kind);
+    let mut event = StorefrontEvent::new(kind);
     event.sale_id = Some(json::required(entity, "/id", "the transaction")?);
     event.subscription_id = json::text(entity, "/subscription_id");
     if kind == EventKind::RecurringCharge && event.subscription_id.is_none() {
@@ -128,12 +111,12 @@ fn subscription(event_type: &str, entity: &Value) -> Result<StorefrontEvent, Sto
         "subscription.paused" => EventKind::Cancellation,
         // Paddle retries the payment: the license runs to the end of what was
         // paid, and the next charge extends it as usual.
-        "subscription.past_due" => return Err(ignored("a payment is past due; Paddle retries it")),
+        "subscription.past_due" => return Err(StorefrontError::ignored("a payment is past due; Paddle retries it")),
         "subscription.resumed" => EventKind::SubscriptionRestarted,
         "subscription.canceled" => EventKind::SubscriptionEnded,
-        other => return Err(ignored(format!("Paddle event `{other}`"))),
+        other => return Err(StorefrontError::ignored(format!("Paddle event `{other}`"))),
     };
-    let mut event = blank(kind);
+    let mut event = StorefrontEvent::new(kind);
     event.subscription_id = Some(json::required(entity, "/id", "the subscription")?);
     (event.product_ref, event.billing_period_days) = first_price(entity);
     event.occurred_at = match kind {
@@ -158,21 +141,21 @@ fn subscription(event_type: &str, entity: &Value) -> Result<StorefrontEvent, Sto
 fn adjustment(entity: &Value) -> Result<StorefrontEvent, StorefrontError> {
     let action = json::text(entity, "/action").unwrap_or_default();
     if json::text(entity, "/status").as_deref() != Some("approved") {
-        return Err(ignored(format!("a {action} adjustment that is not approved (yet)")));
+        return Err(StorefrontError::ignored(format!("a {action} adjustment that is not approved (yet)")));
     }
     let kind = match action.as_str() {
         "refund" => EventKind::Refund,
         "chargeback" => EventKind::Dispute,
         "chargeback_reverse" => EventKind::DisputeWon,
-        other => return Err(ignored(format!("a `{other}` adjustment"))),
+        other => return Err(StorefrontError::ignored(format!("a `{other}` adjustment"))),
     };
     let full = entity.pointer("/items").and_then(Value::as_array).is_some_and(|items| {
         !items.is_empty() && items.iter().all(|item| json::text(item, "/type").as_deref() == Some("full"))
     });
     if kind == EventKind::Refund && !full {
-        return Err(ignored("a partial refund: the license stays"));
+        return Err(StorefrontError::ignored("a partial refund: the license stays"));
     }
-    let mut event = blank(kind);
+    let mut event = StorefrontEvent::new(kind);
     event.sale_id = Some(json::required(entity, "/transaction_id", "the adjustment")?);
     event.subscription_id = json::text(entity, "/subscription_id");
     event.reason = json::text(entity, "/reason");
@@ -215,7 +198,7 @@ impl Storefront for PaddleStorefront {
             "transaction.completed" => transaction(entity)?,
             "adjustment.created" | "adjustment.updated" => adjustment(entity)?,
             name if name.starts_with("subscription.") => subscription(name, entity)?,
-            other => return Err(ignored(format!("Paddle event `{other}`"))),
+            other => return Err(StorefrontError::ignored(format!("Paddle event `{other}`"))),
         };
         event.occurred_at = event.occurred_at.or_else(|| json::time(&document, "/occurred_at"));
         Ok(event)

@@ -81,27 +81,6 @@ impl PolarStorefront {
     }
 }
 
-fn blank(kind: EventKind) -> StorefrontEvent {
-    StorefrontEvent {
-        kind,
-        sale_id: None,
-        subscription_id: None,
-        product_ref: String::new(),
-        variant: None,
-        email: None,
-        name: None,
-        test: false,
-        billing_period_days: None,
-        occurred_at: None,
-        reason: None,
-        renewing: None,
-    }
-}
-
-fn ignored(why: impl Into<String>) -> StorefrontError {
-    StorefrontError::Ignored(why.into())
-}
-
 /// A subscription's billing period from its `recurring_interval` (and count).
 fn period_of(subscription: &Value) -> Option<u32> {
     let interval = json::text(subscription, "/recurring_interval")?;
@@ -111,17 +90,17 @@ fn period_of(subscription: &Value) -> Option<u32> {
 fn order(event_type: &str, order: &Value) -> Result<StorefrontEvent, StorefrontError> {
     let kind = if event_type == "order.refunded" {
         if json::text(order, "/status").as_deref() != Some("refunded") {
-            return Err(ignored("a partial refund: the license stays"));
+            return Err(StorefrontError::ignored("a partial refund: the license stays"));
         }
         EventKind::Refund
     } else {
         match json::text(order, "/billing_reason").as_deref() {
             Some("purchase" | "subscription_create") | None => EventKind::Sale,
             Some("subscription_cycle") => EventKind::RecurringCharge,
-            Some(other) => return Err(ignored(format!("an order for `{other}`"))),
+            Some(other) => return Err(StorefrontError::ignored(format!("an order for `{other}`"))),
         }
     };
-    let mut event = blank(kind);
+    let mut event = StorefrontEvent::new(kind);
     event.sale_id = Some(json::required(order, "/id", "the order")?);
     event.subscription_id = json::text(order, "/subscription_id");
     event.product_ref = json::first_text(order, &["/product_id", "/product/id"]).unwrap_or_default();
@@ -146,11 +125,11 @@ fn subscription(event_type: &str, subscription: &Value) -> Result<StorefrontEven
         "subscription.revoked" => EventKind::SubscriptionEnded,
         "subscription.updated" => EventKind::SubscriptionUpdated,
         "subscription.active" | "subscription.created" => {
-            return Err(ignored("the subscription's order.paid makes the license"))
+            return Err(StorefrontError::ignored("the subscription's order.paid makes the license"))
         }
-        other => return Err(ignored(format!("Polar event `{other}`"))),
+        other => return Err(StorefrontError::ignored(format!("Polar event `{other}`"))),
     };
-    let mut event = blank(kind);
+    let mut event = StorefrontEvent::new(kind);
     event.subscription_id = Some(json::required(subscription, "/id", "the subscription")?);
     event.product_ref = json::first_text(subscription, &["/product_id", "/product/id"]).unwrap_or_default();
     event.billing_period_days = period_of(subscription);
@@ -211,7 +190,7 @@ impl Storefront for PolarStorefront {
         let mut event = match event_type.as_str() {
             "order.paid" | "order.refunded" => order(&event_type, data)?,
             name if name.starts_with("subscription.") => subscription(name, data)?,
-            other => return Err(ignored(format!("Polar event `{other}`"))),
+            other => return Err(StorefrontError::ignored(format!("Polar event `{other}`"))),
         };
         event.occurred_at = event.occurred_at.or_else(|| json::time(&document, "/timestamp"));
         Ok(event)

@@ -86,37 +86,20 @@ fn recurring_days(value: &Value, pointer: &str) -> Option<u32> {
     json::period_days(&interval, json::integer(value, &format!("{pointer}/interval_count")).unwrap_or(1))
 }
 
-fn blank(kind: EventKind) -> StorefrontEvent {
-    StorefrontEvent {
-        kind,
-        sale_id: None,
-        subscription_id: None,
-        product_ref: String::new(),
-        variant: None,
-        email: None,
-        name: None,
-        test: false,
-        billing_period_days: None,
-        occurred_at: None,
-        reason: None,
-        renewing: None,
-    }
-}
-
-fn ignored(why: impl Into<String>) -> StorefrontError {
-    StorefrontError::Ignored(why.into())
-}
-
 impl StripeStorefront {
     fn checkout_sale(object: &Value) -> Result<StorefrontEvent, StorefrontError> {
         match json::text(object, "/mode").as_deref() {
             Some("payment" | "subscription") => {}
-            other => return Err(ignored(format!("a Checkout Session in `{}` mode", other.unwrap_or("no")))),
+            other => {
+                return Err(StorefrontError::ignored(format!("a Checkout Session in `{}` mode", other.unwrap_or("no"))))
+            }
         }
         if json::text(object, "/payment_status").as_deref() == Some("unpaid") {
-            return Err(ignored("not paid yet: checkout.session.async_payment_succeeded makes the sale"));
+            return Err(StorefrontError::ignored(
+                "not paid yet: checkout.session.async_payment_succeeded makes the sale",
+            ));
         }
-        let mut event = blank(EventKind::Sale);
+        let mut event = StorefrontEvent::new(EventKind::Sale);
         event.subscription_id = json::text(object, "/subscription");
         event.sale_id = Some(json::first_text(object, &["/payment_intent", "/invoice"]).ok_or_else(|| {
             StorefrontError::Malformed("the Checkout Session has no payment_intent or invoice".into())
@@ -131,11 +114,15 @@ impl StripeStorefront {
         match json::text(object, "/billing_reason").as_deref() {
             Some("subscription_cycle") => {}
             Some("subscription_create") => {
-                return Err(ignored("the subscription's first invoice: the Checkout Session makes the sale"))
+                return Err(StorefrontError::ignored(
+                    "the subscription's first invoice: the Checkout Session makes the sale",
+                ))
             }
-            other => return Err(ignored(format!("an invoice for `{}`", other.unwrap_or("no reason")))),
+            other => {
+                return Err(StorefrontError::ignored(format!("an invoice for `{}`", other.unwrap_or("no reason"))))
+            }
         }
-        let mut event = blank(EventKind::RecurringCharge);
+        let mut event = StorefrontEvent::new(EventKind::RecurringCharge);
         event.sale_id = Some(json::required(object, "/id", "the invoice")?);
         // `invoice.subscription` before API version 2025-03-31, `parent.subscription_details` after.
         event.subscription_id = Some(
@@ -173,16 +160,22 @@ impl StripeStorefront {
                 (Some(was), _) => was.as_bool() == Some(true),
                 (None, Some(was)) => !was.is_null(),
                 (None, None) => {
-                    return Err(ignored("a subscription update that changes neither its plan nor its renewal"))
+                    return Err(StorefrontError::ignored(
+                        "a subscription update that changes neither its plan nor its renewal",
+                    ))
                 }
             };
             match (was_set, set_to_cancel) {
                 (false, true) => EventKind::Cancellation,
                 (true, false) => EventKind::SubscriptionRestarted,
-                _ => return Err(ignored("a subscription update that changes neither its plan nor its renewal")),
+                _ => {
+                    return Err(StorefrontError::ignored(
+                        "a subscription update that changes neither its plan nor its renewal",
+                    ))
+                }
             }
         };
-        let mut event = blank(kind);
+        let mut event = StorefrontEvent::new(kind);
         event.subscription_id = Some(id);
         let (price, period) = subscription_price(object);
         event.product_ref = price.unwrap_or_default();
@@ -239,9 +232,9 @@ impl Storefront for StripeStorefront {
             "charge.refunded" => {
                 let amount = json::integer(object, "/amount");
                 if !json::flag(object, "/refunded") || amount != json::integer(object, "/amount_refunded") {
-                    return Err(ignored("a partial refund: the license stays"));
+                    return Err(StorefrontError::ignored("a partial refund: the license stays"));
                 }
-                let mut event = blank(EventKind::Refund);
+                let mut event = StorefrontEvent::new(EventKind::Refund);
                 event.sale_id = sale_of_charge(object);
                 event
             }
@@ -251,14 +244,14 @@ impl Storefront for StripeStorefront {
                 } else if json::text(object, "/status").as_deref() == Some("won") {
                     EventKind::DisputeWon
                 } else {
-                    return Err(ignored("a dispute closed as lost: the license stays suspended"));
+                    return Err(StorefrontError::ignored("a dispute closed as lost: the license stays suspended"));
                 };
-                let mut event = blank(kind);
+                let mut event = StorefrontEvent::new(kind);
                 event.sale_id = sale_of_charge(object);
                 event.reason = json::text(object, "/reason");
                 event
             }
-            other => return Err(ignored(format!("Stripe event `{other}`"))),
+            other => return Err(StorefrontError::ignored(format!("Stripe event `{other}`"))),
         };
         if !event.kind.is_subscription_only() && event.sale_id.is_none() {
             return Err(StorefrontError::Malformed(format!("a {} names no payment intent or invoice", event.kind)));

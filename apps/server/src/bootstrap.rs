@@ -322,13 +322,11 @@ pub fn storefronts(config: &Config, catalog: &Catalog) -> Result<Vec<ConfiguredS
             let name = settings.name();
             let secret =
                 storefront_secret(name, &settings.secret().cloned(), &settings.secret_file().map(Path::to_path_buf))?;
-            if let Some(url) = settings.api_base_url() {
+            let api_key = if let Some(url) = settings.api_base_url() {
                 if !url.starts_with("http://") && !url.starts_with("https://") {
                     let rule = format!("storefronts.{name}.api_base_url must start with http:// or https://");
                     return Err(ConfigError::Rule(rule).into());
                 }
-            }
-            let api_key = if settings.uses_api() {
                 let key = resolve_secret(
                     &format!("storefronts.{name}.api_key"),
                     &settings.api_key().cloned(),

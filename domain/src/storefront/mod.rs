@@ -124,6 +124,24 @@ pub struct StorefrontEvent {
 pub const MAX_STOREFRONT_ID_CHARS: usize = 200;
 
 impl StorefrontEvent {
+    /// An event of `kind` that says nothing else yet, for an adapter to fill in.
+    pub fn new(kind: EventKind) -> Self {
+        Self {
+            kind,
+            sale_id: None,
+            subscription_id: None,
+            product_ref: String::new(),
+            variant: None,
+            email: None,
+            name: None,
+            test: false,
+            billing_period_days: None,
+            occurred_at: None,
+            reason: None,
+            renewing: None,
+        }
+    }
+
     /// The same limits on every store: identifiers and texts within their
     /// lengths, no NUL or other control character. The error never echoes
     /// the offending text.
@@ -179,6 +197,13 @@ pub enum StorefrontError {
     Unavailable(String),
 }
 
+impl StorefrontError {
+    /// `Ignored`, with the reason in the storefront's terms.
+    pub fn ignored(why: impl Into<String>) -> Self {
+        Self::Ignored(why.into())
+    }
+}
+
 /// What a storefront's section gives its adapter: the webhook signing secret
 /// and, for storefronts whose events must be completed through their REST
 /// API (Paddle, Stripe), the API key.
@@ -199,23 +224,19 @@ pub trait StorefrontSettings {
     fn secret_file(&self) -> Option<&std::path::Path>;
     fn on_refund(&self) -> RefundPolicy;
     fn products(&self) -> &std::collections::BTreeMap<String, ProductMapping>;
-    /// Whether the adapter asks the storefront's REST API (then `api_key` or
-    /// `api_key_file` is required).
-    fn uses_api(&self) -> bool {
-        false
-    }
     fn api_key(&self) -> Option<&crate::secret::Secret> {
         None
     }
     fn api_key_file(&self) -> Option<&std::path::Path> {
         None
     }
-    /// The API's base URL, for storefronts that ask it; checked at start-up.
+    /// The API's base URL, for storefronts that ask their REST API (then
+    /// `api_key` or `api_key_file` is required); checked at start-up.
     fn api_base_url(&self) -> Option<&str> {
         None
     }
     /// The adapter, given the credentials (a secret of at least 16
-    /// characters; the API key when [`uses_api`](Self::uses_api)) and the clock.
+    /// characters; the API key when it has an [`api_base_url`](Self::api_base_url)) and the clock.
     fn storefront(
         &self,
         credentials: StorefrontCredentials<'_>,
@@ -240,10 +261,6 @@ pub trait StorefrontSettings {
 macro_rules! storefront_settings {
     ($config:ty, $name:expr, with_api, |$this:ident, $credentials:ident, $clock:ident| $build:expr) => {
         $crate::storefront_settings!(@impl $config, $name, |$this, $credentials, $clock| $build, {
-            fn uses_api(&self) -> bool {
-                true
-            }
-
             fn api_key(&self) -> Option<&$crate::secret::Secret> {
                 self.api_key.as_ref()
             }
