@@ -21,11 +21,13 @@ use tessera_domain::secret::Secret;
 use tessera_domain::storefront::{
     EventKind, InboundRequest, ProductMapping, RefundPolicy, Storefront, StorefrontError, StorefrontEvent,
 };
-use tessera_storefront_kit::signature::{header_pairs, signed_payload, within_window, SigningKey};
+use tessera_storefront_kit::signature::{SigningKey, TimestampedHeader};
 use time::OffsetDateTime;
 
 pub const NAME: &str = "checkout";
 pub const SIGNATURE_HEADER: &str = "tessera-signature";
+const SIGNATURE: TimestampedHeader =
+    TimestampedHeader { header: SIGNATURE_HEADER, pairs: ',', timestamp: "t", tag: "v1", joiner: b'.' };
 /// How far a request's timestamp may be from now.
 pub const TOLERANCE_SECONDS: i64 = 300;
 
@@ -41,8 +43,7 @@ impl CheckoutStorefront {
 
     /// The header value a sender computes for `body` at unix time `timestamp`.
     pub fn sign(&self, timestamp: i64, body: &[u8]) -> String {
-        let t = timestamp.to_string();
-        format!("t={t},v1={}", self.key.sign_hex(&signed_payload(&[t.as_bytes()], b'.', body)))
+        SIGNATURE.sign(&self.key, timestamp, body)
     }
 }
 
@@ -80,24 +81,7 @@ impl Storefront for CheckoutStorefront {
     }
 
     fn authenticate(&self, request: &InboundRequest) -> Result<(), StorefrontError> {
-        let refuse = |why: &str| Err(StorefrontError::Unauthenticated(why.to_owned()));
-        let Some(header) = request.header(SIGNATURE_HEADER) else { return refuse("no Tessera-Signature header") };
-        let pairs = header_pairs(header, ',');
-        let field = |name: &str| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| *value);
-        let (Some(timestamp), Some(signature)) = (field("t"), field("v1")) else {
-            return refuse("Tessera-Signature needs t= and v1=");
-        };
-        if timestamp.parse::<i64>().is_err() {
-            return refuse("t= is not a unix timestamp");
-        }
-        if !within_window(timestamp, self.clock.now().unix_timestamp(), TOLERANCE_SECONDS) {
-            return refuse("the signature is older or newer than five minutes");
-        }
-        if self.key.verifies_any_hex(&signed_payload(&[timestamp.as_bytes()], b'.', &request.body), [signature]) {
-            Ok(())
-        } else {
-            refuse("the signature does not match")
-        }
+        SIGNATURE.verify(&self.key, request, self.clock.now().unix_timestamp(), TOLERANCE_SECONDS)
     }
 
     fn parse(&self, request: &InboundRequest) -> Result<StorefrontEvent, StorefrontError> {

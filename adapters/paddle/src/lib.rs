@@ -38,11 +38,14 @@ use tessera_domain::storefront::{
 };
 use tessera_storefront_kit::api::{is_plain_id, ProviderApi};
 use tessera_storefront_kit::json;
-use tessera_storefront_kit::signature::{header_pairs, signed_payload, within_window, SigningKey};
+use tessera_storefront_kit::signature::{SigningKey, TimestampedHeader};
 
 /// The storefront name: `source` of its licenses, actor `storefront:paddle`.
 pub const NAME: &str = "paddle";
 pub const SIGNATURE_HEADER: &str = "paddle-signature";
+/// `Paddle-Signature: ts=<unix>;h1=<hex HMAC-SHA256 of "ts:body">[;h1=…]`.
+const SIGNATURE: TimestampedHeader =
+    TimestampedHeader { header: SIGNATURE_HEADER, pairs: ';', timestamp: "ts", tag: "h1", joiner: b':' };
 /// The official SDKs' tolerance.
 pub const DEFAULT_TOLERANCE_SECONDS: i64 = 5;
 pub const DEFAULT_API_BASE_URL: &str = "https://api.paddle.com";
@@ -66,8 +69,7 @@ impl PaddleStorefront {
 
     /// The `Paddle-Signature` Paddle sends with `body` at unix time `timestamp`.
     pub fn sign(&self, timestamp: i64, body: &[u8]) -> String {
-        let ts = timestamp.to_string();
-        format!("ts={ts};h1={}", self.key.sign_hex(&signed_payload(&[ts.as_bytes()], b':', body)))
+        SIGNATURE.sign(&self.key, timestamp, body)
     }
 }
 
@@ -170,21 +172,7 @@ impl Storefront for PaddleStorefront {
     }
 
     fn authenticate(&self, request: &InboundRequest) -> Result<(), StorefrontError> {
-        let refuse = |why: &str| Err(StorefrontError::Unauthenticated(why.to_owned()));
-        let Some(header) = request.header(SIGNATURE_HEADER) else { return refuse("no Paddle-Signature header") };
-        let pairs = header_pairs(header, ';');
-        let Some((_, timestamp)) = pairs.iter().find(|(name, _)| *name == "ts") else {
-            return refuse("Paddle-Signature has no ts=");
-        };
-        if !within_window(timestamp, self.clock.now().unix_timestamp(), self.tolerance_seconds) {
-            return refuse("the signature's ts is outside the tolerance");
-        }
-        let signatures = pairs.iter().filter(|(name, _)| *name == "h1").map(|(_, value)| *value);
-        if self.key.verifies_any_hex(&signed_payload(&[timestamp.as_bytes()], b':', &request.body), signatures) {
-            Ok(())
-        } else {
-            refuse("no h1 signature matches")
-        }
+        SIGNATURE.verify(&self.key, request, self.clock.now().unix_timestamp(), self.tolerance_seconds)
     }
 
     fn parse(&self, request: &InboundRequest) -> Result<StorefrontEvent, StorefrontError> {

@@ -3,6 +3,7 @@
 //! or more tags (several during a secret's rotation) in a header.
 
 use ring::hmac;
+use tessera_domain::storefront::{InboundRequest, StorefrontError};
 
 /// A webhook signing key. Verification compares in constant time (ring).
 pub struct SigningKey(hmac::Key);
@@ -29,6 +30,58 @@ impl SigningKey {
     /// `message`'s.
     pub fn verifies_any_hex<'a>(&self, message: &[u8], tags: impl IntoIterator<Item = &'a str>) -> bool {
         tags.into_iter().filter_map(unhex).any(|tag| self.verifies(message, &tag))
+    }
+}
+
+/// A signature header of `name=value` pairs carrying a unix timestamp and one
+/// or more hex tags of `<timestamp><joiner><body>`: Stripe's
+/// `Stripe-Signature: t=…,v1=…`, Paddle's `Paddle-Signature: ts=…;h1=…`, and
+/// Tessera's own `Tessera-Signature: t=…,v1=…`. Any one tag matching is
+/// enough (one per valid secret during a rotation).
+pub struct TimestampedHeader {
+    /// The header's name, in lower case (`stripe-signature`).
+    pub header: &'static str,
+    /// Between pairs: `,` or `;`.
+    pub pairs: char,
+    /// The timestamp's and the tags' names: `t`/`v1`, `ts`/`h1`.
+    pub timestamp: &'static str,
+    pub tag: &'static str,
+    /// Between the timestamp and the body in what is signed: `.` or `:`.
+    pub joiner: u8,
+}
+
+impl TimestampedHeader {
+    /// The header value the sender computes for `body` at unix time `at`.
+    pub fn sign(&self, key: &SigningKey, at: i64, body: &[u8]) -> String {
+        let at = at.to_string();
+        let tag = key.sign_hex(&signed_payload(&[at.as_bytes()], self.joiner, body));
+        format!("{}={at}{}{}={tag}", self.timestamp, self.pairs, self.tag)
+    }
+
+    /// `Ok` when `request` carries a timestamp within `tolerance_seconds` of
+    /// `now` and a tag of it with `key`; else `Unauthenticated`, saying why.
+    pub fn verify(
+        &self,
+        key: &SigningKey,
+        request: &InboundRequest,
+        now: i64,
+        tolerance_seconds: i64,
+    ) -> Result<(), StorefrontError> {
+        let refuse = |why: String| Err(StorefrontError::Unauthenticated(why));
+        let Some(header) = request.header(self.header) else { return refuse(format!("no {} header", self.header)) };
+        let pairs = header_pairs(header, self.pairs);
+        let Some((_, at)) = pairs.iter().find(|(name, _)| *name == self.timestamp) else {
+            return refuse(format!("{} has no {}=", self.header, self.timestamp));
+        };
+        if !within_window(at, now, tolerance_seconds) {
+            return refuse(format!("{}= is not a unix time within {tolerance_seconds} s of now", self.timestamp));
+        }
+        let tags = pairs.iter().filter(|(name, _)| *name == self.tag).map(|(_, value)| *value);
+        if key.verifies_any_hex(&signed_payload(&[at.as_bytes()], self.joiner, &request.body), tags) {
+            Ok(())
+        } else {
+            refuse(format!("no {}= signature matches", self.tag))
+        }
     }
 }
 
@@ -93,6 +146,28 @@ mod tests {
         assert!(!within_window("-9223372036854775808", 1300, 300));
         assert!(!within_window("9223372036854775807", 1300, 300));
         assert!(!within_window("soon", 1300, 300));
+    }
+
+    #[test]
+    fn a_timestamped_header_verifies_any_tag_within_the_window() {
+        const PADDLE: TimestampedHeader =
+            TimestampedHeader { header: "paddle-signature", pairs: ';', timestamp: "ts", tag: "h1", joiner: b':' };
+        let key = SigningKey::new(b"0123456789abcdef");
+        let signed = PADDLE.sign(&key, 1000, b"{}");
+        assert_eq!(signed, format!("ts=1000;h1={}", key.sign_hex(b"1000:{}")));
+        let request = |header: String, body: &[u8]| InboundRequest {
+            query: vec![],
+            headers: vec![("paddle-signature".into(), header)],
+            body: body.to_vec(),
+        };
+        let refused =
+            |header: String, body: &[u8], now: i64| PADDLE.verify(&key, &request(header, body), now, 5).is_err();
+        assert!(!refused(signed.clone(), b"{}", 1005));
+        assert!(!refused(format!("{signed};h1={}", "00".repeat(32)), b"{}", 1000), "any one tag");
+        assert!(refused(signed.clone(), b"{} ", 1000), "another body");
+        assert!(refused(signed.clone(), b"{}", 1006), "outside the window");
+        assert!(refused(signed.replace("ts=1000;", ""), b"{}", 1000), "no timestamp");
+        assert!(PADDLE.verify(&key, &InboundRequest::default(), 1000, 5).is_err(), "no header");
     }
 
     #[test]

@@ -40,11 +40,14 @@ use tessera_domain::storefront::{
 };
 use tessera_storefront_kit::api::{is_plain_id, ProviderApi};
 use tessera_storefront_kit::json;
-use tessera_storefront_kit::signature::{header_pairs, signed_payload, within_window, SigningKey};
+use tessera_storefront_kit::signature::{SigningKey, TimestampedHeader};
 
 /// The storefront name: `source` of its licenses, actor `storefront:stripe`.
 pub const NAME: &str = "stripe";
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
+/// `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">[,v1=…]`; `v0` is never read.
+const SIGNATURE: TimestampedHeader =
+    TimestampedHeader { header: SIGNATURE_HEADER, pairs: ',', timestamp: "t", tag: "v1", joiner: b'.' };
 /// Stripe's SDKs' default tolerance.
 pub const TOLERANCE_SECONDS: i64 = 300;
 pub const DEFAULT_API_BASE_URL: &str = "https://api.stripe.com";
@@ -64,8 +67,7 @@ impl StripeStorefront {
 
     /// The `Stripe-Signature` Stripe sends with `body` at unix time `timestamp`.
     pub fn sign(&self, timestamp: i64, body: &[u8]) -> String {
-        let t = timestamp.to_string();
-        format!("t={t},v1={}", self.key.sign_hex(&signed_payload(&[t.as_bytes()], b'.', body)))
+        SIGNATURE.sign(&self.key, timestamp, body)
     }
 }
 
@@ -199,21 +201,7 @@ impl Storefront for StripeStorefront {
     }
 
     fn authenticate(&self, request: &InboundRequest) -> Result<(), StorefrontError> {
-        let refuse = |why: &str| Err(StorefrontError::Unauthenticated(why.to_owned()));
-        let Some(header) = request.header(SIGNATURE_HEADER) else { return refuse("no Stripe-Signature header") };
-        let pairs = header_pairs(header, ',');
-        let Some((_, timestamp)) = pairs.iter().find(|(name, _)| *name == "t") else {
-            return refuse("Stripe-Signature has no t=");
-        };
-        if !within_window(timestamp, self.clock.now().unix_timestamp(), TOLERANCE_SECONDS) {
-            return refuse("the signature's timestamp is more than 300 seconds from now");
-        }
-        let signatures = pairs.iter().filter(|(name, _)| *name == "v1").map(|(_, value)| *value);
-        if self.key.verifies_any_hex(&signed_payload(&[timestamp.as_bytes()], b'.', &request.body), signatures) {
-            Ok(())
-        } else {
-            refuse("no v1 signature matches")
-        }
+        SIGNATURE.verify(&self.key, request, self.clock.now().unix_timestamp(), TOLERANCE_SECONDS)
     }
 
     fn parse(&self, request: &InboundRequest) -> Result<StorefrontEvent, StorefrontError> {
