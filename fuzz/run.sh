@@ -14,6 +14,10 @@ targets=(token_verify gumroad_parse checkout_parse storefront_json_parse)
 cargo +nightly fuzz build -O --target-dir "$target_dir"
 for target in "${targets[@]}"; do
   # Work on a copy of the seeds, so the committed corpus stays small.
+  if ! compgen -G "corpus/$target/*" >/dev/null; then
+    echo "fuzz: $target has no committed seeds in fuzz/corpus/$target/" >&2
+    exit 1
+  fi
   corpus=$(mktemp -d)
   cp corpus/"$target"/* "$corpus"/
   cargo +nightly fuzz run -O --target-dir "$target_dir" "$target" "$corpus" -- \
