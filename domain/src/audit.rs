@@ -74,10 +74,25 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     pub action: Option<String>,
     pub since: Option<OffsetDateTime>,
+    /// Only events before this time.
+    pub until: Option<OffsetDateTime>,
+}
+
+impl AuditFilter {
+    /// The same predicate the stores apply in SQL.
+    pub fn matches(&self, event: &AuditEvent) -> bool {
+        self.entity_type.as_ref().is_none_or(|value| &event.entity_type == value)
+            && self.entity_id.as_ref().is_none_or(|value| &event.entity_id == value)
+            && self.actor.as_ref().is_none_or(|value| &event.actor.to_string() == value)
+            && self.action.as_ref().is_none_or(|value| &event.action == value)
+            && self.since.is_none_or(|since| event.at >= since)
+            && self.until.is_none_or(|until| event.at < until)
+    }
 }
 
 /// Reads the audit trail. Writing happens through the port that makes the change,
-/// in the same transaction.
+/// in the same transaction; [`AuditLog::append`] is for what changes nothing
+/// else (an operator signing in to the console).
 #[async_trait]
 pub trait AuditLog: Send + Sync + 'static {
     /// Events matching `filter`, newest first.
@@ -85,4 +100,50 @@ pub trait AuditLog: Send + Sync + 'static {
     /// and `RepositoryError::Unexpected` for anything else (including a cursor
     /// this store did not produce).
     async fn list_audit(&self, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEvent>, RepositoryError>;
+
+    /// Records `event` on its own, durably before returning.
+    /// MUST return `RepositoryError::Unavailable` when the store cannot be reached
+    /// and `RepositoryError::Unexpected` for anything else.
+    async fn append(&self, event: &AuditEvent) -> Result<(), RepositoryError>;
+}
+
+/// Records what the operator's shells do that changes nothing else: console
+/// sign-ins (and refused attempts) and sign-outs.
+#[derive(Clone)]
+pub struct AuditService {
+    log: std::sync::Arc<dyn AuditLog>,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    random: std::sync::Arc<dyn crate::random::RandomSource>,
+}
+
+impl AuditService {
+    pub fn new(
+        log: std::sync::Arc<dyn AuditLog>,
+        clock: std::sync::Arc<dyn crate::clock::Clock>,
+        random: std::sync::Arc<dyn crate::random::RandomSource>,
+    ) -> Self {
+        Self { log, clock, random }
+    }
+
+    /// Appends `action` on `entity_type`/`entity_id` by `actor`, now.
+    pub async fn record(
+        &self,
+        actor: Actor,
+        action: &str,
+        entity_type: &str,
+        entity_id: &str,
+        details: Value,
+    ) -> Result<(), RepositoryError> {
+        let now = self.clock.now();
+        let event = AuditEvent {
+            id: crate::random::new_id(self.random.as_ref(), now),
+            at: crate::clock::now_seconds(self.clock.as_ref()),
+            actor,
+            action: action.to_owned(),
+            entity_type: entity_type.to_owned(),
+            entity_id: entity_id.to_owned(),
+            details,
+        };
+        self.log.append(&event).await
+    }
 }

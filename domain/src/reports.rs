@@ -12,7 +12,7 @@ use crate::clock::{now_seconds, Clock};
 use crate::license::LicenseRepository;
 use crate::page::{Page, PageRequest};
 use crate::repository::RepositoryError;
-use crate::stats::{Stats, StatsReader};
+use crate::stats::{day_start, DayCounts, Stats, StatsReader};
 use crate::storefront::{EventFilter, RecordedEvent, StorefrontEventLog};
 
 /// The dashboard's counts and the moment they describe.
@@ -56,6 +56,23 @@ impl ReportService {
     pub async fn stats(&self) -> Result<StatsAsOf, RepositoryError> {
         let as_of = now_seconds(self.clock.as_ref());
         Ok(StatsAsOf { stats: self.stats.stats(as_of).await?, as_of })
+    }
+
+    /// Mints, sales and activations for each of the last `days` UTC days
+    /// (today the last), days without any included as zeros.
+    pub async fn activity(&self, days: u16) -> Result<Vec<DayCounts>, RepositoryError> {
+        let today = day_start(now_seconds(self.clock.as_ref()));
+        let days = i64::from(days.max(1));
+        let first = today - time::Duration::days(days - 1);
+        let mut counted = self.stats.daily_counts(first).await?.into_iter().peekable();
+        let mut series = Vec::new();
+        for offset in 0..days {
+            let day = (first + time::Duration::days(offset)).date();
+            while counted.next_if(|counts| counts.day < day).is_some() {}
+            let counts = counted.next_if(|counts| counts.day == day);
+            series.push(counts.unwrap_or(DayCounts { day, mints: 0, sales: 0, activations: 0 }));
+        }
+        Ok(series)
     }
 
     /// Storefront deliveries matching `filter`, newest first.

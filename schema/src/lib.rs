@@ -12,6 +12,7 @@ mod m20261123_000006_usage_and_flags;
 mod m20261123_000007_customers;
 mod m20261123_000008_machine_names;
 mod m20261201_000009_wider_audit_entity;
+mod m20261201_000010_console_indexes;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_customers::Migration),
             Box::new(m20261123_000008_machine_names::Migration),
             Box::new(m20261201_000009_wider_audit_entity::Migration),
+            Box::new(m20261201_000010_console_indexes::Migration),
         ]
     }
 }

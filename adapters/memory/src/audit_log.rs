@@ -11,13 +11,12 @@ use crate::store::{page_of, InMemoryStore};
 impl AuditLog for InMemoryStore {
     async fn list_audit(&self, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEvent>, RepositoryError> {
         let state = self.state()?;
-        let matching = state.audit.iter().filter(|event| {
-            filter.entity_type.as_ref().is_none_or(|value| &event.entity_type == value)
-                && filter.entity_id.as_ref().is_none_or(|value| &event.entity_id == value)
-                && filter.actor.as_ref().is_none_or(|value| &event.actor.to_string() == value)
-                && filter.action.as_ref().is_none_or(|value| &event.action == value)
-                && filter.since.is_none_or(|since| event.at >= since)
-        });
+        let matching = state.audit.iter().filter(|event| filter.matches(event));
         Ok(page_of(matching.cloned(), |event| event.id.to_string(), page))
+    }
+
+    async fn append(&self, event: &AuditEvent) -> Result<(), RepositoryError> {
+        self.state()?.audit.push(event.clone());
+        Ok(())
     }
 }

@@ -46,6 +46,31 @@ impl tessera_domain::stats::StatsReader for InMemoryStore {
             events_unprocessed: events(tessera_domain::storefront::EventStatus::Received),
             minted_last_24h: minted_since(now - time::Duration::days(1)),
             minted_last_30d: minted_since(now - time::Duration::days(30)),
+            flags_open: state.flags.iter().filter(|flag| flag.status == tessera_domain::usage::FlagStatus::Open).count()
+                as u64,
         })
+    }
+
+    async fn daily_counts(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<tessera_domain::stats::DayCounts>, RepositoryError> {
+        use tessera_domain::stats::{day_start, is_sale_source, DayCounts};
+        let since = day_start(since);
+        let state = self.state()?;
+        let mut days: std::collections::BTreeMap<time::Date, DayCounts> = std::collections::BTreeMap::new();
+        fn day(days: &mut std::collections::BTreeMap<time::Date, DayCounts>, at: OffsetDateTime) -> &mut DayCounts {
+            let date = at.to_offset(time::UtcOffset::UTC).date();
+            days.entry(date).or_insert(DayCounts { day: date, mints: 0, sales: 0, activations: 0 })
+        }
+        for license in state.licenses.iter().filter(|license| license.issued_at >= since) {
+            let entry = day(&mut days, license.issued_at);
+            entry.mints += 1;
+            entry.sales += u64::from(is_sale_source(&license.source));
+        }
+        for activation in state.activations.iter().filter(|activation| activation.activated_at >= since) {
+            day(&mut days, activation.activated_at).activations += 1;
+        }
+        Ok(days.into_values().collect())
     }
 }

@@ -1,7 +1,7 @@
 //! The contract cases. Each takes a fresh, empty repository.
 
 use futures::future::join_all;
-use tessera_domain::audit::{Actor, AuditFilter};
+use tessera_domain::audit::{Actor, AuditEvent, AuditFilter};
 use tessera_domain::license::{
     CreateLicenseError, EmailAddress, Fingerprint, IdempotencyKey, IdempotencyRecord, LicenseFilter, LicenseKey,
     LicenseKind, LicenseState, LicenseStatus, SeatOutcome, UpdateLicenseError,
@@ -13,7 +13,7 @@ use crate::{activation, audit_for, delivery, delivery_audit, license, recorded_e
 use tessera_domain::customer::{CustomerFilter, CustomerStoreError};
 use tessera_domain::license::Subscription;
 use tessera_domain::mail::{DeliveryFilter, DeliveryOutcome, DeliveryStatus, Enqueued};
-use tessera_domain::stats::LicenseCount;
+use tessera_domain::stats::{DayCounts, LicenseCount};
 use tessera_domain::storefront::{EventFilter, EventOutcome, EventStatus};
 use tessera_domain::usage::{Flag, FlagFilter, FlagReview, FlagStatus, UsageEvent, UsageFilter};
 
@@ -156,7 +156,10 @@ pub async fn filters_licenses(store: &impl Store) {
             3 => license.state = LicenseState::Suspended,
             4 => license.state = LicenseState::Revoked,
             5 => license.expires_at = Some(T0 - Duration::days(1)),
-            _ => license.email = EmailAddress::parse("Jane.Doe@Example.com").unwrap(),
+            _ => {
+                license.email = EmailAddress::parse("Jane.Doe@Example.com").unwrap();
+                license.expires_at = Some(T0 + Duration::days(10));
+            }
         }
         store.create(&license, None, &audit_for(&license, "license.minted", n)).await.unwrap();
         all.push(license);
@@ -174,6 +177,8 @@ pub async fn filters_licenses(store: &impl Store) {
         (LicenseFilter { query: Some("tst-core-0000".into()), ..base.clone() }, 6),
         (LicenseFilter { query: Some("100%_".into()), ..base.clone() }, 0),
         (LicenseFilter { product: Some("datatools".into()), status: Some(LicenseStatus::Active), ..base.clone() }, 2),
+        (LicenseFilter { expires_before: Some(T0 + Duration::days(14)), ..base.clone() }, 1),
+        (LicenseFilter { expires_before: Some(T0 + Duration::days(7)), ..base.clone() }, 0),
         (base.clone(), 6),
     ];
     for (filter, count) in cases {
@@ -235,6 +240,8 @@ pub async fn records_audit_events_with_their_changes(store: &impl Store) {
     assert_eq!(store.list_audit(&by_gumroad, &PageRequest::first(50)).await.unwrap().items.len(), 1);
     let since = AuditFilter { since: Some(first.updated_at + Duration::minutes(2)), ..Default::default() };
     assert_eq!(store.list_audit(&since, &PageRequest::first(50)).await.unwrap().items.len(), 1);
+    let until = AuditFilter { until: Some(first.updated_at + Duration::minutes(2)), ..Default::default() };
+    assert_eq!(store.list_audit(&until, &PageRequest::first(50)).await.unwrap().items.len(), 2);
 
     let first_page = store.list_audit(&AuditFilter::default(), &PageRequest::first(2)).await.unwrap();
     assert_eq!(first_page.items.len(), 2);
@@ -242,6 +249,19 @@ pub async fn records_audit_events_with_their_changes(store: &impl Store) {
     let rest = store.list_audit(&AuditFilter::default(), &PageRequest::new(Some(2), Some(cursor))).await.unwrap();
     assert_eq!(rest.items.len(), 1);
     assert_eq!(rest.next_cursor, None);
+
+    let sign_in = AuditEvent {
+        id: uuid::Builder::from_unix_timestamp_millis(9_000_000, &[7; 10]).into_uuid(),
+        at: first.updated_at + Duration::hours(2),
+        actor: Actor::Admin,
+        action: "console.signed_in".into(),
+        entity_type: "console".into(),
+        entity_id: "127.0.0.1".into(),
+        details: serde_json::json!({"user_agent": "test"}),
+    };
+    store.append(&sign_in).await.unwrap();
+    let console = AuditFilter { entity_type: Some("console".into()), ..Default::default() };
+    assert_eq!(store.list_audit(&console, &PageRequest::first(50)).await.unwrap().items, [sign_in]);
 }
 
 pub async fn answers_ping(store: &impl Store) {
@@ -767,6 +787,31 @@ pub async fn counts_for_the_dashboard(store: &impl Store) {
     assert_eq!(store.stats(T0 + Duration::hours(1)).await.unwrap().minted_last_24h, 3);
 }
 
+pub async fn counts_mints_sales_and_activations_per_day(store: &impl Store) {
+    // Day 0: an operator mint and a sale; day 1: a machine; day 2: an import.
+    let mut licenses = [license(1), license(2), license(3)];
+    licenses[1].source = "gumroad".into();
+    licenses[2].source = tessera_domain::license::IMPORT_SOURCE.into();
+    licenses[2].issued_at = T0 + Duration::days(2) + Duration::hours(23);
+    for (n, item) in licenses.iter().enumerate() {
+        store.create(item, None, &audit_for(item, "license.minted", n as u64)).await.unwrap();
+    }
+    store
+        .take_seat(&activation(&licenses[0], 1, "machine-1"), None, &audit_for(&licenses[0], "activation.created", 10))
+        .await
+        .unwrap();
+    let day = |days: i64, mints, sales, activations| DayCounts {
+        day: (T0 + Duration::days(days)).date(),
+        mints,
+        sales,
+        activations,
+    };
+    let all = store.daily_counts(T0 + Duration::hours(5)).await.unwrap();
+    assert_eq!(all, [day(0, 2, 1, 0), day(1, 0, 0, 1), day(2, 1, 0, 0)], "from the start of since's day");
+    assert_eq!(store.daily_counts(T0 + Duration::days(1)).await.unwrap(), [day(1, 0, 0, 1), day(2, 1, 0, 0)]);
+    assert!(store.daily_counts(T0 + Duration::days(3)).await.unwrap().is_empty());
+}
+
 pub async fn creates_many_licenses_all_or_nothing(store: &impl Store) {
     let first = license(1);
     store.create(&first, None, &audit_for(&first, "license.minted", 1)).await.unwrap();
@@ -826,6 +871,7 @@ pub async fn records_usage_and_reviews_each_flag_once(store: &impl Store) {
     assert_eq!(store.find_flag(flag.id).await.unwrap().as_ref(), Some(&flag));
     let open = FlagFilter { status: Some(FlagStatus::Open), license_key: None };
     assert_eq!(store.list_flags(&open, &PageRequest::first(10)).await.unwrap().items.len(), 1);
+    assert_eq!(store.stats(T0).await.unwrap().flags_open, 1);
     let review = FlagReview {
         status: FlagStatus::Actioned,
         action: Some("revoked the key".into()),

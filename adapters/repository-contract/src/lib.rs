@@ -50,6 +50,7 @@ macro_rules! license_repository_contract {
             fails_deliveries_abandoned_mid_send,
             reschedules_only_from_the_expected_status,
             counts_for_the_dashboard,
+            counts_mints_sales_and_activations_per_day,
             creates_many_licenses_all_or_nothing,
             records_usage_and_reviews_each_flag_once,
             licenses_bring_their_customer_and_a_move_rewrites_them_atomically,

@@ -135,6 +135,11 @@ impl LicenseRepository for SeaOrmStore {
         if let Some(source) = &filter.source {
             query = query.filter(Column::Source.eq(source.as_str()));
         }
+        if let Some(before) = filter.expires_before {
+            query = query
+                .filter(status_condition(LicenseStatus::Active, timestamp(filter.now)))
+                .filter(Column::ExpiresAt.lte(timestamp(before)));
+        }
         if let Some(status) = filter.status {
             query = query.filter(status_condition(status, timestamp(filter.now)));
         }

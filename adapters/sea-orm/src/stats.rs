@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, QueryResult, Statement};
 use tessera_domain::repository::RepositoryError;
-use tessera_domain::stats::{LicenseCount, Stats, StatsReader};
+use tessera_domain::stats::{DayCounts, LicenseCount, Stats, StatsReader};
 use time::OffsetDateTime;
 
 use crate::errors::repository_error;
@@ -87,6 +87,44 @@ impl StatsReader for SeaOrmStore {
         };
         stats.minted_last_24h = self.single_count(minted_since(86_400)).await?;
         stats.minted_last_30d = self.single_count(minted_since(30 * 86_400)).await?;
+        stats.flags_open =
+            self.single_count("SELECT CAST(COUNT(*) AS BIGINT) FROM flags WHERE status = 'open'".into()).await?;
         Ok(stats)
+    }
+
+    async fn daily_counts(&self, since: OffsetDateTime) -> Result<Vec<DayCounts>, RepositoryError> {
+        // Integer division by 86 400 is the UTC day on both databases; both
+        // range scans run on the indexes of migration 000010.
+        let since_s = timestamp(tessera_domain::stats::day_start(since));
+        let mut days: std::collections::BTreeMap<i64, DayCounts> = std::collections::BTreeMap::new();
+        fn day<'a>(
+            days: &'a mut std::collections::BTreeMap<i64, DayCounts>,
+            row: &QueryResult,
+        ) -> Result<&'a mut DayCounts, RepositoryError> {
+            let number: i64 = row.try_get_by_index(0).map_err(|error| corrupt("day", error))?;
+            let date =
+                OffsetDateTime::from_unix_timestamp(number * 86_400).map_err(|error| corrupt("day", error))?.date();
+            Ok(days.entry(number).or_insert(DayCounts { day: date, mints: 0, sales: 0, activations: 0 }))
+        }
+        let license_rows = self
+            .rows(format!(
+                "SELECT CAST(issued_at / 86400 AS BIGINT),                  CAST(COUNT(*) AS BIGINT),                  CAST(SUM(CASE WHEN source IN ('admin', '{import}') THEN 0 ELSE 1 END) AS BIGINT)                  FROM licenses WHERE issued_at >= {since_s} GROUP BY 1",
+                import = tessera_domain::license::IMPORT_SOURCE
+            ))
+            .await?;
+        for row in &license_rows {
+            let entry = day(&mut days, row)?;
+            entry.mints = count(row, 1)?;
+            entry.sales = count(row, 2)?;
+        }
+        let activation_rows = self
+            .rows(format!(
+                "SELECT CAST(activated_at / 86400 AS BIGINT), CAST(COUNT(*) AS BIGINT)                  FROM activations WHERE activated_at >= {since_s} GROUP BY 1"
+            ))
+            .await?;
+        for row in &activation_rows {
+            day(&mut days, row)?.activations = count(row, 1)?;
+        }
+        Ok(days.into_values().collect())
     }
 }

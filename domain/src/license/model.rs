@@ -239,12 +239,14 @@ pub struct LicenseFilter {
     pub source: Option<String>,
     /// Case-insensitive substring of key, name or email.
     pub query: Option<String>,
+    /// Only licenses still active at `now` that expire by this time ("expiring soon").
+    pub expires_before: Option<OffsetDateTime>,
     pub now: OffsetDateTime,
 }
 
 impl LicenseFilter {
     pub fn all(now: OffsetDateTime) -> Self {
-        Self { email: None, product: None, status: None, source: None, query: None, now }
+        Self { email: None, product: None, status: None, source: None, query: None, expires_before: None, now }
     }
 
     /// The same predicate the stores apply in SQL, for in-memory stores and tests.
@@ -260,5 +262,9 @@ impl LicenseFilter {
             && self.source.as_ref().is_none_or(|source| &license.source == source)
             && self.status.is_none_or(|status| license.status_at(self.now) == status)
             && self.query.as_deref().is_none_or(query_matches)
+            && self.expires_before.is_none_or(|before| {
+                license.status_at(self.now) == LicenseStatus::Active
+                    && license.expires_at.is_some_and(|at| at <= before)
+            })
     }
 }

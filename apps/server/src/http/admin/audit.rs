@@ -81,6 +81,7 @@ impl AuditApi {
             actor: actor.0,
             action: action.0,
             since: since.0,
+            until: None,
         };
         let page = state.reports.audit(&filter, &PageRequest::new(limit.0, cursor.0)).await?;
         Ok(Json(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))

@@ -474,6 +474,7 @@ impl LicensesApi {
             status: status.0.map(Into::into),
             source: source.0,
             query: q.0.filter(|text| !text.is_empty()),
+            expires_before: None,
             now,
         };
         let page = state.issuance.list(&filter, &PageRequest::new(limit.0, cursor.0)).await?;
