@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod config;
 pub mod connections;
+pub mod console_sessions;
 pub mod counting_signer;
 pub mod http;
 pub mod metrics;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use ring::digest::{digest, SHA256};
 use subtle::ConstantTimeEq;
 use tessera_domain::activation::{ActivationDeps, ActivationPolicy, ActivationService};
+use tessera_domain::audit::AuditService;
 use tessera_domain::catalog::Catalog;
 use tessera_domain::clock::Clock;
 use tessera_domain::customer::CustomerService;
@@ -18,6 +19,7 @@ use tessera_domain::storefront::{ConfiguredStorefront, FulfillmentDeps, Fulfillm
 use tessera_domain::usage::UsageService;
 use tessera_ring::{Keyring, RingRandomSource, RingSigner};
 
+use crate::console_sessions::ConsoleSessions;
 use crate::counting_signer::CountingSigner;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
@@ -50,6 +52,10 @@ pub struct AppState {
     pub portal: PortalService,
     /// The operator's reads: audit, stats, storefront events, store health.
     pub reports: ReportService,
+    /// Console sign-ins and sign-outs, in the audit trail.
+    pub audit: AuditService,
+    /// The console's signed-in browsers.
+    pub console: ConsoleSessions,
     /// The time the answers' statuses are computed at (`LicenseBody::of`).
     clock: Arc<dyn Clock>,
     pub keyring: Arc<Keyring>,
@@ -152,7 +158,7 @@ impl AppState {
             signer,
             verifier,
             clock: clock.clone(),
-            random,
+            random: random.clone(),
             catalog: catalog.clone(),
             issuer,
             policy: activation,
@@ -168,6 +174,8 @@ impl AppState {
             usage,
             customers,
             portal,
+            audit: AuditService::new(store.clone(), clock.clone(), random.clone()),
+            console: ConsoleSessions::new(),
             reports: ReportService::new(ReportDeps {
                 audit: store.clone(),
                 stats: store.clone(),

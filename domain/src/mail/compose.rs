@@ -59,6 +59,16 @@ pub fn escape_html(text: &str) -> String {
     escaped
 }
 
+/// `<key>.lic`: the license token and a newline, what a buyer's app reads
+/// (attached to emails, downloaded from the console).
+pub fn license_file(license: &License) -> Attachment {
+    Attachment {
+        name: format!("{}.lic", license.key.as_str()),
+        content_type: "application/octet-stream".to_owned(),
+        content: format!("{}\n", license.token).into_bytes(),
+    }
+}
+
 /// The email carrying `license`: key, token inline and as `<key>.lic`,
 /// activation instructions and the portal link.
 pub fn compose(
@@ -123,11 +133,7 @@ pub fn compose(
         subject,
         text_body,
         html_body,
-        attachments: vec![Attachment {
-            name: file_name,
-            content_type: "application/octet-stream".to_owned(),
-            content: format!("{token}\n").into_bytes(),
-        }],
+        attachments: vec![license_file(license)],
         reference: reference.to_owned(),
     }
 }
@@ -177,11 +183,7 @@ pub fn compose_portal(
             key = escape_html(key),
             token = escape_html(&license.token),
         ));
-        attachments.push(Attachment {
-            name: format!("{key}.lic"),
-            content_type: "application/octet-stream".to_owned(),
-            content: format!("{}\n", license.token).into_bytes(),
-        });
+        attachments.push(license_file(license));
     }
     if entries.is_empty() {
         text_licenses

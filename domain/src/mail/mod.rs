@@ -7,7 +7,7 @@ mod compose;
 mod outbox;
 mod service;
 
-pub use compose::{compose, compose_portal, escape_html, MailSettings, Names, PortalEntry};
+pub use compose::{compose, compose_portal, escape_html, license_file, MailSettings, Names, PortalEntry};
 pub use outbox::{
     Delivery, DeliveryFilter, DeliveryKind, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued,
 };

@@ -200,13 +200,14 @@ pub fn error_response(error: poem::Error) -> Response {
     let status = error.status();
     let text = error.to_string();
     // An operation's own failure (the `Err` of a `Result` handler) is already
-    // an answer in our shape: keep it.
+    // an answer in our shape (JSON for the APIs, a page for the console): keep it.
     let response = error.into_response();
     let ours = response
         .headers()
         .get(poem::http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"));
+        .is_some_and(|value| value.starts_with("application/json") || value.starts_with("text/html"))
+        || response.status() == StatusCode::SEE_OTHER;
     if ours {
         return response;
     }

@@ -5,6 +5,7 @@
 //!   webhooks, the buyer portal, health, JWKS;
 //! - `admin/` ([`admin_app`]): the operator's API behind a bearer token, Swagger
 //!   UI, `/metrics`;
+//! - `console/` (on the admin listener too): the operator's web page;
 //! - `errors` (the one error shape and the generic responses), `spec` (the
 //!   published documents), and here the two middleware chains.
 //!
@@ -12,6 +13,7 @@
 //! routed on the other.
 
 mod admin;
+mod console;
 pub mod errors;
 mod public;
 pub mod spec;
@@ -347,7 +349,8 @@ pub fn admin_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
             .nest("/", api)
             .at("/openapi.json", spec_endpoint(spec))
             .at("/docs", docs)
-            .at("/metrics", poem::get(metrics)),
+            .at("/metrics", poem::get(metrics))
+            .nest("/console", console::routes()),
         state,
     )
 }

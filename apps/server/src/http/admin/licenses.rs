@@ -376,7 +376,7 @@ fn count(field: &str, value: Option<i64>, code: ErrorCode) -> Result<Option<u32>
 
 impl MintLicenseRequest {
     /// Parses the request into the domain's command, or a 400 naming the field.
-    fn parse(self, idempotency_key: Option<IdempotencyKey>) -> Result<MintLicense, Json<ErrorBody>> {
+    pub(crate) fn parse(self, idempotency_key: Option<IdempotencyKey>) -> Result<MintLicense, Json<ErrorBody>> {
         Ok(MintLicense {
             name: CustomerName::parse(&self.name)
                 .map_err(|error| ErrorBody::new(ErrorCode::InvalidName, error.to_string()))?,
