@@ -6,169 +6,16 @@
 //! Needs Debian's `chromium` and `chromium-driver`, so it is `#[ignore]`d: run
 //! it with `cargo test --workspace -- --include-ignored` (CI does).
 //!
-//! The WebDriver calls are a few lines of JSON over the `reqwest` the tests
-//! already use: the WebDriver client crates pull a second TLS stack (aws-lc)
-//! into the build for a protocol spoken here over plain loopback HTTP.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod browser;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use browser::{free_port, Browser};
 use serde_json::{json, Value};
 use tessera_blackbox::RunningServer;
-
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| Path::new(dir).join(program)).find(|path| path.is_file())
-}
-
-/// A headless Chromium session behind a chromedriver process.
-struct Browser {
-    driver: Child,
-    base: String,
-    http: reqwest::blocking::Client,
-}
-
-impl Browser {
-    fn start() -> Self {
-        let (Some(chromium), Some(chromedriver)) = (which("chromium"), which("chromedriver")) else {
-            panic!("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)");
-        };
-        let port = free_port();
-        let driver = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        let mut browser = Self { driver, base: format!("http://127.0.0.1:{port}"), http };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while browser.http.get(format!("{}/status", browser.base)).send().map_or(true, |r| !r.status().is_success()) {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let profile = tempfile::tempdir().unwrap().keep();
-        let capabilities = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                         "--window-size=1200,1000", format!("--user-data-dir={}", profile.display())],
-            },
-        }}});
-        let session = browser.call("POST", "/session", Some(capabilities));
-        let id = session["sessionId"].as_str().expect("a session").to_owned();
-        browser.base = format!("{}/session/{id}", browser.base);
-        browser
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}{path}", self.base);
-        let request = match method {
-            "GET" => self.http.get(url),
-            "DELETE" => self.http.delete(url),
-            _ => self.http.post(url).json(&body.unwrap_or_else(|| json!({}))),
-        };
-        let answer: Value = request.send().expect("chromedriver answers").json().expect("WebDriver JSON");
-        assert!(answer["value"]["error"].is_null(), "WebDriver {method} {path}: {answer}");
-        answer["value"].clone()
-    }
-
-    fn goto(&self, url: &str) {
-        self.call("POST", "/url", Some(json!({ "url": url })));
-    }
-
-    fn find(&self, css: &str) -> String {
-        let found = self.call("POST", "/element", Some(json!({"using": "css selector", "value": css})));
-        found[ELEMENT].as_str().unwrap().to_owned()
-    }
-
-    fn type_into(&self, css: &str, text: &str) {
-        let element = self.find(css);
-        self.call("POST", &format!("/element/{element}/value"), Some(json!({ "text": text })));
-    }
-
-    fn click(&self, css: &str) {
-        let element = self.find(css);
-        self.call("POST", &format!("/element/{element}/click"), None);
-    }
-
-    /// What a buyer reads on the page.
-    fn text(&self) -> String {
-        let body = self.find("body");
-        self.call("GET", &format!("/element/{body}/text"), None).as_str().unwrap().to_owned()
-    }
-
-    /// The page text once it contains `expected` (a click that submits a form
-    /// returns before the next page has loaded).
-    fn text_once(&self, expected: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            // The old page may go away between finding its body and reading it.
-            let body = self
-                .http
-                .post(format!("{}/element", self.base))
-                .json(&json!({"using": "css selector", "value": "body"}))
-                .send();
-            let text = body
-                .ok()
-                .and_then(|answer| answer.json::<Value>().ok())
-                .and_then(|answer| answer["value"][ELEMENT].as_str().map(str::to_owned))
-                .and_then(|id| self.http.get(format!("{}/element/{id}/text", self.base)).send().ok())
-                .and_then(|answer| answer.json::<Value>().ok())
-                .and_then(|answer| answer["value"].as_str().map(str::to_owned))
-                .unwrap_or_default();
-            if text.contains(expected) {
-                return text;
-            }
-            assert!(Instant::now() < deadline, "the page never showed {expected:?}; it shows:\n{text}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn focused_id(&self) -> String {
-        let active = self.call("GET", "/element/active", None);
-        let id = active[ELEMENT].as_str().unwrap();
-        self.call("GET", &format!("/element/{id}/attribute/id"), None).as_str().unwrap_or_default().to_owned()
-    }
-
-    fn resize(&self, width: u32, height: u32) {
-        self.call("POST", "/window/rect", Some(json!({"width": width, "height": height})));
-    }
-
-    fn screenshot(&self, name: &str) {
-        let png = self.call("GET", "/screenshot", None);
-        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
-        let dir = artifacts();
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        if self.base.contains("/session/") {
-            let _ = self.http.delete(&self.base).send();
-        }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
-fn artifacts() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("test-artifacts").join("portal")
-}
 
 /// The text part of the newest `.eml` the `log` mailer wrote to `dir`.
 fn newest_email_text(dir: &Path, timeout: Duration) -> String {
@@ -197,7 +44,7 @@ fn newest_email_text(dir: &Path, timeout: Duration) -> String {
 #[test]
 #[ignore = "needs chromium and chromedriver (apt-get install chromium chromium-driver); run with --include-ignored (CI does)"]
 fn a_buyer_gets_the_link_by_email_and_frees_a_machine_in_a_real_browser() {
-    let browser = Browser::start();
+    let browser = Browser::start("portal");
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let public = format!("http://127.0.0.1:{port}");
@@ -272,5 +119,5 @@ fn a_buyer_gets_the_link_by_email_and_frees_a_machine_in_a_real_browser() {
     browser.goto(&tampered);
     assert!(browser.text().contains("This link is not valid"));
     browser.screenshot("5-tampered-link");
-    eprintln!("portal screenshots in {}", artifacts().display());
+    eprintln!("portal screenshots in {}", browser.artifacts().display());
 }

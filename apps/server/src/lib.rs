@@ -6,6 +6,7 @@ pub mod config;
 pub mod connections;
 pub mod console_sessions;
 pub mod counting_signer;
+pub mod demo_data;
 pub mod http;
 pub mod metrics;
 pub mod outbox_worker;

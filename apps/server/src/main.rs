@@ -40,6 +40,13 @@ enum Command {
     },
     /// Validate the configuration, keys and products, then exit.
     CheckConfig,
+    /// Fill the configured database with a made-up history (sales, machines,
+    /// failures) to look at in the console. Never on a production database.
+    DemoData {
+        /// How many days of history, ending today.
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u16).range(1..=3650))]
+        days: u16,
+    },
     /// Exit 0 when the running server's `GET /health` answers 200 (for
     /// container health checks: the image needs no curl).
     Healthcheck {
@@ -87,6 +94,25 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(problem) => {
                     eprintln!("unhealthy: {problem}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::DemoData { days } => {
+            if config.environment == tessera_server::config::Environment::Production {
+                eprintln!("demo-data refuses a production configuration");
+                return ExitCode::FAILURE;
+            }
+            return match runtime.block_on(tessera_server::demo_data::seed(&config, days)) {
+                Ok(summary) => {
+                    println!(
+                        "demo data: {} licenses, {} machines, {} failed deliveries, {} failed storefront events, {} open flags over {days} days",
+                        summary.licenses, summary.machines, summary.failed_deliveries, summary.failed_events, summary.flags
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("demo-data failed: {error}");
                     ExitCode::FAILURE
                 }
             };

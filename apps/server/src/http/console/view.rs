@@ -197,19 +197,21 @@ pub fn signed_in(state: &AppState, request: &Request) -> Result<Session, Console
     cookie(request, SESSION_COOKIE).and_then(|id| state.console.find(&id)).ok_or(ConsoleError::SignIn)
 }
 
-/// A browser tells where a request comes from (`Sec-Fetch-Site`, `Origin`):
-/// one from another site is refused whatever it carries.
+/// A browser tells where a request comes from (`Sec-Fetch-Site`, else
+/// `Origin`): one from another site is refused whatever it carries. Our pages
+/// are `Referrer-Policy: no-referrer`, so a browser sends `Origin: null` on
+/// their own forms: that says nothing, and the CSRF token decides.
 pub fn from_another_site(request: &Request) -> bool {
     let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
-    if header("sec-fetch-site").is_some_and(|site| site == "cross-site" || site == "same-site") {
-        return true;
+    if let Some(site) = header("sec-fetch-site") {
+        return site == "cross-site" || site == "same-site";
     }
     match header("origin") {
+        Some("null") | None => false,
         Some(origin) => {
             let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
             header("host") != Some(origin_host)
         }
-        None => false,
     }
 }
 
