@@ -8,13 +8,14 @@ use poem::web::Path;
 use poem::{handler, Body, Request, Response};
 use tessera_domain::audit::{Actor, AuditFilter};
 use tessera_domain::issuance::RenewLicense;
-use tessera_domain::license::{License, LicenseFilter, LicenseKey, LicenseStatus};
+use tessera_domain::license::{LicenseFilter, LicenseKey, LicenseStatus};
 use tessera_domain::licensing::{Issued, LicenseEmail};
 use tessera_domain::mail::DeliveryFilter;
 use tessera_domain::page::PageRequest;
 use tessera_domain::random::RandomSource;
 use uuid::Uuid;
 
+use super::tables::{audit_table, deliveries_table, license_href, status_class};
 use super::view::{
     csrf_field, date, date_time, html_response, layout, next_page, posted, query, see_other, segment, signed_in,
     ConsoleError, PageResult, State,
@@ -26,18 +27,6 @@ const PAGE_SIZE: u32 = 50;
 
 fn parse_key(text: &str) -> Result<LicenseKey, ConsoleError> {
     LicenseKey::parse(text).map_err(|_| ConsoleError::not_found(format!("no license {text}")))
-}
-
-fn status_class(status: LicenseStatus) -> &'static str {
-    match status {
-        LicenseStatus::Active => "status ok",
-        LicenseStatus::Suspended | LicenseStatus::Expired => "status warn",
-        LicenseStatus::Revoked => "status bad",
-    }
-}
-
-fn license_href(key: &LicenseKey) -> String {
-    format!("/console/licenses/{}", segment(key.as_str()))
 }
 
 /// `GET /console/licenses?q=&email=&product=&status=&source=&expiring=&cursor=`
@@ -270,11 +259,11 @@ pub async fn license_page(state: State<'_>, request: &Request, Path(key): Path<S
         }
         section.card aria-labelledby="deliveries-title" {
             h2 #deliveries-title { "Emails" }
-            (super::records::deliveries_table(&session, &deliveries.items, Some(&license.key)))
+            (deliveries_table(&session, &deliveries.items, Some(&license.key)))
         }
         section.card aria-labelledby="audit-title" {
             h2 #audit-title { "Audit trail" }
-            (super::records::audit_table(&audit.items))
+            (audit_table(&audit.items))
         }
     };
     let title = format!("License {}", license.key.as_str());
@@ -471,24 +460,4 @@ pub async fn mint_license(state: State<'_>, request: &Request, body: Body) -> Pa
         None => "minted",
     };
     Ok(see_other(&format!("{}?done={done}", license_href(&minted.license.key))))
-}
-
-/// Licenses of a customer, newest first, as a table.
-pub fn licenses_table(licenses: &[License], now: time::OffsetDateTime) -> Markup {
-    html! {
-        table.licenses {
-            thead { tr { th scope="col" { "Key" } th scope="col" { "Product · tier" } th scope="col" { "Status" } th scope="col" { "Expires" } } }
-            tbody {
-                @for license in licenses {
-                    @let status = license.status_at(now);
-                    tr {
-                        td { a href=(license_href(&license.key)) { code { (license.key.as_str()) } } }
-                        td { (license.product) " · " (license.tier) }
-                        td { span class=(status_class(status)) { (status.as_str()) } }
-                        td { (date(license.expires_at, "never")) }
-                    }
-                }
-            }
-        }
-    }
 }

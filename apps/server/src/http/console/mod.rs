@@ -6,7 +6,8 @@
 //! - `view`: layout, security headers, session and CSRF checks, errors;
 //! - `sign_in`: the admin token in, a session cookie out (rate limited, audited);
 //! - `dashboard` (with `charts`, SVG drawn here), `licenses`, `records`
-//!   (customers, events, deliveries, audit, flags, keys).
+//!   (customers, events, deliveries, audit, flags, keys), `tables` (what
+//!   several pages show).
 //!
 //! Every action calls the admin API's use case with actor `admin`; a refusal
 //! shows the domain's message with the API's status.
@@ -16,6 +17,7 @@ mod dashboard;
 mod licenses;
 mod records;
 mod sign_in;
+mod tables;
 mod view;
 
 use poem::{get, handler, post, Response, Route};

@@ -5,21 +5,21 @@ use maud::{html, Markup};
 use poem::http::StatusCode;
 use poem::web::Path;
 use poem::{handler, Body, Request};
-use tessera_domain::audit::{Actor, AuditEvent, AuditFilter};
+use tessera_domain::audit::{Actor, AuditFilter};
 use tessera_domain::customer::CustomerFilter;
 use tessera_domain::license::{EmailAddress, LicenseKey};
-use tessera_domain::mail::{Delivery, DeliveryFilter, DeliveryStatus};
+use tessera_domain::mail::{DeliveryFilter, DeliveryStatus};
 use tessera_domain::page::PageRequest;
 use tessera_domain::storefront::{EventFilter, EventStatus};
 use tessera_domain::usage::{FlagFilter, FlagStatus, ReviewFlagError, UsageFilter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::tables::{audit_table, deliveries_table, license_link, licenses_table};
 use super::view::{
     csrf_field, date_time, html_response, layout, link, next_page, posted, query, see_other, segment, signed_in,
     ConsoleError, PageResult, State,
 };
-use crate::console_sessions::Session;
 use crate::http::errors::{ChangeFailure, ShowFailure};
 
 const PAGE_SIZE: u32 = 50;
@@ -46,79 +46,6 @@ fn tabs(path: &str, current: Option<&str>, choices: &[&str]) -> Markup {
                 " "
                 @if current == Some(*choice) { strong aria-current="true" { (choice) } }
                 @else { a href=(link(path, &[("status", Some(choice))])) { (choice) } }
-            }
-        }
-    }
-}
-
-fn license_link(key: &str) -> Markup {
-    html! { a href=(format!("/console/licenses/{}", segment(key))) { code { (key) } } }
-}
-
-/// A license's or the outbox's deliveries, with a retry button on the failed ones.
-pub fn deliveries_table(session: &Session, deliveries: &[Delivery], of_license: Option<&LicenseKey>) -> Markup {
-    html! {
-        @if deliveries.is_empty() { p { "No emails." } }
-        @else {
-            table.deliveries {
-                thead { tr {
-                    th scope="col" { "Queued" } th scope="col" { "Kind" } th scope="col" { "To" }
-                    @if of_license.is_none() { th scope="col" { "License" } }
-                    th scope="col" { "Status" } th scope="col" { "Attempts" } th scope="col" { "Last error" }
-                    th scope="col" { span.visually-hidden { "Action" } }
-                } }
-                tbody {
-                    @for delivery in deliveries {
-                        tr {
-                            td { (date_time(delivery.created_at)) }
-                            td { (delivery.kind.as_str()) }
-                            td { (delivery.to.as_str()) }
-                            @if of_license.is_none() {
-                                td { @if let Some(key) = &delivery.license_key { (license_link(key.as_str())) } }
-                            }
-                            td { span class=(format!("status {}", delivery.status.as_str())) { (delivery.status.as_str()) }
-                                @if let Some(at) = delivery.sent_at { br; span.small { (date_time(at)) } } }
-                            td { (delivery.attempts) }
-                            td.wrap { (delivery.last_error.as_deref().unwrap_or("")) }
-                            td {
-                                @if delivery.status == DeliveryStatus::Failed {
-                                    form method="post" action=(format!("/console/deliveries/{}/retry", delivery.id)) {
-                                        (csrf_field(session))
-                                        @if let Some(key) = of_license { input type="hidden" name="license" value=(key.as_str()); }
-                                        button type="submit" { "Retry" }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Audit events, newest first.
-pub fn audit_table(events: &[AuditEvent]) -> Markup {
-    html! {
-        @if events.is_empty() { p { "Nothing recorded." } }
-        @else {
-            table.audit {
-                thead { tr { th scope="col" { "When (UTC)" } th scope="col" { "Who" } th scope="col" { "What" }
-                    th scope="col" { "Of" } th scope="col" { "Details" } } }
-                tbody {
-                    @for event in events {
-                        tr {
-                            td { (date_time(event.at)) }
-                            td { (event.actor.to_string()) }
-                            td { code { (event.action) } }
-                            td {
-                                @if event.entity_type == "license" { (license_link(&event.entity_id)) }
-                                @else { (event.entity_type) " " (event.entity_id) }
-                            }
-                            td.wrap { code.small { (event.details.to_string()) } }
-                        }
-                    }
-                }
             }
         }
     }
@@ -171,7 +98,7 @@ pub async fn customer_page(state: State<'_>, request: &Request, Path(email): Pat
             dt { "Customer since" } dd { (date_time(customer.created_at)) }
         }
         h2 { "Licenses" }
-        (super::licenses::licenses_table(&licenses, state.now()))
+        (licenses_table(&licenses, state.now()))
         p { a.button.secondary href=(link("/console/audit", &[("entity", Some(customer.email.as_str()))])) { "Audit trail of this customer" } }
     };
     let title = format!("Customer {}", customer.name.as_str());
