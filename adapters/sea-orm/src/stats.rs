@@ -39,25 +39,43 @@ impl StatsReader for SeaOrmStore {
     async fn stats(&self, now: OffsetDateTime) -> Result<Stats, RepositoryError> {
         // Every value inlined below is an integer or a fixed word, never input.
         let now_s = timestamp(now);
+        // Grouped in the order of `ix_licenses_counts`, so it streams; the
+        // expired ones among the active are a sum, not another group.
         let license_rows = self
             .rows(format!(
-                "SELECT product, tier, source, state, \
-                 CAST(CASE WHEN state = 'active' AND expires_at IS NOT NULL AND expires_at <= {now_s} THEN 1 ELSE 0 END AS BIGINT), \
-                 CAST(COUNT(*) AS BIGINT) FROM licenses GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+                "SELECT product, tier, source, state, CAST(COUNT(*) AS BIGINT), \
+                 CAST(SUM(CASE WHEN state = 'active' AND expires_at IS NOT NULL AND expires_at <= {now_s} THEN 1 ELSE 0 END) AS BIGINT) \
+                 FROM licenses GROUP BY product, tier, source, state ORDER BY product, tier, source, state"
             ))
             .await?;
         let mut licenses = Vec::with_capacity(license_rows.len());
         for row in &license_rows {
-            let state = text(row, 3)?;
-            let status = if count(row, 4)? == 1 { "expired".to_owned() } else { state };
-            licenses.push(LicenseCount {
-                product: text(row, 0)?,
-                tier: text(row, 1)?,
-                source: text(row, 2)?,
-                status: status.parse().map_err(|error| corrupt("license state", error))?,
-                count: count(row, 5)?,
-            });
+            let (product, tier, source) = (text(row, 0)?, text(row, 1)?, text(row, 2)?);
+            let state: tessera_domain::license::LicenseStatus =
+                text(row, 3)?.parse().map_err(|error| corrupt("license state", error))?;
+            let (all, expired) = (count(row, 4)?, count(row, 5)?);
+            let mut push = |status, count| {
+                if count > 0 {
+                    licenses.push(LicenseCount {
+                        product: product.clone(),
+                        tier: tier.clone(),
+                        source: source.clone(),
+                        status,
+                        count,
+                    });
+                }
+            };
+            push(state, all - expired);
+            push(tessera_domain::license::LicenseStatus::Expired, expired);
         }
+        licenses.sort_by(|a, b| {
+            (&a.product, &a.tier, &a.source, a.status.as_str()).cmp(&(
+                &b.product,
+                &b.tier,
+                &b.source,
+                b.status.as_str(),
+            ))
+        });
         let mut stats = Stats { licenses, ..Default::default() };
         stats.active_machines = self
             .single_count("SELECT CAST(COUNT(*) AS BIGINT) FROM activations WHERE deactivated_at IS NULL".into())
@@ -93,9 +111,10 @@ impl StatsReader for SeaOrmStore {
     }
 
     async fn daily_counts(&self, since: OffsetDateTime) -> Result<Vec<DayCounts>, RepositoryError> {
-        // Integer division by 86 400 is the UTC day on both databases; both
-        // range scans run on the indexes of migration 000010.
-        let since_s = timestamp(tessera_domain::stats::day_start(since));
+        // Integer division by 86 400 is the UTC day on both databases; written
+        // exactly as the expression indexes of migration 000010, so both reads
+        // are index range scans grouped in index order.
+        let since_day = timestamp(tessera_domain::stats::day_start(since)) / 86_400;
         let mut days: std::collections::BTreeMap<i64, DayCounts> = std::collections::BTreeMap::new();
         fn day<'a>(
             days: &'a mut std::collections::BTreeMap<i64, DayCounts>,
@@ -108,7 +127,9 @@ impl StatsReader for SeaOrmStore {
         }
         let license_rows = self
             .rows(format!(
-                "SELECT CAST(issued_at / 86400 AS BIGINT),                  CAST(COUNT(*) AS BIGINT),                  CAST(SUM(CASE WHEN source IN ('admin', '{import}') THEN 0 ELSE 1 END) AS BIGINT)                  FROM licenses WHERE issued_at >= {since_s} GROUP BY 1",
+                "SELECT CAST(issued_at / 86400 AS BIGINT), CAST(COUNT(*) AS BIGINT), \
+                 CAST(SUM(CASE WHEN source IN ('admin', '{import}') THEN 0 ELSE 1 END) AS BIGINT) \
+                 FROM licenses WHERE (issued_at / 86400) >= {since_day} GROUP BY (issued_at / 86400)",
                 import = tessera_domain::license::IMPORT_SOURCE
             ))
             .await?;
@@ -119,7 +140,8 @@ impl StatsReader for SeaOrmStore {
         }
         let activation_rows = self
             .rows(format!(
-                "SELECT CAST(activated_at / 86400 AS BIGINT), CAST(COUNT(*) AS BIGINT)                  FROM activations WHERE activated_at >= {since_s} GROUP BY 1"
+                "SELECT CAST(activated_at / 86400 AS BIGINT), CAST(COUNT(*) AS BIGINT) \
+                 FROM activations WHERE (activated_at / 86400) >= {since_day} GROUP BY (activated_at / 86400)"
             ))
             .await?;
         for row in &activation_rows {
