@@ -374,3 +374,26 @@ fn the_catalog_refuses_invalid_products() {
     assert!(Catalog::new(vec![product("a", "SAME", 1), product("b", "SAME", 1)]).is_err());
     assert!(Catalog::new(vec![product("a", "A1", 1), product("a", "A2", 1)]).is_err());
 }
+
+#[test]
+fn a_search_for_a_whole_email_finds_that_buyer_and_other_text_is_a_substring() {
+    let world = world();
+    let ada = block_on(world.service.mint(request("core"), Actor::Admin)).unwrap().license;
+    let other = MintLicense { email: EmailAddress::parse("adam@example.org").unwrap(), ..request("core") };
+    let adam = block_on(world.service.mint(other, Actor::Admin)).unwrap().license;
+    let keys = |filter: &LicenseFilter| {
+        let page = block_on(world.service.list(filter, &PageRequest::first(10))).unwrap();
+        let mut keys: Vec<String> = page.items.iter().map(|license| license.key.to_string()).collect();
+        keys.sort();
+        keys
+    };
+    let by_email = LicenseFilter::search(&format!(" {} ", ada.email.as_str().to_uppercase()), NOW);
+    assert_eq!(by_email.email.as_ref(), Some(&ada.email), "a whole address is the email filter");
+    assert_eq!(keys(&by_email), [ada.key.to_string()]);
+    let substring = LicenseFilter::search("example.", NOW);
+    assert_eq!(substring.query.as_deref(), Some("example."));
+    let mut both = vec![ada.key.to_string(), adam.key.to_string()];
+    both.sort();
+    assert_eq!(keys(&substring), both);
+    assert_eq!(LicenseFilter::search("  ", NOW), LicenseFilter::all(NOW), "nothing typed: everything");
+}

@@ -249,6 +249,17 @@ impl LicenseFilter {
         Self { email: None, product: None, status: None, source: None, query: None, expires_before: None, now }
     }
 
+    /// What an operator typed into a search box: a whole email address finds
+    /// that buyer's licenses (an indexed lookup); anything else is a
+    /// case-insensitive substring of key, name or email (a scan).
+    pub fn search(text: &str, now: OffsetDateTime) -> Self {
+        let text = text.trim();
+        match EmailAddress::parse(text) {
+            Ok(email) if text.contains('@') => Self { email: Some(email), ..Self::all(now) },
+            _ => Self { query: Some(text.to_owned()).filter(|text| !text.is_empty()), ..Self::all(now) },
+        }
+    }
+
     /// The same predicate the stores apply in SQL, for in-memory stores and tests.
     pub fn matches(&self, license: &License) -> bool {
         let query_matches = |query: &str| {

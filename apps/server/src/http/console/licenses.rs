@@ -54,13 +54,11 @@ pub async fn licenses_page(state: State<'_>, request: &Request) -> PageResult {
     };
     let now = state.now();
     let filter = LicenseFilter {
-        email: None,
         product: product.clone(),
         status: parsed_status,
         source: source.clone(),
-        query: q.clone(),
         expires_before: expiring_days.map(|days| now + time::Duration::days(i64::from(days))),
-        now,
+        ..LicenseFilter::search(q.as_deref().unwrap_or_default(), now)
     };
     let page =
         state.issuance.list(&filter, &PageRequest::new(Some(PAGE_SIZE), cursor)).await.map_err(ReadFailure::from)?;
