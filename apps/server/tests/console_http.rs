@@ -463,6 +463,9 @@ async fn failed_events_are_replayed_and_failed_deliveries_retried() {
     let event = &events[0];
     let list = text(get(&world, &browser, "/console/events?status=failed").await).await;
     assert!(list.contains(&format!("/console/events/{}", event.id)));
+    let everything = text(get(&world, &browser, "/console/events").await).await;
+    let failed_first = everything.split(r#"id="failed-events""#).nth(1).expect("failed events first");
+    assert!(failed_first.split(r#"id="events""#).next().unwrap().contains(&event.id.to_string()));
     let detail = text(get(&world, &browser, &format!("/console/events/{}", event.id)).await).await;
     assert!(detail.contains("no product mapping"), "the error is shown");
     let replayed = post(&world, &browser, &format!("/console/events/{}/replay", event.id), &[]).await;
@@ -541,4 +544,37 @@ async fn the_dashboard_counts_a_seeded_history() {
     assert!(table.contains(r#"status=active">3<"#) && table.contains(r#"status=active">4<"#), "{table}");
     let expiring = text(get(&world, &browser, "/console/licenses?expiring=14").await).await;
     assert!(expiring.contains("soon@example.com") && !expiring.contains("today@example.com"));
+}
+
+#[tokio::test]
+async fn an_open_flag_is_closed_once_from_the_console() {
+    let world = world();
+    let key = mint_through_api(&world, "pro", "ada@example.com", None).await;
+    let body = json!({"license_key": key.as_str(), "fingerprint": "fingerprint-flag-0001"});
+    let leased: Value =
+        world.public.post("/v1/activate").body_json(&body).send().await.0.into_body().into_json().await.unwrap();
+    let lease = leased["lease"].as_str().expect("a lease");
+    world
+        .public
+        .post("/v1/flags")
+        .header("Authorization", format!("Bearer {lease}"))
+        .body_json(&json!({"reason": "shared_key", "message": "seen on 40 machines"}))
+        .send()
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+    let browser = sign_in(&world).await;
+    let page = text(get(&world, &browser, "/console/flags?status=open").await).await;
+    assert!(page.contains("seen on 40 machines"), "{page}");
+    let flag_id = page.split("/console/flags/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let path = format!("/console/flags/{flag_id}/review");
+    let closed = post(&world, &browser, &path, &[("status", "actioned"), ("action", "revoked the key")]).await;
+    assert_eq!(location(&closed), "/console/flags?done=reviewed");
+    let again = post(&world, &browser, &path, &[("status", "dismissed")]).await;
+    again.assert_status(StatusCode::CONFLICT);
+    let wrong = post(&world, &browser, &path, &[("status", "open")]).await;
+    assert!(wrong.0.status().is_client_error());
+    let actioned = text(get(&world, &browser, "/console/flags?status=actioned").await).await;
+    assert!(actioned.contains("revoked the key"));
+    let trail = audit_actions(&world, "license").await;
+    assert!(trail.contains(&("flag.reviewed".to_owned(), Actor::Admin)), "{trail:?}");
 }

@@ -105,7 +105,29 @@ pub async fn customer_page(state: State<'_>, request: &Request, Path(email): Pat
     Ok(html_response(StatusCode::OK, layout("/console/customers", &title, &session, None, body)))
 }
 
-/// `GET /console/events?status=&storefront=` (failed first: the default tab).
+fn events_table(id: &str, events: &[tessera_domain::storefront::RecordedEvent]) -> Markup {
+    html! {
+        table id=(id) {
+            thead { tr { th scope="col" { "Received (UTC)" } th scope="col" { "Storefront" } th scope="col" { "Kind" }
+                th scope="col" { "Status" } th scope="col" { "License" } th scope="col" { "Error" } } }
+            tbody {
+                @for event in events {
+                    tr {
+                        td { a href=(format!("/console/events/{}", event.id)) { (date_time(event.received_at)) } }
+                        td { (event.storefront) }
+                        td { (event.kind.as_deref().unwrap_or("?")) }
+                        td { span class=(format!("status {}", event.status.as_str())) { (event.status.as_str()) } }
+                        td { @if let Some(key) = &event.license_key { (license_link(key)) } }
+                        td.wrap { (event.error.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /console/events?status=&storefront=`: unfiltered, the failed ones
+/// come first, then every event newest first.
 #[handler]
 pub async fn events_page(state: State<'_>, request: &Request) -> PageResult {
     let session = signed_in(&state, request)?;
@@ -113,30 +135,26 @@ pub async fn events_page(state: State<'_>, request: &Request) -> PageResult {
         (query(request, "status"), query(request, "storefront"), query(request, "cursor"));
     let parsed: Option<EventStatus> = parse_choice(status.as_deref(), "event status")?;
     let filter = EventFilter { storefront: storefront.clone(), status: parsed };
+    let first_page = cursor.is_none();
     let page = state.reports.storefront_events(&filter, &PageRequest::new(Some(PAGE_SIZE), cursor)).await?;
+    let failed = if parsed.is_none() && first_page {
+        let failed = EventFilter { storefront: storefront.clone(), status: Some(EventStatus::Failed) };
+        state.reports.storefront_events(&failed, &PageRequest::first(PAGE_SIZE)).await?
+    } else {
+        tessera_domain::page::Page { items: vec![], next_cursor: None }
+    };
     let body = html! {
         p { "Every storefront webhook, exactly as received. A failed one (a missing product mapping, say) can be replayed \
              once the cause is fixed: a sale still mints once." }
         (tabs("/console/events", status.as_deref(), &["failed", "received", "processed", "duplicate", "ignored"]))
-        @if page.items.is_empty() { p #no-events { "No events." } }
-        @else {
-            table #events {
-                thead { tr { th scope="col" { "Received (UTC)" } th scope="col" { "Storefront" } th scope="col" { "Kind" }
-                    th scope="col" { "Status" } th scope="col" { "License" } th scope="col" { "Error" } } }
-                tbody {
-                    @for event in &page.items {
-                        tr {
-                            td { a href=(format!("/console/events/{}", event.id)) { (date_time(event.received_at)) } }
-                            td { (event.storefront) }
-                            td { (event.kind.as_deref().unwrap_or("?")) }
-                            td { span class=(format!("status {}", event.status.as_str())) { (event.status.as_str()) } }
-                            td { @if let Some(key) = &event.license_key { (license_link(key)) } }
-                            td.wrap { (event.error.as_deref().unwrap_or("")) }
-                        }
-                    }
-                }
-            }
+        @if !failed.items.is_empty() {
+            h2 { "Failed: to fix and replay" }
+            (events_table("failed-events", &failed.items))
+            @if failed.next_cursor.is_some() { p { a href="/console/events?status=failed" { "All failed events →" } } }
+            h2 { "All events" }
         }
+        @if page.items.is_empty() { p #no-events { "No events." } }
+        @else { (events_table("events", &page.items)) }
         (next_page("/console/events", &[("status", status.as_deref()), ("storefront", storefront.as_deref())], page.next_cursor.as_deref()))
     };
     Ok(html_response(
