@@ -2,20 +2,22 @@
 //! licenses by product, tier, source and state (a covering index, so the
 //! count streams in index order), mints and sales per UTC day and activations
 //! per day (indexes on the day itself, `issued_at / 86400`, so the grouping
-//! streams too), licenses expiring soon, and mints in the last day and month
-//! from the audit trail.
+//! streams too), licenses expiring soon, mints in the last day and month
+//! from the audit trail, and the audit trail of one action newest first.
 
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const INDEXES: [(&str, &str); 5] = [
+const INDEXES: [(&str, &str); 6] = [
     ("ix_licenses_counts", "licenses (product, tier, source, state, expires_at)"),
     ("ix_licenses_issued_day", "licenses ((issued_at / 86400), source)"),
     ("ix_licenses_expires_at", "licenses (expires_at)"),
     ("ix_activations_activated_day", "activations ((activated_at / 86400))"),
     ("ix_audit_events_action_at", "audit_events (action, at)"),
+    // The audit trail filtered by action, newest first, stops after one page.
+    ("ix_audit_events_action_id", "audit_events (action, id)"),
 ];
 
 #[async_trait::async_trait]

@@ -92,12 +92,14 @@ impl CustomerRepository for SeaOrmStore {
     ) -> Result<Page<Customer>, RepositoryError> {
         use customers::Column;
         let mut query = customers::Entity::find();
+        let backend = self.db.reader.get_database_backend();
         if let Some(text) = filter.query.as_deref().filter(|text| !text.is_empty()) {
-            query = query.filter(
-                Condition::any()
-                    .add(contains_ignoring_case(Column::Email, text))
-                    .add(contains_ignoring_case(Column::Name, text)),
-            );
+            query =
+                query.filter(
+                    Condition::any()
+                        .add(contains_ignoring_case(backend, Column::Email, text))
+                        .add(contains_ignoring_case(backend, Column::Name, text)),
+                );
         }
         if let Some(after) = &page.after {
             query = query.filter(Column::Email.gt(after.as_str()));

@@ -144,11 +144,12 @@ impl LicenseRepository for SeaOrmStore {
             query = query.filter(status_condition(status, timestamp(filter.now)));
         }
         if let Some(text) = &filter.query {
+            let backend = self.db.reader.get_database_backend();
             query = query.filter(
                 Condition::any()
-                    .add(contains_ignoring_case(Column::Key, text))
-                    .add(contains_ignoring_case(Column::Name, text))
-                    .add(contains_ignoring_case(Column::Email, text)),
+                    .add(contains_ignoring_case(backend, Column::Key, text))
+                    .add(contains_ignoring_case(backend, Column::Name, text))
+                    .add(contains_ignoring_case(backend, Column::Email, text)),
             );
         }
         newest_first(query, Column::Id, page, &self.db.reader, license_from_row, |item| item.id.to_string()).await
