@@ -616,6 +616,37 @@ pub async fn creates_a_license_with_its_first_delivery_or_neither(store: &impl S
     assert!(matches!(error, CreateLicenseError::KeyTaken(_)), "{error:?}");
     assert_eq!(store.find_delivery(second.id).await.unwrap(), None);
     assert_eq!(audit_count(store).await, 2);
+
+    // A sale delivered twice: the second mint under the same idempotency key stores nothing.
+    let record = IdempotencyRecord { key: IdempotencyKey::parse("gumroad:sale-7").unwrap(), request: "{}".into() };
+    let sale = license(5);
+    let sale_email = delivery(&sale, 5);
+    store
+        .create_license_with_delivery(
+            &sale,
+            Some(&record),
+            &audit_for(&sale, "license.minted", 5),
+            &sale_email,
+            &delivery_audit(6),
+        )
+        .await
+        .unwrap();
+    let again = license(6);
+    let again_email = delivery(&again, 7);
+    let error = store
+        .create_license_with_delivery(
+            &again,
+            Some(&record),
+            &audit_for(&again, "license.minted", 7),
+            &again_email,
+            &delivery_audit(8),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CreateLicenseError::IdempotencyKeyTaken), "{error:?}");
+    assert_eq!(store.find_by_key(&again.key).await.unwrap(), None);
+    assert_eq!(store.find_delivery(again_email.id).await.unwrap(), None);
+    assert_eq!(audit_count(store).await, 4, "only the first sale's two events");
 }
 
 pub async fn claims_each_due_delivery_once_under_concurrency(store: &impl Store) {

@@ -229,6 +229,19 @@ impl LicenseRepository for SeaOrmStore {
 /// unique index that fires to the error `create` returns (the transaction is
 /// rolled back then). Returns the transaction, for the caller to add to and
 /// commit through `Database::commit`.
+/// What a failed insert of `license` means: a key, idempotency key or
+/// subscription already taken, or a storage failure.
+pub(crate) fn create_error(error: sea_orm::DbErr, license: &License) -> CreateLicenseError {
+    match unique_violation(&error) {
+        Some(index) if index.contains("idempotency_key") => CreateLicenseError::IdempotencyKeyTaken,
+        Some(index) if index.contains("subscription") => CreateLicenseError::SubscriptionTaken,
+        Some(index) if index.contains("licenses.key") || index.contains("ux_licenses_key") => {
+            CreateLicenseError::KeyTaken(license.key.clone())
+        }
+        _ => repository_error(error).into(),
+    }
+}
+
 pub(crate) async fn insert_license(
     txn: sea_orm::DatabaseTransaction,
     license: &License,
@@ -240,14 +253,7 @@ pub(crate) async fn insert_license(
         .await;
     if let Err(error) = inserted {
         let _ = txn.rollback().await;
-        return Err(match unique_violation(&error) {
-            Some(index) if index.contains("idempotency_key") => CreateLicenseError::IdempotencyKeyTaken,
-            Some(index) if index.contains("subscription") => CreateLicenseError::SubscriptionTaken,
-            Some(index) if index.contains("licenses.key") || index.contains("ux_licenses_key") => {
-                CreateLicenseError::KeyTaken(license.key.clone())
-            }
-            _ => repository_error(error).into(),
-        });
+        return Err(create_error(error, license));
     }
     crate::writes::ensure_customers(&txn, std::slice::from_ref(license)).await?;
     audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;

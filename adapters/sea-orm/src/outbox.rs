@@ -98,6 +98,36 @@ impl DeliveryRepository for SeaOrmStore {
         delivery_audit: &AuditEvent,
     ) -> Result<(), CreateLicenseError> {
         let txn = self.db.writer.begin().await.map_err(repository_error)?;
+        if self.db.backend() == sea_orm::DbBackend::Sqlite {
+            // Every SQLite statement is a hand-off to the driver's thread and
+            // the one writer is a sale's bottleneck: the five inserts go as one
+            // batch (values inlined by sea-query's SQLite writer, no SQL text of
+            // ours), inside the transaction as before.
+            use sea_orm::sea_query::SqliteQueryBuilder;
+            use sea_orm::{ConnectionTrait, QueryTrait};
+            let mut batch = vec![crate::entities::licenses::Entity::insert(
+                crate::rows::license_row(license, idempotency).into_active_model(),
+            )
+            .as_query()
+            .to_string(SqliteQueryBuilder)];
+            batch.extend(crate::writes::customer_inserts(std::slice::from_ref(license)));
+            batch.push(
+                audit_events::Entity::insert_many([audit_row(license_audit), audit_row(delivery_audit)])
+                    .as_query()
+                    .to_string(SqliteQueryBuilder),
+            );
+            batch.push(
+                deliveries::Entity::insert(to_row(delivery).into_active_model())
+                    .as_query()
+                    .to_string(SqliteQueryBuilder),
+            );
+            if let Err(error) = txn.execute_unprepared(&batch.join(";\n")).await {
+                let _ = txn.rollback().await;
+                return Err(crate::license_repository::create_error(error, license));
+            }
+            self.db.commit(txn).await?;
+            return Ok(());
+        }
         let txn = crate::license_repository::insert_license(txn, license, idempotency, license_audit).await?;
         deliveries::Entity::insert(to_row(delivery).into_active_model())
             .exec_without_returning(&txn)

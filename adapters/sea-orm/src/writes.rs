@@ -49,9 +49,24 @@ pub(crate) async fn update_license_in(
 }
 
 /// Inserts a customer for each license's email unless one exists.
-pub(crate) async fn ensure_customers(db: &impl ConnectionTrait, licenses: &[License]) -> Result<(), RepositoryError> {
+/// [`ensure_customers`]'s inserts as SQLite text (values inlined by sea-query),
+/// for a batch of statements sent at once.
+pub(crate) fn customer_inserts(licenses: &[License]) -> Vec<String> {
+    use sea_orm::QueryTrait;
+    customer_rows(licenses)
+        .chunks(500)
+        .map(|chunk| {
+            customers::Entity::insert_many(chunk.to_vec())
+                .on_conflict(OnConflict::column(customers::Column::Email).do_nothing().to_owned())
+                .as_query()
+                .to_string(sea_orm::sea_query::SqliteQueryBuilder)
+        })
+        .collect()
+}
+
+fn customer_rows(licenses: &[License]) -> Vec<customers::ActiveModel> {
     let mut seen = std::collections::HashSet::new();
-    let rows: Vec<_> = licenses
+    licenses
         .iter()
         .filter(|license| seen.insert(license.email.as_str()))
         .map(|license| {
@@ -63,7 +78,11 @@ pub(crate) async fn ensure_customers(db: &impl ConnectionTrait, licenses: &[Lice
             }
             .into_active_model()
         })
-        .collect();
+        .collect()
+}
+
+pub(crate) async fn ensure_customers(db: &impl ConnectionTrait, licenses: &[License]) -> Result<(), RepositoryError> {
+    let rows = customer_rows(licenses);
     for chunk in rows.chunks(500) {
         let inserted = customers::Entity::insert_many(chunk.to_vec())
             .on_conflict(OnConflict::column(customers::Column::Email).do_nothing().to_owned())
