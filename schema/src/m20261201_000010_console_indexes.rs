@@ -3,14 +3,15 @@
 //! count streams in index order), mints and sales per UTC day and activations
 //! per day (indexes on the day itself, `issued_at / 86400`, so the grouping
 //! streams too), licenses expiring soon, mints in the last day and month
-//! from the audit trail, and the audit trail of one action newest first.
+//! from the audit trail, the audit trail of one action newest first, and a
+//! substring search of licenses.
 
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const INDEXES: [(&str, &str); 6] = [
+const INDEXES: [(&str, &str); 7] = [
     ("ix_licenses_counts", "licenses (product, tier, source, state, expires_at)"),
     ("ix_licenses_issued_day", "licenses ((issued_at / 86400), source)"),
     ("ix_licenses_expires_at", "licenses (expires_at)"),
@@ -18,6 +19,9 @@ const INDEXES: [(&str, &str); 6] = [
     ("ix_audit_events_action_at", "audit_events (action, at)"),
     // The audit trail filtered by action, newest first, stops after one page.
     ("ix_audit_events_action_id", "audit_events (action, id)"),
+    // A search for a substring of key, name or email scans this, newest first,
+    // instead of the whole rows.
+    ("ix_licenses_search", "licenses (id, key, name, email)"),
 ];
 
 #[async_trait::async_trait]

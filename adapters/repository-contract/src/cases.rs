@@ -198,19 +198,24 @@ pub async fn paginates_newest_first_without_gaps(store: &impl Store) {
         let license = license(n);
         store.create(&license, None, &audit_for(&license, "license.minted", n)).await.unwrap();
     }
-    let mut seen = Vec::new();
-    let mut page = PageRequest::first(10);
-    loop {
-        let result = store.list(&LicenseFilter::all(T0), &page).await.unwrap();
-        assert!(result.items.len() <= 10);
-        seen.extend(result.items.iter().map(|license| license.issued_at));
-        match result.next_cursor {
-            Some(cursor) => page = PageRequest::new(Some(10), Some(cursor)),
-            None => break,
+    // All of them, and a substring every key shares (a search reads its page differently).
+    for (filter, expected) in [(LicenseFilter::all(T0), 25), (LicenseFilter::search("tst-core", T0), 25)] {
+        let mut seen = Vec::new();
+        let mut page = PageRequest::first(10);
+        loop {
+            let result = store.list(&filter, &page).await.unwrap();
+            assert!(result.items.len() <= 10);
+            seen.extend(result.items.iter().map(|license| license.issued_at));
+            match result.next_cursor {
+                Some(cursor) => page = PageRequest::new(Some(10), Some(cursor)),
+                None => break,
+            }
         }
+        assert_eq!(seen.len(), expected, "{filter:?}: every license exactly once");
+        assert!(seen.windows(2).all(|pair| pair[0] > pair[1]), "{filter:?}: newest first");
     }
-    assert_eq!(seen.len(), 25, "every license exactly once");
-    assert!(seen.windows(2).all(|pair| pair[0] > pair[1]), "newest first");
+    let one = store.list(&LicenseFilter::search("BUYER7@", T0), &PageRequest::first(10)).await.unwrap();
+    assert_eq!(one.items.iter().map(|license| license.issued_at).collect::<Vec<_>>(), [license(7).issued_at]);
 }
 
 pub async fn records_audit_events_with_their_changes(store: &impl Store) {

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Statement,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Statement, TransactionTrait,
 };
 use tessera_domain::audit::AuditEvent;
 use tessera_domain::license::{
@@ -151,6 +151,17 @@ impl LicenseRepository for SeaOrmStore {
                     .add(contains_ignoring_case(backend, Column::Name, text))
                     .add(contains_ignoring_case(backend, Column::Email, text)),
             );
+            if backend == sea_orm::DbBackend::Sqlite {
+                // A substring matches no index: find the page's ids by scanning
+                // `ix_licenses_search` (id, key, name, email; a tenth of a row's
+                // bytes) newest first, stopping at a page, then read those rows.
+                let mut ids = query.select_only().column(Column::Id);
+                if let Some(after) = &page.after {
+                    ids = ids.filter(Column::Id.lt(after.as_str()));
+                }
+                let ids = ids.order_by_desc(Column::Id).limit(u64::from(page.limit) + 1).into_query();
+                query = licenses::Entity::find().filter(Column::Id.in_subquery(ids));
+            }
         }
         newest_first(query, Column::Id, page, &self.db.reader, license_from_row, |item| item.id.to_string()).await
     }
