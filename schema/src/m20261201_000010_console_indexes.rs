@@ -4,14 +4,14 @@
 //! per day (indexes on the day itself, `issued_at / 86400`, so the grouping
 //! streams too), licenses expiring soon, mints in the last day and month
 //! from the audit trail, the audit trail of one action newest first, and a
-//! substring search of licenses.
+//! substring search of licenses and of customers.
 
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const INDEXES: [(&str, &str); 7] = [
+const INDEXES: [(&str, &str); 8] = [
     ("ix_licenses_counts", "licenses (product, tier, source, state, expires_at)"),
     ("ix_licenses_issued_day", "licenses ((issued_at / 86400), source)"),
     ("ix_licenses_expires_at", "licenses (expires_at)"),
@@ -22,6 +22,9 @@ const INDEXES: [(&str, &str); 7] = [
     // A search for a substring of key, name or email scans this, newest first,
     // instead of the whole rows.
     ("ix_licenses_search", "licenses (id, key, name, email)"),
+    // Customers are listed by email; a search reads email and name from this
+    // index in that order instead of every row.
+    ("ix_customers_search", "customers (email, name)"),
 ];
 
 #[async_trait::async_trait]
