@@ -76,6 +76,21 @@ impl SeaOrmStore {
         audit: &AuditEvent,
     ) -> Result<bool, RepositoryError> {
         let txn = self.db.writer.begin().await.map_err(repository_error)?;
+        if self.db.backend() == sea_orm::DbBackend::Sqlite {
+            use sea_orm::QueryTrait;
+            let statements = [
+                update.as_query().to_string(sea_orm::sea_query::SqliteQueryBuilder),
+                crate::writes::audit_insert(audit),
+            ];
+            // The update changed its one row and the audit event was written, or neither stays.
+            let changed = crate::writes::batch(&txn, &statements).await.map_err(repository_error)?;
+            if changed < 2 {
+                let _ = txn.rollback().await;
+                return Ok(false);
+            }
+            self.db.commit(txn).await?;
+            return Ok(true);
+        }
         let updated = update.exec(&txn).await.map_err(repository_error)?;
         if updated.rows_affected == 0 {
             let _ = txn.rollback().await;
@@ -104,7 +119,7 @@ impl DeliveryRepository for SeaOrmStore {
             // batch (values inlined by sea-query's SQLite writer, no SQL text of
             // ours), inside the transaction as before.
             use sea_orm::sea_query::SqliteQueryBuilder;
-            use sea_orm::{ConnectionTrait, QueryTrait};
+            use sea_orm::QueryTrait;
             let mut batch = vec![crate::entities::licenses::Entity::insert(
                 crate::rows::license_row(license, idempotency).into_active_model(),
             )
@@ -121,7 +136,7 @@ impl DeliveryRepository for SeaOrmStore {
                     .as_query()
                     .to_string(SqliteQueryBuilder),
             );
-            if let Err(error) = txn.execute_unprepared(&batch.join(";\n")).await {
+            if let Err(error) = crate::writes::batch(&txn, &batch).await {
                 let _ = txn.rollback().await;
                 return Err(crate::license_repository::create_error(error, license));
             }

@@ -60,7 +60,7 @@ impl StorefrontEventLog for SeaOrmStore {
     async fn finish(&self, id: Uuid, outcome: &EventOutcome, audit: &AuditEvent) -> Result<bool, RepositoryError> {
         use storefront_events::Column;
         let txn = self.db.writer.begin().await.map_err(repository_error)?;
-        let updated = storefront_events::Entity::update_many()
+        let update = storefront_events::Entity::update_many()
             .col_expr(Column::Status, Expr::value(outcome.status.to_string()))
             .col_expr(Column::Kind, Expr::value(outcome.kind.clone()))
             .col_expr(Column::DedupeKey, Expr::value(outcome.dedupe_key.clone()))
@@ -68,10 +68,23 @@ impl StorefrontEventLog for SeaOrmStore {
             .col_expr(Column::LicenseKey, Expr::value(outcome.license_key.clone()))
             .col_expr(Column::ProcessedAt, Expr::value(timestamp(outcome.processed_at)))
             .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-            .filter(Column::Id.eq(id.to_string()))
-            .exec(&txn)
-            .await
-            .map_err(repository_error)?;
+            .filter(Column::Id.eq(id.to_string()));
+        if self.db.backend() == sea_orm::DbBackend::Sqlite {
+            use sea_orm::QueryTrait;
+            let statements = [
+                update.as_query().to_string(sea_orm::sea_query::SqliteQueryBuilder),
+                crate::writes::audit_insert(audit),
+            ];
+            // The event's row and its audit event, or neither.
+            let changed = crate::writes::batch(&txn, &statements).await.map_err(repository_error)?;
+            if changed < 2 {
+                let _ = txn.rollback().await;
+                return Ok(false);
+            }
+            self.db.commit(txn).await?;
+            return Ok(true);
+        }
+        let updated = update.exec(&txn).await.map_err(repository_error)?;
         if updated.rows_affected == 0 {
             let _ = txn.rollback().await;
             return Ok(false);

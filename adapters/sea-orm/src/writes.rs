@@ -49,6 +49,20 @@ pub(crate) async fn update_license_in(
 }
 
 /// Inserts a customer for each license's email unless one exists.
+/// On SQLite every statement is a hand-off to the driver's thread, and the one
+/// writer bounds a sale: a write's statements go as one batch inside its
+/// transaction (each rendered with its values by sea-query's SQLite writer).
+/// Returns the rows they changed together.
+pub(crate) async fn batch(txn: &sea_orm::DatabaseTransaction, statements: &[String]) -> Result<u64, DbErr> {
+    Ok(txn.execute_unprepared(&statements.join(";\n")).await?.rows_affected())
+}
+
+/// An insert of `audit` as SQLite text, for a [`batch`].
+pub(crate) fn audit_insert(audit: &AuditEvent) -> String {
+    use sea_orm::QueryTrait;
+    audit_events::Entity::insert(audit_row(audit)).as_query().to_string(sea_orm::sea_query::SqliteQueryBuilder)
+}
+
 /// [`ensure_customers`]'s inserts as SQLite text (values inlined by sea-query),
 /// for a batch of statements sent at once.
 pub(crate) fn customer_inserts(licenses: &[License]) -> Vec<String> {
