@@ -67,41 +67,6 @@ fn clip(text: &Option<String>) -> Option<String> {
     text.as_ref().map(|text| text.chars().take(2000).collect())
 }
 
-impl SeaOrmStore {
-    /// Runs a conditional update and, when it matched a row, stores `audit` in
-    /// the same transaction; `Ok(false)` and nothing written when it did not.
-    async fn update_with_audit(
-        &self,
-        update: sea_orm::UpdateMany<deliveries::Entity>,
-        audit: &AuditEvent,
-    ) -> Result<bool, RepositoryError> {
-        let txn = self.db.writer.begin().await.map_err(repository_error)?;
-        if self.db.backend() == sea_orm::DbBackend::Sqlite {
-            use sea_orm::QueryTrait;
-            let statements = [
-                update.as_query().to_string(sea_orm::sea_query::SqliteQueryBuilder),
-                crate::writes::audit_insert(audit),
-            ];
-            // The update changed its one row and the audit event was written, or neither stays.
-            let changed = crate::writes::batch(&txn, &statements).await.map_err(repository_error)?;
-            if changed < 2 {
-                let _ = txn.rollback().await;
-                return Ok(false);
-            }
-            self.db.commit(txn).await?;
-            return Ok(true);
-        }
-        let updated = update.exec(&txn).await.map_err(repository_error)?;
-        if updated.rows_affected == 0 {
-            let _ = txn.rollback().await;
-            return Ok(false);
-        }
-        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        self.db.commit(txn).await?;
-        Ok(true)
-    }
-}
-
 #[async_trait]
 impl DeliveryRepository for SeaOrmStore {
     async fn create_license_with_delivery(
@@ -259,7 +224,7 @@ impl DeliveryRepository for SeaOrmStore {
             .filter(Column::Id.eq(id.to_string()))
             .filter(Column::Status.eq(DeliveryStatus::Sending.as_str()))
             .filter(Column::Attempts.eq(i32::try_from(attempt).unwrap_or(i32::MAX)));
-        self.update_with_audit(update, audit).await
+        crate::writes::update_with_audit(&self.db, update, audit).await
     }
 
     async fn fail_abandoned(&self, now: OffsetDateTime, error: &str) -> Result<Vec<Delivery>, RepositoryError> {
@@ -305,7 +270,7 @@ impl DeliveryRepository for SeaOrmStore {
             .col_expr(Column::UpdatedAt, Expr::value(timestamp(now)))
             .filter(Column::Id.eq(id.to_string()))
             .filter(Column::Status.eq(expected.as_str()));
-        self.update_with_audit(update, audit).await
+        crate::writes::update_with_audit(&self.db, update, audit).await
     }
 
     async fn find_delivery(&self, id: Uuid) -> Result<Option<Delivery>, RepositoryError> {

@@ -3,17 +3,17 @@
 
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use tessera_domain::audit::AuditEvent;
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
 use tessera_domain::storefront::{EventFilter, EventOutcome, RecordedEvent, StorefrontEventLog};
 use uuid::Uuid;
 
-use crate::entities::{audit_events, storefront_events};
+use crate::entities::storefront_events;
 use crate::errors::repository_error;
 use crate::paging::newest_first;
-use crate::rows::{audit_row, corrupt, from_timestamp, timestamp};
+use crate::rows::{corrupt, from_timestamp, timestamp};
 use crate::SeaOrmStore;
 
 fn event_from_row(row: storefront_events::Model) -> Result<RecordedEvent, RepositoryError> {
@@ -59,7 +59,6 @@ impl StorefrontEventLog for SeaOrmStore {
 
     async fn finish(&self, id: Uuid, outcome: &EventOutcome, audit: &AuditEvent) -> Result<bool, RepositoryError> {
         use storefront_events::Column;
-        let txn = self.db.writer.begin().await.map_err(repository_error)?;
         let update = storefront_events::Entity::update_many()
             .col_expr(Column::Status, Expr::value(outcome.status.to_string()))
             .col_expr(Column::Kind, Expr::value(outcome.kind.clone()))
@@ -69,29 +68,7 @@ impl StorefrontEventLog for SeaOrmStore {
             .col_expr(Column::ProcessedAt, Expr::value(timestamp(outcome.processed_at)))
             .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
             .filter(Column::Id.eq(id.to_string()));
-        if self.db.backend() == sea_orm::DbBackend::Sqlite {
-            use sea_orm::QueryTrait;
-            let statements = [
-                update.as_query().to_string(sea_orm::sea_query::SqliteQueryBuilder),
-                crate::writes::audit_insert(audit),
-            ];
-            // The event's row and its audit event, or neither.
-            let changed = crate::writes::batch(&txn, &statements).await.map_err(repository_error)?;
-            if changed < 2 {
-                let _ = txn.rollback().await;
-                return Ok(false);
-            }
-            self.db.commit(txn).await?;
-            return Ok(true);
-        }
-        let updated = update.exec(&txn).await.map_err(repository_error)?;
-        if updated.rows_affected == 0 {
-            let _ = txn.rollback().await;
-            return Ok(false);
-        }
-        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        self.db.commit(txn).await?;
-        Ok(true)
+        crate::writes::update_with_audit(&self.db, update, audit).await
     }
 
     async fn find_event(&self, id: Uuid) -> Result<Option<RecordedEvent>, RepositoryError> {

@@ -57,6 +57,34 @@ pub(crate) async fn batch(txn: &sea_orm::DatabaseTransaction, statements: &[Stri
     Ok(txn.execute_unprepared(&statements.join(";\n")).await?.rows_affected())
 }
 
+/// Runs a conditional update and, when it matched a row, stores `audit` in
+/// the same transaction; `Ok(false)` and nothing written when it did not. On
+/// SQLite the two go as one [`batch`].
+pub(crate) async fn update_with_audit<E: sea_orm::EntityTrait>(
+    db: &crate::connection::Database,
+    update: sea_orm::UpdateMany<E>,
+    audit: &AuditEvent,
+) -> Result<bool, RepositoryError> {
+    use sea_orm::{QueryTrait, TransactionTrait};
+    let txn = db.writer.begin().await.map_err(repository_error)?;
+    let applied = if db.backend() == sea_orm::DbBackend::Sqlite {
+        let statements = [update.as_query().to_string(sea_orm::sea_query::SqliteQueryBuilder), audit_insert(audit)];
+        // Both the row and its audit event changed, or neither stays.
+        batch(&txn, &statements).await.map_err(repository_error)? == 2
+    } else if update.exec(&txn).await.map_err(repository_error)?.rows_affected == 0 {
+        false
+    } else {
+        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
+        true
+    };
+    if !applied {
+        let _ = txn.rollback().await;
+        return Ok(false);
+    }
+    db.commit(txn).await?;
+    Ok(true)
+}
+
 /// An insert of `audit` as SQLite text, for a [`batch`].
 pub(crate) fn audit_insert(audit: &AuditEvent) -> String {
     use sea_orm::QueryTrait;
