@@ -16,8 +16,8 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use ring::digest::{digest, SHA256};
 use subtle::ConstantTimeEq;
-use tessera_domain::random::RandomSource;
-use tessera_ring::{b64url, RingRandomSource};
+
+use crate::cookies::random_token;
 
 /// How long a sign-in lasts.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
@@ -54,12 +54,6 @@ impl Default for ConsoleSessions {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    RingRandomSource::new().fill(&mut bytes);
-    b64url(&bytes)
 }
 
 fn session_key(id: &str) -> [u8; 32] {

@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod connections;
 pub mod console_sessions;
+pub mod cookies;
 pub mod counting_signer;
 pub mod demo_data;
 pub mod http;

@@ -12,7 +12,6 @@ use tessera_domain::license::{LicenseFilter, LicenseKey, LicenseStatus};
 use tessera_domain::licensing::{Issued, LicenseEmail};
 use tessera_domain::mail::DeliveryFilter;
 use tessera_domain::page::PageRequest;
-use tessera_domain::random::RandomSource;
 use uuid::Uuid;
 
 use super::tables::{audit_table, deliveries_table, license_href, status_class};
@@ -349,9 +348,7 @@ pub async fn free_machine(state: State<'_>, request: &Request, Path(id): Path<St
 
 /// A fresh key for a mint form, so sending it twice mints once.
 fn form_idempotency_key() -> String {
-    let mut bytes = [0u8; 16];
-    tessera_ring::RingRandomSource::new().fill(&mut bytes);
-    format!("console-{}", tessera_ring::b64url(&bytes))
+    format!("console-{}", crate::cookies::random_token())
 }
 
 fn mint_form(state: &crate::state::AppState, session: &crate::console_sessions::Session) -> Markup {

@@ -7,8 +7,6 @@ use poem::http::{header, StatusCode};
 use poem::{handler, Body, Request, Response};
 use subtle::ConstantTimeEq;
 use tessera_domain::audit::Actor;
-use tessera_domain::random::RandomSource;
-use tessera_ring::{b64url, RingRandomSource};
 
 use super::view::{
     bare, cookie, cookie_header, from_another_site, html_response, posted, see_other, ConsoleError, Form, PageResult,
@@ -57,14 +55,7 @@ pub async fn sign_in_form(state: State<'_>, request: &Request) -> Response {
     if super::view::signed_in(&state, request).is_ok() {
         return see_other("/console");
     }
-    let (csrf, is_new) = match cookie(request, SIGN_IN_COOKIE) {
-        Some(token) => (token, false),
-        None => {
-            let mut bytes = [0u8; 32];
-            RingRandomSource::new().fill(&mut bytes);
-            (b64url(&bytes), true)
-        }
-    };
+    let (csrf, is_new) = crate::cookies::token_or_new(request, SIGN_IN_COOKIE);
     let mut page = sign_in_page(StatusCode::OK, &csrf, None);
     if is_new {
         let value = cookie_header(request, SIGN_IN_COOKIE, &csrf, 3600);

@@ -162,18 +162,7 @@ impl From<tessera_domain::repository::RepositoryError> for ConsoleError {
 
 pub type PageResult = Result<Response, ConsoleError>;
 
-/// The browser's cookie `name`, if it sent a well-formed (43-character) one.
-pub fn cookie(request: &Request, name: &str) -> Option<String> {
-    request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, value)| *key == name && value.len() == 43)
-        .map(|(_, value)| value.to_owned())
-}
+pub use crate::cookies::token_cookie as cookie;
 
 /// Whether the console is reached over https (directly or behind a proxy
 /// that says so), so its cookies are `Secure`.

@@ -22,8 +22,6 @@ use poem::{handler, Body, Request, Response};
 use subtle::ConstantTimeEq;
 use tessera_domain::license::{EmailAddress, LicenseStatus};
 use tessera_domain::portal::{OpenPortalError, PortalDeactivateError, PortalLinkError, PortalView};
-use tessera_domain::random::RandomSource;
-use tessera_ring::{b64url, RingRandomSource};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -98,27 +96,12 @@ fn message_page(status: StatusCode, title: &str, message: &str) -> Response {
 
 /// The browser's CSRF cookie, if it sent a well-formed one.
 fn csrf_cookie(request: &Request) -> Option<String> {
-    request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == CSRF_COOKIE && value.len() == 43)
-        .map(|(_, value)| value.to_owned())
+    crate::cookies::token_cookie(request, CSRF_COOKIE)
 }
 
 /// The CSRF token for a form page: the browser's, or a new one to set.
 fn csrf_token(request: &Request) -> (String, bool) {
-    match csrf_cookie(request) {
-        Some(token) => (token, false),
-        None => {
-            let mut bytes = [0u8; 32];
-            RingRandomSource::new().fill(&mut bytes);
-            (b64url(&bytes), true)
-        }
-    }
+    crate::cookies::token_or_new(request, CSRF_COOKIE)
 }
 
 fn set_csrf_cookie(state: &AppState, mut response: Response, token: &str, is_new: bool) -> Response {
