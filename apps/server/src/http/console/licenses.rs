@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use super::tables::{audit_table, deliveries_table, license_href, status_class};
 use super::view::{
-    csrf_field, date, date_time, html_response, layout, next_page, posted, query, see_other, segment, signed_in,
-    ConsoleError, PageResult, State,
+    csrf_field, date, date_time, html_response, layout, next_page, parse_choice, posted, query, see_other, segment,
+    signed_in, ConsoleError, PageResult, State,
 };
 use crate::http::admin::licenses::{LicenseKindDto, MintFailure, MintLicenseRequest};
 use crate::http::errors::{ChangeFailure, ReadFailure};
@@ -40,13 +40,8 @@ pub async fn licenses_page(state: State<'_>, request: &Request) -> PageResult {
         query(request, "expiring"),
         query(request, "cursor"),
     );
-    let parsed_status = match status.as_deref() {
-        Some(text) => Some(
-            text.parse::<LicenseStatus>()
-                .map_err(|_| ConsoleError::bad_request(format!("unknown license status `{text}`")))?,
-        ),
-        None => None,
-    };
+    let parsed_status: Option<LicenseStatus> =
+        status.as_deref().map(|text| parse_choice(text, "license status")).transpose()?;
     let expiring_days = match expiring.as_deref() {
         Some(text) => Some(text.parse::<u16>().map_err(|_| ConsoleError::bad_request("expiring is a number of days"))?),
         None => None,

@@ -17,17 +17,12 @@ use uuid::Uuid;
 
 use super::tables::{audit_table, deliveries_table, license_link, licenses_table};
 use super::view::{
-    csrf_field, date_time, html_response, layout, link, next_page, posted, query, see_other, segment, signed_in,
-    ConsoleError, PageResult, State,
+    csrf_field, date_time, html_response, layout, link, next_page, parse_choice, posted, query, see_other, segment,
+    signed_in, ConsoleError, PageResult, State,
 };
 use crate::http::errors::{ChangeFailure, ShowFailure};
 
 const PAGE_SIZE: u32 = 50;
-
-fn parse_choice<T: std::str::FromStr>(text: Option<&str>, what: &str) -> Result<Option<T>, ConsoleError> {
-    text.map(|text| text.parse::<T>().map_err(|_| ConsoleError::bad_request(format!("unknown {what} `{text}`"))))
-        .transpose()
-}
 
 fn notice(done: Option<&str>) -> Option<&'static str> {
     Some(match done? {
@@ -133,7 +128,7 @@ pub async fn events_page(state: State<'_>, request: &Request) -> PageResult {
     let session = signed_in(&state, request)?;
     let (status, storefront, cursor) =
         (query(request, "status"), query(request, "storefront"), query(request, "cursor"));
-    let parsed: Option<EventStatus> = parse_choice(status.as_deref(), "event status")?;
+    let parsed: Option<EventStatus> = status.as_deref().map(|text| parse_choice(text, "event status")).transpose()?;
     let filter = EventFilter { storefront: storefront.clone(), status: parsed };
     let first_page = cursor.is_none();
     let page = state.reports.storefront_events(&filter, &PageRequest::new(Some(PAGE_SIZE), cursor)).await?;
@@ -220,7 +215,8 @@ pub async fn replay_event(state: State<'_>, request: &Request, Path(id): Path<St
 pub async fn deliveries_page(state: State<'_>, request: &Request) -> PageResult {
     let session = signed_in(&state, request)?;
     let (status, cursor) = (query(request, "status"), query(request, "cursor"));
-    let parsed: Option<DeliveryStatus> = parse_choice(status.as_deref(), "delivery status")?;
+    let parsed: Option<DeliveryStatus> =
+        status.as_deref().map(|text| parse_choice(text, "delivery status")).transpose()?;
     let filter = DeliveryFilter { status: parsed, license_key: None };
     let page = state.outbox.list(&filter, &PageRequest::new(Some(PAGE_SIZE), cursor)).await?;
     let body = html! {
@@ -305,7 +301,7 @@ pub async fn audit_page(state: State<'_>, request: &Request) -> PageResult {
 pub async fn flags_page(state: State<'_>, request: &Request) -> PageResult {
     let session = signed_in(&state, request)?;
     let (status, cursor) = (query(request, "status"), query(request, "cursor"));
-    let parsed: Option<FlagStatus> = parse_choice(status.as_deref(), "flag status")?;
+    let parsed: Option<FlagStatus> = status.as_deref().map(|text| parse_choice(text, "flag status")).transpose()?;
     let page = state
         .usage
         .list_flags(&FlagFilter { status: parsed, license_key: None }, &PageRequest::new(Some(PAGE_SIZE), cursor))
@@ -377,8 +373,7 @@ pub async fn flags_page(state: State<'_>, request: &Request) -> PageResult {
 pub async fn review_flag(state: State<'_>, request: &Request, Path(id): Path<String>, body: Body) -> PageResult {
     let (_, form) = posted(&state, request, body).await?;
     let uuid = parse_id(&id, "flag")?;
-    let status: FlagStatus = parse_choice(Some(form.required("status", "an outcome")?), "flag outcome")?
-        .ok_or_else(|| ConsoleError::bad_request("an outcome is required"))?;
+    let status: FlagStatus = parse_choice(form.required("status", "an outcome")?, "flag outcome")?;
     let action = form.get("action").map(str::to_owned);
     state.usage.review_flag(uuid, status, action, Actor::Admin).await.map_err(|error| match error {
         ReviewFlagError::NotFound(_) => ConsoleError::not_found(format!("no flag {id}")),

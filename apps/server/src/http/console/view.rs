@@ -104,54 +104,27 @@ impl poem::error::ResponseError for ConsoleError {
 /// The admin API's failure answers, reused: the console shows the same
 /// message with the same status as the API for the same refusal.
 macro_rules! from_admin_failure {
-    ($($failure:ident { $($variant:ident),* }),* $(,)?) => {
+    ($($failure:ident { $($variant:ident = $status:literal),* }),* $(,)?) => {
         $(impl From<$failure> for ConsoleError {
             fn from(failure: $failure) -> Self {
-                let status = failure.status_of();
-                match failure {
-                    $($failure::$variant(body))|* | $failure::Unauthorized(body) | $failure::Internal(body)
-                    | $failure::Unavailable(body) => ConsoleError::Refused { status, message: body.0.message },
-                }
-            }
-        })*
-    };
-}
-
-/// The status an admin failure answers with.
-trait StatusOf {
-    fn status_of(&self) -> StatusCode;
-}
-
-macro_rules! status_of {
-    ($($failure:ident { $($variant:ident = $status:literal),* }),* $(,)?) => {
-        $(impl StatusOf for $failure {
-            fn status_of(&self) -> StatusCode {
-                let code = match self {
-                    $($failure::$variant(_) => $status,)*
-                    $failure::Unauthorized(_) => 401,
-                    $failure::Internal(_) => 500,
-                    $failure::Unavailable(_) => 503,
+                let (status, body) = match failure {
+                    $($failure::$variant(body) => ($status, body),)*
+                    $failure::Unauthorized(body) => (401, body),
+                    $failure::Internal(body) => (500, body),
+                    $failure::Unavailable(body) => (503, body),
                 };
-                StatusCode::from_u16(code).expect("a status")
+                ConsoleError::Refused { status: StatusCode::from_u16(status).expect("a status"), message: body.0.message }
             }
         })*
     };
 }
 
-status_of! {
+from_admin_failure! {
     ReadFailure { BadRequest = 400 },
     ShowFailure { BadRequest = 400, NotFound = 404 },
     CreateFailure { BadRequest = 400, Conflict = 409 },
     ChangeFailure { BadRequest = 400, NotFound = 404, Conflict = 409 },
     MintFailure { BadRequest = 400, Conflict = 409, Unprocessable = 422 },
-}
-
-from_admin_failure! {
-    ReadFailure { BadRequest },
-    ShowFailure { BadRequest, NotFound },
-    CreateFailure { BadRequest, Conflict },
-    ChangeFailure { BadRequest, NotFound, Conflict },
-    MintFailure { BadRequest, Conflict, Unprocessable },
 }
 
 impl From<tessera_domain::repository::RepositoryError> for ConsoleError {
@@ -235,6 +208,11 @@ pub async fn posted(state: &AppState, request: &Request, body: Body) -> Result<(
         return Err(ConsoleError::Forged);
     }
     Ok((session, form))
+}
+
+/// A filter's or a form's word (`failed`, `active`, …) as `T`, or a 400 naming it.
+pub fn parse_choice<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ConsoleError> {
+    text.parse::<T>().map_err(|_| ConsoleError::bad_request(format!("unknown {what} `{text}`")))
 }
 
 /// A query parameter, trimmed; `None` when absent or empty.
