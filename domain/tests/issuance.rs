@@ -1,5 +1,6 @@
-//! The issuance use cases on in-memory fakes: a manual clock, a seeded random
-//! source and a signer whose "tokens" are readable claims.
+//! The issuance use cases on in-memory fakes — a manual clock, a seeded random
+//! source and a signer whose "tokens" are readable claims — and the operator's
+//! day series of what they mint.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -396,4 +397,44 @@ fn a_search_for_a_whole_email_finds_that_buyer_and_other_text_is_a_substring() {
     both.sort();
     assert_eq!(keys(&substring), both);
     assert_eq!(LicenseFilter::search("  ", NOW), LicenseFilter::all(NOW), "nothing typed: everything");
+}
+
+#[test]
+fn the_activity_series_has_every_day_oldest_first_with_zeros_between() {
+    use tessera_domain::reports::{ReportDeps, ReportService};
+    use tessera_domain::stats::DayCounts;
+    let world = world();
+    let store = world.store.clone();
+    let reports = ReportService::new(ReportDeps {
+        audit: store.clone(),
+        stats: store.clone(),
+        events: store.clone(),
+        licenses: store,
+        clock: world.clock.clone(),
+    });
+    let sale = |source: &str| MintLicense { source: Some(source.into()), ..request("lifetime") };
+    // June 1st: one operator mint and one sale; June 3rd: two sales; June 4th is today.
+    world.clock.set(datetime!(2026-06-01 23:30 UTC));
+    block_on(world.service.mint(request("lifetime"), Actor::Admin)).unwrap();
+    block_on(world.service.mint(sale("gumroad"), Actor::Admin)).unwrap();
+    world.clock.advance(Duration::days(2));
+    block_on(world.service.mint(sale("stripe"), Actor::Admin)).unwrap();
+    block_on(world.service.mint(sale("stripe"), Actor::Admin)).unwrap();
+    world.clock.advance(Duration::hours(1));
+
+    let day = |day, mints, sales| DayCounts { day, mints, sales, activations: 0 };
+    let series = block_on(reports.activity(5)).unwrap();
+    assert_eq!(
+        series,
+        [
+            day(datetime!(2026-05-31 0:00 UTC).date(), 0, 0),
+            day(datetime!(2026-06-01 0:00 UTC).date(), 2, 1),
+            day(datetime!(2026-06-02 0:00 UTC).date(), 0, 0),
+            day(datetime!(2026-06-03 0:00 UTC).date(), 2, 2),
+            day(datetime!(2026-06-04 0:00 UTC).date(), 0, 0),
+        ]
+    );
+    assert_eq!(block_on(reports.activity(90)).unwrap().len(), 90);
+    let last_two = block_on(reports.activity(2)).unwrap();
+    assert_eq!(last_two.iter().map(|counts| counts.mints).collect::<Vec<_>>(), [2, 0]);
 }
