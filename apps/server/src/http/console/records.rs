@@ -20,9 +20,16 @@ use super::view::{
     csrf_field, date_time, html_response, layout, link, next_page, parse_choice, posted, query, see_other, segment,
     signed_in, ConsoleError, PageResult, State,
 };
+use crate::console_sessions::Session;
 use crate::http::errors::{ChangeFailure, ShowFailure};
 
 const PAGE_SIZE: u32 = 50;
+
+/// A page of these records, with the notice its `?done=` names (after an action).
+fn with_notice(request: &Request, section: &str, title: &str, session: &Session, body: Markup) -> PageResult {
+    let notice = notice(query(request, "done").as_deref());
+    Ok(html_response(StatusCode::OK, layout(section, title, session, notice, body)))
+}
 
 fn notice(done: Option<&str>) -> Option<&'static str> {
     Some(match done? {
@@ -152,10 +159,7 @@ pub async fn events_page(state: State<'_>, request: &Request) -> PageResult {
         @else { (events_table("events", &page.items)) }
         (next_page("/console/events", &[("status", status.as_deref()), ("storefront", storefront.as_deref())], page.next_cursor.as_deref()))
     };
-    Ok(html_response(
-        StatusCode::OK,
-        layout("/console/events", "Storefront events", &session, notice(query(request, "done").as_deref()), body),
-    ))
+    with_notice(request, "/console/events", "Storefront events", &session, body)
 }
 
 fn parse_id(text: &str, what: &str) -> Result<Uuid, ConsoleError> {
@@ -195,10 +199,7 @@ pub async fn event_page(state: State<'_>, request: &Request, Path(id): Path<Stri
         h2 { "Payload" }
         pre.payload { (pretty.as_deref().unwrap_or(&body_text)) }
     };
-    Ok(html_response(
-        StatusCode::OK,
-        layout("/console/events", "Storefront event", &session, notice(query(request, "done").as_deref()), body),
-    ))
+    with_notice(request, "/console/events", "Storefront event", &session, body)
 }
 
 /// `POST /console/events/{id}/replay`
@@ -226,10 +227,7 @@ pub async fn deliveries_page(state: State<'_>, request: &Request) -> PageResult 
         (deliveries_table(&session, &page.items, None))
         (next_page("/console/deliveries", &[("status", status.as_deref())], page.next_cursor.as_deref()))
     };
-    Ok(html_response(
-        StatusCode::OK,
-        layout("/console/deliveries", "Deliveries", &session, notice(query(request, "done").as_deref()), body),
-    ))
+    with_notice(request, "/console/deliveries", "Deliveries", &session, body)
 }
 
 /// `POST /console/deliveries/{id}/retry`
@@ -362,10 +360,7 @@ pub async fn flags_page(state: State<'_>, request: &Request) -> PageResult {
             }
         }
     };
-    Ok(html_response(
-        StatusCode::OK,
-        layout("/console/flags", "Usage and flags", &session, notice(query(request, "done").as_deref()), body),
-    ))
+    with_notice(request, "/console/flags", "Usage and flags", &session, body)
 }
 
 /// `POST /console/flags/{id}/review`
