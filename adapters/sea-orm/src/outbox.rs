@@ -3,8 +3,10 @@
 //! SQLite or Postgres — never both win the same attempt.
 
 use async_trait::async_trait;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+};
 use tessera_domain::audit::AuditEvent;
 use tessera_domain::license::{CreateLicenseError, EmailAddress, IdempotencyRecord, License, LicenseKey};
 use tessera_domain::mail::{Delivery, DeliveryFilter, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued};
@@ -62,6 +64,21 @@ fn from_row(row: deliveries::Model) -> Result<Delivery, RepositoryError> {
     })
 }
 
+/// `id` among the rows `due` selects, picked once. Postgres may plan
+/// `id IN (subquery)` as a join that runs the subquery again for each row it
+/// updates, and a rerun skips the rows this very statement already locked and
+/// picks more — a `LIMIT 1` claim updated two rows. `id = ANY(ARRAY(…))` is
+/// evaluated once, before the update. SQLite evaluates `IN (…)` once.
+fn due_ids(backend: sea_orm::DbBackend, due: sea_orm::sea_query::SelectStatement) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{extension::postgres::PgFunc, Func};
+    if backend == sea_orm::DbBackend::Postgres {
+        let picked = Func::cust("ARRAY").arg(sea_orm::sea_query::Expr::SubQuery(None, Box::new(due.into())));
+        sea_orm::sea_query::Expr::col(Column::Id).eq(PgFunc::any(picked))
+    } else {
+        sea_orm::sea_query::Expr::col(Column::Id).in_subquery(due)
+    }
+}
+
 /// Keeps provider error texts to a storable size.
 fn clip(text: &Option<String>) -> Option<String> {
     text.as_ref().map(|text| text.chars().take(2000).collect())
@@ -77,37 +94,35 @@ impl DeliveryRepository for SeaOrmStore {
         delivery: &Delivery,
         delivery_audit: &AuditEvent,
     ) -> Result<(), CreateLicenseError> {
-        let txn = self.db.writer.begin().await.map_err(repository_error)?;
         if self.db.backend() == sea_orm::DbBackend::Sqlite {
-            // Every SQLite statement is a hand-off to the driver's thread and
-            // the one writer is a sale's bottleneck: the five inserts go as one
-            // batch (values inlined by sea-query's SQLite writer, no SQL text of
-            // ours), inside the transaction as before.
+            // The one writer bounds a sale: the five inserts go as one call to
+            // the driver's thread (values inlined by sea-query's SQLite writer,
+            // no SQL text of ours), in one transaction.
             use sea_orm::sea_query::SqliteQueryBuilder;
-            use sea_orm::QueryTrait;
-            let mut batch = vec![crate::entities::licenses::Entity::insert(
+            let mut statements = vec![crate::entities::licenses::Entity::insert(
                 crate::rows::license_row(license, idempotency).into_active_model(),
             )
             .as_query()
             .to_string(SqliteQueryBuilder)];
-            batch.extend(crate::writes::customer_inserts(std::slice::from_ref(license)));
-            batch.push(
+            statements.extend(crate::writes::customer_inserts(std::slice::from_ref(license)));
+            statements.push(
                 audit_events::Entity::insert_many([audit_row(license_audit), audit_row(delivery_audit)])
                     .as_query()
                     .to_string(SqliteQueryBuilder),
             );
-            batch.push(
+            statements.push(
                 deliveries::Entity::insert(to_row(delivery).into_active_model())
                     .as_query()
                     .to_string(SqliteQueryBuilder),
             );
-            if let Err(error) = crate::writes::batch(&txn, &batch).await {
-                let _ = txn.rollback().await;
-                return Err(crate::license_repository::create_error(error, license));
-            }
-            self.db.commit(txn).await?;
+            self.db
+                .sqlite_transaction(&statements)
+                .await
+                .map_err(|error| crate::license_repository::create_error(error, license))?;
+            self.db.synced().await?;
             return Ok(());
         }
+        let txn = self.db.writer.begin().await.map_err(repository_error)?;
         let txn = crate::license_repository::insert_license(txn, license, idempotency, license_audit).await?;
         deliveries::Entity::insert(to_row(delivery).into_active_model())
             .exec_without_returning(&txn)
@@ -153,51 +168,41 @@ impl DeliveryRepository for SeaOrmStore {
         until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<Delivery>, RepositoryError> {
-        // More candidates than wanted, so a worker that loses races to others
-        // still fills its batch from the rest. Read beside the writer (every
-        // write queues for it); the conditional updates below decide.
-        let candidates = deliveries::Entity::find()
+        // One statement claims the batch: the due rows, oldest first, move to
+        // `sending` with their attempt counted, and come back as they now are.
+        // The outer `status = pending` re-check makes a row that another
+        // worker claimed meanwhile drop out (Postgres re-evaluates it after
+        // waiting for that worker's lock; `SKIP LOCKED` spares the wait, and
+        // SQLite has one writer).
+        let due = deliveries::Entity::find()
+            .select_only()
+            .column(Column::Id)
             .filter(Column::Status.eq(DeliveryStatus::Pending.as_str()))
             .filter(Column::NextAttemptAt.lte(timestamp(now)))
             .order_by_asc(Column::NextAttemptAt)
             .order_by_asc(Column::Id)
-            .limit(u64::from(limit) * 4)
-            .all(&self.db.reader)
+            .limit(u64::from(limit))
+            .lock_with_behavior(sea_orm::sea_query::LockType::Update, sea_orm::sea_query::LockBehavior::SkipLocked)
+            .as_query()
+            .to_owned();
+        let rows = deliveries::Entity::update_many()
+            .col_expr(Column::Status, Expr::value(DeliveryStatus::Sending.as_str()))
+            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+            .col_expr(Column::ClaimedUntil, Expr::value(timestamp(until)))
+            .col_expr(Column::UpdatedAt, Expr::value(timestamp(now)))
+            .filter(due_ids(self.db.backend(), due))
+            .filter(Column::Status.eq(DeliveryStatus::Pending.as_str()))
+            .exec_with_returning(&self.db.writer)
             .await
             .map_err(repository_error)?;
-        // One transaction for the batch: one commit (and one fsync) for up to
-        // `limit` claims. Rows are taken in the candidates' order, so two
-        // workers' transactions lock them in the same order.
-        let txn = self.db.writer.begin().await.map_err(repository_error)?;
-        let mut claimed = Vec::new();
-        for row in candidates {
-            if claimed.len() >= limit as usize {
-                break;
-            }
-            // Wins only if nobody claimed or changed this attempt since it was read.
-            let updated = deliveries::Entity::update_many()
-                .col_expr(Column::Status, Expr::value(DeliveryStatus::Sending.as_str()))
-                .col_expr(Column::Attempts, Expr::value(row.attempts + 1))
-                .col_expr(Column::ClaimedUntil, Expr::value(timestamp(until)))
-                .col_expr(Column::UpdatedAt, Expr::value(timestamp(now)))
-                .filter(Column::Id.eq(row.id.as_str()))
-                .filter(Column::Status.eq(DeliveryStatus::Pending.as_str()))
-                .filter(Column::Attempts.eq(row.attempts))
-                .exec(&txn)
-                .await
-                .map_err(repository_error)?;
-            if updated.rows_affected == 1 {
-                let mut delivery = from_row(row)?;
-                delivery.status = DeliveryStatus::Sending;
-                delivery.attempts += 1;
-                delivery.claimed_until = Some(until);
-                delivery.updated_at = now;
-                claimed.push(delivery);
-            }
-        }
         // A claim is on disk before the email goes out: a power loss never
         // leads to sending the same attempt twice.
-        self.db.commit(txn).await?;
+        if !rows.is_empty() {
+            self.db.synced().await?;
+        }
+        let mut claimed = rows.into_iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        // RETURNING gives no order: send the oldest due first.
+        claimed.sort_by(|a, b| (a.next_attempt_at, a.id).cmp(&(b.next_attempt_at, b.id)));
         Ok(claimed)
     }
 

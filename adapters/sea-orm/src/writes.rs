@@ -1,6 +1,6 @@
 //! Writes that several ports make inside their own transaction: the
 //! conditional license update (licenses, customers) and a customer for every
-//! licensee (licenses, imports).
+//! licensee (licenses, imports), and SQLite's one-call transactions of them.
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter};
@@ -48,51 +48,59 @@ pub(crate) async fn update_license_in(
     Ok(())
 }
 
-/// Inserts a customer for each license's email unless one exists.
-/// On SQLite every statement is a hand-off to the driver's thread, and the one
-/// writer bounds a sale: a write's statements go as one batch inside its
-/// transaction (each rendered with its values by sea-query's SQLite writer).
-/// Returns the rows they changed together.
-pub(crate) async fn batch(txn: &sea_orm::DatabaseTransaction, statements: &[String]) -> Result<u64, DbErr> {
-    Ok(txn.execute_unprepared(&statements.join(";\n")).await?.rows_affected())
-}
-
 /// Runs a conditional update and, when it matched a row, stores `audit` in
 /// the same transaction; `Ok(false)` and nothing written when it did not. On
-/// SQLite the two go as one [`batch`].
+/// SQLite the two go as one [`Database::sqlite_transaction`], the audit insert
+/// guarded by `changes()` (the rows the update just changed).
+///
+/// [`Database::sqlite_transaction`]: crate::connection::Database::sqlite_transaction
 pub(crate) async fn update_with_audit<E: sea_orm::EntityTrait>(
     db: &crate::connection::Database,
     update: sea_orm::UpdateMany<E>,
     audit: &AuditEvent,
 ) -> Result<bool, RepositoryError> {
     use sea_orm::{QueryTrait, TransactionTrait};
+    if db.backend() == sea_orm::DbBackend::Sqlite {
+        let statements =
+            [update.as_query().to_string(sea_orm::sea_query::SqliteQueryBuilder), audit_insert_if_changed(audit)];
+        // The audit event was stored only if the update changed its row.
+        let applied = db.sqlite_transaction(&statements).await.map_err(repository_error)? == 1;
+        if applied {
+            db.synced().await?;
+        }
+        return Ok(applied);
+    }
     let txn = db.writer.begin().await.map_err(repository_error)?;
-    let applied = if db.backend() == sea_orm::DbBackend::Sqlite {
-        let statements = [update.as_query().to_string(sea_orm::sea_query::SqliteQueryBuilder), audit_insert(audit)];
-        // Both the row and its audit event changed, or neither stays.
-        batch(&txn, &statements).await.map_err(repository_error)? == 2
-    } else if update.exec(&txn).await.map_err(repository_error)?.rows_affected == 0 {
-        false
-    } else {
-        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        true
-    };
-    if !applied {
+    if update.exec(&txn).await.map_err(repository_error)?.rows_affected == 0 {
         let _ = txn.rollback().await;
         return Ok(false);
     }
+    audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
     db.commit(txn).await?;
     Ok(true)
 }
 
-/// An insert of `audit` as SQLite text, for a [`batch`].
-pub(crate) fn audit_insert(audit: &AuditEvent) -> String {
-    use sea_orm::QueryTrait;
-    audit_events::Entity::insert(audit_row(audit)).as_query().to_string(sea_orm::sea_query::SqliteQueryBuilder)
+/// `INSERT INTO audit_events (…) SELECT … WHERE changes() = 1` as SQLite
+/// text: the audit event of the conditional update just before it, stored
+/// only if that update changed its row.
+fn audit_insert_if_changed(audit: &AuditEvent) -> String {
+    use sea_orm::sea_query::{Expr, Query, SqliteQueryBuilder};
+    use sea_orm::{ActiveModelTrait, Iterable};
+    let row = audit_row(audit);
+    let (columns, values): (Vec<_>, Vec<_>) = audit_events::Column::iter()
+        .filter_map(|column| row.get(column).into_value().map(|value| (column, Expr::val(value))))
+        .unzip();
+    let guarded = Query::select().exprs(values).and_where(Expr::cust("changes() = 1")).to_owned();
+    Query::insert()
+        .into_table(audit_events::Entity)
+        .columns(columns)
+        .select_from(guarded)
+        .expect("as many values as columns")
+        .to_string(SqliteQueryBuilder)
 }
 
 /// [`ensure_customers`]'s inserts as SQLite text (values inlined by sea-query),
-/// for a batch of statements sent at once.
+/// for statements sent at once.
 pub(crate) fn customer_inserts(licenses: &[License]) -> Vec<String> {
     use sea_orm::QueryTrait;
     customer_rows(licenses)
@@ -123,6 +131,7 @@ fn customer_rows(licenses: &[License]) -> Vec<customers::ActiveModel> {
         .collect()
 }
 
+/// Inserts a customer for each license's email unless one exists.
 pub(crate) async fn ensure_customers(db: &impl ConnectionTrait, licenses: &[License]) -> Result<(), RepositoryError> {
     let rows = customer_rows(licenses);
     for chunk in rows.chunks(500) {
