@@ -202,7 +202,7 @@ impl DeliveryRepository for SeaOrmStore {
         }
         let mut claimed = rows.into_iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
         // RETURNING gives no order: send the oldest due first.
-        claimed.sort_by(|a, b| (a.next_attempt_at, a.id).cmp(&(b.next_attempt_at, b.id)));
+        claimed.sort_by_key(|delivery| (delivery.next_attempt_at, delivery.id));
         Ok(claimed)
     }
 
