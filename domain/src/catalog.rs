@@ -16,6 +16,18 @@ pub struct Tier {
     pub duration_days: Option<u32>,
     /// App major versions licenses of this tier may activate; `None`: any.
     pub app_versions: Option<Vec<u32>>,
+    /// Which releases licenses of this tier may download.
+    pub downloads: Downloads,
+}
+
+/// A tier's rules for releases (`[products.tiers.<slug>]` `channels`,
+/// `perpetual_fallback`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Downloads {
+    /// The channels offered; `None`: every channel.
+    pub channels: Option<Vec<String>>,
+    /// An expired license keeps the releases published while it was valid.
+    pub perpetual_fallback: bool,
 }
 
 impl Tier {
@@ -76,6 +88,8 @@ pub enum CatalogError {
     InvalidTierName { product: String, tier: String },
     #[error("product `{product}`, tier `{tier}`: duration_days must be between 1 and {max}", max = crate::license::MAX_DURATION_DAYS)]
     InvalidDuration { product: String, tier: String },
+    #[error("product `{product}`, tier `{tier}`: channels must be 1-32 characters of a-z, 0-9 or '-'")]
+    InvalidChannel { product: String, tier: String },
 }
 
 fn is_slug(text: &str, max: usize, extra: &[char]) -> bool {
@@ -123,6 +137,10 @@ impl Catalog {
                 }
                 if tier.duration_days.is_some_and(|days| days == 0 || days > crate::license::MAX_DURATION_DAYS) {
                     return invalid(|product, tier| CatalogError::InvalidDuration { product, tier });
+                }
+                let bad_channel = |channel: &String| crate::release::Channel::parse(channel).is_err();
+                if tier.downloads.channels.as_ref().is_some_and(|channels| channels.iter().any(bad_channel)) {
+                    return invalid(|product, tier| CatalogError::InvalidChannel { product, tier });
                 }
                 let bad_name = |name: &String| name.trim().is_empty() || crate::text::check("name", name, 100).is_err();
                 if tier.name.as_ref().is_some_and(bad_name) {

@@ -16,6 +16,8 @@
 //! - [`storefront`]: turning a storefront's webhook into domain events ([`storefront::Storefront`]);
 //! - [`mail`]: sending one email through a provider ([`mail::Mailer`]);
 //! - [`portal`]: buyers' self-service (their licenses by email, freeing machines);
+//! - [`release`]: releases, their files and who may download them
+//!   ([`release::ReleaseRepository`], [`release::ArtifactStore`]);
 //! - [`audit`]: who changed what ([`audit::AuditLog`]); [`stats`]: counts for the operator;
 //! - [`clock`] and [`random`]: time and entropy, so tests can pin both.
 
@@ -33,6 +35,7 @@ pub mod portal;
 pub mod portal_links;
 pub mod ports;
 pub mod random;
+pub mod release;
 pub mod reports;
 pub mod repository;
 pub mod secret;

@@ -23,6 +23,10 @@ pub use crate::mail::DeliveryRepository;
 pub use crate::mail::Mailer;
 /// Entropy for ids and keys.
 pub use crate::random::RandomSource;
+/// Where artifacts' bytes live.
+pub use crate::release::ArtifactStore;
+/// Releases and their artifacts' rows.
+pub use crate::release::ReleaseRepository;
 /// Counts for the operator's dashboard.
 pub use crate::stats::StatsReader;
 /// A storefront's webhook dialect: authenticate and translate, no I/O.
@@ -43,6 +47,7 @@ pub trait Store:
     + StatsReader
     + UsageRepository
     + CustomerRepository
+    + ReleaseRepository
 {
 }
 
@@ -55,5 +60,6 @@ impl<T> Store for T where
         + StatsReader
         + UsageRepository
         + CustomerRepository
+        + ReleaseRepository
 {
 }

@@ -37,6 +37,7 @@ fn world_with(policy: ActivationPolicy) -> World {
         seats,
         duration_days,
         app_versions,
+        downloads: Default::default(),
     };
     let catalog = Arc::new(
         Catalog::new(vec![Product {

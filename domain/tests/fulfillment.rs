@@ -106,7 +106,15 @@ fn world_of(store: Arc<InMemoryStore>, mapped: bool, seller: Option<&str>) -> Wo
         let (features, seats) = if slug == "pro" { (vec!["export".to_owned()], 5) } else { (vec![], 2) };
         (
             slug.to_owned(),
-            Tier { name: None, slug: slug.into(), features, seats, duration_days: None, app_versions: None },
+            Tier {
+                name: None,
+                slug: slug.into(),
+                features,
+                seats,
+                duration_days: None,
+                app_versions: None,
+                downloads: Default::default(),
+            },
         )
     };
     let catalog = Arc::new(

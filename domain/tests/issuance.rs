@@ -32,6 +32,7 @@ fn catalog() -> Catalog {
         seats,
         duration_days,
         app_versions: None,
+        downloads: Default::default(),
     };
     Catalog::new(vec![Product {
         slug: "datatools".into(),
@@ -365,7 +366,15 @@ fn the_catalog_refuses_invalid_products() {
         renew_url: None,
         tiers: BTreeMap::from([(
             "core".into(),
-            Tier { name: None, slug: "core".into(), features: vec![], seats, duration_days: None, app_versions: None },
+            Tier {
+                name: None,
+                slug: "core".into(),
+                features: vec![],
+                seats,
+                duration_days: None,
+                app_versions: None,
+                downloads: Default::default(),
+            },
         )]),
     };
     assert!(Catalog::new(vec![product("ok", "OK1", 1)]).is_ok());

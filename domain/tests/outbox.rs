@@ -36,6 +36,7 @@ fn world() -> World {
         seats: 2,
         duration_days: None,
         app_versions: None,
+        downloads: Default::default(),
     };
     let catalog = Arc::new(
         Catalog::new(vec![Product {

@@ -13,6 +13,7 @@ mod m20261123_000007_customers;
 mod m20261123_000008_machine_names;
 mod m20261201_000009_wider_audit_entity;
 mod m20261201_000010_console_indexes;
+mod m20261202_000011_releases;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_machine_names::Migration),
             Box::new(m20261201_000009_wider_audit_entity::Migration),
             Box::new(m20261201_000010_console_indexes::Migration),
+            Box::new(m20261202_000011_releases::Migration),
         ]
     }
 }

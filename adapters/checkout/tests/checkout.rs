@@ -109,6 +109,7 @@ fn the_domains_fulfillment_rules_work_for_it_unchanged() {
                     seats: 1,
                     duration_days: None,
                     app_versions: None,
+                    downloads: Default::default(),
                 },
             )
         };

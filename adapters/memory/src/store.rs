@@ -25,6 +25,8 @@ pub(crate) struct State {
     pub(crate) usage: Vec<tessera_domain::usage::UsageEvent>,
     pub(crate) customers: Vec<tessera_domain::customer::Customer>,
     pub(crate) flags: Vec<tessera_domain::usage::Flag>,
+    pub(crate) releases: Vec<tessera_domain::release::Release>,
+    pub(crate) artifacts: Vec<tessera_domain::release::Artifact>,
     pub(crate) audit: Vec<AuditEvent>,
 }
 

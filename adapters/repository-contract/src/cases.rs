@@ -976,3 +976,124 @@ pub async fn licenses_bring_their_customer_and_a_move_rewrites_them_atomically(s
     assert_eq!(store.find_customer(&new_email).await.unwrap().map(|c| c.licenses), Some(2));
     assert_eq!(store.find_by_key(&second.key).await.unwrap().unwrap().email, new_email);
 }
+
+fn release(n: u64, product: &str, version: &str) -> tessera_domain::release::Release {
+    use tessera_domain::release::{Channel, Release, ReleaseStatus, Version};
+    Release {
+        id: crate::fixtures::v7(T0, 7_000_000 + n),
+        product: product.into(),
+        version: Version::parse(version).unwrap(),
+        channel: Channel::stable(),
+        notes: Some("Fixes ünïcode paths".into()),
+        status: ReleaseStatus::Draft,
+        created_at: T0,
+        published_at: None,
+        yanked_at: None,
+    }
+}
+
+fn artifact(release: &tessera_domain::release::Release, n: u64, filename: &str) -> tessera_domain::release::Artifact {
+    use tessera_domain::release::{Arch, Artifact, FileName, Platform};
+    Artifact {
+        id: crate::fixtures::v7(T0, 8_000_000 + n),
+        release_id: release.id,
+        filename: FileName::parse(filename).unwrap(),
+        platform: Platform::parse("macos").unwrap(),
+        arch: Arch::parse("universal").unwrap(),
+        size: 5_000_000_000,
+        sha256: "ab".repeat(32),
+        signature: "c2lnbmF0dXJl".into(),
+        signature_kid: "2026-01".into(),
+        updater_signature: Some("dW50cnVzdGVkIGNvbW1lbnQ=".into()),
+        storage_key: format!("{}/{}/{n}/{filename}", release.product, release.version),
+        downloads: 0,
+        created_at: T0,
+    }
+}
+
+pub async fn stores_releases_once_per_product_and_version(store: &impl Store) {
+    use tessera_domain::release::{CreateReleaseError, ReleaseFilter, ReleaseStatus};
+    let first = release(1, "datatools", "1.2.0");
+    store.create_release(&first, &delivery_audit(1)).await.unwrap();
+    assert_eq!(store.find_release(first.id).await.unwrap(), Some(first.clone()));
+    let mut beta = release(2, "datatools", "1.2.0");
+    beta.channel = tessera_domain::release::Channel::parse("beta").unwrap();
+    let error = store.create_release(&beta, &delivery_audit(2)).await.unwrap_err();
+    assert!(matches!(error, CreateReleaseError::VersionTaken { .. }), "{error:?}");
+    // Concurrent creations of one version: exactly one wins.
+    let racers: Vec<_> = (10..16).map(|n| release(n, "datatools", "2.0.0-beta.1")).collect();
+    let audits: Vec<_> = (10..16).map(delivery_audit).collect();
+    let results = join_all(racers.iter().zip(&audits).map(|(racer, audit)| store.create_release(racer, audit))).await;
+    assert_eq!(results.iter().filter(|result| result.is_ok()).count(), 1);
+    let other = release(3, "sampler", "1.2.0");
+    store.create_release(&other, &delivery_audit(3)).await.unwrap();
+    let datatools = ReleaseFilter { product: Some("datatools".into()), ..ReleaseFilter::default() };
+    let listed = store.list_releases(&datatools, &PageRequest::first(10)).await.unwrap();
+    assert_eq!(listed.items.len(), 2, "1.2.0 and the one 2.0.0-beta.1");
+    assert!(listed.items[0].id > listed.items[1].id, "newest first");
+    let page = store.list_releases(&ReleaseFilter::default(), &PageRequest::first(2)).await.unwrap();
+    assert_eq!(page.items.len(), 2);
+    let rest = PageRequest { limit: 2, after: page.next_cursor.clone() };
+    assert_eq!(store.list_releases(&ReleaseFilter::default(), &rest).await.unwrap().items.len(), 1);
+    assert!(store.published_releases("datatools").await.unwrap().is_empty(), "drafts are not published");
+    let drafts = ReleaseFilter { status: Some(ReleaseStatus::Draft), ..ReleaseFilter::default() };
+    assert_eq!(store.list_releases(&drafts, &PageRequest::first(10)).await.unwrap().items.len(), 3);
+}
+
+pub async fn moves_a_release_only_from_the_expected_status(store: &impl Store) {
+    use tessera_domain::release::ReleaseStatus::{Draft, Published, Yanked};
+    let stored = release(1, "datatools", "1.0.0");
+    store.create_release(&stored, &delivery_audit(1)).await.unwrap();
+    let at = T0 + Duration::hours(1);
+    let audits: Vec<_> = (10..16).map(delivery_audit).collect();
+    let racers =
+        join_all(audits.iter().map(|audit| store.set_release_status(stored.id, Draft, Published, at, audit))).await;
+    assert_eq!(racers.into_iter().filter(|won| *won.as_ref().unwrap()).count(), 1, "one publish wins");
+    let published = store.find_release(stored.id).await.unwrap().unwrap();
+    assert_eq!((published.status, published.published_at, published.yanked_at), (Published, Some(at), None));
+    assert_eq!(store.published_releases("datatools").await.unwrap(), vec![published]);
+    assert!(!store.set_release_status(stored.id, Draft, Yanked, at, &delivery_audit(20)).await.unwrap());
+    let later = at + Duration::days(3);
+    assert!(store.set_release_status(stored.id, Published, Yanked, later, &delivery_audit(21)).await.unwrap());
+    let yanked = store.find_release(stored.id).await.unwrap().unwrap();
+    assert_eq!((yanked.status, yanked.published_at, yanked.yanked_at), (Yanked, Some(at), Some(later)));
+    assert!(store.published_releases("datatools").await.unwrap().is_empty());
+    assert!(!store.set_release_status(uuid::Uuid::nil(), Draft, Published, at, &delivery_audit(22)).await.unwrap());
+    assert_eq!(audit_count(store).await, 3, "created, published, yanked");
+}
+
+pub async fn adds_files_only_to_a_draft_and_replaces_by_name(store: &impl Store) {
+    use tessera_domain::release::{AddArtifactError, ReleaseStatus};
+    let draft = release(1, "datatools", "1.0.0");
+    store.create_release(&draft, &delivery_audit(1)).await.unwrap();
+    let dmg = artifact(&draft, 1, "DataTools 1.0.0.dmg");
+    assert_eq!(store.put_artifact(&dmg, &delivery_audit(2)).await.unwrap(), None);
+    let zip = artifact(&draft, 2, "DataTools.app.tar.gz");
+    store.put_artifact(&zip, &delivery_audit(3)).await.unwrap();
+    assert_eq!(store.find_artifact(dmg.id).await.unwrap(), Some(dmg.clone()), "5 GB sizes and every field kept");
+    let again =
+        tessera_domain::release::Artifact { sha256: "cd".repeat(32), ..artifact(&draft, 3, "DataTools 1.0.0.dmg") };
+    assert_eq!(
+        store.put_artifact(&again, &delivery_audit(4)).await.unwrap(),
+        Some(dmg.clone()),
+        "a re-upload replaces"
+    );
+    assert_eq!(store.find_artifact(dmg.id).await.unwrap(), None);
+    let files = store.artifacts_of(draft.id).await.unwrap();
+    assert_eq!(files, vec![again.clone(), zip.clone()], "by file name");
+    assert!(store
+        .set_release_status(draft.id, ReleaseStatus::Draft, ReleaseStatus::Published, T0, &delivery_audit(5))
+        .await
+        .unwrap());
+    let late = artifact(&draft, 4, "late.zip");
+    assert!(matches!(store.put_artifact(&late, &delivery_audit(6)).await, Err(AddArtifactError::NotDraft)));
+    assert_eq!(store.artifacts_of(draft.id).await.unwrap().len(), 2, "nothing added to a published release");
+    let orphan = artifact(&release(9, "datatools", "9.0.0"), 5, "x.zip");
+    assert!(matches!(store.put_artifact(&orphan, &delivery_audit(7)).await, Err(AddArtifactError::NoRelease(_))));
+    // Downloads are counted exactly, also concurrently.
+    let audits: Vec<_> = (100..120).map(delivery_audit).collect();
+    let counted = join_all(audits.iter().map(|audit| store.count_download(again.id, audit))).await;
+    assert!(counted.into_iter().all(|counted| counted.unwrap()));
+    assert_eq!(store.find_artifact(again.id).await.unwrap().unwrap().downloads, 20);
+    assert!(!store.count_download(uuid::Uuid::nil(), &delivery_audit(200)).await.unwrap());
+}

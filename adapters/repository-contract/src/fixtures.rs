@@ -11,7 +11,7 @@ use uuid::Uuid;
 /// The time every fixture is relative to: 2026-01-01T00:00:00Z.
 pub const T0: OffsetDateTime = time::macros::datetime!(2026-01-01 00:00:00 UTC);
 
-fn v7(at: OffsetDateTime, n: u64) -> Uuid {
+pub(crate) fn v7(at: OffsetDateTime, n: u64) -> Uuid {
     let mut random = [0u8; 10];
     random[2..].copy_from_slice(&n.to_be_bytes());
     uuid::Builder::from_unix_timestamp_millis((at.unix_timestamp() * 1000) as u64, &random).into_uuid()

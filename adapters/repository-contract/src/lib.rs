@@ -54,6 +54,9 @@ macro_rules! license_repository_contract {
             creates_many_licenses_all_or_nothing,
             records_usage_and_reviews_each_flag_once,
             licenses_bring_their_customer_and_a_move_rewrites_them_atomically,
+            stores_releases_once_per_product_and_version,
+            moves_a_release_only_from_the_expected_status,
+            adds_files_only_to_a_draft_and_replaces_by_name,
         );
     };
     (@each $attributes:tt $make:expr; $($case:ident),+ $(,)?) => {

@@ -12,6 +12,7 @@
 //! | `stats` | `StatsReader` |
 //! | `usage` | `UsageRepository` |
 //! | `customers` | `CustomerRepository` |
+//! | `releases` | `ReleaseRepository` |
 //!
 //! `rows` converts rows and domain values; `writes` holds the writes several
 //! ports make inside their own transaction.
@@ -29,6 +30,7 @@ mod errors;
 mod license_repository;
 mod outbox;
 mod paging;
+mod releases;
 mod rows;
 mod stats;
 mod store;

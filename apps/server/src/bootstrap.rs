@@ -199,6 +199,8 @@ fn demo_products() -> Vec<ProductConfig> {
         seats,
         duration_days,
         app_versions: None,
+        channels: None,
+        perpetual_fallback: false,
     };
     vec![ProductConfig {
         slug: "demo".into(),
@@ -232,6 +234,10 @@ pub fn catalog(config: &Config) -> Result<Catalog, StartupError> {
                         seats: tier.seats,
                         duration_days: tier.duration_days,
                         app_versions: tier.app_versions,
+                        downloads: tessera_domain::catalog::Downloads {
+                            channels: tier.channels,
+                            perpetual_fallback: tier.perpetual_fallback,
+                        },
                     };
                     (slug, tier)
                 })

@@ -276,6 +276,12 @@ pub struct TierConfig {
     /// App major versions this tier may activate, e.g. `[2, 3]`; omitted: any.
     #[serde(default)]
     pub app_versions: Option<Vec<u32>>,
+    /// Release channels this tier may download, e.g. `["stable", "beta"]`; omitted: all.
+    #[serde(default)]
+    pub channels: Option<Vec<String>>,
+    /// An expired license keeps the releases published while it was valid.
+    #[serde(default)]
+    pub perpetual_fallback: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -40,6 +40,7 @@ fn world_with(policy: ActivationPolicy) -> World {
         seats: 3,
         duration_days: None,
         app_versions: Some(vec![2]),
+        downloads: Default::default(),
     };
     let catalog = Catalog::new(vec![Product {
         slug: "app".into(),

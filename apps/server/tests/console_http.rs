@@ -48,6 +48,7 @@ fn world() -> World {
         seats: 2,
         duration_days,
         app_versions: None,
+        downloads: Default::default(),
     };
     let catalog = Catalog::new(vec![Product {
         slug: "app".into(),

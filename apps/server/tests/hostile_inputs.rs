@@ -70,6 +70,7 @@ fn catalog() -> Catalog {
         seats: 3,
         duration_days: None,
         app_versions: None,
+        downloads: Default::default(),
     };
     Catalog::new(vec![Product {
         slug: "app".into(),

@@ -43,6 +43,7 @@ fn catalog() -> Catalog {
                 seats,
                 duration_days,
                 app_versions: None,
+                downloads: Default::default(),
             },
         )
     };

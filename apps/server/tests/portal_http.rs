@@ -44,6 +44,7 @@ fn world_with(rate_limits: Option<RateLimits>) -> World {
         seats: 2,
         duration_days,
         app_versions: None,
+        downloads: Default::default(),
     };
     let catalog = Catalog::new(vec![Product {
         slug: "app".into(),

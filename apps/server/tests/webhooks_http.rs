@@ -33,7 +33,15 @@ fn world(mapped: bool) -> World {
     let tier = |slug: &str| {
         (
             slug.to_owned(),
-            Tier { name: None, slug: slug.into(), features: vec![], seats: 2, duration_days: None, app_versions: None },
+            Tier {
+                name: None,
+                slug: slug.into(),
+                features: vec![],
+                seats: 2,
+                duration_days: None,
+                app_versions: None,
+                downloads: Default::default(),
+            },
         )
     };
     let catalog = Catalog::new(vec![Product {
