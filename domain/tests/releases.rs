@@ -291,8 +291,7 @@ fn a_release_is_drafted_filled_published_and_yanked() {
 #[test]
 fn versions_order_by_semver_precedence() {
     let parse = |text| Version::parse(text).unwrap();
-    let mut versions =
-        vec![parse("1.10.0"), parse("1.2.0"), parse("1.10.0-rc.1"), parse("1.10.0-beta.2"), parse("v0.9.9")];
+    let mut versions = [parse("1.10.0"), parse("1.2.0"), parse("1.10.0-rc.1"), parse("1.10.0-beta.2"), parse("v0.9.9")];
     versions.sort();
     let texts: Vec<String> = versions.iter().map(ToString::to_string).collect();
     assert_eq!(texts, ["0.9.9", "1.2.0", "1.10.0-beta.2", "1.10.0-rc.1", "1.10.0"]);
