@@ -2,6 +2,7 @@
 //! run against each adapter (in-memory, SQLite, Postgres) by
 //! [`license_repository_contract!`].
 
+pub mod artifact_cases;
 pub mod cases;
 mod fixtures;
 
