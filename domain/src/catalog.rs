@@ -138,7 +138,8 @@ impl Catalog {
                 if tier.duration_days.is_some_and(|days| days == 0 || days > crate::license::MAX_DURATION_DAYS) {
                     return invalid(|product, tier| CatalogError::InvalidDuration { product, tier });
                 }
-                let bad_channel = |channel: &String| crate::release::Channel::parse(channel).is_err();
+                // The rule of `release::Channel`.
+                let bad_channel = |channel: &String| !is_slug(channel, 32, &['-']);
                 if tier.downloads.channels.as_ref().is_some_and(|channels| channels.iter().any(bad_channel)) {
                     return invalid(|product, tier| CatalogError::InvalidChannel { product, tier });
                 }
