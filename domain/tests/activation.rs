@@ -89,22 +89,10 @@ async fn mint(world: &World, tier: &str) -> License {
 }
 
 async fn mint_with(world: &World, tier: &str, app_versions: Option<Vec<u32>>) -> License {
+    let name = CustomerName::parse("Ada Lovelace").unwrap();
     let request = MintLicense {
-        product: "app".into(),
-        tier: tier.into(),
-        name: CustomerName::parse("Ada Lovelace").unwrap(),
-        email: EmailAddress::parse("ada@example.com").unwrap(),
-        seats: None,
-        kind: None,
-        duration_days: None,
-        expires_at: None,
-        key: None,
-        notes: None,
-        source: None,
-        source_ref: None,
         app_versions,
-        subscription_id: None,
-        idempotency_key: None,
+        ..MintLicense::new("app", tier, name, EmailAddress::parse("ada@example.com").unwrap())
     };
     world.issuance.mint(request, Actor::Admin).await.unwrap().license
 }

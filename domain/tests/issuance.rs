@@ -62,23 +62,12 @@ fn world() -> World {
 }
 
 fn request(tier: &str) -> MintLicense {
-    MintLicense {
-        product: "datatools".into(),
-        tier: tier.into(),
-        name: CustomerName::parse("Jane Doe").unwrap(),
-        email: EmailAddress::parse("jane@example.com").unwrap(),
-        seats: None,
-        kind: None,
-        duration_days: None,
-        expires_at: None,
-        key: None,
-        notes: None,
-        source: None,
-        source_ref: None,
-        app_versions: None,
-        subscription_id: None,
-        idempotency_key: None,
-    }
+    MintLicense::new(
+        "datatools",
+        tier,
+        CustomerName::parse("Jane Doe").unwrap(),
+        EmailAddress::parse("jane@example.com").unwrap(),
+    )
 }
 
 async fn audit_actions(world: &World, key: &LicenseKey) -> Vec<(String, String)> {

@@ -84,23 +84,12 @@ async fn mint(world: &World) -> License {
 
 /// Jane's pro license of the pencil app, nothing else set.
 fn pencil_request() -> MintLicense {
-    MintLicense {
-        product: "pencil".into(),
-        tier: "pro".into(),
-        name: CustomerName::parse("Jane <b>Doe</b>").unwrap(),
-        email: EmailAddress::parse("jane@example.com").unwrap(),
-        seats: None,
-        kind: None,
-        duration_days: None,
-        expires_at: None,
-        key: None,
-        notes: None,
-        source: None,
-        source_ref: None,
-        app_versions: None,
-        subscription_id: None,
-        idempotency_key: None,
-    }
+    MintLicense::new(
+        "pencil",
+        "pro",
+        CustomerName::parse("Jane <b>Doe</b>").unwrap(),
+        EmailAddress::parse("jane@example.com").unwrap(),
+    )
 }
 
 async fn mint_with(world: &World, change: impl FnOnce(MintLicense) -> MintLicense) -> License {

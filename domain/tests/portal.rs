@@ -88,23 +88,7 @@ fn email(text: &str) -> EmailAddress {
 }
 
 async fn mint(world: &World, tier: &str, to: &str) -> License {
-    let request = MintLicense {
-        product: "app".into(),
-        tier: tier.into(),
-        name: CustomerName::parse("Ada").unwrap(),
-        email: email(to),
-        seats: None,
-        kind: None,
-        duration_days: None,
-        expires_at: None,
-        key: None,
-        notes: None,
-        source: None,
-        source_ref: None,
-        app_versions: None,
-        subscription_id: None,
-        idempotency_key: None,
-    };
+    let request = MintLicense::new("app", tier, CustomerName::parse("Ada").unwrap(), email(to));
     world.issuance.mint(request, Actor::Admin).await.unwrap().license
 }
 

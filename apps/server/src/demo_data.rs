@@ -137,22 +137,13 @@ pub async fn seed(config: &Config, days: u16) -> Result<Summary, String> {
             let last = LAST_NAMES[dice.below(LAST_NAMES.len() as u64) as usize];
             let email = format!("{}.{}.{day}{n}@example.com", first.to_lowercase(), last.to_lowercase());
             let source = (n < sales).then(|| SALE_SOURCES[dice.below(SALE_SOURCES.len() as u64) as usize].to_owned());
+            let name = CustomerName::parse(&format!("{first} {last}")).map_err(|error| error.to_string())?;
+            let email = EmailAddress::parse(&email).map_err(|error| error.to_string())?;
             let request = MintLicense {
-                product: product.clone(),
-                tier: tier.clone(),
-                name: CustomerName::parse(&format!("{first} {last}")).map_err(|error| error.to_string())?,
-                email: EmailAddress::parse(&email).map_err(|error| error.to_string())?,
-                seats: None,
-                kind: None,
-                duration_days: None,
-                expires_at: None,
-                key: None,
                 notes: Some("demo data".into()),
                 source_ref: source.as_ref().map(|_| format!("demo-sale-{day}-{n}")),
                 source,
-                app_versions: None,
-                subscription_id: None,
-                idempotency_key: None,
+                ..MintLicense::new(product.clone(), tier.clone(), name, email)
             };
             let issued =
                 state.licensing.issue(request, LicenseEmail::Skip, Actor::Admin).await.map_err(|e| e.to_string())?;

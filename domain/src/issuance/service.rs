@@ -48,6 +48,28 @@ pub struct MintLicense {
 }
 
 impl MintLicense {
+    /// A license of `tier` of `product` for `name` at `email`, with
+    /// everything else from the tier (set the other fields to override it).
+    pub fn new(product: impl Into<String>, tier: impl Into<String>, name: CustomerName, email: EmailAddress) -> Self {
+        Self {
+            product: product.into(),
+            tier: tier.into(),
+            name,
+            email,
+            seats: None,
+            kind: None,
+            duration_days: None,
+            expires_at: None,
+            key: None,
+            notes: None,
+            source: None,
+            source_ref: None,
+            app_versions: None,
+            subscription_id: None,
+            idempotency_key: None,
+        }
+    }
+
     /// The request as remembered under its idempotency key; two requests are "the
     /// same" exactly when these agree.
     fn canonical(&self) -> String {
