@@ -75,23 +75,12 @@ fn world() -> World {
 
 impl World {
     async fn license(&self, tier: &str) -> License {
-        let request = MintLicense {
-            product: "datatools".into(),
-            tier: tier.into(),
-            name: CustomerName::parse("Jane Doe").unwrap(),
-            email: EmailAddress::parse("jane@example.com").unwrap(),
-            seats: None,
-            kind: None,
-            duration_days: None,
-            expires_at: None,
-            key: None,
-            notes: None,
-            source: None,
-            source_ref: None,
-            app_versions: None,
-            subscription_id: None,
-            idempotency_key: None,
-        };
+        let request = MintLicense::new(
+            "datatools",
+            tier,
+            CustomerName::parse("Jane Doe").unwrap(),
+            EmailAddress::parse("jane@example.com").unwrap(),
+        );
         self.issuance.mint(request, Actor::Admin).await.unwrap().license
     }
 
@@ -110,6 +99,7 @@ impl World {
                 FileName::parse(filename).unwrap(),
                 Platform::parse(platform).unwrap(),
                 Arch::parse("universal").unwrap(),
+                None,
             )
             .await?;
         let staged = self.staging.path().join(plan.artifact_id.to_string());
@@ -121,7 +111,7 @@ impl World {
             signature: "c2ln".into(),
             signature_kid: "test".into(),
         };
-        self.releases.record_upload(plan, stored, None, Actor::Admin).await
+        self.releases.record_upload(plan, stored, Actor::Admin).await
     }
 
     /// A release of `version` with one macOS file, published now.
@@ -261,6 +251,17 @@ fn a_release_is_drafted_filled_published_and_yanked() {
         };
         assert!(matches!(world.releases.create(taken, Actor::Admin).await, Err(CreateError::VersionTaken { .. })));
 
+        let unsigned = world
+            .releases
+            .plan_upload(
+                draft.id,
+                FileName::parse("DataTools.zip").unwrap(),
+                Platform::any(),
+                Arch::any(),
+                Some("line one\nline two".into()),
+            )
+            .await;
+        assert!(matches!(unsigned, Err(UploadError::InvalidUpdaterSignature)), "refused before any byte is read");
         let once = world.upload(&draft, "DataTools.zip", "any", b"first try").await.unwrap();
         let again = world.upload(&draft, "DataTools.zip", "any", b"second try").await.unwrap();
         assert_eq!(world.files.keys().len(), 2, "1.0.0's file and the re-upload: the replaced bytes are gone");

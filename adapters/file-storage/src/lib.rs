@@ -44,9 +44,9 @@ impl FileArtifactStore {
     }
 }
 
+/// An I/O failure other than a missing object (each read names its key itself).
 fn failed(error: std::io::Error) -> StorageError {
     match error.kind() {
-        std::io::ErrorKind::NotFound => StorageError::NotFound(error.to_string()),
         // A full disk or a read-only mount: try again later.
         std::io::ErrorKind::StorageFull | std::io::ErrorKind::ReadOnlyFilesystem => {
             StorageError::Unavailable(error.into())
@@ -88,7 +88,7 @@ impl ArtifactStore for FileArtifactStore {
         let size = file.metadata().await.map_err(failed)?.len();
         let (first, length) = match range {
             None => (0, size),
-            Some(range) if range.first <= range.last && range.last < size => (range.first, range.len()),
+            Some(range) if range.first <= range.last && range.last < size => (range.first, range.byte_count()),
             Some(_) => return Err(StorageError::RangeNotSatisfiable),
         };
         file.seek(SeekFrom::Start(first)).await.map_err(failed)?;

@@ -164,8 +164,7 @@ impl ArtifactStore for InMemoryArtifactStore {
             }
             Some(_) => return Err(StorageError::RangeNotSatisfiable),
         };
-        let chunk: Result<bytes::Bytes, StorageError> = Ok(bytes::Bytes::from(slice));
-        Ok(Box::pin(Once(Some(chunk))))
+        Ok(Box::pin(futures_util::stream::once(std::future::ready(Ok(bytes::Bytes::from(slice))))))
     }
 
     async fn size(&self, key: &str) -> Result<u64, StorageError> {
@@ -176,19 +175,5 @@ impl ArtifactStore for InMemoryArtifactStore {
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
         self.objects.lock().expect("artifact map").remove(key);
         Ok(())
-    }
-}
-
-/// A stream of one item.
-struct Once(Option<Result<bytes::Bytes, StorageError>>);
-
-impl futures_core::Stream for Once {
-    type Item = Result<bytes::Bytes, StorageError>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        std::task::Poll::Ready(self.0.take())
     }
 }

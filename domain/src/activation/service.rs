@@ -345,15 +345,9 @@ impl ActivationService {
             LicenseStatus::Expired => return Err(Refusal::Expired),
         }
         let Some(version) = app_version else { return Ok(()) };
-        let allowed = match &license.app_versions {
-            Some(versions) => versions.contains(&version.major()),
-            None => self
-                .catalog
-                .product(&license.product)
-                .and_then(|product| product.tier(&license.tier))
-                .is_none_or(|tier| tier.allows_major_version(version.major())),
-        };
-        if allowed {
+        let tier = self.catalog.product(&license.product).and_then(|product| product.tier(&license.tier));
+        // The rule that also decides which releases a license may download.
+        if crate::release::entitlement::allows_major_version(license, tier, version.major()) {
             Ok(())
         } else {
             Err(Refusal::VersionMismatch)

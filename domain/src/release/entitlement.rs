@@ -10,7 +10,7 @@
 
 use time::OffsetDateTime;
 
-use super::{Channel, Release, ReleaseStatus, Version};
+use super::{Channel, Release, ReleaseStatus};
 use crate::catalog::Tier;
 use crate::license::{License, LicenseStatus};
 
@@ -111,9 +111,4 @@ pub fn newest_usable<'a>(
         }
     }
     Err(first_refusal.unwrap_or(Refusal::NotOffered))
-}
-
-/// Whether `candidate` is newer than the version an app runs now.
-pub fn is_update(current: &Version, candidate: &Version) -> bool {
-    candidate > current
 }

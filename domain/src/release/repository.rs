@@ -106,12 +106,9 @@ pub struct ByteRange {
 }
 
 impl ByteRange {
-    pub fn len(&self) -> u64 {
-        self.last - self.first + 1
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
+    /// How many bytes the range spans (an inclusive range always spans one or more).
+    pub fn byte_count(&self) -> u64 {
+        self.last.saturating_sub(self.first) + 1
     }
 }
 

@@ -2,7 +2,6 @@ use std::sync::Arc;
 
 use serde_json::json;
 use thiserror::Error;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::entitlement::{self, Refusal};
@@ -89,6 +88,8 @@ pub struct UploadPlan {
     pub platform: Platform,
     pub arch: Arch,
     pub storage_key: String,
+    /// The operator's updater signature sent with the file (Tauri's `.sig`).
+    pub updater_signature: Option<String>,
 }
 
 /// What the shell measured and signed while streaming the upload to storage.
@@ -203,15 +204,23 @@ impl ReleaseService {
         Ok(release)
     }
 
-    /// Checks that `release_id` takes files and names where this one goes —
-    /// before the shell reads a byte of the body.
+    /// Checks that `release_id` takes files and that the request is whole,
+    /// and names where this file goes — before the shell reads a byte of the body.
     pub async fn plan_upload(
         &self,
         release_id: Uuid,
         filename: FileName,
         platform: Platform,
         arch: Arch,
+        updater_signature: Option<String>,
     ) -> Result<UploadPlan, UploadError> {
+        let updater_signature = updater_signature.map(|text| text.trim().to_owned());
+        if updater_signature
+            .as_ref()
+            .is_some_and(|text| text.is_empty() || text.len() > 4096 || text.chars().any(char::is_control))
+        {
+            return Err(UploadError::InvalidUpdaterSignature);
+        }
         let release = self.releases.find_release(release_id).await?.ok_or(UploadError::NoRelease(release_id))?;
         if release.status != ReleaseStatus::Draft {
             return Err(UploadError::NotDraft(release.status));
@@ -219,7 +228,7 @@ impl ReleaseService {
         let artifact_id = new_id(self.random.as_ref(), self.clock.now());
         let storage_key =
             format!("{}/{}/{}/{}", release.product, release.version, artifact_id, filename.as_str().replace(' ', "_"));
-        Ok(UploadPlan { release, artifact_id, filename, platform, arch, storage_key })
+        Ok(UploadPlan { release, artifact_id, filename, platform, arch, storage_key, updater_signature })
     }
 
     /// Records a file the shell stored under `plan.storage_key`. A file of the
@@ -229,17 +238,8 @@ impl ReleaseService {
         &self,
         plan: UploadPlan,
         stored: StoredFile,
-        updater_signature: Option<String>,
         actor: Actor,
     ) -> Result<Artifact, UploadError> {
-        let updater_signature = updater_signature.map(|text| text.trim().to_owned());
-        if updater_signature
-            .as_ref()
-            .is_some_and(|text| text.is_empty() || text.len() > 4096 || text.chars().any(char::is_control))
-        {
-            let _ = self.store.delete(&plan.storage_key).await;
-            return Err(UploadError::InvalidUpdaterSignature);
-        }
         let artifact = Artifact {
             id: plan.artifact_id,
             release_id: plan.release.id,
@@ -250,7 +250,7 @@ impl ReleaseService {
             sha256: stored.sha256,
             signature: stored.signature,
             signature_kid: stored.signature_kid,
-            updater_signature,
+            updater_signature: plan.updater_signature,
             storage_key: plan.storage_key,
             downloads: 0,
             created_at: now_seconds(self.clock.as_ref()),
@@ -426,7 +426,7 @@ impl ReleaseService {
         current: &Version,
     ) -> Result<Option<Offer>, OfferError> {
         match self.latest(key, query).await {
-            Ok(offer) if entitlement::is_update(current, &offer.release.version) => Ok(Some(offer)),
+            Ok(offer) if offer.release.version > *current => Ok(Some(offer)),
             Ok(_) | Err(OfferError::NothingPublished) => Ok(None),
             Err(error) => Err(error),
         }
@@ -484,9 +484,5 @@ impl ReleaseService {
             .await?
             .is_some_and(|release| release.status == ReleaseStatus::Published);
         Ok(published.then_some(artifact))
-    }
-
-    pub fn now(&self) -> OffsetDateTime {
-        self.clock.now()
     }
 }
