@@ -14,7 +14,6 @@ use poem::test::{TestClient, TestResponse};
 use poem::{EndpointExt, Response};
 use serde_json::{json, Value};
 use tessera_domain::audit::{Actor, AuditFilter};
-use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::license::{LicenseKey, LicenseState};
 use tessera_domain::mail::{DeliveryFilter, DeliveryStatus, SendError};
 use tessera_domain::page::PageRequest;
@@ -41,23 +40,7 @@ struct World {
 }
 
 fn world() -> World {
-    let tier = |slug: &str, duration_days| Tier {
-        name: None,
-        slug: slug.into(),
-        features: vec!["export".into()],
-        seats: 2,
-        duration_days,
-        app_versions: None,
-        downloads: Default::default(),
-    };
-    let catalog = Catalog::new(vec![Product {
-        slug: "app".into(),
-        name: "Pixel App".into(),
-        key_prefix: "APP".into(),
-        renew_url: None,
-        tiers: BTreeMap::from([("pro".into(), tier("pro", None)), ("year".into(), tier("year", Some(365)))]),
-    }])
-    .unwrap();
+    let catalog = support::pixel_app(None);
     // Gumroad with no product mapping: every sale fails, to be replayed.
     let gumroad = ConfiguredStorefront {
         adapter: Arc::new(GumroadStorefront::new(GUMROAD_SECRET, None)),

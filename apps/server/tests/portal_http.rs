@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -13,7 +12,6 @@ use poem::test::{TestClient, TestResponse};
 use poem::{EndpointExt, Response};
 use serde_json::{json, Value};
 use tessera_domain::audit::{Actor, AuditFilter};
-use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::license::{Activation, LicenseKey};
 use tessera_domain::mail::{DeliveryFilter, DeliveryKind};
 use tessera_domain::page::PageRequest;
@@ -37,23 +35,7 @@ struct World {
 }
 
 fn world_with(rate_limits: Option<RateLimits>) -> World {
-    let tier = |slug: &str, duration_days| Tier {
-        name: None,
-        slug: slug.into(),
-        features: vec!["export".into()],
-        seats: 2,
-        duration_days,
-        app_versions: None,
-        downloads: Default::default(),
-    };
-    let catalog = Catalog::new(vec![Product {
-        slug: "app".into(),
-        name: "Pixel App".into(),
-        key_prefix: "APP".into(),
-        renew_url: Some(RENEW.into()),
-        tiers: BTreeMap::from([("pro".into(), tier("pro", None)), ("year".into(), tier("year", Some(365)))]),
-    }])
-    .unwrap();
+    let catalog = support::pixel_app(Some(RENEW));
     let key = SigningKey::from_pem("k1", &generate_private_key_pem(None).unwrap()).unwrap();
     let keyring = Arc::new(Keyring::new(key, vec![]).unwrap());
     let clock = Arc::new(ManualClock::at(datetime!(2026-11-23 12:00 UTC)));

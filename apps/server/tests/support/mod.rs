@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
 use tessera_domain::activation::ActivationPolicy;
-use tessera_domain::catalog::Catalog;
+
+use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::mail::{MailSettings, RetryPolicy};
 use tessera_domain::storefront::ConfiguredStorefront;
 use tessera_memory::{InMemoryMailer, ManualClock};
@@ -35,4 +37,27 @@ pub fn settings(
         rate_limits: None,
         portal_link_lifetime: time::Duration::hours(1),
     }
+}
+
+/// The console's and portal's product: "Pixel App" (`app`, keys `APP-…`)
+/// with a perpetual `pro` tier and a 365-day `year` tier, two seats each.
+#[allow(dead_code)] // Not every test crate sells it.
+pub fn pixel_app(renew_url: Option<&str>) -> Catalog {
+    let tier = |slug: &str, duration_days| Tier {
+        name: None,
+        slug: slug.into(),
+        features: vec!["export".into()],
+        seats: 2,
+        duration_days,
+        app_versions: None,
+        downloads: Default::default(),
+    };
+    Catalog::new(vec![Product {
+        slug: "app".into(),
+        name: "Pixel App".into(),
+        key_prefix: "APP".into(),
+        renew_url: renew_url.map(str::to_owned),
+        tiers: BTreeMap::from([("pro".into(), tier("pro", None)), ("year".into(), tier("year", Some(365)))]),
+    }])
+    .unwrap()
 }
