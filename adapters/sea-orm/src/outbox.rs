@@ -69,13 +69,13 @@ fn from_row(row: deliveries::Model) -> Result<Delivery, RepositoryError> {
 /// updates, and a rerun skips the rows this very statement already locked and
 /// picks more — a `LIMIT 1` claim updated two rows. `id = ANY(ARRAY(…))` is
 /// evaluated once, before the update. SQLite evaluates `IN (…)` once.
-fn due_ids(backend: sea_orm::DbBackend, due: sea_orm::sea_query::SelectStatement) -> sea_orm::sea_query::Expr {
+fn due_ids(backend: sea_orm::DbBackend, due: sea_orm::sea_query::SelectStatement) -> Expr {
     use sea_orm::sea_query::{extension::postgres::PgFunc, Func};
     if backend == sea_orm::DbBackend::Postgres {
-        let picked = Func::cust("ARRAY").arg(sea_orm::sea_query::Expr::SubQuery(None, Box::new(due.into())));
-        sea_orm::sea_query::Expr::col(Column::Id).eq(PgFunc::any(picked))
+        let picked = Func::cust("ARRAY").arg(Expr::SubQuery(None, Box::new(due.into())));
+        Expr::col(Column::Id).eq(PgFunc::any(picked))
     } else {
-        sea_orm::sea_query::Expr::col(Column::Id).in_subquery(due)
+        Expr::col(Column::Id).in_subquery(due)
     }
 }
 
