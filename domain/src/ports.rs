@@ -9,9 +9,11 @@ pub use crate::clock::Clock;
 pub use crate::customer::CustomerRepository;
 /// Checking a lease a machine presents.
 pub use crate::issuance::LeaseVerifier;
+/// Checking a download link a buyer's app or browser follows.
+pub use crate::issuance::DownloadLinkVerifier;
 /// Checking a portal link a buyer opens.
 pub use crate::issuance::PortalLinkVerifier;
-/// Signing license, lease and portal-link tokens.
+/// Signing license, lease, portal-link and download-link tokens.
 pub use crate::issuance::Signer;
 /// Machines: take a seat exactly up to the limit, release it, find a machine's activation.
 pub use crate::license::ActivationRepository;

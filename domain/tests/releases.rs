@@ -62,6 +62,13 @@ fn world() -> World {
         catalog.clone(),
         "tessera-test",
     );
+    let links = DownloadLinks::new(
+        Arc::new(InMemorySigner),
+        Arc::new(InMemorySigner),
+        clock.clone(),
+        "tessera".into(),
+        LinkLifetimes::default(),
+    );
     let releases = ReleaseService::new(ReleaseDeps {
         releases: store.clone(),
         licenses: store.clone(),
@@ -69,6 +76,7 @@ fn world() -> World {
         catalog,
         clock: clock.clone(),
         random,
+        links,
     });
     World { releases, issuance, store, files, clock, staging: tempfile::tempdir().unwrap() }
 }
@@ -167,8 +175,11 @@ fn an_expired_license_with_perpetual_fallback_keeps_what_was_released_while_it_w
         assert_eq!(refusal(refused), Refusal::Expired, "newer versions are paid for");
         let granted = world.releases.authorize_download(&license.key, old_file.id).await.unwrap();
         assert_eq!(granted.id, old_file.id);
+        let link = world.releases.link(&license.key, &granted, LinkUse::Direct).unwrap();
+        assert_eq!(world.releases.open_download(&link.token, true).await.unwrap().id, old_file.id);
+        assert_eq!(world.releases.open_download(&link.token, false).await.unwrap().id, old_file.id);
         let counted = world.store.find_artifact(old_file.id).await.unwrap().unwrap();
-        assert_eq!(counted.downloads, 1, "each authorized download is counted");
+        assert_eq!(counted.downloads, 1, "a download from the first byte is counted, a resumed one is not");
         let filter = AuditFilter { entity_id: Some(license.key.to_string()), ..Default::default() };
         let audit = world.store.list_audit(&filter, &PageRequest::first(10)).await.unwrap().items;
         assert_eq!((audit[0].action.as_str(), audit[0].actor.clone()), ("artifact.downloaded", Actor::Buyer));
@@ -189,13 +200,27 @@ fn without_fallback_an_expired_license_gets_nothing_and_a_revoked_one_never() {
         let monthly = world.license("monthly").await;
         let core = world.license("core").await;
         let (_, file) = world.published("1.0.0", "stable").await;
-        assert!(world.releases.authorize_download(&monthly.key, file.id).await.is_ok(), "valid: allowed");
+        let allowed = world.releases.authorize_download(&monthly.key, file.id).await.unwrap();
+        let link = world.releases.link(&monthly.key, &allowed, LinkUse::Feed).unwrap();
+        world.releases.open_download(&link.token, true).await.unwrap();
         world.clock.advance(Duration::days(31));
+        assert!(
+            matches!(world.releases.open_download(&link.token, true).await, Err(DownloadError::Link(DownloadLinkError::Expired))),
+            "a feed's link lasts hours, not a month"
+        );
         let expired = world.releases.latest(&monthly.key, &macos()).await.unwrap_err();
         assert_eq!(refusal(expired), Refusal::Expired);
         world.issuance.revoke(&core.key, "chargeback", Actor::Admin).await.unwrap();
         let revoked = world.releases.authorize_download(&core.key, file.id).await.unwrap_err();
         assert_eq!(refusal(revoked), Refusal::Revoked);
+        let core_link = world.releases.link(&core.key, &file, LinkUse::Direct).unwrap();
+        assert!(
+            matches!(
+                world.releases.open_download(&core_link.token, true).await,
+                Err(DownloadError::Refused(Refusal::Revoked))
+            ),
+            "a link made before a revoke stops working"
+        );
         assert_eq!(world.store.find_artifact(file.id).await.unwrap().unwrap().downloads, 1, "refusals are not counted");
     });
 }
@@ -277,9 +302,18 @@ fn a_release_is_drafted_filled_published_and_yanked() {
         ));
 
         assert_eq!(world.releases.latest(&license.key, &macos()).await.unwrap().release.id, draft.id);
+        let link = world.releases.link(&license.key, &again, LinkUse::Direct).unwrap();
         world.releases.yank(draft.id, Actor::Admin).await.unwrap();
         assert_eq!(world.releases.latest(&license.key, &macos()).await.unwrap().release.id, first.id, "yanked: gone");
-        assert_eq!(world.releases.downloadable(again.id).await.unwrap(), None, "a yanked release's links stop working");
+        assert!(
+            matches!(world.releases.open_download(&link.token, true).await, Err(DownloadError::Gone)),
+            "a yanked release's links stop working"
+        );
+        let forged = link.token.replace("DataTools", "Other");
+        assert!(matches!(
+            world.releases.open_download(&format!("{forged}x"), true).await,
+            Err(DownloadError::Link(DownloadLinkError::Invalid(_)))
+        ));
         assert!(matches!(
             world.releases.yank(draft.id, Actor::Admin).await,
             Err(ChangeReleaseError::WrongStatus(ReleaseStatus::Yanked))

@@ -1,7 +1,7 @@
 use serde::de::DeserializeOwned;
 use tessera_domain::issuance::{
-    LeaseClaims, LeaseRejected, LeaseVerifier, LicenseClaims, PortalLinkClaims, PortalLinkRejected, PortalLinkVerifier,
-    SignError, Signer,
+    DownloadLinkClaims, DownloadLinkRejected, DownloadLinkVerifier, LeaseClaims, LeaseRejected, LeaseVerifier,
+    LicenseClaims, PortalLinkClaims, PortalLinkRejected, PortalLinkVerifier, SignError, Signer,
 };
 use tessera_domain::portal::PortalLinks;
 
@@ -15,6 +15,7 @@ impl InMemorySigner {
     pub const PREFIX: &'static str = "unsigned.";
     pub const LEASE_PREFIX: &'static str = "unsigned-lease.";
     pub const PORTAL_PREFIX: &'static str = "unsigned-portal.";
+    pub const DOWNLOAD_PREFIX: &'static str = "unsigned-download.";
 
     /// The claims inside a license token this signer produced.
     pub fn claims_of(token: &str) -> Option<LicenseClaims> {
@@ -47,6 +48,19 @@ impl Signer for InMemorySigner {
 
     fn sign_portal_link(&self, claims: &PortalLinkClaims) -> Result<String, SignError> {
         unsigned(Self::PORTAL_PREFIX, claims)
+    }
+
+    fn sign_download_link(&self, claims: &DownloadLinkClaims) -> Result<String, SignError> {
+        unsigned(Self::DOWNLOAD_PREFIX, claims)
+    }
+}
+
+impl DownloadLinkVerifier for InMemorySigner {
+    fn verify_download_link(&self, token: &str) -> Result<DownloadLinkClaims, DownloadLinkRejected> {
+        token
+            .strip_prefix(Self::DOWNLOAD_PREFIX)
+            .and_then(json_from)
+            .ok_or_else(|| DownloadLinkRejected("not a download link of this signer".into()))
     }
 }
 

@@ -1,8 +1,9 @@
 use std::sync::Arc;
 
 use tessera_domain::issuance::{
-    LeaseClaims, LeaseRejected, LeaseVerifier, LicenseClaims, PortalLinkClaims, PortalLinkRejected, PortalLinkVerifier,
-    SignError, Signer, LEASE_TOKEN_TYPE, LICENSE_TOKEN_TYPE, PORTAL_LINK_TOKEN_TYPE,
+    DownloadLinkClaims, DownloadLinkRejected, DownloadLinkVerifier, LeaseClaims, LeaseRejected, LeaseVerifier,
+    LicenseClaims, PortalLinkClaims, PortalLinkRejected, PortalLinkVerifier, SignError, Signer,
+    DOWNLOAD_LINK_TOKEN_TYPE, LEASE_TOKEN_TYPE, LICENSE_TOKEN_TYPE, PORTAL_LINK_TOKEN_TYPE,
 };
 
 use crate::jws::{sign_compact, TokenVerifier};
@@ -39,6 +40,10 @@ impl Signer for RingSigner {
     fn sign_portal_link(&self, claims: &PortalLinkClaims) -> Result<String, SignError> {
         self.sign(PORTAL_LINK_TOKEN_TYPE, claims)
     }
+
+    fn sign_download_link(&self, claims: &DownloadLinkClaims) -> Result<String, SignError> {
+        self.sign(DOWNLOAD_LINK_TOKEN_TYPE, claims)
+    }
 }
 
 impl LeaseVerifier for RingSigner {
@@ -59,5 +64,15 @@ impl PortalLinkVerifier for RingSigner {
             .verify(token, PORTAL_LINK_TOKEN_TYPE, i64::MAX, false)
             .map_err(|error| PortalLinkRejected(error.to_string()))?;
         verified.claims_as().map_err(|error| PortalLinkRejected(error.to_string()))
+    }
+}
+
+impl DownloadLinkVerifier for RingSigner {
+    fn verify_download_link(&self, token: &str) -> Result<DownloadLinkClaims, DownloadLinkRejected> {
+        let verified = self
+            .verifier
+            .verify(token, DOWNLOAD_LINK_TOKEN_TYPE, i64::MAX, false)
+            .map_err(|error| DownloadLinkRejected(error.to_string()))?;
+        verified.claims_as().map_err(|error| DownloadLinkRejected(error.to_string()))
     }
 }

@@ -2,7 +2,7 @@
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use tessera_domain::issuance::{LeaseClaims, LicenseClaims, PortalLinkClaims, SignError, Signer};
+use tessera_domain::issuance::{DownloadLinkClaims, LeaseClaims, LicenseClaims, PortalLinkClaims, SignError, Signer};
 
 use crate::metrics::TokenLabels;
 
@@ -35,5 +35,9 @@ impl<S: Signer> Signer for CountingSigner<S> {
 
     fn sign_portal_link(&self, claims: &PortalLinkClaims) -> Result<String, SignError> {
         self.count("portal_link", self.inner.sign_portal_link(claims))
+    }
+
+    fn sign_download_link(&self, claims: &DownloadLinkClaims) -> Result<String, SignError> {
+        self.count("download_link", self.inner.sign_download_link(claims))
     }
 }

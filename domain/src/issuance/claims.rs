@@ -81,3 +81,18 @@ pub struct PortalLinkClaims {
     pub iat: i64,
     pub exp: i64,
 }
+
+/// The JWS `typ` header of a download link token.
+pub const DOWNLOAD_LINK_TOKEN_TYPE: &str = "tessera-download+jwt";
+
+/// The claims of a download link: which license may fetch which file, until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadLinkClaims {
+    pub iss: String,
+    /// The license key the link was issued to (the download is counted for it).
+    pub sub: String,
+    /// The artifact id.
+    pub art: String,
+    pub iat: i64,
+    pub exp: i64,
+}

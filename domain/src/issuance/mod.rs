@@ -10,10 +10,14 @@ mod signer;
 mod term;
 
 pub use claims::{
-    LeaseClaims, LicenseClaims, PortalLinkClaims, LEASE_TOKEN_TYPE, LICENSE_TOKEN_TYPE, PORTAL_LINK_TOKEN_TYPE,
+    DownloadLinkClaims, LeaseClaims, LicenseClaims, PortalLinkClaims, DOWNLOAD_LINK_TOKEN_TYPE, LEASE_TOKEN_TYPE,
+    LICENSE_TOKEN_TYPE, PORTAL_LINK_TOKEN_TYPE,
 };
 pub use errors::*;
 pub use import::{ImportLicense, ImportOutcome, IMPORT_SOURCE, LEGACY_BLOB_PREFIX, MAX_IMPORT_BATCH};
 pub(crate) use service::NewLicenseWriter;
 pub use service::{IssuanceService, MintLicense, Minted, RenewLicense, SubscriptionCharge};
-pub use signer::{LeaseRejected, LeaseVerifier, PortalLinkRejected, PortalLinkVerifier, SignError, Signer};
+pub use signer::{
+    DownloadLinkRejected, DownloadLinkVerifier, LeaseRejected, LeaseVerifier, PortalLinkRejected, PortalLinkVerifier,
+    SignError, Signer,
+};

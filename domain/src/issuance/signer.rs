@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-use super::{LeaseClaims, LicenseClaims, PortalLinkClaims};
+use super::{DownloadLinkClaims, LeaseClaims, LicenseClaims, PortalLinkClaims};
 
 #[derive(Debug, Error)]
 #[error("signing failed: {0}")]
@@ -21,6 +21,10 @@ pub trait Signer: Send + Sync + 'static {
     /// Signs `claims` as a compact JWS with `typ` [`super::PORTAL_LINK_TOKEN_TYPE`];
     /// fails only as [`Signer::sign_license`] does.
     fn sign_portal_link(&self, claims: &PortalLinkClaims) -> Result<String, SignError>;
+
+    /// Signs `claims` as a compact JWS with `typ` [`super::DOWNLOAD_LINK_TOKEN_TYPE`];
+    /// fails only as [`Signer::sign_license`] does.
+    fn sign_download_link(&self, claims: &DownloadLinkClaims) -> Result<String, SignError>;
 }
 
 /// Why a presented lease token was refused.
@@ -50,4 +54,19 @@ pub trait PortalLinkVerifier: Send + Sync + 'static {
     /// from a forged one. MUST return `PortalLinkRejected` for anything else,
     /// including license and lease tokens.
     fn verify_portal_link(&self, token: &str) -> Result<PortalLinkClaims, PortalLinkRejected>;
+}
+
+/// Why a presented download link token was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("invalid download link: {0}")]
+pub struct DownloadLinkRejected(pub String);
+
+/// Checks the signed, expiring download links buyers' apps and browsers follow.
+pub trait DownloadLinkVerifier: Send + Sync + 'static {
+    /// The claims of `token` if it is a download link (`typ`
+    /// [`super::DOWNLOAD_LINK_TOKEN_TYPE`], `alg` EdDSA) signed by a key of the
+    /// keyring. Expiry is NOT checked here: the caller tells an expired link
+    /// (410) from a forged one (403). MUST return `DownloadLinkRejected` for
+    /// anything else, including license, lease and portal tokens.
+    fn verify_download_link(&self, token: &str) -> Result<DownloadLinkClaims, DownloadLinkRejected>;
 }

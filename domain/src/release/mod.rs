@@ -10,13 +10,16 @@
 //!   signature where an updater needs one of its own (Tauri).
 //! - [`entitlement`] decides which releases a license may use; the same rule
 //!   answers `/v1/validate` about an app version.
+//! - Buyers fetch files through [`DownloadLinks`]: signed, expiring, one file each.
 //! - The bytes live behind [`ArtifactStore`]; the rows behind [`ReleaseRepository`].
 
 pub mod entitlement;
+mod links;
 mod model;
 mod repository;
 mod service;
 
+pub use links::*;
 pub use model::*;
 pub use repository::*;
 pub use service::*;

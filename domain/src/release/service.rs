@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::entitlement::{self, Refusal};
 use super::{
+    DownloadLink, DownloadLinkError, DownloadLinks, LinkUse,
     AddArtifactError, Arch, Artifact, ArtifactStore, Channel, CreateReleaseError, FileName, Platform, Release,
     ReleaseFilter, ReleaseRepository, ReleaseStatus, ReleaseWithArtifacts, StorageError, Version, MAX_NOTES_CHARS,
 };
@@ -79,6 +80,35 @@ pub enum OfferError {
     Repository(#[from] RepositoryError),
 }
 
+#[derive(Debug, Error)]
+pub enum LinkError {
+    #[error(transparent)]
+    Offer(#[from] OfferError),
+    #[error(transparent)]
+    Sign(#[from] crate::issuance::SignError),
+}
+
+impl From<RepositoryError> for LinkError {
+    fn from(error: RepositoryError) -> Self {
+        Self::Offer(OfferError::Repository(error))
+    }
+}
+
+/// Why a download link serves no bytes.
+#[derive(Debug, Error)]
+pub enum DownloadError {
+    #[error(transparent)]
+    Link(#[from] DownloadLinkError),
+    /// The file's release was yanked (or the file replaced) since the link was made.
+    #[error("this file is no longer offered")]
+    Gone,
+    /// The license may no longer use it (revoked, suspended, expired since).
+    #[error("this license may not use that release ({})", .0.code())]
+    Refused(Refusal),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
 /// Where an upload goes, decided before the first byte is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadPlan {
@@ -125,6 +155,7 @@ pub struct ReleaseDeps {
     pub catalog: Arc<Catalog>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn RandomSource>,
+    pub links: DownloadLinks,
 }
 
 /// The release use cases: the operator's (create, upload, publish, yank,
@@ -137,12 +168,13 @@ pub struct ReleaseService {
     catalog: Arc<Catalog>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
+    links: DownloadLinks,
 }
 
 impl ReleaseService {
     pub fn new(deps: ReleaseDeps) -> Self {
-        let ReleaseDeps { releases, licenses, store, catalog, clock, random } = deps;
-        Self { releases, licenses, store, catalog, clock, random }
+        let ReleaseDeps { releases, licenses, store, catalog, clock, random, links } = deps;
+        Self { releases, licenses, store, catalog, clock, random, links }
     }
 
     /// The artifact storage, for the shell to stream bytes in and out.
@@ -451,38 +483,58 @@ impl ReleaseService {
         Ok(usable)
     }
 
-    /// Authorizes `key` to download artifact `id` and counts the download
-    /// (audited, actor `buyer`). An artifact the license may not use is
-    /// refused the same way whether it exists or not.
+    /// Authorizes `key` to download artifact `id`. An artifact the license
+    /// may not use is refused the same way whether it exists or not.
     pub async fn authorize_download(&self, key: &LicenseKey, id: Uuid) -> Result<Artifact, OfferError> {
         let license = self.license(key).await?;
+        let (artifact, _) = self.entitled(&license, id).await?;
+        Ok(artifact)
+    }
+
+    /// The artifact `id` and its release, if `license` may use them.
+    async fn entitled(&self, license: &License, id: Uuid) -> Result<(Artifact, Release), OfferError> {
         let Some(artifact) = self.releases.find_artifact(id).await? else {
             return Err(OfferError::Refused(Refusal::NotOffered));
         };
         let release =
             self.releases.find_release(artifact.release_id).await?.ok_or(OfferError::Refused(Refusal::NotOffered))?;
-        entitlement::may_use(&license, self.tier_of(&license), &release, self.clock.now())
+        entitlement::may_use(license, self.tier_of(license), &release, self.clock.now())
             .map_err(OfferError::Refused)?;
-        let audit = self.audit(
-            Actor::Buyer,
-            "artifact.downloaded",
-            "license",
-            license.key.to_string(),
-            json!({"artifact_id": artifact.id, "filename": artifact.filename.as_str(), "version": release.version.to_string()}),
-        );
-        self.releases.count_download(artifact.id, &audit).await?;
-        Ok(artifact)
+        Ok((artifact, release))
     }
 
-    /// The artifact a download link names, if it still exists and its
-    /// release is still published (a yanked release's links stop working).
-    pub async fn downloadable(&self, id: Uuid) -> Result<Option<Artifact>, RepositoryError> {
-        let Some(artifact) = self.releases.find_artifact(id).await? else { return Ok(None) };
-        let published = self
-            .releases
-            .find_release(artifact.release_id)
-            .await?
-            .is_some_and(|release| release.status == ReleaseStatus::Published);
-        Ok(published.then_some(artifact))
+    /// A signed link for `key` to fetch `artifact`, which the caller has
+    /// authorized (by [`Self::authorize_download`] or an offer).
+    pub fn link(&self, key: &LicenseKey, artifact: &Artifact, used: LinkUse) -> Result<DownloadLink, LinkError> {
+        Ok(self.links.issue(key, artifact.id, used)?)
+    }
+
+    /// The file a download link grants, checked again now: the link is
+    /// genuine and unexpired, its release still published, its license still
+    /// allowed. A download from the first byte (`fresh`; a resumed one is not)
+    /// is counted and audited, actor `buyer`.
+    pub async fn open_download(&self, token: &str, fresh: bool) -> Result<Artifact, DownloadError> {
+        let grant = self.links.open(token)?;
+        let Some(license) = self.licenses.find_by_key(&grant.key).await? else {
+            return Err(DownloadError::Refused(Refusal::NotOffered));
+        };
+        let (artifact, release) = match self.entitled(&license, grant.artifact_id).await {
+            Ok(found) => found,
+            Err(OfferError::Refused(Refusal::NotOffered)) => return Err(DownloadError::Gone),
+            Err(OfferError::Refused(refusal)) => return Err(DownloadError::Refused(refusal)),
+            Err(OfferError::Repository(error)) => return Err(DownloadError::Repository(error)),
+            Err(OfferError::UnknownLicense | OfferError::NothingPublished) => return Err(DownloadError::Gone),
+        };
+        if fresh {
+            let audit = self.audit(
+                Actor::Buyer,
+                "artifact.downloaded",
+                "license",
+                license.key.to_string(),
+                json!({"artifact_id": artifact.id, "filename": artifact.filename.as_str(), "version": release.version.to_string()}),
+            );
+            self.releases.count_download(artifact.id, &audit).await?;
+        }
+        Ok(artifact)
     }
 }
