@@ -30,6 +30,12 @@ impl FileArtifactStore {
         Ok(Self { root })
     }
 
+    /// The store at `root`, creating nothing: what `check-config`, which
+    /// changes nothing on disk, builds (it never reads or writes through it).
+    pub fn unopened(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
     /// The object's path: `key`'s segments under the root. A key with `..`,
     /// an absolute path or an empty segment names no object.
     fn path_of(&self, key: &str) -> Result<PathBuf, StorageError> {

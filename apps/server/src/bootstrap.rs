@@ -19,7 +19,10 @@ use thiserror::Error;
 
 use crate::config::{resolve_secret, Config, ConfigError, Environment, MailProvider, ProductConfig, Secret};
 use crate::rate_limit::{Limits, RateLimits};
-use crate::state::{AdminToken, AppState, Settings};
+use crate::config::StorageKind;
+use crate::state::{AdminToken, AppState, ReleaseSettings, Settings, UploadLimits};
+use tessera_domain::release::ArtifactStore;
+use tessera_file_storage::FileArtifactStore;
 use crate::system_clock::SystemClock;
 use tessera_domain::mail::{MailSettings, Mailer};
 use tessera_domain::storefront::{ConfiguredStorefront, StorefrontCredentials};
@@ -261,6 +264,7 @@ pub struct Checked {
     pub rate_limits: Option<RateLimits>,
     /// Where the mailer sends, for the start-up log (never a secret).
     pub mailer_description: String,
+    pub releases: ReleaseSettings,
 }
 
 /// The configured mail provider. Production refuses the `log` provider's
@@ -378,6 +382,7 @@ pub fn rate_limits(config: &Config) -> Result<Option<RateLimits>, StartupError> 
         deactivate: settings.deactivate_per_minute,
         usage: settings.usage_per_minute,
         webhook_auth_failures: settings.webhook_auth_failures_per_minute,
+        downloads: settings.downloads_per_minute,
         portal_redeliver_per_ip: settings.portal_redeliver_per_hour,
         portal_redeliver_per_email: settings.portal_redeliver_per_hour_per_email,
     };
@@ -388,6 +393,7 @@ pub fn rate_limits(config: &Config) -> Result<Option<RateLimits>, StartupError> 
         limits.deactivate,
         limits.usage,
         limits.webhook_auth_failures,
+        limits.downloads,
         limits.portal_redeliver_per_ip,
         limits.portal_redeliver_per_email,
     ]
@@ -455,6 +461,7 @@ fn check_with(config: &Config, dev_files: DevFiles) -> Result<Checked, StartupEr
         mailer,
         mailer_description,
         rate_limits: rate_limits(config)?,
+        releases: release_settings(config, dev_files)?,
     })
 }
 
@@ -488,6 +495,31 @@ pub fn app_state(config: &Config, checked: Checked, database: Database) -> Arc<A
             notice: config.server.notice.clone(),
             rate_limits: checked.rate_limits,
             portal_link_lifetime: time::Duration::minutes(config.portal.link_minutes.into()),
+            releases: checked.releases,
         },
     )
+}
+
+/// Release storage from `[releases]`: the directory is created if missing.
+pub fn release_settings(config: &Config, dev_files: DevFiles) -> Result<ReleaseSettings, StartupError> {
+    let releases = &config.releases;
+    if !(1..=1440).contains(&releases.link_minutes) || !(1..=168).contains(&releases.feed_link_hours) {
+        return Err(ConfigError::Rule("releases.link_minutes must be 1-1440 and feed_link_hours 1-168".into()).into());
+    }
+    if releases.max_upload_mb == 0 {
+        return Err(ConfigError::Rule("releases.max_upload_mb must be at least 1".into()).into());
+    }
+    let staging_dir = releases.staging_dir();
+    let artifacts: Arc<dyn ArtifactStore> = match releases.storage {
+        StorageKind::File if dev_files == DevFiles::Inspect => Arc::new(FileArtifactStore::unopened(&releases.path)),
+        StorageKind::File => {
+            std::fs::create_dir_all(&staging_dir).map_err(file_error(&staging_dir))?;
+            Arc::new(FileArtifactStore::new(&releases.path).map_err(file_error(&releases.path))?)
+        }
+    };
+    Ok(ReleaseSettings {
+        artifacts,
+        uploads: UploadLimits { staging_dir, max_bytes: releases.max_upload_mb.saturating_mul(1024 * 1024) },
+        links: releases.link_lifetimes(),
+    })
 }

@@ -299,6 +299,61 @@ pub struct Config {
     pub mail: MailConfig,
     pub rate_limits: RateLimitsConfig,
     pub portal: PortalConfig,
+    pub releases: ReleasesConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// A directory on this machine (`path`): the embedded default of one server.
+    #[default]
+    File,
+}
+
+/// Release files and their downloads (contract §2 `[releases]`, §9).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReleasesConfig {
+    pub storage: StorageKind,
+    /// The directory of `file` storage.
+    pub path: PathBuf,
+    /// Where uploads are staged while they are hashed and signed; omitted:
+    /// `<path>/.uploads`.
+    pub staging_dir: Option<PathBuf>,
+    /// The largest artifact an upload may send, in MiB (the 64 KiB body
+    /// limit does not apply to uploads; this does).
+    pub max_upload_mb: u64,
+    /// How long a link answered by `GET /v1/artifacts/{id}` works (1-1440).
+    pub link_minutes: u32,
+    /// How long a link inside an update feed works (1-168): an updater may
+    /// download some time after it read the feed.
+    pub feed_link_hours: u32,
+}
+
+impl Default for ReleasesConfig {
+    fn default() -> Self {
+        Self {
+            storage: StorageKind::File,
+            path: PathBuf::from("tessera-artifacts"),
+            staging_dir: None,
+            max_upload_mb: 4096,
+            link_minutes: 10,
+            feed_link_hours: 24,
+        }
+    }
+}
+
+impl ReleasesConfig {
+    pub fn staging_dir(&self) -> PathBuf {
+        self.staging_dir.clone().unwrap_or_else(|| self.path.join(".uploads"))
+    }
+
+    pub fn link_lifetimes(&self) -> tessera_domain::release::LinkLifetimes {
+        tessera_domain::release::LinkLifetimes {
+            direct: time::Duration::minutes(self.link_minutes.into()),
+            feed: time::Duration::hours(self.feed_link_hours.into()),
+        }
+    }
 }
 
 /// The buyers' self-service portal (`/portal` on the public listener).
@@ -334,6 +389,9 @@ pub struct RateLimitsConfig {
     /// Failed webhook authentications per minute per IP (authenticated
     /// deliveries are never limited).
     pub webhook_auth_failures_per_minute: u32,
+    /// Requests per minute per client IP to the release routes (newest
+    /// release, artifact links, update feeds, downloads).
+    pub downloads_per_minute: u32,
     /// Portal "email me my licenses" requests per hour, per client IP and per
     /// email address.
     pub portal_redeliver_per_hour: u32,
@@ -351,6 +409,7 @@ impl Default for RateLimitsConfig {
             deactivate_per_minute: 10,
             usage_per_minute: 60,
             webhook_auth_failures_per_minute: 10,
+            downloads_per_minute: 60,
             portal_redeliver_per_hour: 5,
             portal_redeliver_per_hour_per_email: 3,
         }

@@ -111,6 +111,7 @@ pub async fn seed(config: &Config, days: u16) -> Result<Summary, String> {
             notice: None,
             rate_limits: None,
             portal_link_lifetime: Duration::hours(1),
+            releases: checked.releases,
         },
     );
     let tiers: Vec<(String, String)> = catalog

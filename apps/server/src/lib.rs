@@ -15,3 +15,4 @@ pub mod rate_limit;
 pub mod state;
 pub mod system_clock;
 pub mod telemetry;
+pub mod uploads;

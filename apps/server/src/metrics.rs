@@ -46,7 +46,7 @@ struct SourceLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TokenLabels {
-    /// `license`, `lease` or `portal_link`.
+    /// `license`, `lease`, `portal_link` or `download_link`.
     pub token: &'static str,
 }
 

@@ -31,6 +31,11 @@ pub const LIMITED_ROUTES: [(&str, &str); 6] = [
     ("/v1/flags", "usage"),
 ];
 
+/// Route prefixes limited as one budget per client IP: every release route
+/// (`/v1/releases/latest`, `/v1/artifacts/{id}`, the update feeds, downloads).
+pub const LIMITED_PREFIXES: [(&str, &str); 4] =
+    [("/v1/releases/", "downloads"), ("/v1/artifacts/", "downloads"), ("/v1/updates/", "downloads"), ("/v1/downloads/", "downloads")];
+
 /// What one check decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -57,6 +62,7 @@ pub struct Limits {
     pub deactivate: u32,
     pub usage: u32,
     pub webhook_auth_failures: u32,
+    pub downloads: u32,
     pub portal_redeliver_per_ip: u32,
     pub portal_redeliver_per_email: u32,
 }
@@ -78,6 +84,7 @@ impl RateLimits {
             ("heartbeat", per_minute(limits.heartbeat)),
             ("deactivate", per_minute(limits.deactivate)),
             ("usage", per_minute(limits.usage)),
+            ("downloads", per_minute(limits.downloads)),
         ]);
         Self {
             routes,
@@ -119,7 +126,10 @@ impl RateLimits {
 
     /// The verdict for `path` from `ip`; `None` when the path is not limited.
     pub fn check(&self, path: &str, ip: IpAddr) -> Option<Verdict> {
-        let (_, key) = LIMITED_ROUTES.iter().find(|(route, _)| *route == path)?;
+        let (_, key) = LIMITED_ROUTES
+            .iter()
+            .find(|(route, _)| *route == path)
+            .or_else(|| LIMITED_PREFIXES.iter().find(|(prefix, _)| path.starts_with(prefix)))?;
         Some(self.verdict(self.routes.get(key)?, &ip))
     }
 

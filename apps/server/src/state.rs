@@ -14,10 +14,11 @@ use tessera_domain::licensing::LicensingService;
 use tessera_domain::mail::{MailSettings, Mailer, OutboxDeps, OutboxService, RetryPolicy};
 use tessera_domain::portal::{PortalLinks, PortalService};
 use tessera_domain::ports::Store;
+use tessera_domain::release::{ArtifactStore, DownloadLinks, LinkLifetimes, ReleaseDeps, ReleaseService};
 use tessera_domain::reports::{ReportDeps, ReportService};
 use tessera_domain::storefront::{ConfiguredStorefront, FulfillmentDeps, FulfillmentService};
 use tessera_domain::usage::UsageService;
-use tessera_ring::{Keyring, RingRandomSource, RingSigner};
+use tessera_ring::{Keyring, RingRandomSource, RingSigner, TokenVerifier};
 
 use crate::console_sessions::ConsoleSessions;
 use crate::counting_signer::CountingSigner;
@@ -56,6 +57,12 @@ pub struct AppState {
     pub audit: AuditService,
     /// The console's signed-in browsers.
     pub console: ConsoleSessions,
+    /// Releases, their files and buyers' downloads.
+    pub releases: ReleaseService,
+    /// Where uploads are staged and how large they may be.
+    pub uploads: UploadLimits,
+    /// Checks the license and lease tokens buyers present to the release routes.
+    pub buyer_tokens: TokenVerifier,
     /// The time the answers' statuses are computed at (`LicenseBody::of`).
     clock: Arc<dyn Clock>,
     pub keyring: Arc<Keyring>,
@@ -85,6 +92,21 @@ pub struct Settings {
     pub rate_limits: Option<RateLimits>,
     /// How long a portal link works.
     pub portal_link_lifetime: time::Duration,
+    pub releases: ReleaseSettings,
+}
+
+/// Where release files live, and the limits of uploads and links.
+pub struct ReleaseSettings {
+    pub artifacts: Arc<dyn ArtifactStore>,
+    pub uploads: UploadLimits,
+    pub links: LinkLifetimes,
+}
+
+/// Where an upload is staged while it is hashed and signed, and its largest size.
+#[derive(Debug, Clone)]
+pub struct UploadLimits {
+    pub staging_dir: std::path::PathBuf,
+    pub max_bytes: u64,
 }
 
 impl AppState {
@@ -110,6 +132,7 @@ impl AppState {
             notice,
             rate_limits,
             portal_link_lifetime,
+            releases,
         } = settings;
         let metrics = Metrics::new();
         let ring = RingSigner::new(keyring.clone());
@@ -155,13 +178,23 @@ impl AppState {
         let usage = UsageService::new(store.clone(), store.clone(), verifier.clone(), clock.clone(), random.clone());
         let activation = ActivationService::new(ActivationDeps {
             activations: store.clone(),
-            signer,
-            verifier,
+            signer: signer.clone(),
+            verifier: verifier.clone(),
             clock: clock.clone(),
             random: random.clone(),
             catalog: catalog.clone(),
-            issuer,
+            issuer: issuer.clone(),
             policy: activation,
+        });
+        let download_links = DownloadLinks::new(signer, verifier, clock.clone(), issuer, releases.links);
+        let release_service = ReleaseService::new(ReleaseDeps {
+            releases: store.clone(),
+            licenses: store.clone(),
+            store: releases.artifacts,
+            catalog: catalog.clone(),
+            clock: clock.clone(),
+            random: random.clone(),
+            links: download_links,
         });
         let portal =
             PortalService::new(store.clone(), activation.clone(), outbox.clone(), links, catalog, clock.clone());
@@ -176,6 +209,9 @@ impl AppState {
             portal,
             audit: AuditService::new(store.clone(), clock.clone(), random.clone()),
             console: ConsoleSessions::new(),
+            releases: release_service,
+            uploads: releases.uploads,
+            buyer_tokens: keyring.verifier(),
             reports: ReportService::new(ReportDeps {
                 audit: store.clone(),
                 stats: store.clone(),

@@ -308,6 +308,7 @@ async fn redeliver_is_limited_per_ip_and_per_address_for_known_and_unknown_alike
         deactivate: 10,
         usage: 60,
         webhook_auth_failures: 10,
+        downloads: 60,
         portal_redeliver_per_ip: 5,
         portal_redeliver_per_email: 3,
     };

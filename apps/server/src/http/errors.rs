@@ -37,6 +37,8 @@ error_codes! {
     IdentityMismatch => "IDENTITY_MISMATCH",
     /// The app's major version is not covered by the license.
     VersionMismatch => "VERSION_MISMATCH",
+    /// The license's tier does not offer this release channel.
+    ChannelNotIncluded => "CHANNEL_NOT_INCLUDED",
     /// The machine is not activated on this license.
     NoMachine => "NO_MACHINE",
     /// Every seat is taken.

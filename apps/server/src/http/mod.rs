@@ -34,8 +34,13 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The operations of each listener, once: the services below build them by `Default`.
-pub type PublicApis =
-    (public::health::HealthApi, public::jwks::JwksApi, public::activation::ActivationApi, public::usage::UsageApi);
+pub type PublicApis = (
+    public::health::HealthApi,
+    public::jwks::JwksApi,
+    public::activation::ActivationApi,
+    public::usage::UsageApi,
+    public::releases::ReleasesApi,
+);
 pub type AdminApis = (
     public::health::HealthApi,
     admin::import::ImportApi,
@@ -48,6 +53,7 @@ pub type AdminApis = (
     admin::stats::StatsApi,
     admin::usage::UsageAdminApi,
     admin::customers::CustomersApi,
+    admin::releases::ReleasesApi,
 );
 
 /// The public listener's OpenAPI service.
@@ -66,9 +72,21 @@ pub fn admin_api() -> OpenApiService<AdminApis, ()> {
     )
 }
 
+/// Whether `request` uploads a release file: streamed to storage under its own
+/// limit (`releases.max_upload_mb`), not [`MAX_BODY_BYTES`].
+fn is_artifact_upload(request: &Request) -> bool {
+    let path = request.uri().path();
+    request.method() == poem::http::Method::PUT
+        && path.strip_prefix("/admin/v1/releases/").is_some_and(|rest| rest.split('/').nth(1) == Some("artifacts"))
+}
+
 /// Refuses bodies over [`MAX_BODY_BYTES`] before any handler reads them, also
-/// when they come without a `Content-Length` (chunked).
+/// when they come without a `Content-Length` (chunked). Release uploads have
+/// their own limit.
 async fn limit_body<E: Endpoint>(next: Arc<E>, mut request: Request) -> poem::Result<Response> {
+    if is_artifact_upload(&request) {
+        return next.call(request).await.map(IntoResponse::into_response);
+    }
     let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
     let declared = request
         .headers()
@@ -333,7 +351,9 @@ pub fn public_app(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/portal/redeliver", poem::post(public::portal::redeliver))
         .at("/portal/licenses", poem::get(public::portal::licenses))
         .at("/portal/machines/deactivate", poem::post(public::portal::deactivate))
-        .at("/portal/style.css", poem::get(public::portal::style));
+        .at("/portal/style.css", poem::get(public::portal::style))
+        .at("/v1/updates/sparkle/:product/appcast.xml", poem::get(public::releases::sparkle_appcast))
+        .at("/v1/downloads/:id/:filename", poem::get(public::releases::download));
     public_middleware(route, state)
 }
 

@@ -16,7 +16,7 @@
 use serde_json::{json, Value};
 
 use super::{admin_api, public_api, SIGNED_PATHS};
-use crate::rate_limit::LIMITED_ROUTES;
+use crate::rate_limit::{LIMITED_PREFIXES, LIMITED_ROUTES};
 
 const RATE_HEADERS: [(&str, &str); 3] = [
     ("X-RateLimit-Limit", "Requests allowed per window on this route for this client address."),
@@ -28,6 +28,7 @@ const RATE_HEADERS: [(&str, &str); 3] = [
 pub fn public_spec() -> Value {
     let mut spec: Value = serde_json::from_str(&public_api().spec()).expect("poem-openapi writes JSON");
     add_webhooks(&mut spec);
+    add_downloads(&mut spec);
     add_machine_input_limits(&mut spec);
     complete(
         &mut spec,
@@ -44,7 +45,7 @@ pub fn admin_spec() -> Value {
     let error = json!({ "$ref": "#/components/schemas/ErrorBody" });
     for item in spec["paths"].as_object_mut().expect("paths").values_mut() {
         for operation in item.as_object_mut().expect("a path item").values_mut() {
-            if operation.get("requestBody").is_some() {
+            if operation.pointer("/requestBody/content/application~1json").is_some() {
                 operation["responses"]["415"] =
                     error_response("The body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`).", &error);
             }
@@ -70,10 +71,20 @@ fn complete(spec: &mut Value, server: &str, server_description: &str) {
     let error = json!({ "$ref": "#/components/schemas/ErrorBody" });
     let paths = spec["paths"].as_object_mut().expect("paths");
     for (path, item) in paths.iter_mut() {
-        let limited = LIMITED_ROUTES.iter().any(|(route, _)| route == path) || path == "/webhooks/{storefront}";
+        let limited = LIMITED_ROUTES.iter().any(|(route, _)| route == path)
+            || LIMITED_PREFIXES.iter().any(|(prefix, _)| path.starts_with(prefix))
+            || path == "/webhooks/{storefront}";
+        let buyer = BUYER_PATHS.iter().any(|prefix| path.starts_with(prefix));
         let signed = SIGNED_PATHS.contains(&path.as_str());
         for (_, operation) in item.as_object_mut().expect("a path item").iter_mut() {
             let operation = operation.as_object_mut().expect("an operation");
+            if buyer && !path.starts_with("/v1/downloads/") {
+                // The license token, a lease token or the key; the feeds also take `?license_key=`.
+                let anonymous = if path.starts_with("/v1/updates/") { vec![json!({})] } else { vec![] };
+                let mut schemes = vec![json!({ "BuyerCredential": [] })];
+                schemes.extend(anonymous);
+                operation.insert("security".into(), Value::Array(schemes));
+            }
             operation.entry("security").or_insert_with(|| json!([]));
             let responses = operation.entry("responses").or_insert_with(|| json!({}));
             let responses = responses.as_object_mut().expect("responses");
@@ -106,6 +117,9 @@ fn complete(spec: &mut Value, server: &str, server_description: &str) {
     }
     type_nullable_references(spec);
 }
+
+/// The routes a buyer's credential opens (contract §4, §9).
+const BUYER_PATHS: [&str; 4] = ["/v1/releases/", "/v1/artifacts/", "/v1/updates/", "/v1/downloads/"];
 
 fn error_response(description: &str, error: &Value) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": error } } })
@@ -266,4 +280,71 @@ fn add_webhooks(spec: &mut Value) {
     });
     let tags = spec["tags"].as_array_mut().expect("tags");
     tags.push(json!({ "name": "Webhooks", "description": "Storefronts' sale, refund and subscription events." }));
+}
+
+/// The Sparkle appcast and the download links: plain handlers (XML, and
+/// bytes with `Range`), documented here; and the buyer's credential scheme.
+fn add_downloads(spec: &mut Value) {
+    let error = json!({ "$ref": "#/components/schemas/ErrorBody" });
+    let query = |name: &str, description: &str| {
+        json!({ "name": name, "in": "query", "required": false, "description": description,
+                "schema": { "type": "string", "maxLength": 64 } })
+    };
+    spec["paths"]["/v1/updates/sparkle/{product}/appcast.xml"] = json!({
+        "get": {
+            "tags": ["Releases"],
+            "summary": "Sparkle appcast",
+            "description": "Every release this license may use (newest first) with its macOS file: an RSS 2.0 \
+                appcast whose enclosures carry `sparkle:version`, `sparkle:shortVersionString`, `length` and \
+                `sparkle:edSignature` (Ed25519 of the file by Tessera's key; the app embeds the JWKS `x` as \
+                standard base64 in `SUPublicEDKey`). Enclosure URLs are signed download links.",
+            "operationId": "sparkleAppcast",
+            "parameters": [
+                { "name": "product", "in": "path", "required": true, "schema": { "type": "string", "maxLength": 64 } },
+                query("license_key", "The license key, when the updater cannot send a header."),
+                query("channel", "Default `stable`."),
+                query("arch", "`x86_64`, `aarch64`, …; omitted: every arch.")
+            ],
+            "responses": {
+                "200": { "description": "The appcast.", "content": { "application/rss+xml": { "schema": { "type": "string" } } } },
+                "400": error_response("A malformed parameter (`INVALID_REQUEST`, `INVALID_KEY`).", &error),
+                "401": error_response("No credential, or a token that does not verify (`UNAUTHORIZED`).", &error),
+                "403": error_response("The license may use no release (`NOT_FOUND`, `REVOKED`, `SUSPENDED`, `EXPIRED`, …).", &error),
+                "500": error_response("Unexpected failure (`INTERNAL`).", &error),
+                "503": error_response("The database is unavailable (`UNAVAILABLE`).", &error)
+            }
+        }
+    });
+    spec["paths"]["/v1/downloads/{id}/{filename}"] = json!({
+        "get": {
+            "tags": ["Releases"],
+            "summary": "A signed download link",
+            "description": "What `GET /v1/artifacts/{id}` and the update feeds point at: the file's bytes, \
+                whole or one `Range` (resumable; `If-Range`, `If-None-Match` with its `ETag`). Needs no other \
+                credential: the `token` names the license and the file and expires within minutes \
+                (hours in a feed). A download from the first byte is counted and audited.",
+            "operationId": "downloadFile",
+            "parameters": [
+                { "name": "id", "in": "path", "required": true, "schema": { "type": "string", "maxLength": 64 } },
+                { "name": "filename", "in": "path", "required": true, "schema": { "type": "string", "maxLength": 200 } },
+                { "name": "token", "in": "query", "required": true, "schema": { "type": "string", "maxLength": 4096 } },
+                { "name": "Range", "in": "header", "required": false, "schema": { "type": "string" } }
+            ],
+            "responses": {
+                "200": { "description": "The whole file.", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+                "206": { "description": "The range asked for.", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+                "304": { "description": "Not modified (`If-None-Match`)." },
+                "403": error_response("A forged or altered link, or a license no longer allowed (`UNAUTHORIZED`, `REVOKED`, …).", &error),
+                "410": error_response("The link expired (`EXPIRED`) or the file is no longer offered (`NOT_FOUND`).", &error),
+                "416": error_response("The range lies outside the file (`INVALID_REQUEST`).", &error),
+                "500": error_response("Unexpected failure (`INTERNAL`).", &error),
+                "503": error_response("The database or the storage is unavailable (`UNAVAILABLE`).", &error)
+            }
+        }
+    });
+    spec["components"]["securitySchemes"]["BuyerCredential"] = json!({
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The license token, a lease token, or the license key itself."
+    });
 }

@@ -10,7 +10,7 @@ use tessera_domain::mail::{MailSettings, RetryPolicy};
 use tessera_domain::storefront::ConfiguredStorefront;
 use tessera_memory::{InMemoryMailer, ManualClock};
 use tessera_ring::Keyring;
-use tessera_server::state::{AdminToken, Settings};
+use tessera_server::state::{AdminToken, ReleaseSettings, Settings, UploadLimits};
 
 /// Settings with `token` as the admin token, the in-memory `mailer`, default
 /// leases and no rate limits; change fields with struct update syntax.
@@ -36,6 +36,11 @@ pub fn settings(
         notice: None,
         rate_limits: None,
         portal_link_lifetime: time::Duration::hours(1),
+        releases: ReleaseSettings {
+            artifacts: Arc::new(tessera_memory::InMemoryArtifactStore::new()),
+            uploads: UploadLimits { staging_dir: std::env::temp_dir(), max_bytes: 64 * 1024 * 1024 },
+            links: Default::default(),
+        },
     }
 }
 

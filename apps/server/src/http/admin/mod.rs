@@ -8,6 +8,7 @@ pub mod import;
 pub mod licenses;
 pub mod machines;
 pub mod page;
+pub mod releases;
 pub mod signing_keys;
 pub mod stats;
 pub mod storefront_events;

@@ -5,5 +5,6 @@ pub mod activation;
 pub mod health;
 pub mod jwks;
 pub mod portal;
+pub mod releases;
 pub mod usage;
 pub mod webhooks;
