@@ -7,10 +7,10 @@ pub use crate::audit::AuditLog;
 pub use crate::clock::Clock;
 /// Customers by email, and moving their licenses to a new address.
 pub use crate::customer::CustomerRepository;
-/// Checking a lease a machine presents.
-pub use crate::issuance::LeaseVerifier;
 /// Checking a download link a buyer's app or browser follows.
 pub use crate::issuance::DownloadLinkVerifier;
+/// Checking a lease a machine presents.
+pub use crate::issuance::LeaseVerifier;
 /// Checking a portal link a buyer opens.
 pub use crate::issuance::PortalLinkVerifier;
 /// Signing license, lease, portal-link and download-link tokens.

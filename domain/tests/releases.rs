@@ -205,7 +205,10 @@ fn without_fallback_an_expired_license_gets_nothing_and_a_revoked_one_never() {
         world.releases.open_download(&link.token, true).await.unwrap();
         world.clock.advance(Duration::days(31));
         assert!(
-            matches!(world.releases.open_download(&link.token, true).await, Err(DownloadError::Link(DownloadLinkError::Expired))),
+            matches!(
+                world.releases.open_download(&link.token, true).await,
+                Err(DownloadError::Link(DownloadLinkError::Expired))
+            ),
             "a feed's link lasts hours, not a month"
         );
         let expired = world.releases.latest(&monthly.key, &macos()).await.unwrap_err();

@@ -17,15 +17,15 @@ use tessera_ring::{
 use tessera_sea_orm::{connect, Database, DatabaseOptions, SeaOrmStore, SqliteDurability};
 use thiserror::Error;
 
+use crate::config::StorageKind;
 use crate::config::{resolve_secret, Config, ConfigError, Environment, MailProvider, ProductConfig, Secret};
 use crate::rate_limit::{Limits, RateLimits};
-use crate::config::StorageKind;
 use crate::state::{AdminToken, AppState, ReleaseSettings, Settings, UploadLimits};
-use tessera_domain::release::ArtifactStore;
-use tessera_file_storage::FileArtifactStore;
 use crate::system_clock::SystemClock;
 use tessera_domain::mail::{MailSettings, Mailer};
+use tessera_domain::release::ArtifactStore;
 use tessera_domain::storefront::{ConfiguredStorefront, StorefrontCredentials};
+use tessera_file_storage::FileArtifactStore;
 use tessera_log_mail::LogMailer;
 use tessera_postmark::PostmarkMailer;
 

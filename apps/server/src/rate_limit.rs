@@ -33,8 +33,12 @@ pub const LIMITED_ROUTES: [(&str, &str); 6] = [
 
 /// Route prefixes limited as one budget per client IP: every release route
 /// (`/v1/releases/latest`, `/v1/artifacts/{id}`, the update feeds, downloads).
-pub const LIMITED_PREFIXES: [(&str, &str); 4] =
-    [("/v1/releases/", "downloads"), ("/v1/artifacts/", "downloads"), ("/v1/updates/", "downloads"), ("/v1/downloads/", "downloads")];
+pub const LIMITED_PREFIXES: [(&str, &str); 4] = [
+    ("/v1/releases/", "downloads"),
+    ("/v1/artifacts/", "downloads"),
+    ("/v1/updates/", "downloads"),
+    ("/v1/downloads/", "downloads"),
+];
 
 /// What one check decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,10 +40,8 @@ pub struct Staged {
 /// Streams `body` into a new file under `limits.staging_dir`, refusing it
 /// once it passes `limits.max_bytes`.
 pub async fn stage(body: poem::Body, limits: &UploadLimits) -> Result<Staged, StageError> {
-    let named = tempfile::Builder::new()
-        .prefix("upload-")
-        .tempfile_in(&limits.staging_dir)
-        .map_err(StageError::Disk)?;
+    let named =
+        tempfile::Builder::new().prefix("upload-").tempfile_in(&limits.staging_dir).map_err(StageError::Disk)?;
     let (file, path) = named.into_parts();
     let mut file = tokio::fs::File::from_std(file);
     let mut body = body.into_async_read();

@@ -439,7 +439,8 @@ async fn uploads_are_refused_whole_before_or_while_they_stream() {
         .send()
         .await;
     assert_eq!(code_of(unknown_product, 400).await, "UNKNOWN_PRODUCT");
-    let listed = world.admin.get("/admin/v1/releases").query("status", &"published").header("Authorization", world.bearer());
+    let listed =
+        world.admin.get("/admin/v1/releases").query("status", &"published").header("Authorization", world.bearer());
     let listed = json_of(listed.send().await).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     assert_eq!(listed["items"][0]["artifacts"][0]["size"], 900);

@@ -6,9 +6,9 @@ use uuid::Uuid;
 
 use super::entitlement::{self, Refusal};
 use super::{
-    DownloadLink, DownloadLinkError, DownloadLinks, LinkUse,
-    AddArtifactError, Arch, Artifact, ArtifactStore, Channel, CreateReleaseError, FileName, Platform, Release,
-    ReleaseFilter, ReleaseRepository, ReleaseStatus, ReleaseWithArtifacts, StorageError, Version, MAX_NOTES_CHARS,
+    AddArtifactError, Arch, Artifact, ArtifactStore, Channel, CreateReleaseError, DownloadLink, DownloadLinkError,
+    DownloadLinks, FileName, LinkUse, Platform, Release, ReleaseFilter, ReleaseRepository, ReleaseStatus,
+    ReleaseWithArtifacts, StorageError, Version, MAX_NOTES_CHARS,
 };
 use crate::audit::{Actor, AuditEvent};
 use crate::catalog::{Catalog, Tier};

@@ -10,7 +10,7 @@ use poem_openapi::{Enum, Object, OpenApi, Tags};
 use tessera_domain::audit::Actor;
 use tessera_domain::page::PageRequest;
 use tessera_domain::release::{
-    Arch, Artifact, Channel, ChangeReleaseError, CreateError, CreateRelease, FileName, Platform, Release,
+    Arch, Artifact, ChangeReleaseError, Channel, CreateError, CreateRelease, FileName, Platform, Release,
     ReleaseFilter, ReleaseStatus, ReleaseWithArtifacts, StorageError, UploadError, Version,
 };
 use time::OffsetDateTime;
@@ -214,7 +214,9 @@ impl From<UploadError> for UploadFailure {
 impl From<StageError> for UploadFailure {
     fn from(error: StageError) -> Self {
         match error {
-            StageError::TooLarge(_) => Self::PayloadTooLarge(ErrorBody::new(ErrorCode::PayloadTooLarge, error.to_string())),
+            StageError::TooLarge(_) => {
+                Self::PayloadTooLarge(ErrorBody::new(ErrorCode::PayloadTooLarge, error.to_string()))
+            }
             StageError::CutOff(_) => Self::BadRequest(bad_request(ErrorCode::InvalidRequest, error.to_string())),
             StageError::Disk(_) => Self::Internal(internal(&error)),
         }
@@ -333,8 +335,7 @@ impl ReleasesApi {
         };
         let uuid = release_id(&id.0).ok_or_else(|| UploadFailure::NotFound(no_release(&id.0)))?;
         let filename = FileName::parse(&filename.0).map_err(|error| invalid(&error))?;
-        let platform =
-            platform.0.as_deref().map(Platform::parse).transpose().map_err(|error| invalid(&error))?;
+        let platform = platform.0.as_deref().map(Platform::parse).transpose().map_err(|error| invalid(&error))?;
         let arch = arch.0.as_deref().map(Arch::parse).transpose().map_err(|error| invalid(&error))?;
         let plan = state
             .releases
@@ -348,7 +349,12 @@ impl ReleasesApi {
             .await?;
         let staged = stage(body.0, &state.uploads).await?;
         let stored = staged.sign(&state.keyring).await?;
-        state.releases.store().put_file(&plan.storage_key, &staged.path).await.map_err(|error| storage_failure(&error))?;
+        state
+            .releases
+            .store()
+            .put_file(&plan.storage_key, &staged.path)
+            .await
+            .map_err(|error| storage_failure(&error))?;
         let artifact = state.releases.record_upload(plan, stored, Actor::Admin).await?;
         Ok(Created::Created(Json(artifact.into())))
     }

@@ -125,7 +125,11 @@ fn refusal_code(refusal: tessera_domain::release::entitlement::Refusal) -> Error
 
 /// The license key a request presents: `Authorization: Bearer` with a
 /// license token, a lease token or the key itself, else `?license_key=`.
-fn buyer_key(verifier: &TokenVerifier, headers: &HeaderMap, query_key: Option<&str>) -> Result<LicenseKey, BuyerFailure> {
+fn buyer_key(
+    verifier: &TokenVerifier,
+    headers: &HeaderMap,
+    query_key: Option<&str>,
+) -> Result<LicenseKey, BuyerFailure> {
     let unauthorized = |message: String| BuyerFailure::Unauthorized(ErrorBody::new(ErrorCode::Unauthorized, message));
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -137,9 +141,7 @@ fn buyer_key(verifier: &TokenVerifier, headers: &HeaderMap, query_key: Option<&s
         (Some(bearer), _) => bearer,
         (None, Some(key)) => key,
         (None, None) => {
-            return Err(unauthorized(
-                "send `Authorization: Bearer <license token, lease token or license key>`".into(),
-            ))
+            return Err(unauthorized("send `Authorization: Bearer <license token, lease token or license key>`".into()))
         }
     };
     if presented.matches('.').count() == 2 {
@@ -155,7 +157,10 @@ fn buyer_key(verifier: &TokenVerifier, headers: &HeaderMap, query_key: Option<&s
         .map_err(|error| BuyerFailure::BadRequest(ErrorBody::new(ErrorCode::InvalidKey, error.to_string())))
 }
 
-fn parsed<T, E: std::fmt::Display>(text: Option<&str>, parse: fn(&str) -> Result<T, E>) -> Result<Option<T>, BuyerFailure> {
+fn parsed<T, E: std::fmt::Display>(
+    text: Option<&str>,
+    parse: fn(&str) -> Result<T, E>,
+) -> Result<Option<T>, BuyerFailure> {
     text.filter(|text| !text.is_empty())
         .map(parse)
         .transpose()
@@ -344,8 +349,9 @@ impl ReleasesApi {
         channel: Query<Option<String>>,
     ) -> Result<TauriResponse, BuyerFailure> {
         let key = buyer_key(&state.buyer_tokens, request.headers(), license_key.0.as_deref())?;
-        let current = Version::parse(&current_version.0)
-            .map_err(|error| BuyerFailure::BadRequest(ErrorBody::new(ErrorCode::InvalidAppVersion, error.to_string())))?;
+        let current = Version::parse(&current_version.0).map_err(|error| {
+            BuyerFailure::BadRequest(ErrorBody::new(ErrorCode::InvalidAppVersion, error.to_string()))
+        })?;
         let query = OfferQuery {
             product: product.0,
             platform: Some(tauri_platform(&target.0)?),
@@ -419,7 +425,12 @@ pub struct SparkleQuery {
     arch: Option<String>,
 }
 
-async fn appcast(state: &AppState, request: &Request, product: String, query: &SparkleQuery) -> Result<String, BuyerFailure> {
+async fn appcast(
+    state: &AppState,
+    request: &Request,
+    product: String,
+    query: &SparkleQuery,
+) -> Result<String, BuyerFailure> {
     let key = buyer_key(&state.buyer_tokens, request.headers(), query.license_key.as_deref())?;
     let offer_query = OfferQuery {
         product,
@@ -520,7 +531,9 @@ pub async fn download(
         Err(error @ DownloadError::Link(DownloadLinkError::Invalid(_))) => {
             return plain_error(StatusCode::FORBIDDEN, ErrorCode::Unauthorized, error.to_string())
         }
-        Err(error @ DownloadError::Gone) => return plain_error(StatusCode::GONE, ErrorCode::NotFound, error.to_string()),
+        Err(error @ DownloadError::Gone) => {
+            return plain_error(StatusCode::GONE, ErrorCode::NotFound, error.to_string())
+        }
         Err(error @ DownloadError::Refused(refusal)) => {
             return plain_error(StatusCode::FORBIDDEN, refusal_code(refusal), error.to_string())
         }
@@ -548,10 +561,8 @@ async fn serve(state: &AppState, headers: &HeaderMap, artifact: &Artifact) -> Re
         return Response::builder().status(StatusCode::NOT_MODIFIED).header(header::ETAG, etag).finish();
     }
     // `If-Range` with another ETag: the file changed, so send all of it.
-    let if_range_matches = headers
-        .get(header::IF_RANGE)
-        .and_then(|value| value.to_str().ok())
-        .is_none_or(|value| value.trim() == etag);
+    let if_range_matches =
+        headers.get(header::IF_RANGE).and_then(|value| value.to_str().ok()).is_none_or(|value| value.trim() == etag);
     let range = match requested_range(headers, artifact.size) {
         Ok(range) => range.filter(|_| if_range_matches),
         Err(()) => {
@@ -572,7 +583,7 @@ async fn serve(state: &AppState, headers: &HeaderMap, artifact: &Artifact) -> Re
         }
         Err(error @ StorageError::Unavailable(_)) => {
             tracing::warn!(error = %crate::http::errors::chain(&error), "artifact storage unavailable");
-            return plain_error(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, "storage unavailable; retry")
+            return plain_error(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable, "storage unavailable; retry");
         }
     };
     let body = Body::from_bytes_stream(stream.map(|chunk| chunk.map_err(std::io::Error::other)));
