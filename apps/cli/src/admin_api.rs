@@ -104,6 +104,28 @@ pub enum Lifecycle {
     Reinstate,
 }
 
+/// `POST /admin/v1/releases` (`NewRelease`).
+#[derive(Debug, Default, Serialize)]
+pub struct NewReleaseRequest {
+    pub product: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// The query of `PUT /admin/v1/releases/{id}/artifacts/{filename}`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UploadParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updater_signature: Option<String>,
+}
+
 /// A list's page: its size and the previous page's `next_cursor`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PageParams {
@@ -151,6 +173,10 @@ filters! {
 filters! {
     /// `GET /admin/v1/customers`; `q` is a substring of email or name.
     CustomerFilters { q }
+}
+filters! {
+    /// `GET /admin/v1/releases`.
+    ReleaseFilters { product, channel, status }
 }
 
 /// `MintedLicenseBody`: the license, its token and, when asked, its email.
@@ -293,6 +319,38 @@ impl AdminClient {
     pub fn update_customer(&self, email: &str, patch: &CustomerPatch) -> Result<Value, CliError> {
         self.patch(&format!("/admin/v1/customers/{}", path_segment(email)), &body(patch))
     }
+
+    pub fn create_release(&self, request: &NewReleaseRequest) -> Result<Value, CliError> {
+        self.post("/admin/v1/releases", &body(request))
+    }
+
+    pub fn releases(&self, filters: &ReleaseFilters, page: &PageParams) -> Result<Value, CliError> {
+        self.list("/admin/v1/releases", filters, page)
+    }
+
+    pub fn release(&self, id: &str) -> Result<Value, CliError> {
+        self.get(&format!("/admin/v1/releases/{}", path_segment(id)))
+    }
+
+    pub fn publish_release(&self, id: &str) -> Result<Value, CliError> {
+        self.post(&format!("/admin/v1/releases/{}/publish", path_segment(id)), &Value::Null)
+    }
+
+    pub fn yank_release(&self, id: &str) -> Result<Value, CliError> {
+        self.post(&format!("/admin/v1/releases/{}/yank", path_segment(id)), &Value::Null)
+    }
+
+    /// Streams `body` (of `length` bytes) as the file `filename` of release `id`.
+    pub fn upload_artifact(
+        &self,
+        id: &str,
+        filename: &str,
+        params: &UploadParams,
+        body: reqwest::blocking::Body,
+    ) -> Result<Value, CliError> {
+        let path = format!("/admin/v1/releases/{}/artifacts/{}", path_segment(id), path_segment(filename));
+        self.put_stream(&path, params, body)
+    }
 }
 
 /// The committed admin spec, for the tests that hold the CLI to it.
@@ -387,6 +445,7 @@ mod tests {
                 let method = parts.next().unwrap().to_lowercase();
                 let target = parts.next().unwrap().to_owned();
                 let mut length = 0;
+                let mut json_body = false;
                 loop {
                     let mut header = String::new();
                     reader.read_line(&mut header).unwrap();
@@ -396,6 +455,9 @@ mod tests {
                     if let Some((name, value)) = header.split_once(':') {
                         if name.eq_ignore_ascii_case("content-length") {
                             length = value.trim().parse().unwrap();
+                        }
+                        if name.eq_ignore_ascii_case("content-type") {
+                            json_body = value.trim().starts_with("application/json");
                         }
                     }
                 }
@@ -410,7 +472,10 @@ mod tests {
                         .filter(|pair| !pair.is_empty())
                         .map(|pair| pair.split('=').next().unwrap().to_owned())
                         .collect(),
-                    body: (length > 0).then(|| serde_json::from_slice(&body).unwrap()),
+                    body: (length > 0).then(|| match json_body {
+                        true => serde_json::from_slice(&body).unwrap(),
+                        false => Value::String(BINARY.to_owned()),
+                    }),
                 });
                 stream
                     .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
@@ -423,6 +488,9 @@ mod tests {
     fn some(text: &str) -> Option<String> {
         Some(text.to_owned())
     }
+
+    /// What the recorder keeps of a body that is not JSON (an uploaded file).
+    const BINARY: &str = "<binary body>";
 
     /// The recorder answers `{}`, which a typed answer refuses after the
     /// request was sent and recorded.
@@ -500,6 +568,22 @@ mod tests {
         client
             .update_customer("ada@example.com", &CustomerPatch { email: some("b@example.com"), name: some("B") })
             .unwrap();
+        let release = NewReleaseRequest {
+            product: "demo".into(),
+            version: "1.0.0".into(),
+            channel: some("beta"),
+            notes: some("n"),
+        };
+        client.create_release(&release).unwrap();
+        let filters = ReleaseFilters { product: some("demo"), channel: some("beta"), status: some("draft") };
+        client.releases(&filters, &page).unwrap();
+        client.release("rel-1").unwrap();
+        client.publish_release("rel-1").unwrap();
+        client.yank_release("rel-1").unwrap();
+        let upload = UploadParams { platform: some("macos"), arch: some("aarch64"), updater_signature: some("sig") };
+        client
+            .upload_artifact("rel-1", "App 1.0.dmg", &upload, reqwest::blocking::Body::from(vec![1u8, 2, 3]))
+            .unwrap();
     }
 
     fn matches(template: &str, path: &str) -> bool {
@@ -556,10 +640,13 @@ mod tests {
                 assert!(parameters.contains(&name.as_str()), "{} {template}: no query parameter `{name}`", call.method);
             }
 
-            let declared = operation["requestBody"]["content"].as_object().and_then(|content| content.values().next());
+            let declared = operation["requestBody"]["content"].as_object().and_then(|content| content.iter().next());
             match (declared, &call.body) {
                 (None, None) => {}
-                (Some(content), Some(body)) => conforms(
+                (Some((kind, _)), Some(body)) if !kind.starts_with("application/json") => {
+                    assert_eq!(body, &Value::from(BINARY), "{} {template} takes raw bytes", call.method)
+                }
+                (Some((_, content)), Some(body)) => conforms(
                     &spec,
                     admin_spec::schema(&spec, &content["schema"]["$ref"]),
                     body,

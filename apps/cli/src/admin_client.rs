@@ -99,6 +99,24 @@ impl AdminClient {
         self.send(request)
     }
 
+    /// A PUT of a raw body streamed from a reader (an uploaded file): no
+    /// overall timeout, since a large file over a slow tunnel takes what it takes.
+    pub fn put_stream(
+        &self,
+        path: &str,
+        query: &impl Serialize,
+        body: reqwest::blocking::Body,
+    ) -> Result<Value, CliError> {
+        let request = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .query(query)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .timeout(Duration::from_secs(24 * 3600))
+            .body(body);
+        self.send(request)
+    }
+
     fn send(&self, request: RequestBuilder) -> Result<Value, CliError> {
         let response = request
             .bearer_auth(&self.token)

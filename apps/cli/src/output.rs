@@ -79,6 +79,12 @@ pub const AUDIT: Fields =
 pub const USAGE: Fields =
     Fields { schema: "UsageEventBody", names: &["at", "license_key", "event", "metadata", "activation_id"] };
 pub const KEYS: Fields = Fields { schema: "KeyBody", names: &["kid", "status", "alg", "public_key"] };
+pub const RELEASES: Fields = Fields {
+    schema: "ReleaseBody",
+    names: &["id", "product", "version", "channel", "status", "created_at", "published_at"],
+};
+pub const ARTIFACTS: Fields =
+    Fields { schema: "ArtifactBody", names: &["id", "filename", "platform", "arch", "size", "sha256", "downloads"] };
 
 /// The stats table's rows below the license counts: a label and the path of
 /// its value in `StatsBody`.
@@ -174,6 +180,34 @@ pub fn print_customers(page: &Value) {
     print_page(page, &CUSTOMERS);
 }
 
+pub fn print_releases(page: &Value) {
+    print_page(page, &RELEASES);
+}
+
+/// One release: its fields, then a table of its files.
+pub fn print_release(release: &Value) {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    for field in RELEASES.names {
+        table.add_row(vec![(*field).to_owned(), text(&release[*field])]);
+    }
+    println!("{table}");
+    let files = release["artifacts"].as_array().cloned().unwrap_or_default();
+    if !files.is_empty() {
+        print_artifacts(&files);
+    }
+}
+
+pub fn print_artifacts(files: &[Value]) {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(ARTIFACTS.names);
+    for file in files {
+        table.add_row(ARTIFACTS.names.iter().map(|field| text(&file[*field])).collect::<Vec<_>>());
+    }
+    println!("{table}");
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
@@ -190,8 +224,20 @@ mod tests {
     #[test]
     fn every_field_a_table_reads_is_in_the_admin_spec() {
         let spec = admin_spec::document();
-        for fields in [&LICENSE, &LICENSES, &MACHINES, &EVENTS, &DELIVERIES, &FLAGS, &CUSTOMERS, &AUDIT, &USAGE, &KEYS]
-        {
+        for fields in [
+            &LICENSE,
+            &LICENSES,
+            &MACHINES,
+            &EVENTS,
+            &DELIVERIES,
+            &FLAGS,
+            &CUSTOMERS,
+            &AUDIT,
+            &USAGE,
+            &KEYS,
+            &RELEASES,
+            &ARTIFACTS,
+        ] {
             for name in fields.names {
                 property(&spec, fields.schema, name);
             }
@@ -200,6 +246,7 @@ mod tests {
         for group in STATS_GROUPS {
             property(&spec, licenses["$ref"].as_str().unwrap(), group);
         }
+        property(&spec, "ReleaseBody", "artifacts");
         for (_, path) in STATS_ROWS {
             let mut schema = "StatsBody".to_owned();
             for field in path {

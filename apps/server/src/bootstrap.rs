@@ -28,6 +28,7 @@ use tessera_domain::storefront::{ConfiguredStorefront, StorefrontCredentials};
 use tessera_file_storage::FileArtifactStore;
 use tessera_log_mail::LogMailer;
 use tessera_postmark::PostmarkMailer;
+use tessera_s3_storage::S3ArtifactStore;
 
 pub const DEV_KEY_FILE: &str = "tessera-dev-key.pem";
 pub const DEV_KEY_KID: &str = "dev";
@@ -510,13 +511,31 @@ pub fn release_settings(config: &Config, dev_files: DevFiles) -> Result<ReleaseS
         return Err(ConfigError::Rule("releases.max_upload_mb must be at least 1".into()).into());
     }
     let staging_dir = releases.staging_dir();
+    if releases.s3.is_some() && releases.storage != StorageKind::S3 {
+        return Err(ConfigError::Rule("[releases.s3] is set but releases.storage is not \"s3\"".into()).into());
+    }
     let artifacts: Arc<dyn ArtifactStore> = match releases.storage {
         StorageKind::File if dev_files == DevFiles::Inspect => Arc::new(FileArtifactStore::unopened(&releases.path)),
-        StorageKind::File => {
-            std::fs::create_dir_all(&staging_dir).map_err(file_error(&staging_dir))?;
-            Arc::new(FileArtifactStore::new(&releases.path).map_err(file_error(&releases.path))?)
+        StorageKind::File => Arc::new(FileArtifactStore::new(&releases.path).map_err(file_error(&releases.path))?),
+        StorageKind::S3 => {
+            let s3 = releases
+                .s3
+                .as_ref()
+                .ok_or_else(|| ConfigError::Rule("releases.storage = \"s3\" needs [releases.s3]".into()))?;
+            let secret =
+                resolve_secret("releases.s3.secret_access_key", &s3.secret_access_key, &s3.secret_access_key_file)?
+                    .filter(|secret| !secret.expose().is_empty())
+                    .ok_or_else(|| {
+                        ConfigError::Rule("[releases.s3] needs secret_access_key_file (or secret_access_key)".into())
+                    })?;
+            let store = S3ArtifactStore::new(s3, secret.expose())
+                .map_err(|error| ConfigError::Rule(format!("[releases.s3]: {}", crate::http::errors::chain(&error))))?;
+            Arc::new(store)
         }
     };
+    if dev_files == DevFiles::Create {
+        std::fs::create_dir_all(&staging_dir).map_err(file_error(&staging_dir))?;
+    }
     Ok(ReleaseSettings {
         artifacts,
         uploads: UploadLimits { staging_dir, max_bytes: releases.max_upload_mb.saturating_mul(1024 * 1024) },

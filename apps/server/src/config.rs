@@ -308,6 +308,8 @@ pub enum StorageKind {
     /// A directory on this machine (`path`): the embedded default of one server.
     #[default]
     File,
+    /// S3-compatible object storage (`[releases.s3]`), shared by several instances.
+    S3,
 }
 
 /// Release files and their downloads (contract §2 `[releases]`, §9).
@@ -317,8 +319,10 @@ pub struct ReleasesConfig {
     pub storage: StorageKind,
     /// The directory of `file` storage.
     pub path: PathBuf,
+    /// The bucket of `s3` storage.
+    pub s3: Option<tessera_s3_storage::S3Config>,
     /// Where uploads are staged while they are hashed and signed; omitted:
-    /// `<path>/.uploads`.
+    /// `<path>/.uploads` (`file`), the system's temporary directory (`s3`).
     pub staging_dir: Option<PathBuf>,
     /// The largest artifact an upload may send, in MiB (the 64 KiB body
     /// limit does not apply to uploads; this does).
@@ -335,6 +339,7 @@ impl Default for ReleasesConfig {
         Self {
             storage: StorageKind::File,
             path: PathBuf::from("tessera-artifacts"),
+            s3: None,
             staging_dir: None,
             max_upload_mb: 4096,
             link_minutes: 10,
@@ -345,7 +350,10 @@ impl Default for ReleasesConfig {
 
 impl ReleasesConfig {
     pub fn staging_dir(&self) -> PathBuf {
-        self.staging_dir.clone().unwrap_or_else(|| self.path.join(".uploads"))
+        self.staging_dir.clone().unwrap_or_else(|| match self.storage {
+            StorageKind::File => self.path.join(".uploads"),
+            StorageKind::S3 => std::env::temp_dir().join("tessera-uploads"),
+        })
     }
 
     pub fn link_lifetimes(&self) -> tessera_domain::release::LinkLifetimes {

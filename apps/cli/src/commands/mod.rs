@@ -7,6 +7,7 @@ mod deliveries;
 mod flags;
 mod keys;
 mod licenses;
+mod releases;
 mod reports;
 mod storefront_events;
 
@@ -51,6 +52,8 @@ pub enum Command {
     Flags(flags::FlagCommand),
     #[command(flatten)]
     Keys(keys::KeyCommand),
+    /// Releases and their files: create, upload, publish, yank, list, show.
+    Release(releases::ReleaseArgs),
     /// The end-user flow of a desktop app on this machine: activate, status, heartbeat, deactivate.
     Client(machine::MachineArgs),
 }
@@ -84,6 +87,7 @@ impl Command {
             Self::Reports(command) => command.run(session),
             Self::Flags(command) => command.run(session),
             Self::Keys(command) => command.run(session),
+            Self::Release(args) => args.run(session),
             Self::Client(args) => machine::run(args, session.json),
         }
     }
