@@ -270,6 +270,7 @@ impl ReleasesApi {
 
     /// Releases, newest first, with their files.
     #[oai(path = "/", method = "get", operation_id = "listReleases")]
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         state: Data<&Arc<AppState>>,
