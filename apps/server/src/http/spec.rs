@@ -45,9 +45,13 @@ pub fn admin_spec() -> Value {
     let error = json!({ "$ref": "#/components/schemas/ErrorBody" });
     for item in spec["paths"].as_object_mut().expect("paths").values_mut() {
         for operation in item.as_object_mut().expect("a path item").values_mut() {
-            if operation.pointer("/requestBody/content/application~1json").is_some() {
+            let body_type = operation["requestBody"]["content"]
+                .as_object()
+                .and_then(|content| content.keys().next())
+                .map(|kind| kind.split(';').next().unwrap_or_default().to_owned());
+            if let Some(kind) = body_type {
                 operation["responses"]["415"] =
-                    error_response("The body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`).", &error);
+                    error_response(&format!("The body is not `{kind}` (`UNSUPPORTED_MEDIA_TYPE`)."), &error);
             }
         }
     }
