@@ -93,6 +93,7 @@ fn every_marked_readme_block_runs_as_written() {
         "export.csv",               // the usage event, listed
         "shared_key",               // the flag, listed
         "inserted 3, skipped 0",    // the import
+        "same bytes",               // the release, downloaded through its signed link
     ] {
         assert!(all.contains(expected), "`{expected}` in the README blocks' output:\n{all}");
     }
