@@ -72,6 +72,7 @@ fn world_with(policy: ActivationPolicy) -> World {
             clock: clock.clone(),
             random,
             catalog,
+            releases: store.clone(),
             issuer: "test".to_owned(),
             policy,
         }),

@@ -63,6 +63,7 @@ fn world() -> World {
         clock: clock.clone(),
         random: random.clone(),
         catalog: catalog.clone(),
+        releases: store.clone(),
         issuer: "test".into(),
         policy,
     });

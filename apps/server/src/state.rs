@@ -183,6 +183,7 @@ impl AppState {
             clock: clock.clone(),
             random: random.clone(),
             catalog: catalog.clone(),
+            releases: store.clone(),
             issuer: issuer.clone(),
             policy: activation,
         });

@@ -255,6 +255,7 @@ fn the_documented_configuration_is_valid_as_written() {
         ("stripe_secret", "whsec_stripe0123456789abcdef".to_owned()),
         ("stripe_api_key", "rk_live_0123456789abcdef".to_owned()),
         ("polar_secret", "whsec_cG9sYXItc2VjcmV0LTAxMjM0NTY3ODk=".to_owned()),
+        ("s3_secret", "s3-secret-access-key-0123456789".to_owned()),
     ] {
         let path = write(dir.path(), name, &contents, 0o600);
         toml = toml.replace(&format!("/run/secrets/{name}"), &path);
@@ -282,4 +283,24 @@ secret = "whsec_stripe0123456789abcdef"
     let toml = format!("{toml}api_key = \"rk_test_0123456789\"\napi_base_url = \"api.stripe.com\"\n");
     let error = bootstrap::inspect(&config(&toml).unwrap()).err().expect("refused").to_string();
     assert!(error.contains("storefronts.stripe.api_base_url must start with http:// or https://"), "{error}");
+}
+
+/// Release storage: S3 needs its bucket section and a secret; the section
+/// alone, with file storage, is a mistake worth naming; odd limits are refused.
+#[test]
+fn release_storage_is_checked_at_start_up() {
+    let refused = |toml: &str| bootstrap::inspect(&config(toml).unwrap()).err().expect("refused").to_string();
+    let error = refused("[releases]\nstorage = \"s3\"\n");
+    assert!(error.contains("releases.storage = \"s3\" needs [releases.s3]"), "{error}");
+    let section = "[releases.s3]\nbucket = \"b\"\naccess_key_id = \"AKIA\"\n";
+    let error = refused(&format!("[releases]\nstorage = \"s3\"\n{section}"));
+    assert!(error.contains("needs secret_access_key_file (or secret_access_key)"), "{error}");
+    let error = refused(section);
+    assert!(error.contains("[releases.s3] is set but releases.storage is not \"s3\""), "{error}");
+    let error = refused("[releases]\nlink_minutes = 0\n");
+    assert!(error.contains("releases.link_minutes must be 1-1440"), "{error}");
+    let unknown = config("[releases]\nstorage = \"ftp\"\n").expect_err("refused").to_string();
+    assert!(unknown.contains("ftp"), "{unknown}");
+    let s3 = format!("[releases]\nstorage = \"s3\"\n{section}secret_access_key = \"secret\"\n");
+    assert!(bootstrap::inspect(&config(&s3).unwrap()).is_ok(), "a complete S3 section starts");
 }

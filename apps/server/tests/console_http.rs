@@ -168,7 +168,7 @@ async fn audit_actions(world: &World, entity_type: &str) -> Vec<(String, Actor)>
     page.items.into_iter().map(|event| (event.action, event.actor)).collect()
 }
 
-const PAGES: [&str; 11] = [
+const PAGES: [&str; 13] = [
     "/console",
     "/console?days=90",
     "/console/licenses",
@@ -180,6 +180,8 @@ const PAGES: [&str; 11] = [
     "/console/flags",
     "/console/keys",
     "/console/events?status=failed",
+    "/console/releases",
+    "/console/releases?status=draft",
 ];
 
 #[tokio::test]
@@ -561,4 +563,39 @@ async fn an_open_flag_is_closed_once_from_the_console() {
     assert!(actioned.contains("revoked the key"));
     let trail = audit_actions(&world, "license").await;
     assert!(trail.contains(&("flag.reviewed".to_owned(), Actor::Admin)), "{trail:?}");
+}
+
+type ApiRequest<'a> = poem::test::TestRequestBuilder<'a, BoxEndpoint<'static, Response>>;
+
+fn api(request: ApiRequest<'_>) -> ApiRequest<'_> {
+    request.header("Authorization", format!("Bearer {TOKEN}"))
+}
+
+#[tokio::test]
+async fn releases_are_published_and_yanked_from_the_console_through_the_use_cases() {
+    let world = world();
+    let created = api(world.admin.post("/admin/v1/releases")).body_json(&json!({"product": "app", "version": "1.0.0"}));
+    let created: Value = created.send().await.0.into_body().into_json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let upload = api(world.admin.put(format!("/admin/v1/releases/{id}/artifacts/PixelApp.zip")))
+        .content_type("application/octet-stream")
+        .body("zip bytes");
+    upload.send().await.assert_status(StatusCode::CREATED);
+    let browser = sign_in(&world).await;
+
+    let page = text(get(&world, &browser, "/console/releases?status=draft").await).await;
+    assert!(page.contains("app 1.0.0") && page.contains("PixelApp.zip"), "{page}");
+    let published = post(&world, &browser, &format!("/console/releases/{id}/publish"), &[]).await;
+    published.assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(location(&published), "/console/releases?done=publish");
+    let again = post(&world, &browser, &format!("/console/releases/{id}/publish"), &[]).await;
+    again.assert_status(StatusCode::CONFLICT);
+    let yanked = post(&world, &browser, &format!("/console/releases/{id}/yank"), &[]).await;
+    yanked.assert_status(StatusCode::SEE_OTHER);
+    let shown = world.state.releases.find(id.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(shown.release.status, tessera_domain::release::ReleaseStatus::Yanked);
+    let actions = audit_actions(&world, "release").await;
+    for action in ["release.published", "release.yanked"] {
+        assert!(actions.contains(&(action.to_owned(), Actor::Admin)), "{action} by admin: {actions:?}");
+    }
 }

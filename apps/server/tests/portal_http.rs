@@ -329,3 +329,47 @@ async fn redeliver_is_limited_per_ip_and_per_address_for_known_and_unknown_alike
     redeliver(&world, &csrf, "nobody@example.com").await.assert_status_is_ok();
     redeliver(&world, &csrf, "other@example.com").await.assert_status(poem::http::StatusCode::TOO_MANY_REQUESTS);
 }
+
+type Request<'a> = poem::test::TestRequestBuilder<'a, BoxEndpoint<'static, Response>>;
+
+fn admin(request: Request<'_>) -> Request<'_> {
+    request.header("Authorization", format!("Bearer {TOKEN}"))
+}
+
+#[tokio::test]
+async fn the_page_lists_each_licenses_downloads_and_their_links_serve_the_files() {
+    let world = world();
+    let perpetual = mint(&world, "pro", "ada@example.com").await;
+    let created = admin(world.admin.post("/admin/v1/releases"))
+        .body_json(&json!({"product": "app", "version": "2.1.0"}))
+        .send()
+        .await;
+    let release: Value = created.0.into_body().into_json().await.unwrap();
+    let release = release["id"].as_str().unwrap().to_owned();
+    for (name, platform) in [("PixelApp-2.1.0.dmg", "macos"), ("PixelApp-2.1.0.msi", "windows")] {
+        let uploaded = admin(world.admin.put(format!("/admin/v1/releases/{release}/artifacts/{name}")))
+            .query("platform", &platform)
+            .content_type("application/octet-stream")
+            .body(format!("bytes of {name}"))
+            .send()
+            .await;
+        uploaded.assert_status(poem::http::StatusCode::CREATED);
+    }
+    let csrf = csrf(&world).await;
+    redeliver(&world, &csrf, "ada@example.com").await.assert_status_is_ok();
+    portal_deliveries(&world, 1).await;
+    let token = emailed_token(&world).await;
+
+    let before = text(world.public.get("/portal/licenses").query("token", &token).send().await).await;
+    assert!(before.contains(&perpetual) && !before.contains("Downloads"), "a draft is offered to no one");
+    admin(world.admin.post(format!("/admin/v1/releases/{release}/publish"))).send().await.assert_status_is_ok();
+    let page = text(world.public.get("/portal/licenses").query("token", &token).send().await).await;
+    assert!(page.contains("Downloads · version 2.1.0"), "{page}");
+    let start = page.find("href=\"/v1/downloads/").expect("a download link") + "href=\"".len();
+    let link = page[start..start + page[start..].find('"').unwrap()].replace("&amp;", "&");
+    assert!(page.contains("PixelApp-2.1.0.msi"), "every platform's file");
+    let file = world.public.get(&link).send().await;
+    file.assert_status_is_ok();
+    let body = file.0.into_body().into_string().await.unwrap();
+    assert!(body.starts_with("bytes of PixelApp-2.1.0."), "{body}");
+}

@@ -357,6 +357,26 @@ async fn an_expired_license_with_perpetual_fallback_keeps_the_versions_of_its_te
     let refused = world.link(&token, new["id"].as_str().unwrap()).await.unwrap_err();
     assert_eq!(code_of(refused.0, 403).await, "EXPIRED", "newer versions are paid for");
     assert_eq!(code_of(world.latest(&monthly).await, 403).await, "EXPIRED", "no fallback: nothing");
+
+    // The same rule in /v1/validate: the app version the buyer kept still runs.
+    let validate = |license: &str, version: &str| {
+        let body = json!({"license_key": license_key_of(license), "app_version": version});
+        world.public.post("/v1/validate").body_json(&body).send()
+    };
+    let kept = json_of(validate(&token, "1.0.0").await).await;
+    assert_eq!((kept["valid"].as_bool(), kept["code"].as_str()), (Some(true), Some("VALID")), "{kept}");
+    assert_eq!(json_of(validate(&token, "0.9.0").await).await["code"], "VALID", "older than what it kept");
+    assert_eq!(json_of(validate(&token, "2.0.0").await).await["code"], "EXPIRED", "newer than what it kept");
+    assert_eq!(json_of(validate(&token, "1.0").await).await["code"], "EXPIRED", "not a semantic version");
+    assert_eq!(json_of(validate(&monthly, "1.0.0").await).await["code"], "EXPIRED", "no fallback");
+}
+
+/// The `sub` of a license token: its key.
+fn license_key_of(token: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["sub"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]

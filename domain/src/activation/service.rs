@@ -103,6 +103,8 @@ pub struct ActivationDeps {
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn RandomSource>,
     pub catalog: Arc<Catalog>,
+    /// Published releases: what an expired license with perpetual fallback kept.
+    pub releases: Arc<dyn crate::release::ReleaseRepository>,
     /// The `iss` of leases.
     pub issuer: String,
     pub policy: ActivationPolicy,
@@ -117,15 +119,15 @@ pub struct ActivationService {
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
     catalog: Arc<Catalog>,
+    releases: Arc<dyn crate::release::ReleaseRepository>,
     issuer: String,
     policy: ActivationPolicy,
 }
 
 impl ActivationService {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(deps: ActivationDeps) -> Self {
-        let ActivationDeps { activations, signer, verifier, clock, random, catalog, issuer, policy } = deps;
-        Self { activations, signer, verifier, clock, random, catalog, issuer, policy }
+        let ActivationDeps { activations, signer, verifier, clock, random, catalog, releases, issuer, policy } = deps;
+        Self { activations, signer, verifier, clock, random, catalog, releases, issuer, policy }
     }
 
     pub fn policy(&self) -> ActivationPolicy {
@@ -230,7 +232,11 @@ impl ActivationService {
         let Some(view) = self.activations.find_for_machine(&key, fingerprint).await? else {
             return Ok(Validation { code: ValidationCode::Refused(Refusal::NotFound), checked_at, machine: None });
         };
-        let code = match self.may_run(&view.license, app_version, checked_at) {
+        let mut standing = self.may_run(&view.license, app_version, checked_at);
+        if standing == Err(Refusal::Expired) && self.kept_version(&view.license, app_version).await? {
+            standing = Ok(());
+        }
+        let code = match standing {
             Err(refusal) => ValidationCode::Refused(refusal),
             Ok(()) if fingerprint.is_some() && view.activation.is_none() => ValidationCode::Refused(Refusal::NoMachine),
             Ok(()) => ValidationCode::Valid,
@@ -334,6 +340,32 @@ impl ActivationService {
             return Err(Presented::OtherMachine);
         }
         claims.jti.parse().map_err(|_| Presented::Invalid(crate::issuance::LeaseRejected("malformed jti".into())))
+    }
+
+    /// Whether an expired license still runs `app_version` by perpetual
+    /// fallback — the rule that decides its downloads: its tier has
+    /// fallback, the version's major is allowed, and a release at least that
+    /// new was published while the license was valid ("keep what you got").
+    async fn kept_version(
+        &self,
+        license: &License,
+        app_version: Option<&AppVersion>,
+    ) -> Result<bool, crate::repository::RepositoryError> {
+        use crate::release::{entitlement, Version};
+        let tier = self.catalog.product(&license.product).and_then(|product| product.tier(&license.tier));
+        let Some(version) = app_version.and_then(|version| Version::parse(version.as_str()).ok()) else {
+            return Ok(false);
+        };
+        if !tier.is_some_and(|tier| tier.downloads.perpetual_fallback)
+            || !entitlement::allows_major_version(license, tier, version.major())
+        {
+            return Ok(false);
+        }
+        let published = self.releases.published_releases(&license.product).await?;
+        Ok(published.iter().any(|release| {
+            release.version >= version
+                && entitlement::fallback_covers(license, tier, release.published_at.unwrap_or(release.created_at))
+        }))
     }
 
     /// The license's standing and the app version rule.

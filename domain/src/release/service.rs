@@ -94,6 +94,14 @@ impl From<RepositoryError> for LinkError {
     }
 }
 
+/// What a buyer's portal page offers for one license: the newest release it
+/// may use and every file of it, each with a signed link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloads {
+    pub release: Release,
+    pub files: Vec<(Artifact, DownloadLink)>,
+}
+
 /// Why a download link serves no bytes.
 #[derive(Debug, Error)]
 pub enum DownloadError {
@@ -501,6 +509,24 @@ impl ReleaseService {
         entitlement::may_use(license, self.tier_of(license), &release, self.clock.now())
             .map_err(OfferError::Refused)?;
         Ok((artifact, release))
+    }
+
+    /// The newest stable release `key` may use, with a link to each of its
+    /// files (for every platform), for the buyer's portal page; `None` when
+    /// it may use none (nothing published, expired, revoked…).
+    pub async fn downloads(&self, key: &LicenseKey, product: &str) -> Result<Option<Downloads>, LinkError> {
+        let query = OfferQuery { product: product.to_owned(), ..OfferQuery::default() };
+        let offer = match self.latest(key, &query).await {
+            Ok(offer) => offer,
+            Err(OfferError::Repository(error)) => return Err(error.into()),
+            Err(OfferError::Refused(_) | OfferError::NothingPublished | OfferError::UnknownLicense) => return Ok(None),
+        };
+        let mut files = Vec::with_capacity(offer.artifacts.len());
+        for artifact in offer.artifacts {
+            let link = self.link(key, &artifact, LinkUse::Feed)?;
+            files.push((artifact, link));
+        }
+        Ok(Some(Downloads { release: offer.release, files }))
     }
 
     /// A signed link for `key` to fetch `artifact`, which the caller has

@@ -6,7 +6,8 @@
 //! - `view`: layout, security headers, session and CSRF checks, errors;
 //! - `sign_in`: the admin token in, a session cookie out (rate limited, audited);
 //! - `dashboard` (with `charts`, SVG drawn here), `licenses`, `records`
-//!   (customers, events, deliveries, audit, flags, keys), `tables` (what
+//!   (customers, events, deliveries, audit, flags, keys), `releases`
+//!   (publish, yank), `tables` (what
 //!   several pages show).
 //!
 //! Every action calls the admin API's use case with actor `admin`; a refusal
@@ -16,6 +17,7 @@ mod charts;
 mod dashboard;
 mod licenses;
 mod records;
+mod releases;
 mod sign_in;
 mod tables;
 mod view;
@@ -68,4 +70,6 @@ pub fn routes() -> Route {
         .at("/flags", get(records::flags_page))
         .at("/flags/:id/review", post(records::review_flag))
         .at("/keys", get(records::keys_page))
+        .at("/releases", get(releases::releases_page))
+        .at("/releases/:id/:action", post(releases::release_action))
 }

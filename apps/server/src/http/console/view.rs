@@ -254,7 +254,7 @@ pub fn date(at: Option<OffsetDateTime>, none: &str) -> String {
 }
 
 /// The sections of the navigation: (path, label).
-const SECTIONS: [(&str, &str); 8] = [
+const SECTIONS: [(&str, &str); 9] = [
     ("/console", "Dashboard"),
     ("/console/licenses", "Licenses"),
     ("/console/customers", "Customers"),
@@ -262,6 +262,7 @@ const SECTIONS: [(&str, &str); 8] = [
     ("/console/deliveries", "Deliveries"),
     ("/console/audit", "Audit"),
     ("/console/flags", "Usage and flags"),
+    ("/console/releases", "Releases"),
     ("/console/keys", "Signing keys"),
 ];
 

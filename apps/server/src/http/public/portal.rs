@@ -4,7 +4,8 @@
 //! - `GET /portal`: the "email me my licenses" form;
 //! - `POST /portal/redeliver`: queues the portal email when the address has
 //!   licenses, and answers the same page either way, before even looking;
-//! - `GET /portal/licenses?token=…`: what the emailed link opens;
+//! - `GET /portal/licenses?token=…`: what the emailed link opens: the
+//!   licenses, their machines and the files each license may download;
 //! - `POST /portal/machines/deactivate`: frees a machine, then back to the list.
 //!
 //! Forms carry a CSRF token that must equal the `tessera_csrf` cookie
@@ -22,6 +23,7 @@ use poem::{handler, Body, Request, Response};
 use subtle::ConstantTimeEq;
 use tessera_domain::license::{EmailAddress, LicenseStatus};
 use tessera_domain::portal::{OpenPortalError, PortalDeactivateError, PortalLinkError, PortalView};
+use tessera_domain::release::Downloads;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -240,7 +242,41 @@ fn status_text(status: LicenseStatus) -> &'static str {
     }
 }
 
-fn licenses_page(view: &PortalView, token: &str, csrf: &str, freed: bool) -> Markup {
+/// A size for people: `12.3 MB`.
+fn file_size(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
+        _ => format!("{:.2} GB", bytes as f64 / 1e9),
+    }
+}
+
+fn downloads_list(downloads: &Downloads) -> Markup {
+    html! {
+        table {
+            caption { "Downloads · version " (downloads.release.version.to_string()) }
+            thead { tr { th scope="col" { "File" } th scope="col" { "Platform" } th scope="col" { "Size" }
+                         th scope="col" { "SHA-256" } } }
+            tbody {
+                @for (artifact, link) in &downloads.files {
+                    tr {
+                        th scope="row" {
+                            a href=(super::releases::download_url("", artifact, &link.token)) download {
+                                (artifact.filename.as_str())
+                            }
+                        }
+                        td { (artifact.platform.as_str()) " · " (artifact.arch.as_str()) }
+                        td { (file_size(artifact.size)) }
+                        td { code.small { (&artifact.sha256[..artifact.sha256.len().min(16)]) "…" } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn licenses_page(view: &PortalView, downloads: &[Option<Downloads>], token: &str, csrf: &str, freed: bool) -> Markup {
     layout(
         "Your licenses",
         html! {
@@ -252,7 +288,7 @@ fn licenses_page(view: &PortalView, token: &str, csrf: &str, freed: bool) -> Mar
             @if view.licenses.is_empty() {
                 p { "This address has no licenses." }
             }
-            @for item in &view.licenses {
+            @for (item, files) in view.licenses.iter().zip(downloads) {
                 @let license = &item.license;
                 section.license aria-labelledby=(format!("license-{}", license.id)) {
                     h2 id=(format!("license-{}", license.id)) { (item.product_name) " · " (item.tier_name) }
@@ -266,6 +302,9 @@ fn licenses_page(view: &PortalView, token: &str, csrf: &str, freed: bool) -> Mar
                     }
                     @if let Some(url) = &item.renew_url {
                         p { a.button href=(url) rel="noreferrer" { "Renew " (item.product_name) } }
+                    }
+                    @if let Some(files) = files {
+                        (downloads_list(files))
                     }
                     @if !item.machines.is_empty() {
                         table {
@@ -344,9 +383,16 @@ pub async fn licenses(state: Data<&Arc<AppState>>, request: &Request) -> Respons
     };
     match state.portal.open(&token).await {
         Ok(view) => {
+            let mut downloads = Vec::with_capacity(view.licenses.len());
+            for item in &view.licenses {
+                match state.releases.downloads(&item.license.key, &item.license.product).await {
+                    Ok(files) => downloads.push(files),
+                    Err(error) => return unavailable(&error),
+                }
+            }
             let (csrf, is_new) = csrf_token(request);
             let freed = query_param(request, "freed").is_some();
-            let page = html_response(StatusCode::OK, licenses_page(&view, &token, &csrf, freed));
+            let page = html_response(StatusCode::OK, licenses_page(&view, &downloads, &token, &csrf, freed));
             set_csrf_cookie(&state, page, &csrf, is_new)
         }
         Err(OpenPortalError::Link(error)) => link_refused(&error),

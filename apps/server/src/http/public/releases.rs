@@ -378,7 +378,7 @@ impl ReleasesApi {
 
 /// Where a download link points: the file's name last, so a browser or
 /// `curl -O` saves it under that name.
-fn download_url(base_url: &str, artifact: &Artifact, token: &str) -> String {
+pub fn download_url(base_url: &str, artifact: &Artifact, token: &str) -> String {
     let name: String = form_urlencoded::byte_serialize(artifact.filename.as_str().as_bytes()).collect();
     format!("{base_url}/v1/downloads/{}/{}?token={token}", artifact.id, name.replace('+', "%20"))
 }
