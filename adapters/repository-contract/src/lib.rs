@@ -5,6 +5,7 @@
 pub mod artifact_cases;
 pub mod cases;
 mod fixtures;
+pub mod moto;
 
 pub use fixtures::{activation, audit_for, delivery, delivery_audit, license, recorded_event, T0};
 

@@ -65,6 +65,16 @@ pub fn offers_channel(tier: Option<&Tier>, channel: &Channel) -> bool {
         .is_none_or(|channels| channels.iter().any(|offered| offered == channel.as_str()))
 }
 
+/// A refusal that holds whatever the release: a revoked or suspended license
+/// may use nothing (an expired one may keep some, see [`fallback_covers`]).
+pub fn standing_refusal(license: &License, now: OffsetDateTime) -> Option<Refusal> {
+    match license.status_at(now) {
+        LicenseStatus::Revoked => Some(Refusal::Revoked),
+        LicenseStatus::Suspended => Some(Refusal::Suspended),
+        LicenseStatus::Active | LicenseStatus::Expired => None,
+    }
+}
+
 /// The rule itself: `Ok` when `license` may download and run `release` at `now`.
 pub fn may_use(license: &License, tier: Option<&Tier>, release: &Release, now: OffsetDateTime) -> Result<(), Refusal> {
     if release.product != license.product || release.status != ReleaseStatus::Published {

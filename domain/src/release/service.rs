@@ -407,8 +407,14 @@ impl ReleaseService {
         self.catalog.product(&license.product).and_then(|product| product.tier(&license.tier))
     }
 
+    /// The license of `key`, refused at once when revoked or suspended (so a
+    /// revoked buyer hears "revoked", not "nothing published").
     async fn license(&self, key: &LicenseKey) -> Result<License, OfferError> {
-        self.licenses.find_by_key(key).await?.ok_or(OfferError::UnknownLicense)
+        let license = self.licenses.find_by_key(key).await?.ok_or(OfferError::UnknownLicense)?;
+        match entitlement::standing_refusal(&license, self.clock.now()) {
+            Some(refusal) => Err(OfferError::Refused(refusal)),
+            None => Ok(license),
+        }
     }
 
     /// Every published release of the query's product on its channel that
