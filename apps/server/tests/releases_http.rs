@@ -392,7 +392,13 @@ async fn the_tauri_feed_offers_a_newer_release_or_204() {
     let update = json_of(update).await;
     assert_eq!(update["version"], "1.1.0");
     assert_eq!(update["signature"], TAURI_SIG, "the operator's updater signature, as uploaded");
-    assert!(update["pub_date"].as_str().unwrap().starts_with("2026-11-23T12:00:00"), "{update}");
+    // What tauri-plugin-updater reads: a semver `version` (a leading `v` allowed), an RFC 3339
+    // `pub_date`, a URL and the signature as text.
+    let published = update["pub_date"].as_str().unwrap();
+    let parsed = time::OffsetDateTime::parse(published, &time::format_description::well_known::Rfc3339).unwrap();
+    assert_eq!(parsed, datetime!(2026-11-23 12:00 UTC), "{update}");
+    assert!(tessera_domain::release::Version::parse(update["version"].as_str().unwrap()).is_ok());
+    assert!(update["url"].as_str().unwrap().starts_with("http://127.0.0.1:8080/v1/downloads/"));
     let url = update["url"].as_str().unwrap().strip_prefix("http://127.0.0.1:8080").unwrap().to_owned();
     assert_eq!(world.fetch(&url, None).await.0.into_body().into_vec().await.unwrap(), installer(800, 5));
     feed("1.1.0").await.assert_status(poem::http::StatusCode::NO_CONTENT);
