@@ -12,7 +12,7 @@ use time::Duration;
 use crate::{activation, audit_for, delivery, delivery_audit, license, recorded_event, T0};
 use tessera_domain::customer::{CustomerFilter, CustomerStoreError};
 use tessera_domain::license::Subscription;
-use tessera_domain::mail::{DeliveryFilter, DeliveryOutcome, DeliveryStatus, Enqueued, Settlement};
+use tessera_domain::mail::{DeliveryFilter, DeliveryOutcome, DeliveryStatus, Enqueued};
 use tessera_domain::stats::{DayCounts, LicenseCount};
 use tessera_domain::storefront::{EventFilter, EventOutcome, EventStatus};
 use tessera_domain::usage::{Flag, FlagFilter, FlagReview, FlagStatus, UsageEvent, UsageFilter};
@@ -715,50 +715,6 @@ pub async fn settles_only_the_claimed_attempt(store: &impl Store) {
     assert_eq!((found.last_error, found.claimed_until), (None, None));
     assert!(store.claim_due(later + Duration::days(1), later + Duration::days(2), 10).await.unwrap().is_empty());
     assert_eq!(audit_count(store).await, 3, "queued + two settled attempts");
-}
-
-/// A worker's pass settles its claims together: each as `settle` would, a
-/// lapsed or foreign attempt skipped (and not audited), the rest written.
-pub async fn settles_a_pass_together_skipping_what_is_no_longer_claimed(store: &impl Store) {
-    let owner = license(1);
-    let queued: Vec<_> = (1..=4).map(|n| delivery(&owner, n)).collect();
-    for (n, delivery) in queued.iter().enumerate() {
-        store.enqueue(delivery, &delivery_audit(n as u64 + 1)).await.unwrap();
-    }
-    let now = T0 + Duration::minutes(1);
-    let claimed = store.claim_due(now, now + Duration::minutes(2), 10).await.unwrap();
-    assert_eq!(claimed.len(), 4);
-    let outcome = |status| DeliveryOutcome {
-        status,
-        next_attempt_at: now + Duration::seconds(30),
-        last_error: (status != DeliveryStatus::Sent).then(|| "HTTP 500".to_owned()),
-        provider_message_id: (status == DeliveryStatus::Sent).then(|| "pm-1".to_owned()),
-        at: now,
-    };
-    let settle = |n: usize, attempt, status| Settlement {
-        id: claimed[n].id,
-        attempt,
-        outcome: outcome(status),
-        audit: delivery_audit(10 + n as u64),
-    };
-    let pass = [
-        settle(0, 1, DeliveryStatus::Sent),
-        settle(1, 1, DeliveryStatus::Pending),
-        settle(2, 2, DeliveryStatus::Sent), // not the claimed attempt: skipped
-        settle(3, 1, DeliveryStatus::Failed),
-    ];
-    store.settle_all(&pass).await.unwrap();
-    store.settle_all(&[]).await.unwrap();
-    let status_of = |id| async move { store.find_delivery(id).await.unwrap().unwrap() };
-    let sent = status_of(claimed[0].id).await;
-    assert_eq!((sent.status, sent.sent_at, sent.claimed_until), (DeliveryStatus::Sent, Some(now), None));
-    assert_eq!(status_of(claimed[1].id).await.status, DeliveryStatus::Pending);
-    assert_eq!(status_of(claimed[2].id).await.status, DeliveryStatus::Sending, "a wrong attempt changes nothing");
-    assert_eq!(status_of(claimed[3].id).await.status, DeliveryStatus::Failed);
-    assert_eq!(audit_count(store).await, 4 + 3, "four queued, three settled; the skipped one is not audited");
-    // Settled once: the same pass again writes nothing.
-    store.settle_all(&pass).await.unwrap();
-    assert_eq!(audit_count(store).await, 7);
 }
 
 pub async fn fails_deliveries_abandoned_mid_send(store: &impl Store) {

@@ -49,7 +49,6 @@ macro_rules! license_repository_contract {
             creates_a_license_with_its_first_delivery_or_neither,
             claims_each_due_delivery_once_under_concurrency,
             settles_only_the_claimed_attempt,
-            settles_a_pass_together_skipping_what_is_no_longer_claimed,
             fails_deliveries_abandoned_mid_send,
             reschedules_only_from_the_expected_status,
             counts_for_the_dashboard,

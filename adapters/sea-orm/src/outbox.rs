@@ -9,9 +9,7 @@ use sea_orm::{
 };
 use tessera_domain::audit::AuditEvent;
 use tessera_domain::license::{CreateLicenseError, EmailAddress, IdempotencyRecord, License, LicenseKey};
-use tessera_domain::mail::{
-    Delivery, DeliveryFilter, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued, Settlement,
-};
+use tessera_domain::mail::{Delivery, DeliveryFilter, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued};
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
 use time::OffsetDateTime;
@@ -24,27 +22,6 @@ use crate::rows::{audit_row, corrupt, from_timestamp, timestamp};
 use crate::SeaOrmStore;
 
 use deliveries::Column;
-
-/// The conditional update that writes attempt `attempt`'s outcome: it changes
-/// the row only while the delivery is still `sending` at that attempt.
-fn settle_update(id: Uuid, attempt: u32, outcome: &DeliveryOutcome) -> sea_orm::UpdateMany<deliveries::Entity> {
-    let mut update = deliveries::Entity::update_many()
-        .col_expr(Column::Status, Expr::value(outcome.status.as_str()))
-        .col_expr(Column::NextAttemptAt, Expr::value(timestamp(outcome.next_attempt_at)))
-        .col_expr(Column::LastError, Expr::value(clip(&outcome.last_error)))
-        .col_expr(Column::UpdatedAt, Expr::value(timestamp(outcome.at)))
-        .col_expr(Column::ClaimedUntil, Expr::value(Option::<i64>::None));
-    if outcome.provider_message_id.is_some() {
-        update = update.col_expr(Column::ProviderMessageId, Expr::value(outcome.provider_message_id.clone()));
-    }
-    if outcome.status == DeliveryStatus::Sent {
-        update = update.col_expr(Column::SentAt, Expr::value(timestamp(outcome.at)));
-    }
-    update
-        .filter(Column::Id.eq(id.to_string()))
-        .filter(Column::Status.eq(DeliveryStatus::Sending.as_str()))
-        .filter(Column::Attempts.eq(i32::try_from(attempt).unwrap_or(i32::MAX)))
-}
 
 fn to_row(delivery: &Delivery) -> deliveries::Model {
     deliveries::Model {
@@ -236,15 +213,23 @@ impl DeliveryRepository for SeaOrmStore {
         outcome: &DeliveryOutcome,
         audit: &AuditEvent,
     ) -> Result<bool, RepositoryError> {
-        crate::writes::update_with_audit(&self.db, settle_update(id, attempt, outcome), audit).await
-    }
-
-    async fn settle_all(&self, settlements: &[Settlement]) -> Result<(), RepositoryError> {
-        let updates = settlements
-            .iter()
-            .map(|settled| (settle_update(settled.id, settled.attempt, &settled.outcome), &settled.audit))
-            .collect();
-        crate::writes::updates_with_audits(&self.db, updates).await
+        let mut update = deliveries::Entity::update_many()
+            .col_expr(Column::Status, Expr::value(outcome.status.as_str()))
+            .col_expr(Column::NextAttemptAt, Expr::value(timestamp(outcome.next_attempt_at)))
+            .col_expr(Column::LastError, Expr::value(clip(&outcome.last_error)))
+            .col_expr(Column::UpdatedAt, Expr::value(timestamp(outcome.at)))
+            .col_expr(Column::ClaimedUntil, Expr::value(Option::<i64>::None));
+        if outcome.provider_message_id.is_some() {
+            update = update.col_expr(Column::ProviderMessageId, Expr::value(outcome.provider_message_id.clone()));
+        }
+        if outcome.status == DeliveryStatus::Sent {
+            update = update.col_expr(Column::SentAt, Expr::value(timestamp(outcome.at)));
+        }
+        let update = update
+            .filter(Column::Id.eq(id.to_string()))
+            .filter(Column::Status.eq(DeliveryStatus::Sending.as_str()))
+            .filter(Column::Attempts.eq(i32::try_from(attempt).unwrap_or(i32::MAX)));
+        crate::writes::update_with_audit(&self.db, update, audit).await
     }
 
     async fn fail_abandoned(&self, now: OffsetDateTime, error: &str) -> Result<Vec<Delivery>, RepositoryError> {

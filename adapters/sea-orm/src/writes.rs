@@ -80,37 +80,6 @@ pub(crate) async fn update_with_audit<E: sea_orm::EntityTrait>(
     Ok(true)
 }
 
-/// Many [`update_with_audit`]s in one transaction: each audit event is
-/// stored only if its own update changed its row; an update that changes
-/// nothing is skipped, not an error. One commit (and one sync) for them all.
-pub(crate) async fn updates_with_audits<E: sea_orm::EntityTrait>(
-    db: &crate::connection::Database,
-    updates: Vec<(sea_orm::UpdateMany<E>, &AuditEvent)>,
-) -> Result<(), RepositoryError> {
-    use sea_orm::{QueryTrait, TransactionTrait};
-    if updates.is_empty() {
-        return Ok(());
-    }
-    if db.backend() == sea_orm::DbBackend::Sqlite {
-        let statements: Vec<String> = updates
-            .iter()
-            .flat_map(|(update, audit)| {
-                [update.as_query().to_string(sea_orm::sea_query::SqliteQueryBuilder), audit_insert_if_changed(audit)]
-            })
-            .collect();
-        db.sqlite_transaction(&statements).await.map_err(repository_error)?;
-        return db.synced().await;
-    }
-    let txn = db.writer.begin().await.map_err(repository_error)?;
-    for (update, audit) in updates {
-        if update.exec(&txn).await.map_err(repository_error)?.rows_affected == 1 {
-            let row = audit_row(audit);
-            audit_events::Entity::insert(row).exec_without_returning(&txn).await.map_err(repository_error)?;
-        }
-    }
-    db.commit(txn).await
-}
-
 /// `INSERT INTO audit_events (…) SELECT … WHERE changes() = 1` as SQLite
 /// text: the audit event of the conditional update just before it, stored
 /// only if that update changed its row.

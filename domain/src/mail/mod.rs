@@ -9,7 +9,7 @@ mod service;
 
 pub use compose::{compose, compose_portal, escape_html, license_file, MailSettings, Names, PortalEntry};
 pub use outbox::{
-    Delivery, DeliveryFilter, DeliveryKind, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued, Settlement,
+    Delivery, DeliveryFilter, DeliveryKind, DeliveryOutcome, DeliveryRepository, DeliveryStatus, Enqueued,
 };
 pub use service::{DeliveryRun, OutboxDeps, OutboxService, QueueError, RetryDeliveryError, RetryPolicy};
 

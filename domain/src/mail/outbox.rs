@@ -93,16 +93,6 @@ pub struct DeliveryOutcome {
     pub at: OffsetDateTime,
 }
 
-/// The outcome of one claimed attempt, to settle with others ([`DeliveryRepository::settle_all`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settlement {
-    pub id: Uuid,
-    /// The attempt that was claimed.
-    pub attempt: u32,
-    pub outcome: DeliveryOutcome,
-    pub audit: AuditEvent,
-}
-
 /// Which deliveries to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryFilter {
@@ -165,18 +155,6 @@ pub trait DeliveryRepository: Send + Sync + 'static {
         outcome: &DeliveryOutcome,
         audit: &AuditEvent,
     ) -> Result<bool, RepositoryError>;
-
-    /// Settles several claimed attempts together, each exactly as
-    /// [`Self::settle`] would: written with its audit event only while the
-    /// delivery is still `sending` at that attempt, skipped otherwise. A store
-    /// with transactions MUST write them in one (one commit for a worker's
-    /// whole pass instead of one per email).
-    async fn settle_all(&self, settlements: &[Settlement]) -> Result<(), RepositoryError> {
-        for settlement in settlements {
-            self.settle(settlement.id, settlement.attempt, &settlement.outcome, &settlement.audit).await?;
-        }
-        Ok(())
-    }
 
     /// Marks `failed` with `error` every `sending` delivery whose claim lapsed
     /// before `now` (its worker stopped mid-send, so the provider may or may not

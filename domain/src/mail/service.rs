@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     compose, compose_portal, Delivery, DeliveryFilter, DeliveryKind, DeliveryOutcome, DeliveryRepository,
-    DeliveryStatus, Email, Enqueued, MailSettings, Mailer, Names, PortalEntry, SendError, Settlement,
+    DeliveryStatus, Email, Enqueued, MailSettings, Mailer, Names, PortalEntry, SendError,
 };
 use crate::audit::{Actor, AuditEvent};
 use crate::catalog::Catalog;
@@ -277,9 +277,7 @@ impl OutboxService {
         let mut run = DeliveryRun::default();
         let now = self.now();
         run.interrupted = self.deliveries.fail_abandoned(now, INTERRUPTED).await?.into_iter().map(|d| d.id).collect();
-        let claimed = self.deliveries.claim_due(now, now + CLAIM, limit).await?;
-        let mut settlements = Vec::with_capacity(claimed.len());
-        for delivery in claimed {
+        for delivery in self.deliveries.claim_due(now, now + CLAIM, limit).await? {
             let outcome = match self.render(&delivery).await {
                 Ok(email) => {
                     let (outcome, misconfigured) = self.send(&delivery, &email).await;
@@ -305,13 +303,9 @@ impl OutboxService {
             let mut details = details;
             details["attempt"] = json!(delivery.attempts);
             let audit = self.audit(&Actor::System, action, &delivery, details);
-            settlements.push(Settlement { id: delivery.id, attempt: delivery.attempts, outcome, audit });
+            // `false`: the claim lapsed and the delivery was settled as interrupted meanwhile.
+            self.deliveries.settle(delivery.id, delivery.attempts, &outcome, &audit).await?;
         }
-        // One write for the pass, not one per email. A delivery whose claim
-        // lapsed meanwhile (settled as interrupted) is skipped. A crash before
-        // this line leaves the pass's claims to lapse: marked interrupted
-        // (failed, for the operator), never sent twice.
-        self.deliveries.settle_all(&settlements).await?;
         Ok(run)
     }
 
