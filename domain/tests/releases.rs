@@ -176,8 +176,15 @@ fn an_expired_license_with_perpetual_fallback_keeps_what_was_released_while_it_w
         let granted = world.releases.authorize_download(&license.key, old_file.id).await.unwrap();
         assert_eq!(granted.id, old_file.id);
         let link = world.releases.link(&license.key, &granted, LinkUse::Direct).unwrap();
-        assert_eq!(world.releases.open_download(&link.token, true).await.unwrap().id, old_file.id);
-        assert_eq!(world.releases.open_download(&link.token, false).await.unwrap().id, old_file.id);
+        assert_eq!(world.releases.open_download(&link.token, old_file.id, true).await.unwrap().id, old_file.id);
+        assert_eq!(world.releases.open_download(&link.token, old_file.id, false).await.unwrap().id, old_file.id);
+        assert!(
+            matches!(
+                world.releases.open_download(&link.token, new_file.id, true).await,
+                Err(DownloadError::Link(DownloadLinkError::Invalid(_)))
+            ),
+            "a link opens only the file it names, and is not counted for another"
+        );
         let counted = world.store.find_artifact(old_file.id).await.unwrap().unwrap();
         assert_eq!(counted.downloads, 1, "a download from the first byte is counted, a resumed one is not");
         let filter = AuditFilter { entity_id: Some(license.key.to_string()), ..Default::default() };
@@ -202,11 +209,11 @@ fn without_fallback_an_expired_license_gets_nothing_and_a_revoked_one_never() {
         let (_, file) = world.published("1.0.0", "stable").await;
         let allowed = world.releases.authorize_download(&monthly.key, file.id).await.unwrap();
         let link = world.releases.link(&monthly.key, &allowed, LinkUse::Feed).unwrap();
-        world.releases.open_download(&link.token, true).await.unwrap();
+        world.releases.open_download(&link.token, file.id, true).await.unwrap();
         world.clock.advance(Duration::days(31));
         assert!(
             matches!(
-                world.releases.open_download(&link.token, true).await,
+                world.releases.open_download(&link.token, file.id, true).await,
                 Err(DownloadError::Link(DownloadLinkError::Expired))
             ),
             "a feed's link lasts hours, not a month"
@@ -219,7 +226,7 @@ fn without_fallback_an_expired_license_gets_nothing_and_a_revoked_one_never() {
         let core_link = world.releases.link(&core.key, &file, LinkUse::Direct).unwrap();
         assert!(
             matches!(
-                world.releases.open_download(&core_link.token, true).await,
+                world.releases.open_download(&core_link.token, file.id, true).await,
                 Err(DownloadError::Refused(Refusal::Revoked))
             ),
             "a link made before a revoke stops working"
@@ -309,12 +316,12 @@ fn a_release_is_drafted_filled_published_and_yanked() {
         world.releases.yank(draft.id, Actor::Admin).await.unwrap();
         assert_eq!(world.releases.latest(&license.key, &macos()).await.unwrap().release.id, first.id, "yanked: gone");
         assert!(
-            matches!(world.releases.open_download(&link.token, true).await, Err(DownloadError::Gone)),
+            matches!(world.releases.open_download(&link.token, again.id, true).await, Err(DownloadError::Gone)),
             "a yanked release's links stop working"
         );
         let forged = link.token.replace("DataTools", "Other");
         assert!(matches!(
-            world.releases.open_download(&format!("{forged}x"), true).await,
+            world.releases.open_download(&format!("{forged}x"), again.id, true).await,
             Err(DownloadError::Link(DownloadLinkError::Invalid(_)))
         ));
         assert!(matches!(

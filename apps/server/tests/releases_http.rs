@@ -296,6 +296,9 @@ async fn links_expire_cannot_be_altered_and_stop_at_a_yank_or_a_revoke() {
     let link = world.link(&token, id).await.unwrap();
     let altered = link.replacen("token=ey", "token=eX", 1);
     assert_eq!(code_of(world.fetch(&altered, None).await, 403).await, "UNAUTHORIZED");
+    let other_file =
+        link.replacen(&format!("/v1/downloads/{id}/"), "/v1/downloads/0190f1c4-0000-7000-8000-000000000000/", 1);
+    assert_eq!(code_of(world.fetch(&other_file, None).await, 403).await, "UNAUTHORIZED", "a link names its file");
     let no_token = link.split('?').next().unwrap().to_owned();
     assert_eq!(code_of(world.fetch(&no_token, None).await, 403).await, "UNAUTHORIZED");
     world.clock.advance(Duration::minutes(11));

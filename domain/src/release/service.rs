@@ -541,12 +541,15 @@ impl ReleaseService {
         Ok(self.links.issue(key, artifact.id, used)?)
     }
 
-    /// The file a download link grants, checked again now: the link is
-    /// genuine and unexpired, its release still published, its license still
+    /// The file `artifact_id` through a download link, checked again now: the
+    /// link is genuine, unexpired and for that file, its release still published, its license still
     /// allowed. A download from the first byte (`fresh`; a resumed one is not)
     /// is counted and audited, actor `buyer`.
-    pub async fn open_download(&self, token: &str, fresh: bool) -> Result<Artifact, DownloadError> {
+    pub async fn open_download(&self, token: &str, artifact_id: Uuid, fresh: bool) -> Result<Artifact, DownloadError> {
         let grant = self.links.open(token)?;
+        if grant.artifact_id != artifact_id {
+            return Err(DownloadLinkError::Invalid("this link is for another file".into()).into());
+        }
         let Some(license) = self.licenses.find_by_key(&grant.key).await? else {
             return Err(DownloadError::Refused(Refusal::NotOffered));
         };

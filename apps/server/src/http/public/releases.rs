@@ -523,7 +523,10 @@ pub async fn download(
     // and a revalidation (`If-None-Match`) downloads nothing new.
     let fresh = requested_range(request.headers(), u64::MAX).ok().flatten().is_none_or(|range| range.first == 0)
         && !request.headers().contains_key(header::IF_NONE_MATCH);
-    let artifact = match state.releases.open_download(token, fresh).await {
+    let Ok(artifact_id) = params.0 .0.parse::<Uuid>() else {
+        return plain_error(StatusCode::FORBIDDEN, ErrorCode::Unauthorized, "this link is for another file");
+    };
+    let artifact = match state.releases.open_download(token, artifact_id, fresh).await {
         Ok(artifact) => artifact,
         Err(DownloadError::Link(DownloadLinkError::Expired)) => {
             return plain_error(StatusCode::GONE, ErrorCode::Expired, DownloadLinkError::Expired.to_string())
@@ -544,9 +547,6 @@ pub async fn download(
             }
         }
     };
-    if params.0 .0 != artifact.id.to_string() {
-        return plain_error(StatusCode::FORBIDDEN, ErrorCode::Unauthorized, "this link is for another file");
-    }
     serve(&state, request.headers(), &artifact).await
 }
 
