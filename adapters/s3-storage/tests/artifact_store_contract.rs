@@ -9,18 +9,24 @@ use tessera_domain::release::{ArtifactStore, StorageError};
 use tessera_repository_contract::moto::MotoServer;
 use tessera_s3_storage::{S3ArtifactStore, S3Config};
 
-fn store(moto: &MotoServer, bucket: &str) -> S3ArtifactStore {
-    moto.create_bucket(bucket);
+/// A store on `bucket` at `endpoint`, with moto's test credentials.
+fn store_at(endpoint: &str, bucket: &str, prefix: Option<&str>) -> S3ArtifactStore {
     let config = S3Config {
         bucket: bucket.into(),
         region: "us-east-1".into(),
-        endpoint: Some(moto.endpoint.clone()),
-        prefix: Some("releases".into()),
+        endpoint: Some(endpoint.to_owned()),
+        prefix: prefix.map(str::to_owned),
         access_key_id: "testing".into(),
         secret_access_key: None,
         secret_access_key_file: None,
     };
     S3ArtifactStore::new(&config, "testing").unwrap()
+}
+
+/// A new bucket on `moto`, objects under `releases/`.
+fn store(moto: &MotoServer, bucket: &str) -> S3ArtifactStore {
+    moto.create_bucket(bucket);
+    store_at(&moto.endpoint, bucket, Some("releases"))
 }
 
 #[tokio::test]
@@ -54,16 +60,7 @@ async fn on_s3_a_failed_put_leaves_nothing_visible() {
 #[ignore = "needs moto (pip install 'moto[server]'); CI runs it"]
 async fn an_unreachable_bucket_is_unavailable_not_missing() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = S3Config {
-        bucket: "nowhere".into(),
-        region: "us-east-1".into(),
-        endpoint: Some(format!("http://127.0.0.1:{port}")),
-        prefix: None,
-        access_key_id: "testing".into(),
-        secret_access_key: None,
-        secret_access_key_file: None,
-    };
-    let store = S3ArtifactStore::new(&config, "testing").unwrap();
+    let store = store_at(&format!("http://127.0.0.1:{port}"), "nowhere", None);
     let scratch = tempfile::tempdir().unwrap();
     let staged = scratch.path().join("file.bin");
     std::fs::write(&staged, b"bytes").unwrap();
