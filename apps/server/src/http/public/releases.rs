@@ -379,8 +379,13 @@ impl ReleasesApi {
 /// Where a download link points: the file's name last, so a browser or
 /// `curl -O` saves it under that name.
 pub fn download_url(base_url: &str, artifact: &Artifact, token: &str) -> String {
-    let name: String = form_urlencoded::byte_serialize(artifact.filename.as_str().as_bytes()).collect();
-    format!("{base_url}/v1/downloads/{}/{}?token={token}", artifact.id, name.replace('+', "%20"))
+    format!("{base_url}/v1/downloads/{}/{}?token={token}", artifact.id, encoded_filename(artifact))
+}
+
+/// The file name percent-encoded (a space as `%20`), for a URL path and
+/// `Content-Disposition`'s `filename*`.
+fn encoded_filename(artifact: &Artifact) -> String {
+    form_urlencoded::byte_serialize(artifact.filename.as_str().as_bytes()).collect::<String>().replace('+', "%20")
 }
 
 fn xml_escape(text: &str) -> String {
@@ -590,7 +595,7 @@ async fn serve(state: &AppState, headers: &HeaderMap, artifact: &Artifact) -> Re
     let disposition = format!(
         "attachment; filename=\"{}\"; filename*=UTF-8''{}",
         artifact.filename.as_str(),
-        form_urlencoded::byte_serialize(artifact.filename.as_str().as_bytes()).collect::<String>().replace('+', "%20")
+        encoded_filename(artifact)
     );
     let builder = Response::builder()
         .header(header::CONTENT_TYPE, artifact.content_type())
