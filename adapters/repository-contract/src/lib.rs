@@ -6,6 +6,7 @@ pub mod artifact_cases;
 pub mod cases;
 mod fixtures;
 pub mod moto;
+pub mod redis;
 
 pub use fixtures::{activation, audit_for, delivery, delivery_audit, license, recorded_event, T0};
 

@@ -19,7 +19,7 @@ use thiserror::Error;
 
 use crate::config::StorageKind;
 use crate::config::{resolve_secret, Config, ConfigError, Environment, MailProvider, ProductConfig, Secret};
-use crate::rate_limit::{Limits, RateLimits};
+use crate::rate_limit::{Limits, RateLimits, SharedBudget};
 use crate::state::{AdminToken, AppState, ReleaseSettings, Settings, UploadLimits};
 use crate::system_clock::SystemClock;
 use tessera_domain::mail::{MailSettings, Mailer};
@@ -405,7 +405,15 @@ pub fn rate_limits(config: &Config) -> Result<Option<RateLimits>, StartupError> 
         )
         .into());
     }
-    Ok(Some(RateLimits::new(&limits, trusted)))
+    let shared = match &settings.redis_url {
+        Some(url) => {
+            let redis = tessera_redis_limits::RedisBudget::new(url, "tessera:rate")
+                .map_err(|error| ConfigError::Rule(format!("rate_limits.redis_url: {error}")))?;
+            Some(SharedBudget::new(redis))
+        }
+        None => None,
+    };
+    Ok(Some(RateLimits::new(&limits, trusted, shared)))
 }
 
 /// Everything `serve` needs from the configuration, checked; in development

@@ -404,6 +404,9 @@ pub struct RateLimitsConfig {
     /// email address.
     pub portal_redeliver_per_hour: u32,
     pub portal_redeliver_per_hour_per_email: u32,
+    /// `redis://host:port[/db]`: one budget shared by every instance that
+    /// names the same Redis. Unset, each instance has its own.
+    pub redis_url: Option<String>,
 }
 
 impl Default for RateLimitsConfig {
@@ -420,6 +423,7 @@ impl Default for RateLimitsConfig {
             downloads_per_minute: 60,
             portal_redeliver_per_hour: 5,
             portal_redeliver_per_hour_per_email: 3,
+            redis_url: None,
         }
     }
 }

@@ -135,6 +135,20 @@ impl Metrics {
         }
     }
 
+    /// Adds the shared rate-limit budget's health (`[rate_limits] redis_url`).
+    pub fn register_shared_budget(&mut self, health: crate::rate_limit::SharedBudgetHealth) {
+        self.registry.register(
+            "rate_limit_shared_budget_up",
+            "1 while the rate limits draw from the budget shared in Redis; 0 while Redis cannot answer and each instance enforces its own",
+            health.up,
+        );
+        self.registry.register(
+            "rate_limit_fallback_checks",
+            "Rate-limit checks answered by this instance's own budgets because Redis could not answer",
+            health.fallback_checks,
+        );
+    }
+
     /// The counter of signed tokens, shared with the signer that counts them.
     pub fn signatures(&self) -> Family<TokenLabels, Counter> {
         self.signatures.clone()

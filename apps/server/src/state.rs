@@ -134,7 +134,10 @@ impl AppState {
             portal_link_lifetime,
             releases,
         } = settings;
-        let metrics = Metrics::new();
+        let mut metrics = Metrics::new();
+        if let Some(health) = rate_limits.as_ref().and_then(RateLimits::shared_health) {
+            metrics.register_shared_budget(health);
+        }
         let ring = RingSigner::new(keyring.clone());
         // Signing is counted for /metrics; verifying leases and portal links is not.
         let verifier = Arc::new(ring.clone());

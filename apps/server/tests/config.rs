@@ -205,6 +205,11 @@ fn rate_limits_are_on_by_default_and_their_proxies_must_parse() {
     assert!(bad.contains("localhost"), "{bad}");
     let zero = check("[rate_limits]\nactivate_per_minute = 0\n").err().unwrap().to_string();
     assert!(zero.contains("at least 1"), "{zero}");
+    // A shared budget: an unreachable Redis is no reason not to start (the
+    // limits fall back); a URL that is not Redis's is.
+    assert!(check("[rate_limits]\nredis_url = \"redis://127.0.0.1:1\"\n").unwrap());
+    let not_redis = check("[rate_limits]\nredis_url = \"http://127.0.0.1:6379\"\n").err().unwrap().to_string();
+    assert!(not_redis.contains("rate_limits.redis_url"), "{not_redis}");
 }
 
 #[test]

@@ -312,7 +312,7 @@ async fn redeliver_is_limited_per_ip_and_per_address_for_known_and_unknown_alike
         portal_redeliver_per_ip: 5,
         portal_redeliver_per_email: 3,
     };
-    let world = world_with(Some(RateLimits::new(&limits, vec![])));
+    let world = world_with(Some(RateLimits::new(&limits, vec![], None)));
     mint(&world, "pro", "ada@example.com").await;
     let csrf = csrf(&world).await;
     for _ in 0..3 {

@@ -166,10 +166,10 @@ pub fn rate_limited(limit: u32, retry_after: std::time::Duration) -> Response {
 /// remaining budget in `X-RateLimit-*` headers.
 async fn rate_limit<E: Endpoint>(next: Arc<E>, request: Request) -> poem::Result<Response> {
     let state = request.data::<Arc<AppState>>().cloned();
-    let verdict = state.as_ref().and_then(|state| {
-        let limits = state.rate_limits.as_ref()?;
-        limits.check(request.uri().path(), client_ip(limits, &request))
-    });
+    let verdict = match state.as_ref().and_then(|state| state.rate_limits.as_ref()) {
+        Some(limits) => limits.check(request.uri().path(), client_ip(limits, &request)).await,
+        None => None,
+    };
     match verdict {
         Some(crate::rate_limit::Verdict::Limited { limit, retry_after }) => Ok(rate_limited(limit, retry_after)),
         Some(crate::rate_limit::Verdict::Allowed { limit, remaining }) => {

@@ -198,7 +198,7 @@ pub async fn redeliver(state: Data<&Arc<AppState>>, request: &Request, body: Bod
     };
     if let Some(limits) = &state.rate_limits {
         if let Verdict::Limited { limit, retry_after } =
-            limits.portal_redeliver(crate::http::client_ip(limits, request), email.as_str())
+            limits.portal_redeliver(crate::http::client_ip(limits, request), email.as_str()).await
         {
             return limited_page(limit, retry_after);
         }
@@ -415,7 +415,7 @@ pub async fn deactivate(state: Data<&Arc<AppState>>, request: &Request, body: Bo
     };
     if let Some(limits) = &state.rate_limits {
         if let Verdict::Limited { limit, retry_after } =
-            limits.portal_deactivate(crate::http::client_ip(limits, request))
+            limits.portal_deactivate(crate::http::client_ip(limits, request)).await
         {
             return limited_page(limit, retry_after);
         }

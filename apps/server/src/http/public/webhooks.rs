@@ -65,7 +65,8 @@ pub async fn receive(
             // Only failed authentications count against an IP: a genuine delivery is never limited.
             if let Some(limits) = &state.rate_limits {
                 let ip = crate::http::client_ip(limits, request);
-                if let crate::rate_limit::Verdict::Limited { limit, retry_after } = limits.webhook_auth_failed(ip) {
+                if let crate::rate_limit::Verdict::Limited { limit, retry_after } = limits.webhook_auth_failed(ip).await
+                {
                     return crate::http::rate_limited(limit, retry_after);
                 }
             }
