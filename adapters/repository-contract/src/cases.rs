@@ -1097,3 +1097,49 @@ pub async fn adds_files_only_to_a_draft_and_replaces_by_name(store: &impl Store)
     assert_eq!(store.find_artifact(again.id).await.unwrap().unwrap().downloads, 20);
     assert!(!store.count_download(uuid::Uuid::nil(), &delivery_audit(200)).await.unwrap());
 }
+
+/// The read a validation makes (`find_for_machine`) sees every write made
+/// before it, however often it was read before that write (an adapter may
+/// keep those reads between writes).
+pub async fn validation_reads_see_every_write_before_them(store: &impl Store) {
+    let original = license(1);
+    let machine = activation(&original, 1, "machine-1");
+    let read = |with_machine: bool| {
+        let key = original.key.clone();
+        let machine_fingerprint = machine.fingerprint.clone();
+        async move {
+            let fingerprint = with_machine.then_some(&machine_fingerprint);
+            let mut views = Vec::new();
+            // Read twice: the second may come from wherever the first was kept.
+            for _ in 0..2 {
+                views.push(store.find_for_machine(&key, fingerprint).await.unwrap());
+            }
+            assert_eq!(views[0], views[1]);
+            views.pop().unwrap()
+        }
+    };
+    assert!(read(false).await.is_none(), "not minted yet");
+    store.create(&original, None, &audit_for(&original, "license.minted", 1)).await.unwrap();
+    assert_eq!(read(false).await.unwrap().license.key, original.key, "a mint is seen");
+    assert_eq!(read(true).await.unwrap().activation, None);
+
+    store.take_seat(&machine, None, &audit_for(&original, "activation.created", 2)).await.unwrap();
+    let view = read(true).await.unwrap();
+    assert_eq!((view.seats_used, view.activation.map(|activation| activation.id)), (1, Some(machine.id)));
+    assert_eq!(read(false).await.unwrap().seats_used, 1, "a seat is seen");
+
+    let later = T0 + Duration::days(3);
+    store.touch(machine.id, later, Some("2.0.0")).await.unwrap();
+    assert_eq!(read(true).await.unwrap().activation.unwrap().last_seen_at, later, "a heartbeat is seen");
+
+    let mut revoked = original.clone();
+    revoked.state = LicenseState::Revoked;
+    revoked.version = 2;
+    store.update(&revoked, 1, &audit_for(&revoked, "license.revoked", 3)).await.unwrap();
+    assert_eq!(read(false).await.unwrap().license.state, LicenseState::Revoked, "a revoke is seen");
+    assert_eq!(read(true).await.unwrap().license.state, LicenseState::Revoked);
+
+    store.release_seat(machine.id, later, &audit_for(&original, "activation.deactivated", 4)).await.unwrap();
+    let view = read(true).await.unwrap();
+    assert_eq!((view.seats_used, view.activation), (0, None), "a deactivation is seen");
+}

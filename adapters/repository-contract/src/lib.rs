@@ -60,6 +60,7 @@ macro_rules! license_repository_contract {
             stores_releases_once_per_product_and_version,
             moves_a_release_only_from_the_expected_status,
             adds_files_only_to_a_draft_and_replaces_by_name,
+            validation_reads_see_every_write_before_them,
         );
     };
     (@each $attributes:tt $make:expr; $($case:ident),+ $(,)?) => {

@@ -81,9 +81,10 @@ async fn live_activation(
         .map_err(repository_error)
 }
 
-#[async_trait]
-impl ActivationRepository for SeaOrmStore {
-    async fn find_for_machine(
+impl SeaOrmStore {
+    /// The license of `key` and, when a fingerprint is given, that machine's
+    /// live activation: one query.
+    async fn read_for_machine(
         &self,
         key: &LicenseKey,
         fingerprint: Option<&Fingerprint>,
@@ -107,6 +108,25 @@ impl ActivationRepository for SeaOrmStore {
             .await
             .map_err(repository_error)?;
         found.map(|(license, activation)| view(license, activation)).transpose()
+    }
+}
+
+#[async_trait]
+impl ActivationRepository for SeaOrmStore {
+    async fn find_for_machine(
+        &self,
+        key: &LicenseKey,
+        fingerprint: Option<&Fingerprint>,
+    ) -> Result<Option<MachineView>, RepositoryError> {
+        // Validation's read: kept between writes (see `read_cache`).
+        let cache_key = (key.as_str().to_owned(), fingerprint.map(|fingerprint| fingerprint.as_str().to_owned()));
+        let ticket = match self.db.views.get(&cache_key) {
+            Ok(view) => return Ok(view),
+            Err(ticket) => ticket,
+        };
+        let view = self.read_for_machine(key, fingerprint).await?;
+        self.db.views.keep(ticket, cache_key, &view);
+        Ok(view)
     }
 
     async fn find_by_activation(&self, id: Uuid) -> Result<Option<MachineView>, RepositoryError> {

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::read_cache::ReadCache;
 use sea_orm::sqlx::postgres::PgPoolOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sea_orm::{
@@ -78,7 +79,14 @@ pub struct Database {
     wal_sync: Option<Arc<WalSync>>,
     /// SQLite files: keeps the background checkpoint running while held.
     _checkpoints: Option<Arc<tokio::sync::watch::Sender<()>>>,
+    /// The views validations read, kept between writes.
+    pub(crate) views: Arc<ReadCache>,
+    /// Postgres: keeps the listener for other instances' writes running while held.
+    _listener: Option<Arc<tokio::sync::watch::Sender<()>>>,
 }
+
+/// The Postgres channel every committed write notifies (see [`ReadCache`]).
+const CHANGES_CHANNEL: &str = "tessera_changes";
 
 /// Group commit for SQLite. Every write of the store commits on the one writer
 /// connection with `synchronous = NORMAL` (in the OS's page cache, ordered:
@@ -151,12 +159,29 @@ impl Database {
         self.writer.get_database_backend()
     }
 
+    /// Whether validations' reads are being kept between writes now (on
+    /// Postgres: only while the listener for other instances' writes is
+    /// connected). For tests.
+    #[doc(hidden)]
+    pub fn caches_validations(&self) -> bool {
+        self.views.enabled()
+    }
+
     /// Commits `txn` and returns once it is durable: every write method of the
     /// store commits through here (or calls [`Self::synced`] after an
     /// autocommit statement), so nothing is acknowledged before it is on disk.
     pub(crate) async fn commit(&self, txn: DatabaseTransaction) -> Result<(), RepositoryError> {
-        txn.commit().await.map_err(crate::errors::repository_error)?;
-        self.synced().await
+        if self.backend() == DbBackend::Postgres {
+            // Delivered to every instance's listener when (and only if) this commits.
+            txn.execute_unprepared(&format!("NOTIFY {CHANGES_CHANNEL}"))
+                .await
+                .map_err(crate::errors::repository_error)?;
+        }
+        let committed = txn.commit().await.map_err(crate::errors::repository_error);
+        // Whatever the answer (a commit can fail after it took effect).
+        self.views.invalidate();
+        committed?;
+        self.durable().await
     }
 
     /// SQLite: runs `statements` as one transaction in a single call to the
@@ -177,7 +202,7 @@ impl Database {
         let pool = self.writer.get_sqlite_connection_pool().clone();
         let sql = format!("BEGIN IMMEDIATE;\n{};\nSELECT changes();\nCOMMIT", statements.join(";\n"));
         let sqlx_error = |error: sea_orm::sqlx::Error| DbErr::Exec(sea_orm::RuntimeErr::SqlxError(Arc::new(error)));
-        tokio::spawn(async move {
+        let result = tokio::spawn(async move {
             let mut connection = pool.acquire().await.map_err(sqlx_error)?;
             match connection.fetch_all(sea_orm::sqlx::raw_sql(AssertSqlSafe(sql))).await {
                 Ok(rows) => {
@@ -194,13 +219,30 @@ impl Database {
                 }
             }
         })
-        .await
-        .map_err(|error| DbErr::Custom(format!("the SQLite write task failed: {error}")))?
+        .await;
+        // Whatever the answer, before the caller can answer anyone.
+        self.views.invalidate();
+        result.map_err(|error| DbErr::Custom(format!("the SQLite write task failed: {error}")))?
+    }
+
+    /// Called after every write that did not go through [`Self::commit`] (an
+    /// autocommit statement, [`Self::sqlite_transaction`]): tells the read
+    /// cache — this instance's and, on Postgres, every other's — and makes the
+    /// write durable.
+    pub(crate) async fn synced(&self) -> Result<(), RepositoryError> {
+        self.views.invalidate();
+        if self.backend() == DbBackend::Postgres {
+            self.writer
+                .execute_unprepared(&format!("NOTIFY {CHANGES_CHANNEL}"))
+                .await
+                .map_err(crate::errors::repository_error)?;
+        }
+        self.durable().await
     }
 
     /// Makes the writer's commits so far durable (SQLite with durable commits;
     /// Postgres and `normal` SQLite need nothing).
-    pub(crate) async fn synced(&self) -> Result<(), RepositoryError> {
+    async fn durable(&self) -> Result<(), RepositoryError> {
         match &self.wal_sync {
             Some(wal) => wal.sync().await.map_err(RepositoryError::unavailable),
             None => Ok(()),
@@ -259,6 +301,46 @@ fn checkpoint_in_background(reader: DatabaseConnection) -> Arc<tokio::sync::watc
     Arc::new(running)
 }
 
+/// Listens on [`CHANGES_CHANNEL`] and empties `views` at every notification.
+/// The cache is on only while the listener is connected: a notification sent
+/// while it reconnects would be lost, so nothing is kept until it listens
+/// again (and what was kept before is dropped then).
+/// It has a connection of its own, outside the pool, so it never takes one
+/// that requests need.
+fn listen_for_changes(url: String, views: Arc<ReadCache>) -> Arc<tokio::sync::watch::Sender<()>> {
+    use sea_orm::sqlx::postgres::PgListener;
+    let (running, mut stopped) = tokio::sync::watch::channel(());
+    tokio::spawn(async move {
+        loop {
+            let listening = async {
+                let mut listener = PgListener::connect(&url).await?;
+                listener.listen(CHANGES_CHANNEL).await?;
+                views.set_enabled(true);
+                loop {
+                    // `try_recv` answers `None` when the connection was lost.
+                    match listener.try_recv().await? {
+                        Some(_) => views.invalidate(),
+                        None => return Ok::<(), sea_orm::sqlx::Error>(()),
+                    }
+                }
+            };
+            let outcome = tokio::select! {
+                outcome = listening => outcome,
+                _ = stopped.changed() => return,
+            };
+            views.set_enabled(false);
+            if let Err(error) = outcome {
+                tracing::warn!(%error, "listening for other instances' writes failed; validations read the database until it listens again");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stopped.changed() => return,
+            }
+        }
+    });
+    Arc::new(running)
+}
+
 /// A URL without its password, for logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -300,7 +382,14 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
         let writer = SqlxSqliteConnector::from_sqlx_sqlite_pool(writer_pool);
         if in_memory {
             // Every connection to `:memory:` is its own database: share the one.
-            return Ok(Database { reader: writer.clone(), writer, wal_sync: None, _checkpoints: None });
+            return Ok(Database {
+                reader: writer.clone(),
+                writer,
+                wal_sync: None,
+                _checkpoints: None,
+                views: Arc::new(ReadCache::new(true)),
+                _listener: None,
+            });
         }
         let wal_sync = (options.sqlite_durability == SqliteDurability::Full)
             .then(|| Arc::new(WalSync::new(connect_options.get_filename().to_path_buf())));
@@ -312,7 +401,9 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
             .map_err(open)?;
         let reader = SqlxSqliteConnector::from_sqlx_sqlite_pool(reader_pool);
         let checkpoints = checkpoint_in_background(reader.clone());
-        Ok(Database { writer, reader, wal_sync, _checkpoints: Some(checkpoints) })
+        // One process owns a SQLite file: its own writes are all there is to notice.
+        let views = Arc::new(ReadCache::new(true));
+        Ok(Database { writer, reader, wal_sync, _checkpoints: Some(checkpoints), views, _listener: None })
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
@@ -321,8 +412,18 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
             .connect(url)
             .await
             .map_err(open)?;
+        // Off until the listener hears every instance's writes.
+        let views = Arc::new(ReadCache::new(false));
+        let listener = listen_for_changes(url.to_owned(), views.clone());
         let connection = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
-        Ok(Database { reader: connection.clone(), writer: connection, wal_sync: None, _checkpoints: None })
+        Ok(Database {
+            reader: connection.clone(),
+            writer: connection,
+            wal_sync: None,
+            _checkpoints: None,
+            views,
+            _listener: Some(listener),
+        })
     } else {
         Err(ConnectError::UnsupportedUrl(redact_url(url)))
     }

@@ -30,6 +30,7 @@ mod errors;
 mod license_repository;
 mod outbox;
 mod paging;
+mod read_cache;
 mod releases;
 mod rows;
 mod stats;

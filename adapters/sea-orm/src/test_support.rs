@@ -40,6 +40,22 @@ pub fn postgres_test_url() -> String {
 /// A new, migrated database on the test Postgres server, named after this
 /// process so that databases of finished test runs can be dropped.
 pub async fn postgres_database() -> Database {
+    let db = connect(&new_postgres_database().await, &DatabaseOptions::default()).await.expect("open test database");
+    db.migrate().await.expect("migrate Postgres");
+    db
+}
+
+/// Two connections to one new, migrated Postgres database, as two instances
+/// of the server would have.
+pub async fn postgres_database_pair() -> (Database, Database) {
+    let url = new_postgres_database().await;
+    let first = connect(&url, &DatabaseOptions::default()).await.expect("open test database");
+    first.migrate().await.expect("migrate Postgres");
+    (first, connect(&url, &DatabaseOptions::default()).await.expect("open test database"))
+}
+
+/// The URL of a new, empty database on the test Postgres server.
+async fn new_postgres_database() -> String {
     let admin_url = postgres_test_url();
     let admin = connect(&admin_url, &DatabaseOptions { max_connections: 2, ..Default::default() })
         .await
@@ -53,9 +69,7 @@ pub async fn postgres_database() -> Database {
         None => (admin_url.as_str(), String::new()),
     };
     let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
-    let db = connect(&format!("{base}/{name}{query}"), &DatabaseOptions::default()).await.expect("open test database");
-    db.migrate().await.expect("migrate Postgres");
-    db
+    format!("{base}/{name}{query}")
 }
 
 async fn drop_databases_of_finished_runs(admin: &Database) {
