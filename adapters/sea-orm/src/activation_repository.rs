@@ -82,6 +82,84 @@ async fn live_activation(
 }
 
 impl SeaOrmStore {
+    /// SQLite's `take_seat`: the claim of a seat (and the churn count), the
+    /// activation and its audit event as one call to the writer's thread,
+    /// each step guarded by the one before (`changes() = 1`); a last query
+    /// inside the transaction says what happened. `None`: no seat was free
+    /// (or the machine holds one already: the caller looks).
+    async fn take_seat_in_one_call(
+        &self,
+        activation: &Activation,
+        churn: Option<ChurnLimit>,
+        audit: &AuditEvent,
+    ) -> Result<Option<SeatOutcome>, RepositoryError> {
+        use licenses::Column;
+        use sea_orm::sea_query::{Query, QueryStatementBuilder, SqliteQueryBuilder};
+        use sea_orm::sqlx::Row;
+        use sea_orm::QueryTrait;
+        let license_id = activation.license_id.to_string();
+        // The deactivations in the churn window, as a subquery on the license.
+        let churned = |since: OffsetDateTime| {
+            Query::select()
+                .expr(Expr::col(activations::Column::Id).count())
+                .from(activations::Entity)
+                .and_where(activations::Column::LicenseId.eq(license_id.as_str()))
+                .and_where(activations::Column::DeactivatedAt.gte(timestamp(since)))
+                .to_owned()
+        };
+        let mut claim = licenses::Entity::update_many()
+            .col_expr(Column::SeatsUsed, Expr::col(Column::SeatsUsed).add(1))
+            .filter(Column::Id.eq(license_id.as_str()))
+            .filter(Column::State.eq("active"))
+            .filter(Expr::col(Column::SeatsUsed).lt(Expr::col(Column::Seats)));
+        if let Some(churn) = churn {
+            claim = claim.filter(
+                Expr::expr(sea_orm::sea_query::SimpleExpr::SubQuery(
+                    None,
+                    Box::new(churned(churn.since).into_sub_query_statement()),
+                ))
+                .lt(i64::from(churn.limit)),
+            );
+        }
+        let statements = [
+            claim.as_query().to_string(SqliteQueryBuilder),
+            crate::writes::insert_if_changed(activation_row(activation)),
+            crate::writes::audit_insert_if_changed(audit),
+        ];
+        // Whether all three happened, and the license as they left it.
+        let churn_since = churn.map_or(OffsetDateTime::UNIX_EPOCH, |churn| churn.since);
+        let report = Query::select()
+            .expr(Expr::cust("changes()"))
+            .columns([Column::SeatsUsed, Column::Seats, Column::State])
+            .expr(sea_orm::sea_query::SimpleExpr::SubQuery(
+                None,
+                Box::new(churned(churn_since).into_sub_query_statement()),
+            ))
+            .from(licenses::Entity)
+            .and_where(Column::Id.eq(license_id.as_str()))
+            .to_string(SqliteQueryBuilder);
+        let row = match self.db.sqlite_transaction_then(&statements, &report).await {
+            Ok(row) => row,
+            // A concurrent activation of the same machine won (the partial unique index).
+            Err(error) if unique_violation(&error).is_some() => return Ok(None),
+            Err(error) => return Err(repository_error(error)),
+        };
+        let Some(row) = row else { return Ok(None) };
+        let field = |index: usize| row.try_get::<i64, _>(index).map_err(|error| corrupt("seat claim", error));
+        if field(0)? == 1 {
+            self.db.synced().await?;
+            let seats_used = u32::try_from(field(1)?).map_err(|error| corrupt("seats_used", error))?;
+            return Ok(Some(SeatOutcome::Taken { seats_used }));
+        }
+        let state: String = row.try_get(3).map_err(|error| corrupt("seat claim", error))?;
+        let seat_free = state == "active" && field(1)? < field(2)?;
+        match churn {
+            // A seat was free, so the churn cap refused it.
+            Some(churn) if seat_free && field(4)? >= i64::from(churn.limit) => Ok(Some(SeatOutcome::ChurnLimited)),
+            _ => Ok(None),
+        }
+    }
+
     /// The license of `key` and, when a fingerprint is given, that machine's
     /// live activation: one query.
     async fn read_for_machine(
@@ -169,6 +247,12 @@ impl ActivationRepository for SeaOrmStore {
             existing.map_or(Ok(SeatOutcome::NoSeatLeft), |row| activation_from_row(row).map(SeatOutcome::AlreadyActive))
         };
 
+        if self.db.backend() == sea_orm::DbBackend::Sqlite {
+            return match self.take_seat_in_one_call(activation, churn, audit).await? {
+                Some(outcome) => Ok(outcome),
+                None => already_active().await,
+            };
+        }
         // The license row is claimed first: on Postgres, inserting the activation
         // before would take a FOR KEY SHARE lock on it (the foreign key) in every
         // concurrent transaction, and the claim would then wade through their

@@ -198,17 +198,29 @@ impl Database {
     /// it goes back to the pool. The work runs in its own task, so a caller that
     /// gives up midway (a client hanging up) never leaves a transaction open.
     pub(crate) async fn sqlite_transaction(&self, statements: &[String]) -> Result<u64, DbErr> {
-        use sea_orm::sqlx::{AssertSqlSafe, Executor, Row};
+        use sea_orm::sqlx::Row;
+        let sqlx_error = |error: sea_orm::sqlx::Error| DbErr::Exec(sea_orm::RuntimeErr::SqlxError(Arc::new(error)));
+        let row = self.sqlite_transaction_then(statements, "SELECT changes()").await?;
+        let changed = row.map(|row| row.try_get::<i64, _>(0)).transpose().map_err(sqlx_error)?;
+        Ok(changed.and_then(|changed| u64::try_from(changed).ok()).unwrap_or(0))
+    }
+
+    /// Like [`Self::sqlite_transaction`], and answers the first row `query`
+    /// returns, run last inside the transaction (so it sees exactly what the
+    /// statements did, and `changes()` there is the last statement's).
+    pub(crate) async fn sqlite_transaction_then(
+        &self,
+        statements: &[String],
+        query: &str,
+    ) -> Result<Option<sea_orm::sqlx::sqlite::SqliteRow>, DbErr> {
+        use sea_orm::sqlx::{AssertSqlSafe, Executor};
         let pool = self.writer.get_sqlite_connection_pool().clone();
-        let sql = format!("BEGIN IMMEDIATE;\n{};\nSELECT changes();\nCOMMIT", statements.join(";\n"));
+        let sql = format!("BEGIN IMMEDIATE;\n{};\n{query};\nCOMMIT", statements.join(";\n"));
         let sqlx_error = |error: sea_orm::sqlx::Error| DbErr::Exec(sea_orm::RuntimeErr::SqlxError(Arc::new(error)));
         let result = tokio::spawn(async move {
             let mut connection = pool.acquire().await.map_err(sqlx_error)?;
             match connection.fetch_all(sea_orm::sqlx::raw_sql(AssertSqlSafe(sql))).await {
-                Ok(rows) => {
-                    let changed = rows.first().map(|row| row.try_get::<i64, _>(0)).transpose().map_err(sqlx_error)?;
-                    Ok(changed.and_then(|changed| u64::try_from(changed).ok()).unwrap_or(0))
-                }
+                Ok(rows) => Ok(rows.into_iter().next()),
                 Err(error) => {
                     // Still inside the transaction (a constraint failed, say).
                     // If even the rollback fails, the connection is not reused.

@@ -83,16 +83,26 @@ pub(crate) async fn update_with_audit<E: sea_orm::EntityTrait>(
 /// `INSERT INTO audit_events (…) SELECT … WHERE changes() = 1` as SQLite
 /// text: the audit event of the conditional update just before it, stored
 /// only if that update changed its row.
-fn audit_insert_if_changed(audit: &AuditEvent) -> String {
+pub(crate) fn audit_insert_if_changed(audit: &AuditEvent) -> String {
+    insert_if_changed(audit_row(audit))
+}
+
+/// SQLite text of an insert of `row` that happens only when the statement
+/// before it changed exactly one row (`changes() = 1`), for one-call
+/// transactions that chain conditions.
+pub(crate) fn insert_if_changed<A>(row: A) -> String
+where
+    A: sea_orm::ActiveModelTrait,
+    A::Entity: Default,
+{
     use sea_orm::sea_query::{Expr, Query, SqliteQueryBuilder};
-    use sea_orm::{ActiveModelTrait, Iterable};
-    let row = audit_row(audit);
-    let (columns, values): (Vec<_>, Vec<_>) = audit_events::Column::iter()
+    use sea_orm::Iterable;
+    let (columns, values): (Vec<_>, Vec<_>) = <A::Entity as EntityTrait>::Column::iter()
         .filter_map(|column| row.get(column).into_value().map(|value| (column, Expr::val(value))))
         .unzip();
     let guarded = Query::select().exprs(values).and_where(Expr::cust("changes() = 1")).to_owned();
     Query::insert()
-        .into_table(audit_events::Entity)
+        .into_table(A::Entity::default())
         .columns(columns)
         .select_from(guarded)
         .expect("as many values as columns")

@@ -17,6 +17,7 @@
 //! signed sale from that storefront; Paddle's and Stripe's ask a local
 //! stand-in for their API, as they ask the real one).
 
+mod peer;
 mod storefronts;
 
 use std::collections::BTreeMap;
@@ -44,7 +45,7 @@ const WORKLOADS: [&str; 8] = [
 
 #[derive(Parser)]
 #[command(name = "tessera-loadgen", about = "Load benchmark of a tessera-server on loopback")]
-struct Args {
+pub(crate) struct Args {
     /// The server binary to start (use a release build for numbers).
     #[arg(long, default_value = "target/release/tessera-server")]
     server: PathBuf,
@@ -53,10 +54,10 @@ struct Args {
     database: String,
     /// Seconds per run.
     #[arg(long, default_value_t = 10.0)]
-    seconds: f64,
+    pub(crate) seconds: f64,
     /// Connection counts to run each workload with.
     #[arg(long, value_delimiter = ',', default_value = "1,64")]
-    connections: Vec<usize>,
+    pub(crate) connections: Vec<usize>,
     /// Workloads to run.
     #[arg(
         long,
@@ -72,7 +73,21 @@ struct Args {
     licenses: usize,
     /// Where to write the JSON results.
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
+    /// Another server instead (`bench/peers.sh`): POST to this URL, with
+    /// `--peer-body` as the body; no tessera-server is started.
+    #[arg(long, requires = "peer_body")]
+    peer_url: Option<String>,
+    /// The JSON body for `--peer-url`; `{conn}` and `{n}` become the
+    /// connection's index and its request count (a new machine per request).
+    #[arg(long)]
+    peer_body: Option<String>,
+    /// The peer server's process, for its CPU and RSS.
+    #[arg(long)]
+    peer_pid: Option<u32>,
+    /// The name of the row printed for `--peer-url`.
+    #[arg(long, default_value = "peer")]
+    peer_name: String,
 }
 
 /// A running server and what it takes to talk to it.
@@ -92,14 +107,14 @@ impl Drop for Server {
     }
 }
 
-fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+pub(crate) fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|line| line.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// CPU seconds (user + system) a process has used so far.
-fn cpu_seconds(pid: &str) -> f64 {
+pub(crate) fn cpu_seconds(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may contain spaces) start after the last ')'.
     let fields: Vec<&str> =
@@ -180,7 +195,7 @@ base_url = "{api_url}"
     }
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .timeout(Duration::from_secs(30))
@@ -247,9 +262,9 @@ enum Load {
 }
 
 #[derive(Default)]
-struct Tally {
-    latencies_us: Vec<u32>,
-    statuses: BTreeMap<String, u64>,
+pub(crate) struct Tally {
+    pub(crate) latencies_us: Vec<u32>,
+    pub(crate) statuses: BTreeMap<String, u64>,
 }
 
 async fn connection(http: reqwest::Client, public: String, load: Load, index: usize, deadline: Instant) -> Tally {
@@ -313,7 +328,7 @@ async fn connection(http: reqwest::Client, public: String, load: Load, index: us
     tally
 }
 
-fn percentile(sorted: &[u32], fraction: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[u32], fraction: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -404,7 +419,7 @@ async fn run(server: &Server, http: &reqwest::Client, workload: &str, connection
     })
 }
 
-fn print_row(row: &Value) {
+pub(crate) fn print_row(row: &Value) {
     println!(
         "{:<20} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9} {:>6} {:>6}   {}",
         row["workload"].as_str().unwrap_or_default(),
@@ -424,6 +439,9 @@ fn print_row(row: &Value) {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if let (Some(url), Some(body)) = (&args.peer_url, &args.peer_body) {
+        return peer::run(url, body, args.peer_pid, &args.peer_name, &args).await;
+    }
     let database_kind = if args.database == "sqlite" { "sqlite" } else { "postgres" };
     let api_url = storefronts::start_fake_api().await;
     let server = start_server(&args.server, &args.database, &args.sqlite_synchronous, &api_url);
