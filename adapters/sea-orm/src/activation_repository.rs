@@ -12,8 +12,8 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait, TransactionTrait,
 };
 use tessera_domain::audit::AuditEvent;
 use tessera_domain::license::{
@@ -23,6 +23,7 @@ use tessera_domain::repository::RepositoryError;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::connection::CHANGES_CHANNEL;
 use crate::entities::{activations, audit_events, licenses};
 use crate::errors::{repository_error, unique_violation};
 use crate::rows::{audit_row, corrupt, from_timestamp, license_from_row, timestamp};
@@ -160,6 +161,83 @@ impl SeaOrmStore {
         }
     }
 
+    /// Postgres's `take_seat`: one statement — the claim of a seat (with the
+    /// churn count), the activation, its audit event and the notification to
+    /// other instances as data-modifying CTEs, each feeding the next — run on
+    /// its own, so the license row's lock is held for one statement, not for
+    /// a transaction's round trips. Activations of one license serialize on
+    /// that lock. `None`: no seat was free, or the machine holds one already
+    /// (a unique index refuses a second; the caller looks).
+    async fn take_seat_in_one_statement(
+        &self,
+        activation: &Activation,
+        churn: Option<ChurnLimit>,
+        audit: &AuditEvent,
+    ) -> Result<Option<SeatOutcome>, RepositoryError> {
+        use licenses::Column;
+        use sea_orm::sea_query::{Alias, PostgresQueryBuilder, Query, QueryStatementBuilder};
+        use sea_orm::{ConnectionTrait, QueryTrait, Statement};
+        let license_id = activation.license_id.to_string();
+        let churned = |since: OffsetDateTime| {
+            Query::select()
+                .expr(Expr::col(activations::Column::Id).count())
+                .from(activations::Entity)
+                .and_where(activations::Column::LicenseId.eq(license_id.as_str()))
+                .and_where(activations::Column::DeactivatedAt.gte(timestamp(since)))
+                .to_owned()
+        };
+        let subquery = |query: sea_orm::sea_query::SelectStatement| {
+            sea_orm::sea_query::SimpleExpr::SubQuery(None, Box::new(query.into_sub_query_statement()))
+        };
+        let mut claim = licenses::Entity::update_many()
+            .col_expr(Column::SeatsUsed, Expr::col(Column::SeatsUsed).add(1))
+            .filter(Column::Id.eq(license_id.as_str()))
+            .filter(Column::State.eq("active"))
+            .filter(Expr::col(Column::SeatsUsed).lt(Expr::col(Column::Seats)));
+        if let Some(churn) = churn {
+            claim = claim.filter(Expr::expr(subquery(churned(churn.since))).lt(i64::from(churn.limit)));
+        }
+        let claim = claim.as_query().to_owned().returning_col(Column::SeatsUsed).to_string(PostgresQueryBuilder);
+        let churn_since = churn.map_or(OffsetDateTime::UNIX_EPOCH, |churn| churn.since);
+        // The outer query sees the license as it was before the statement.
+        let int8 = |column: Column| Expr::col(column).cast_as(Alias::new("int8"));
+        let before = Query::select()
+            .expr_as(int8(Column::SeatsUsed), Alias::new("seats_used"))
+            .expr_as(int8(Column::Seats), Alias::new("seats"))
+            .column(Column::State)
+            .expr_as(subquery(churned(churn_since)), Alias::new("churned"))
+            .from(licenses::Entity)
+            .and_where(Column::Id.eq(license_id.as_str()))
+            .to_string(PostgresQueryBuilder);
+        let sql = format!(
+            "WITH claimed AS ({claim}), inserted AS ({}), audited AS ({}), \
+             notified AS (SELECT pg_notify('{CHANGES_CHANNEL}', '') FROM audited) \
+             SELECT (SELECT seats_used FROM claimed)::int8 AS taken, (SELECT count(*) FROM notified) AS notified, \
+             before.* FROM ({before}) AS before",
+            crate::writes::postgres_insert_for_each(activation_row(activation), "claimed", "id"),
+            crate::writes::postgres_insert_for_each(audit_row(audit), "inserted", "id"),
+        );
+        let row = match self.db.writer.query_one_raw(Statement::from_string(sea_orm::DbBackend::Postgres, sql)).await {
+            Ok(row) => row,
+            Err(error) if unique_violation(&error).is_some() => return Ok(None),
+            Err(error) => return Err(repository_error(error)),
+        };
+        self.db.views.invalidate();
+        let Some(row) = row else { return Ok(None) };
+        let get = |column: &str| row.try_get::<Option<i64>>("", column).map_err(|error| corrupt("seat claim", error));
+        if let Some(seats_used) = get("taken")? {
+            let seats_used = u32::try_from(seats_used).map_err(|error| corrupt("seats_used", error))?;
+            return Ok(Some(SeatOutcome::Taken { seats_used }));
+        }
+        let state: String = row.try_get("", "state").map_err(|error| corrupt("seat claim", error))?;
+        let seat_free = state == "active" && get("seats_used")? < get("seats")?;
+        let churned = get("churned")?.unwrap_or(0);
+        match churn {
+            Some(churn) if seat_free && churned >= i64::from(churn.limit) => Ok(Some(SeatOutcome::ChurnLimited)),
+            _ => Ok(None),
+        }
+    }
+
     /// The license of `key` and, when a fingerprint is given, that machine's
     /// live activation: one query.
     async fn read_for_machine(
@@ -240,62 +318,19 @@ impl ActivationRepository for SeaOrmStore {
         churn: Option<ChurnLimit>,
         audit: &AuditEvent,
     ) -> Result<SeatOutcome, RepositoryError> {
-        use licenses::Column;
         let license_id = activation.license_id.to_string();
         let already_active = || async {
             let existing = live_activation(&self.db.writer, &license_id, activation.fingerprint.as_str()).await?;
             existing.map_or(Ok(SeatOutcome::NoSeatLeft), |row| activation_from_row(row).map(SeatOutcome::AlreadyActive))
         };
-
-        if self.db.backend() == sea_orm::DbBackend::Sqlite {
-            return match self.take_seat_in_one_call(activation, churn, audit).await? {
-                Some(outcome) => Ok(outcome),
-                None => already_active().await,
-            };
-        }
-        // The license row is claimed first: on Postgres, inserting the activation
-        // before would take a FOR KEY SHARE lock on it (the foreign key) in every
-        // concurrent transaction, and the claim would then wade through their
-        // multixact. Its lock is held to the commit, so concurrent activations of
-        // one license serialize here.
-        let txn = self.db.writer.begin().await.map_err(repository_error)?;
-        let claimed = licenses::Entity::update_many()
-            .col_expr(Column::SeatsUsed, Expr::col(Column::SeatsUsed).add(1))
-            .filter(Column::Id.eq(license_id.as_str()))
-            .filter(Column::State.eq("active"))
-            .filter(Expr::col(Column::SeatsUsed).lt(Expr::col(Column::Seats)))
-            .exec_with_returning(&txn)
-            .await
-            .map_err(repository_error)?;
-        let Some(license) = claimed.into_iter().next() else {
-            let _ = txn.rollback().await;
-            return already_active().await;
+        let taken = match self.db.backend() {
+            sea_orm::DbBackend::Sqlite => self.take_seat_in_one_call(activation, churn, audit).await?,
+            _ => self.take_seat_in_one_statement(activation, churn, audit).await?,
         };
-        if let Some(churn) = churn {
-            // Counted after the license row is claimed: concurrent activations and
-            // deactivations of this license (which also update that row) wait for us.
-            let deactivated = activations::Entity::find()
-                .filter(activations::Column::LicenseId.eq(license_id.as_str()))
-                .filter(activations::Column::DeactivatedAt.gte(timestamp(churn.since)))
-                .count(&txn)
-                .await
-                .map_err(repository_error)?;
-            if deactivated >= u64::from(churn.limit) {
-                let _ = txn.rollback().await;
-                return Ok(SeatOutcome::ChurnLimited);
-            }
+        match taken {
+            Some(outcome) => Ok(outcome),
+            None => already_active().await,
         }
-        if let Err(error) = activations::Entity::insert(activation_row(activation)).exec_without_returning(&txn).await {
-            let _ = txn.rollback().await;
-            return match unique_violation(&error) {
-                Some(_) => already_active().await,
-                None => Err(repository_error(error)),
-            };
-        }
-        audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
-        self.db.commit(txn).await?;
-        let seats_used = u32::try_from(license.seats_used).map_err(|error| corrupt("seats_used", error))?;
-        Ok(SeatOutcome::Taken { seats_used })
     }
 
     async fn touch(&self, id: Uuid, at: OffsetDateTime, app_version: Option<&str>) -> Result<bool, RepositoryError> {

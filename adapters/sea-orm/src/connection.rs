@@ -86,7 +86,7 @@ pub struct Database {
 }
 
 /// The Postgres channel every committed write notifies (see [`ReadCache`]).
-const CHANGES_CHANNEL: &str = "tessera_changes";
+pub(crate) const CHANGES_CHANNEL: &str = "tessera_changes";
 
 /// Group commit for SQLite. Every write of the store commits on the one writer
 /// connection with `synchronous = NORMAL` (in the OS's page cache, ordered:

@@ -109,6 +109,28 @@ where
         .to_string(SqliteQueryBuilder)
 }
 
+/// Postgres text of an insert of `row` once for each row of `from` (a CTE
+/// of the same statement), returning `returning`.
+pub(crate) fn postgres_insert_for_each<A>(row: A, from: &str, returning: &str) -> String
+where
+    A: sea_orm::ActiveModelTrait,
+    A::Entity: Default,
+{
+    use sea_orm::sea_query::{Alias, Expr, PostgresQueryBuilder, Query};
+    use sea_orm::Iterable;
+    let (columns, values): (Vec<_>, Vec<_>) = <A::Entity as EntityTrait>::Column::iter()
+        .filter_map(|column| row.get(column).into_value().map(|value| (column, Expr::val(value))))
+        .unzip();
+    let each = Query::select().exprs(values).from(Alias::new(from)).to_owned();
+    Query::insert()
+        .into_table(A::Entity::default())
+        .columns(columns)
+        .select_from(each)
+        .expect("as many values as columns")
+        .returning_col(Alias::new(returning))
+        .to_string(PostgresQueryBuilder)
+}
+
 /// [`ensure_customers`]'s inserts as SQLite text (values inlined by sea-query),
 /// for statements sent at once.
 pub(crate) fn customer_inserts(licenses: &[License]) -> Vec<String> {

@@ -267,7 +267,17 @@ pub(crate) struct Tally {
     pub(crate) statuses: BTreeMap<String, u64>,
 }
 
-async fn connection(http: reqwest::Client, public: String, load: Load, index: usize, deadline: Instant) -> Tally {
+/// Runs so far: a run's sale ids start with its number, so no run repeats an
+/// earlier run's sale (the answer would be `duplicate`, not a new sale).
+static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+async fn connection(
+    http: reqwest::Client,
+    public: String,
+    load: Load,
+    (run, index): (u64, usize),
+    deadline: Instant,
+) -> Tally {
     let mut tally = Tally::default();
     let mut n = 0u64;
     // Built once: the generator's own work per request should stay small.
@@ -294,9 +304,9 @@ async fn connection(http: reqwest::Client, public: String, load: Load, index: us
             Load::Webhook => http
                 .post(&url)
                 .header("Content-Type", "application/x-www-form-urlencoded")
-                .body(sale_ping(&format!("load-sale-{index}-{n}"))),
+                .body(sale_ping(&format!("load-sale-{run}-{index}-{n}"))),
             Load::Storefront { name, sales } => {
-                let (headers, body) = sales.sale(name, &format!("load{index}x{n}"));
+                let (headers, body) = sales.sale(name, &format!("load{run}x{index}x{n}"));
                 let mut request = http.post(&url).header("Content-Type", "application/json");
                 for (header, value) in headers {
                     request = request.header(header, value);
@@ -370,12 +380,15 @@ async fn run(server: &Server, http: &reqwest::Client, workload: &str, connection
         }
         other => panic!("unknown workload {other}"),
     };
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let pid = server.child.id();
     let (server_cpu, own_cpu) = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(seconds);
     let tasks: Vec<_> = (0..connections)
-        .map(|index| tokio::spawn(connection(http.clone(), server.public.clone(), load.clone(), index, deadline)))
+        .map(|index| {
+            tokio::spawn(connection(http.clone(), server.public.clone(), load.clone(), (run, index), deadline))
+        })
         .collect();
     let mut peak_rss_kib = 0;
     while Instant::now() < deadline {
