@@ -82,6 +82,51 @@ async fn live_activation(
         .map_err(repository_error)
 }
 
+/// The deactivations of the license since `since` (the churn count), as a subquery.
+fn churned_since(license_id: &str, since: OffsetDateTime) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::{Query, QueryStatementBuilder};
+    let count = Query::select()
+        .expr(Expr::col(activations::Column::Id).count())
+        .from(activations::Entity)
+        .and_where(activations::Column::LicenseId.eq(license_id))
+        .and_where(activations::Column::DeactivatedAt.gte(timestamp(since)))
+        .to_owned();
+    sea_orm::sea_query::SimpleExpr::SubQuery(None, Box::new(count.into_sub_query_statement()))
+}
+
+/// The claim of one seat: one more seat used, only while the license is
+/// active, a seat is free and (with `churn`) the churn cap is not reached.
+fn seat_claim(license_id: &str, churn: Option<ChurnLimit>) -> sea_orm::sea_query::UpdateStatement {
+    use licenses::Column;
+    use sea_orm::QueryTrait;
+    let mut claim = licenses::Entity::update_many()
+        .col_expr(Column::SeatsUsed, Expr::col(Column::SeatsUsed).add(1))
+        .filter(Column::Id.eq(license_id))
+        .filter(Column::State.eq("active"))
+        .filter(Expr::col(Column::SeatsUsed).lt(Expr::col(Column::Seats)));
+    if let Some(churn) = churn {
+        claim = claim.filter(Expr::expr(churned_since(license_id, churn.since)).lt(i64::from(churn.limit)));
+    }
+    claim.as_query().to_owned()
+}
+
+/// Why a claim that changed nothing was refused, from the license as the
+/// claim saw it: the churn cap when a seat was free, else `None` (no seat, or
+/// the machine holds one; the caller looks).
+fn refused_by_churn(
+    churn: Option<ChurnLimit>,
+    state: &str,
+    seats_used: i64,
+    seats: i64,
+    churned: i64,
+) -> Option<SeatOutcome> {
+    let seat_free = state == "active" && seats_used < seats;
+    match churn {
+        Some(churn) if seat_free && churned >= i64::from(churn.limit) => Some(SeatOutcome::ChurnLimited),
+        _ => None,
+    }
+}
+
 impl SeaOrmStore {
     /// SQLite's `take_seat`: the claim of a seat (and the churn count), the
     /// activation and its audit event as one call to the writer's thread,
@@ -95,35 +140,11 @@ impl SeaOrmStore {
         audit: &AuditEvent,
     ) -> Result<Option<SeatOutcome>, RepositoryError> {
         use licenses::Column;
-        use sea_orm::sea_query::{Query, QueryStatementBuilder, SqliteQueryBuilder};
+        use sea_orm::sea_query::{Query, SqliteQueryBuilder};
         use sea_orm::sqlx::Row;
-        use sea_orm::QueryTrait;
         let license_id = activation.license_id.to_string();
-        // The deactivations in the churn window, as a subquery on the license.
-        let churned = |since: OffsetDateTime| {
-            Query::select()
-                .expr(Expr::col(activations::Column::Id).count())
-                .from(activations::Entity)
-                .and_where(activations::Column::LicenseId.eq(license_id.as_str()))
-                .and_where(activations::Column::DeactivatedAt.gte(timestamp(since)))
-                .to_owned()
-        };
-        let mut claim = licenses::Entity::update_many()
-            .col_expr(Column::SeatsUsed, Expr::col(Column::SeatsUsed).add(1))
-            .filter(Column::Id.eq(license_id.as_str()))
-            .filter(Column::State.eq("active"))
-            .filter(Expr::col(Column::SeatsUsed).lt(Expr::col(Column::Seats)));
-        if let Some(churn) = churn {
-            claim = claim.filter(
-                Expr::expr(sea_orm::sea_query::SimpleExpr::SubQuery(
-                    None,
-                    Box::new(churned(churn.since).into_sub_query_statement()),
-                ))
-                .lt(i64::from(churn.limit)),
-            );
-        }
         let statements = [
-            claim.as_query().to_string(SqliteQueryBuilder),
+            seat_claim(&license_id, churn).to_string(SqliteQueryBuilder),
             crate::writes::insert_if_changed(activation_row(activation)),
             crate::writes::audit_insert_if_changed(audit),
         ];
@@ -132,10 +153,7 @@ impl SeaOrmStore {
         let report = Query::select()
             .expr(Expr::cust("changes()"))
             .columns([Column::SeatsUsed, Column::Seats, Column::State])
-            .expr(sea_orm::sea_query::SimpleExpr::SubQuery(
-                None,
-                Box::new(churned(churn_since).into_sub_query_statement()),
-            ))
+            .expr(churned_since(&license_id, churn_since))
             .from(licenses::Entity)
             .and_where(Column::Id.eq(license_id.as_str()))
             .to_string(SqliteQueryBuilder);
@@ -153,12 +171,7 @@ impl SeaOrmStore {
             return Ok(Some(SeatOutcome::Taken { seats_used }));
         }
         let state: String = row.try_get(3).map_err(|error| corrupt("seat claim", error))?;
-        let seat_free = state == "active" && field(1)? < field(2)?;
-        match churn {
-            // A seat was free, so the churn cap refused it.
-            Some(churn) if seat_free && field(4)? >= i64::from(churn.limit) => Ok(Some(SeatOutcome::ChurnLimited)),
-            _ => Ok(None),
-        }
+        Ok(refused_by_churn(churn, &state, field(1)?, field(2)?, field(4)?))
     }
 
     /// Postgres's `take_seat`: one statement — the claim of a seat (with the
@@ -175,29 +188,10 @@ impl SeaOrmStore {
         audit: &AuditEvent,
     ) -> Result<Option<SeatOutcome>, RepositoryError> {
         use licenses::Column;
-        use sea_orm::sea_query::{Alias, PostgresQueryBuilder, Query, QueryStatementBuilder};
-        use sea_orm::{ConnectionTrait, QueryTrait, Statement};
+        use sea_orm::sea_query::{Alias, PostgresQueryBuilder, Query};
+        use sea_orm::{ConnectionTrait, Statement};
         let license_id = activation.license_id.to_string();
-        let churned = |since: OffsetDateTime| {
-            Query::select()
-                .expr(Expr::col(activations::Column::Id).count())
-                .from(activations::Entity)
-                .and_where(activations::Column::LicenseId.eq(license_id.as_str()))
-                .and_where(activations::Column::DeactivatedAt.gte(timestamp(since)))
-                .to_owned()
-        };
-        let subquery = |query: sea_orm::sea_query::SelectStatement| {
-            sea_orm::sea_query::SimpleExpr::SubQuery(None, Box::new(query.into_sub_query_statement()))
-        };
-        let mut claim = licenses::Entity::update_many()
-            .col_expr(Column::SeatsUsed, Expr::col(Column::SeatsUsed).add(1))
-            .filter(Column::Id.eq(license_id.as_str()))
-            .filter(Column::State.eq("active"))
-            .filter(Expr::col(Column::SeatsUsed).lt(Expr::col(Column::Seats)));
-        if let Some(churn) = churn {
-            claim = claim.filter(Expr::expr(subquery(churned(churn.since))).lt(i64::from(churn.limit)));
-        }
-        let claim = claim.as_query().to_owned().returning_col(Column::SeatsUsed).to_string(PostgresQueryBuilder);
+        let claim = seat_claim(&license_id, churn).returning_col(Column::SeatsUsed).to_string(PostgresQueryBuilder);
         let churn_since = churn.map_or(OffsetDateTime::UNIX_EPOCH, |churn| churn.since);
         // The outer query sees the license as it was before the statement.
         let int8 = |column: Column| Expr::col(column).cast_as(Alias::new("int8"));
@@ -205,7 +199,7 @@ impl SeaOrmStore {
             .expr_as(int8(Column::SeatsUsed), Alias::new("seats_used"))
             .expr_as(int8(Column::Seats), Alias::new("seats"))
             .column(Column::State)
-            .expr_as(subquery(churned(churn_since)), Alias::new("churned"))
+            .expr_as(churned_since(&license_id, churn_since), Alias::new("churned"))
             .from(licenses::Entity)
             .and_where(Column::Id.eq(license_id.as_str()))
             .to_string(PostgresQueryBuilder);
@@ -230,12 +224,8 @@ impl SeaOrmStore {
             return Ok(Some(SeatOutcome::Taken { seats_used }));
         }
         let state: String = row.try_get("", "state").map_err(|error| corrupt("seat claim", error))?;
-        let seat_free = state == "active" && get("seats_used")? < get("seats")?;
-        let churned = get("churned")?.unwrap_or(0);
-        match churn {
-            Some(churn) if seat_free && churned >= i64::from(churn.limit) => Ok(Some(SeatOutcome::ChurnLimited)),
-            _ => Ok(None),
-        }
+        let count = |column| get(column).map(|value| value.unwrap_or(0));
+        Ok(refused_by_churn(churn, &state, count("seats_used")?, count("seats")?, count("churned")?))
     }
 
     /// The license of `key` and, when a fingerprint is given, that machine's

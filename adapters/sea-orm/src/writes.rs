@@ -96,10 +96,7 @@ where
     A::Entity: Default,
 {
     use sea_orm::sea_query::{Expr, Query, SqliteQueryBuilder};
-    use sea_orm::Iterable;
-    let (columns, values): (Vec<_>, Vec<_>) = <A::Entity as EntityTrait>::Column::iter()
-        .filter_map(|column| row.get(column).into_value().map(|value| (column, Expr::val(value))))
-        .unzip();
+    let (columns, values) = columns_and_values(&row);
     let guarded = Query::select().exprs(values).and_where(Expr::cust("changes() = 1")).to_owned();
     Query::insert()
         .into_table(A::Entity::default())
@@ -109,6 +106,18 @@ where
         .to_string(SqliteQueryBuilder)
 }
 
+/// The columns `row` sets, and their values as expressions.
+#[allow(clippy::type_complexity)]
+fn columns_and_values<A: sea_orm::ActiveModelTrait>(
+    row: &A,
+) -> (Vec<<A::Entity as EntityTrait>::Column>, Vec<sea_orm::sea_query::SimpleExpr>) {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::Iterable;
+    <A::Entity as EntityTrait>::Column::iter()
+        .filter_map(|column| row.get(column).into_value().map(|value| (column, Expr::val(value).into())))
+        .unzip()
+}
+
 /// Postgres text of an insert of `row` once for each row of `from` (a CTE
 /// of the same statement), returning `returning`.
 pub(crate) fn postgres_insert_for_each<A>(row: A, from: &str, returning: &str) -> String
@@ -116,11 +125,8 @@ where
     A: sea_orm::ActiveModelTrait,
     A::Entity: Default,
 {
-    use sea_orm::sea_query::{Alias, Expr, PostgresQueryBuilder, Query};
-    use sea_orm::Iterable;
-    let (columns, values): (Vec<_>, Vec<_>) = <A::Entity as EntityTrait>::Column::iter()
-        .filter_map(|column| row.get(column).into_value().map(|value| (column, Expr::val(value))))
-        .unzip();
+    use sea_orm::sea_query::{Alias, PostgresQueryBuilder, Query};
+    let (columns, values) = columns_and_values(&row);
     let each = Query::select().exprs(values).from(Alias::new(from)).to_owned();
     Query::insert()
         .into_table(A::Entity::default())

@@ -338,6 +338,31 @@ async fn connection(
     tally
 }
 
+/// Samples the server's RSS until `deadline`, then waits for the connections:
+/// every latency (sorted), the answers by status, and the peak RSS in KiB.
+pub(crate) async fn gather(
+    tasks: Vec<tokio::task::JoinHandle<Tally>>,
+    pid: Option<u32>,
+    deadline: Instant,
+) -> (Vec<u32>, BTreeMap<String, u64>, u64) {
+    let mut peak_rss_kib = 0;
+    while Instant::now() < deadline {
+        peak_rss_kib = peak_rss_kib.max(pid.and_then(|pid| proc_status_kib(pid, "VmRSS:")).unwrap_or(0));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut latencies = Vec::new();
+    let mut statuses = BTreeMap::<String, u64>::new();
+    for task in tasks {
+        let tally = task.await.expect("a connection task");
+        latencies.extend(tally.latencies_us);
+        for (status, count) in tally.statuses {
+            *statuses.entry(status).or_default() += count;
+        }
+    }
+    latencies.sort_unstable();
+    (latencies, statuses, peak_rss_kib)
+}
+
 pub(crate) fn percentile(sorted: &[u32], fraction: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -390,24 +415,10 @@ async fn run(server: &Server, http: &reqwest::Client, workload: &str, connection
             tokio::spawn(connection(http.clone(), server.public.clone(), load.clone(), (run, index), deadline))
         })
         .collect();
-    let mut peak_rss_kib = 0;
-    while Instant::now() < deadline {
-        peak_rss_kib = peak_rss_kib.max(proc_status_kib(pid, "VmRSS:").unwrap_or(0));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mut latencies = Vec::new();
-    let mut statuses = BTreeMap::<String, u64>::new();
-    for task in tasks {
-        let tally = task.await.expect("a connection task");
-        latencies.extend(tally.latencies_us);
-        for (status, count) in tally.statuses {
-            *statuses.entry(status).or_default() += count;
-        }
-    }
+    let (latencies, statuses, peak_rss_kib) = gather(tasks, Some(pid), deadline).await;
     let elapsed = started.elapsed().as_secs_f64();
     let server_cpu = (cpu_seconds(&pid.to_string()) - server_cpu) / elapsed;
     let own_cpu = (cpu_seconds("self") - own_cpu) / elapsed;
-    latencies.sort_unstable();
     // A storefront delivery that was stored but not processed is an error too.
     let errors: u64 = statuses
         .iter()

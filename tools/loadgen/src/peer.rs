@@ -2,12 +2,11 @@
 //! timing and table as Tessera's workloads, on a URL and a JSON body given on
 //! the command line.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::{cpu_seconds, percentile, print_row, proc_status_kib, Args};
+use crate::{cpu_seconds, percentile, print_row, Args};
 
 async fn connection(http: reqwest::Client, url: String, body: String, index: usize, deadline: Instant) -> crate::Tally {
     let mut tally = crate::Tally::default();
@@ -50,24 +49,10 @@ pub async fn run(url: &str, body: &str, pid: Option<u32>, name: &str, args: &Arg
         let tasks: Vec<_> = (0..connections)
             .map(|index| tokio::spawn(connection(http.clone(), url.to_owned(), body.to_owned(), index, deadline)))
             .collect();
-        let mut peak_rss_kib = 0;
-        while Instant::now() < deadline {
-            peak_rss_kib = peak_rss_kib.max(pid.and_then(|pid| proc_status_kib(pid, "VmRSS:")).unwrap_or(0));
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let mut latencies = Vec::new();
-        let mut statuses = BTreeMap::<String, u64>::new();
-        for task in tasks {
-            let tally = task.await.expect("a connection task");
-            latencies.extend(tally.latencies_us);
-            for (status, count) in tally.statuses {
-                *statuses.entry(status).or_default() += count;
-            }
-        }
+        let (latencies, statuses, peak_rss_kib) = crate::gather(tasks, pid, deadline).await;
         let elapsed = started.elapsed().as_secs_f64();
         let server_cpu = pid_text.as_deref().map_or(0.0, |pid| (cpu_seconds(pid) - server_cpu) / elapsed);
         let own_cpu = (cpu_seconds("self") - own_cpu) / elapsed;
-        latencies.sort_unstable();
         let errors: u64 = statuses.iter().filter(|(status, _)| !status.starts_with('2')).map(|(_, count)| count).sum();
         let ok = latencies.len() as u64 - errors;
         let row = json!({
