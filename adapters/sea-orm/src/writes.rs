@@ -114,7 +114,7 @@ fn columns_and_values<A: sea_orm::ActiveModelTrait>(
     use sea_orm::sea_query::Expr;
     use sea_orm::Iterable;
     <A::Entity as EntityTrait>::Column::iter()
-        .filter_map(|column| row.get(column).into_value().map(|value| (column, Expr::val(value).into())))
+        .filter_map(|column| row.get(column).into_value().map(|value| (column, Expr::val(value))))
         .unzip()
 }
 
