@@ -37,6 +37,11 @@ impl LicensingService {
         Self { issuance, outbox }
     }
 
+    /// The outbox the license emails go through.
+    pub(crate) fn outbox(&self) -> &OutboxService {
+        &self.outbox
+    }
+
     /// Mints (idempotently, as [`IssuanceService::mint`]) and, with
     /// [`LicenseEmail::Send`], queues the license email — once per license,
     /// also when the mint is a replay, so a retry heals an email that could

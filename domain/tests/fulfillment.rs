@@ -603,11 +603,22 @@ fn a_membership_follows_every_gumroad_subscription_event_with_seller_id_configur
     })
 }
 
-/// An event log whose store refuses the first outcome written (as Postgres
-/// refuses a value longer than its column).
+/// An event log whose store refuses the first two outcomes written (as
+/// Postgres refuses a value longer than its column): a sale's, stored with
+/// its license, then the failure that reports it.
 struct RefusesFirstOutcome {
     inner: Arc<InMemoryStore>,
-    refused: std::sync::atomic::AtomicBool,
+    refused: std::sync::atomic::AtomicU32,
+}
+
+impl RefusesFirstOutcome {
+    fn refuses(&self) -> bool {
+        self.refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2
+    }
+}
+
+fn too_long() -> tessera_domain::repository::RepositoryError {
+    tessera_domain::repository::RepositoryError::unexpected("value too long for type character varying(300)")
 }
 
 #[async_trait::async_trait]
@@ -625,12 +636,20 @@ impl StorefrontEventLog for RefusesFirstOutcome {
         outcome: &tessera_domain::storefront::EventOutcome,
         audit: &tessera_domain::audit::AuditEvent,
     ) -> Result<bool, tessera_domain::repository::RepositoryError> {
-        if !self.refused.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            return Err(tessera_domain::repository::RepositoryError::unexpected(
-                "value too long for type character varying(300)",
-            ));
+        if self.refuses() {
+            return Err(too_long());
         }
         self.inner.finish(id, outcome, audit).await
+    }
+
+    async fn create_license_and_finish(
+        &self,
+        sale: &tessera_domain::storefront::FinishedSale<'_>,
+    ) -> Result<(), tessera_domain::license::CreateLicenseError> {
+        if self.refuses() {
+            return Err(too_long().into());
+        }
+        self.inner.create_license_and_finish(sale).await
     }
 
     async fn find_event(
@@ -680,9 +699,14 @@ fn an_outcome_the_store_refuses_is_recorded_as_a_failure_with_its_reason() {
         assert!(error.contains("could not be recorded") && error.contains("replay"), "{error}");
         let stored = world.store.find_event(receipt.event_id).await.unwrap().unwrap();
         assert_eq!((stored.status, stored.error), (EventStatus::Failed, Some(error)));
-        // The sale itself went through; a replay records its real outcome.
+        // The license went with its refused outcome, so nothing was minted; a
+        // replay mints it and records that.
+        let filter = tessera_domain::license::LicenseFilter::all(world.clock.now());
+        let minted = world.store.list(&filter, &PageRequest::first(10)).await.unwrap().items;
+        assert!(minted.is_empty(), "{minted:?}");
         let replayed = fulfillment.replay(receipt.event_id).await.unwrap();
-        assert_eq!(replayed.outcome.status, EventStatus::Duplicate);
+        assert_eq!(replayed.outcome.status, EventStatus::Processed);
+        assert!(replayed.outcome_recorded);
     })
 }
 

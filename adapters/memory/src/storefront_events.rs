@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 use tessera_domain::audit::AuditEvent;
+use tessera_domain::license::CreateLicenseError;
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
-use tessera_domain::storefront::{EventFilter, EventOutcome, RecordedEvent, StorefrontEventLog};
+use tessera_domain::storefront::{EventFilter, EventOutcome, FinishedSale, RecordedEvent, StorefrontEventLog};
 use uuid::Uuid;
 
 use crate::store::{page_of, InMemoryStore};
@@ -18,18 +19,17 @@ impl StorefrontEventLog for InMemoryStore {
 
     async fn finish(&self, id: Uuid, outcome: &EventOutcome, audit: &AuditEvent) -> Result<bool, RepositoryError> {
         let mut state = self.state()?;
-        if state.events.iter().any(|event| event.id == id) {
-            state.audit.push(audit.clone());
-        }
-        let Some(event) = state.events.iter_mut().find(|event| event.id == id) else { return Ok(false) };
-        event.status = outcome.status;
-        event.kind = outcome.kind.clone();
-        event.dedupe_key = outcome.dedupe_key.clone();
-        event.error = outcome.error.clone();
-        event.license_key = outcome.license_key.clone();
-        event.processed_at = Some(outcome.processed_at);
-        event.attempts += 1;
-        Ok(true)
+        finish_in(&mut state, id, outcome, audit)
+    }
+
+    async fn create_license_and_finish(&self, sale: &FinishedSale<'_>) -> Result<(), CreateLicenseError> {
+        let mut state = self.state()?;
+        // Under one lock: everything is stored or, on a taken key, nothing.
+        crate::licenses::insert_license(&mut state, sale.license, sale.idempotency, sale.license_audit)?;
+        state.deliveries.push(sale.delivery.clone());
+        state.audit.push(sale.delivery_audit.clone());
+        finish_in(&mut state, sale.event_id, sale.outcome, sale.outcome_audit)?;
+        Ok(())
     }
 
     async fn find_event(&self, id: Uuid) -> Result<Option<RecordedEvent>, RepositoryError> {
@@ -52,4 +52,22 @@ impl StorefrontEventLog for InMemoryStore {
             .cloned();
         Ok(page_of(matching, |event| event.id.to_string(), page))
     }
+}
+
+fn finish_in(
+    state: &mut crate::store::State,
+    id: Uuid,
+    outcome: &EventOutcome,
+    audit: &AuditEvent,
+) -> Result<bool, RepositoryError> {
+    let Some(event) = state.events.iter_mut().find(|event| event.id == id) else { return Ok(false) };
+    event.status = outcome.status;
+    event.kind = outcome.kind.clone();
+    event.dedupe_key = outcome.dedupe_key.clone();
+    event.error = outcome.error.clone();
+    event.license_key = outcome.license_key.clone();
+    event.processed_at = Some(outcome.processed_at);
+    event.attempts += 1;
+    state.audit.push(audit.clone());
+    Ok(true)
 }

@@ -1143,3 +1143,49 @@ pub async fn validation_reads_see_every_write_before_them(store: &impl Store) {
     let view = read(true).await.unwrap();
     assert_eq!((view.seats_used, view.activation), (0, None), "a deactivation is seen");
 }
+
+/// A sale's new license, its first email and the outcome of the event that
+/// sold it are stored together, or — on a taken key — none of them.
+pub async fn creates_a_sales_license_and_finishes_its_event_or_neither(store: &impl Store) {
+    let event = recorded_event(1);
+    store.record(&event).await.unwrap();
+    let owner = license(1);
+    let email = tessera_domain::mail::Delivery { dedupe_key: Some("license:1:issued".into()), ..delivery(&owner, 1) };
+    let outcome = EventOutcome {
+        status: EventStatus::Processed,
+        kind: Some("sale".into()),
+        dedupe_key: Some("sale:S1".into()),
+        error: None,
+        license_key: Some(owner.key.to_string()),
+        processed_at: T0 + Duration::minutes(1),
+    };
+    let audits =
+        [audit_for(&owner, "license.minted", 2), delivery_audit(3), audit_for(&owner, "storefront_event.processed", 4)];
+    let sale = |license, delivery| tessera_domain::storefront::FinishedSale {
+        license,
+        idempotency: None,
+        license_audit: &audits[0],
+        delivery,
+        delivery_audit: &audits[1],
+        event_id: event.id,
+        outcome: &outcome,
+        outcome_audit: &audits[2],
+    };
+    store.create_license_and_finish(&sale(&owner, &email)).await.unwrap();
+    assert_eq!(store.find_by_key(&owner.key).await.unwrap().as_ref(), Some(&owner));
+    assert_eq!(store.find_delivery(email.id).await.unwrap(), Some(email.clone()));
+    let found = store.find_event(event.id).await.unwrap().unwrap();
+    assert_eq!((found.status, found.attempts), (EventStatus::Processed, 1));
+    assert_eq!(found.license_key, outcome.license_key);
+    assert_eq!(found.processed_at, Some(outcome.processed_at));
+    assert_eq!(audit_count(store).await, 3, "the license's, the email's and the outcome's audit events");
+
+    // The same key again: nothing of the second attempt is stored.
+    let twin = tessera_domain::license::License { id: license(2).id, ..owner.clone() };
+    let second = delivery(&twin, 3);
+    let error = store.create_license_and_finish(&sale(&twin, &second)).await.unwrap_err();
+    assert!(matches!(error, CreateLicenseError::KeyTaken(_)), "{error:?}");
+    assert_eq!(store.find_delivery(second.id).await.unwrap(), None);
+    assert_eq!(store.find_event(event.id).await.unwrap().unwrap().attempts, 1, "the outcome was not written again");
+    assert_eq!(audit_count(store).await, 3);
+}

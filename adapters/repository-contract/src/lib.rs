@@ -61,6 +61,7 @@ macro_rules! license_repository_contract {
             moves_a_release_only_from_the_expected_status,
             adds_files_only_to_a_draft_and_replaces_by_name,
             validation_reads_see_every_write_before_them,
+            creates_a_sales_license_and_finishes_its_event_or_neither,
         );
     };
     (@each $attributes:tt $make:expr; $($case:ident),+ $(,)?) => {

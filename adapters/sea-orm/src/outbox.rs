@@ -84,20 +84,29 @@ fn clip(text: &Option<String>) -> Option<String> {
     text.as_ref().map(|text| text.chars().take(2000).collect())
 }
 
-#[async_trait]
-impl DeliveryRepository for SeaOrmStore {
-    async fn create_license_with_delivery(
+/// A new license and its first email.
+pub(crate) struct NewLicense<'a> {
+    pub license: &'a License,
+    pub idempotency: Option<&'a IdempotencyRecord>,
+    pub license_audit: &'a AuditEvent,
+    pub delivery: &'a Delivery,
+    pub delivery_audit: &'a AuditEvent,
+}
+
+impl SeaOrmStore {
+    /// Stores `new` and, in the same transaction, `also` — an update (the
+    /// outcome of the storefront event that sold it) and its audit event.
+    pub(crate) async fn store_new_license(
         &self,
-        license: &License,
-        idempotency: Option<&IdempotencyRecord>,
-        license_audit: &AuditEvent,
-        delivery: &Delivery,
-        delivery_audit: &AuditEvent,
+        new: &NewLicense<'_>,
+        also: Option<(sea_orm::UpdateMany<crate::entities::storefront_events::Entity>, &AuditEvent)>,
     ) -> Result<(), CreateLicenseError> {
+        let NewLicense { license, idempotency, license_audit, delivery, delivery_audit } = *new;
+        let mut audits = vec![audit_row(license_audit), audit_row(delivery_audit)];
         if self.db.backend() == sea_orm::DbBackend::Sqlite {
-            // The one writer bounds a sale: the five inserts go as one call to
-            // the driver's thread (values inlined by sea-query's SQLite writer,
-            // no SQL text of ours), in one transaction.
+            // The one writer bounds a sale: its inserts (and update) go as one
+            // call to the driver's thread (values inlined by sea-query's SQLite
+            // writer, no SQL text of ours), in one transaction.
             use sea_orm::sea_query::SqliteQueryBuilder;
             let mut statements = vec![crate::entities::licenses::Entity::insert(
                 crate::rows::license_row(license, idempotency).into_active_model(),
@@ -106,15 +115,15 @@ impl DeliveryRepository for SeaOrmStore {
             .to_string(SqliteQueryBuilder)];
             statements.extend(crate::writes::customer_inserts(std::slice::from_ref(license)));
             statements.push(
-                audit_events::Entity::insert_many([audit_row(license_audit), audit_row(delivery_audit)])
-                    .as_query()
-                    .to_string(SqliteQueryBuilder),
-            );
-            statements.push(
                 deliveries::Entity::insert(to_row(delivery).into_active_model())
                     .as_query()
                     .to_string(SqliteQueryBuilder),
             );
+            if let Some((update, audit)) = also {
+                statements.push(update.as_query().to_string(SqliteQueryBuilder));
+                audits.push(audit_row(audit));
+            }
+            statements.push(audit_events::Entity::insert_many(audits).as_query().to_string(SqliteQueryBuilder));
             self.db
                 .sqlite_transaction(&statements)
                 .await
@@ -128,12 +137,29 @@ impl DeliveryRepository for SeaOrmStore {
             .exec_without_returning(&txn)
             .await
             .map_err(repository_error)?;
-        audit_events::Entity::insert(audit_row(delivery_audit))
-            .exec_without_returning(&txn)
-            .await
-            .map_err(repository_error)?;
+        audits.remove(0); // stored with the license
+        if let Some((update, audit)) = also {
+            update.exec(&txn).await.map_err(repository_error)?;
+            audits.push(audit_row(audit));
+        }
+        audit_events::Entity::insert_many(audits).exec_without_returning(&txn).await.map_err(repository_error)?;
         self.db.commit(txn).await?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryRepository for SeaOrmStore {
+    async fn create_license_with_delivery(
+        &self,
+        license: &License,
+        idempotency: Option<&IdempotencyRecord>,
+        license_audit: &AuditEvent,
+        delivery: &Delivery,
+        delivery_audit: &AuditEvent,
+    ) -> Result<(), CreateLicenseError> {
+        let new = NewLicense { license, idempotency, license_audit, delivery, delivery_audit };
+        self.store_new_license(&new, None).await
     }
 
     async fn enqueue(&self, delivery: &Delivery, audit: &AuditEvent) -> Result<Enqueued, RepositoryError> {

@@ -5,9 +5,10 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use tessera_domain::audit::AuditEvent;
+use tessera_domain::license::CreateLicenseError;
 use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
-use tessera_domain::storefront::{EventFilter, EventOutcome, RecordedEvent, StorefrontEventLog};
+use tessera_domain::storefront::{EventFilter, EventOutcome, FinishedSale, RecordedEvent, StorefrontEventLog};
 use uuid::Uuid;
 
 use crate::entities::storefront_events;
@@ -15,6 +16,20 @@ use crate::errors::repository_error;
 use crate::paging::newest_first;
 use crate::rows::{corrupt, from_timestamp, timestamp};
 use crate::SeaOrmStore;
+
+/// Writes one processing attempt's outcome on event `id` and counts it.
+fn finish_update(id: Uuid, outcome: &EventOutcome) -> sea_orm::UpdateMany<storefront_events::Entity> {
+    use storefront_events::Column;
+    storefront_events::Entity::update_many()
+        .col_expr(Column::Status, Expr::value(outcome.status.to_string()))
+        .col_expr(Column::Kind, Expr::value(outcome.kind.clone()))
+        .col_expr(Column::DedupeKey, Expr::value(outcome.dedupe_key.clone()))
+        .col_expr(Column::Error, Expr::value(outcome.error.clone()))
+        .col_expr(Column::LicenseKey, Expr::value(outcome.license_key.clone()))
+        .col_expr(Column::ProcessedAt, Expr::value(timestamp(outcome.processed_at)))
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .filter(Column::Id.eq(id.to_string()))
+}
 
 fn event_from_row(row: storefront_events::Model) -> Result<RecordedEvent, RepositoryError> {
     Ok(RecordedEvent {
@@ -58,17 +73,18 @@ impl StorefrontEventLog for SeaOrmStore {
     }
 
     async fn finish(&self, id: Uuid, outcome: &EventOutcome, audit: &AuditEvent) -> Result<bool, RepositoryError> {
-        use storefront_events::Column;
-        let update = storefront_events::Entity::update_many()
-            .col_expr(Column::Status, Expr::value(outcome.status.to_string()))
-            .col_expr(Column::Kind, Expr::value(outcome.kind.clone()))
-            .col_expr(Column::DedupeKey, Expr::value(outcome.dedupe_key.clone()))
-            .col_expr(Column::Error, Expr::value(outcome.error.clone()))
-            .col_expr(Column::LicenseKey, Expr::value(outcome.license_key.clone()))
-            .col_expr(Column::ProcessedAt, Expr::value(timestamp(outcome.processed_at)))
-            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-            .filter(Column::Id.eq(id.to_string()));
-        crate::writes::update_with_audit(&self.db, update, audit).await
+        crate::writes::update_with_audit(&self.db, finish_update(id, outcome), audit).await
+    }
+
+    async fn create_license_and_finish(&self, sale: &FinishedSale<'_>) -> Result<(), CreateLicenseError> {
+        let new = crate::outbox::NewLicense {
+            license: sale.license,
+            idempotency: sale.idempotency,
+            license_audit: sale.license_audit,
+            delivery: sale.delivery,
+            delivery_audit: sale.delivery_audit,
+        };
+        self.store_new_license(&new, Some((finish_update(sale.event_id, sale.outcome), sale.outcome_audit))).await
     }
 
     async fn find_event(&self, id: Uuid) -> Result<Option<RecordedEvent>, RepositoryError> {

@@ -199,11 +199,17 @@ impl OutboxService {
         license_audit: &AuditEvent,
         actor: &Actor,
     ) -> Result<Delivery, CreateLicenseError> {
-        let dedupe_key = Some(format!("license:{}:issued", license.id));
-        let (delivery, audit) =
-            self.new_delivery(DeliveryKind::License, Some(license.key.clone()), &license.email, dedupe_key, actor);
+        let (delivery, audit) = self.first_license_email(license, actor);
         self.deliveries.create_license_with_delivery(license, idempotency, license_audit, &delivery, &audit).await?;
         Ok(delivery)
+    }
+
+    /// The first email of a new license, pending and due now, and its
+    /// `delivery.queued` audit event; deduped on the license like
+    /// [`Self::queue_issued`].
+    pub(crate) fn first_license_email(&self, license: &License, actor: &Actor) -> (Delivery, AuditEvent) {
+        let dedupe_key = Some(format!("license:{}:issued", license.id));
+        self.new_delivery(DeliveryKind::License, Some(license.key.clone()), &license.email, dedupe_key, actor)
     }
 
     async fn enqueue(

@@ -27,16 +27,20 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use super::{
-    EventKind, EventOutcome, EventStatus, InboundRequest, RecordedEvent, Storefront, StorefrontError, StorefrontEvent,
-    StorefrontEventLog,
+    EventKind, EventOutcome, EventStatus, FinishedSale, InboundRequest, RecordedEvent, Storefront, StorefrontError,
+    StorefrontEvent, StorefrontEventLog,
 };
-use crate::audit::Actor;
+use crate::audit::{Actor, AuditEvent};
 use crate::clock::{now_seconds, Clock};
 use crate::issuance::{
-    ChangeStateError, ChangeTierError, IssuanceService, MintError, MintLicense, RenewError, SubscriptionCharge,
+    ChangeStateError, ChangeTierError, IssuanceService, MintError, MintLicense, NewLicenseWriter, RenewError,
+    SubscriptionCharge,
 };
-use crate::license::{CustomerName, EmailAddress, IdempotencyKey, License, LicenseKey, LicenseKind, LicenseRepository};
-use crate::licensing::{LicenseEmail, LicensingService};
+use crate::license::{
+    CreateLicenseError, CustomerName, EmailAddress, IdempotencyKey, IdempotencyRecord, License, LicenseKey,
+    LicenseKind, LicenseRepository,
+};
+use crate::licensing::LicensingService;
 use crate::random::{new_id, RandomSource};
 use crate::repository::RepositoryError;
 
@@ -221,24 +225,14 @@ impl FulfillmentService {
         id: Uuid,
         request: &InboundRequest,
     ) -> Receipt {
-        let mut outcome = self.process(configured, request).await;
+        let (mut outcome, recorded) = self.process(configured, id, request).await;
+        if recorded {
+            // Stored with the license it minted.
+            return Receipt { event_id: id, outcome, outcome_recorded: true };
+        }
         // Whatever a storefront sent, the reason stored is printable and fits.
         outcome.error = outcome.error.map(|error| crate::text::printable(&error, 2000));
-        let actor = Actor::Storefront(configured.adapter.name().to_owned());
-        let details = serde_json::json!({
-            "status": outcome.status.as_str(), "kind": outcome.kind, "license_key": outcome.license_key,
-            "error": outcome.error,
-        });
-        let now = self.clock.now();
-        let audit = crate::audit::AuditEvent {
-            id: new_id(self.random.as_ref(), now),
-            at: now_seconds(self.clock.as_ref()),
-            actor,
-            action: "storefront_event.processed".to_owned(),
-            entity_type: "storefront_event".to_owned(),
-            entity_id: id.to_string(),
-            details,
-        };
+        let audit = self.outcome_audit(configured.adapter.name(), id, &outcome);
         let outcome_recorded = match self.log.finish(id, &outcome, &audit).await {
             Ok(recorded) => recorded,
             // The store is down: the event stays `received`, listed and replayable.
@@ -263,7 +257,32 @@ impl FulfillmentService {
         Receipt { event_id: id, outcome, outcome_recorded }
     }
 
-    async fn process(&self, configured: &ConfiguredStorefront, request: &InboundRequest) -> EventOutcome {
+    /// The `storefront_event.processed` audit event of `outcome`.
+    fn outcome_audit(&self, storefront: &str, id: Uuid, outcome: &EventOutcome) -> crate::audit::AuditEvent {
+        let details = serde_json::json!({
+            "status": outcome.status.as_str(), "kind": outcome.kind, "license_key": outcome.license_key,
+            "error": outcome.error,
+        });
+        let now = self.clock.now();
+        crate::audit::AuditEvent {
+            id: new_id(self.random.as_ref(), now),
+            at: now_seconds(self.clock.as_ref()),
+            actor: Actor::Storefront(storefront.to_owned()),
+            action: "storefront_event.processed".to_owned(),
+            entity_type: "storefront_event".to_owned(),
+            entity_id: id.to_string(),
+            details,
+        }
+    }
+
+    /// What processing `request` found, and whether that outcome is already
+    /// stored (a new sale stores it with its license).
+    async fn process(
+        &self,
+        configured: &ConfiguredStorefront,
+        id: Uuid,
+        request: &InboundRequest,
+    ) -> (EventOutcome, bool) {
         let processed_at = now_seconds(self.clock.as_ref());
         let outcome = |status, event: Option<&StorefrontEvent>, error: Option<String>, license_key: Option<String>| {
             EventOutcome {
@@ -283,21 +302,25 @@ impl FulfillmentService {
             Ok(event) if event.check().is_ok() => event,
             Ok(event) => {
                 let problem = event.check().err().unwrap_or_default();
-                return outcome(
-                    EventStatus::Failed,
-                    None,
-                    Some(format!("unusable {} event: {problem}", event.kind)),
-                    None,
-                );
+                let error = Some(format!("unusable {} event: {problem}", event.kind));
+                return (outcome(EventStatus::Failed, None, error, None), false);
             }
             Err(error @ StorefrontError::Ignored(_)) => {
-                return outcome(EventStatus::Ignored, None, Some(error.to_string()), None)
+                return (outcome(EventStatus::Ignored, None, Some(error.to_string()), None), false)
             }
-            Err(error) => return outcome(EventStatus::Failed, None, Some(error.to_string()), None),
+            Err(error) => return (outcome(EventStatus::Failed, None, Some(error.to_string()), None), false),
         };
         let name = configured.adapter.name();
+        if event.kind == EventKind::Sale {
+            return match self.fulfill_sale(name, configured, &event, id, processed_at).await {
+                Ok(Sold::Minted(outcome)) => (outcome, true),
+                Ok(Sold::Replayed(key)) => (outcome(EventStatus::Duplicate, Some(&event), None, Some(key)), false),
+                Err(Fault::Failed(error)) => (outcome(EventStatus::Failed, Some(&event), Some(error), None), false),
+                Err(Fault::Ignored(reason)) => (outcome(EventStatus::Ignored, Some(&event), Some(reason), None), false),
+            };
+        }
         let result = match event.kind {
-            EventKind::Sale => self.fulfill_sale(name, configured, &event).await,
+            EventKind::Sale => unreachable!("a sale was handled above"),
             EventKind::Refund if configured.on_refund == RefundPolicy::Ignore => {
                 Err(Fault::Ignored("refunds are ignored (on_refund = \"ignore\")".into()))
             }
@@ -310,19 +333,25 @@ impl FulfillmentService {
             EventKind::SubscriptionEnded => self.end_subscription(name, &event).await,
             EventKind::SubscriptionUpdated => self.change_plan(name, configured, &event).await,
         };
-        match result {
+        let outcome = match result {
             Ok((status, key)) => outcome(status, Some(&event), None, Some(key)),
             Err(Fault::Failed(error)) => outcome(EventStatus::Failed, Some(&event), Some(error), None),
             Err(Fault::Ignored(reason)) => outcome(EventStatus::Ignored, Some(&event), Some(reason), None),
-        }
+        };
+        (outcome, false)
     }
 
+    /// Mints the sale's license. A new license is stored with its email and
+    /// this event's outcome in one transaction; a sale delivered again finds
+    /// the license it minted (and queues its email if that is missing).
     async fn fulfill_sale(
         &self,
         storefront: &str,
         configured: &ConfiguredStorefront,
         event: &StorefrontEvent,
-    ) -> Result<(EventStatus, String), Fault> {
+        event_id: Uuid,
+        processed_at: time::OffsetDateTime,
+    ) -> Result<Sold, Fault> {
         let mapping = configured.products.get(&event.product_ref).ok_or_else(|| {
             Fault::Failed(format!(
                 "no product mapping for {storefront} product `{}`; add [storefronts.{storefront}.products.\"{}\"] and replay",
@@ -361,8 +390,22 @@ impl FulfillmentService {
             idempotency_key: Some(sale_key(storefront, &sale_id)?),
         };
         let actor = Actor::Storefront(storefront.to_owned());
-        let issued = match self.licensing.issue(request, LicenseEmail::Send, actor).await {
-            Ok(issued) => issued,
+        let writer = SaleWriter {
+            service: self,
+            storefront,
+            actor: &actor,
+            event_id,
+            template: EventOutcome {
+                status: EventStatus::Processed,
+                kind: Some(event.kind.to_string()),
+                dedupe_key: Some(event.dedupe_key()),
+                error: None,
+                license_key: None,
+                processed_at,
+            },
+        };
+        let (minted, stored) = match self.issuance.mint_with(request, actor.clone(), &writer).await {
+            Ok(minted) => minted,
             Err(MintError::IdempotencyKeyReused) => {
                 return Err(Fault::Failed(
                     "this sale id already minted a license for a different product, tier or buyer".into(),
@@ -370,14 +413,18 @@ impl FulfillmentService {
             }
             Err(error) => return Err(Fault::Failed(error.to_string())),
         };
-        let key = issued.minted.license.key.to_string();
-        if let Some(Err(error)) = issued.email {
+        if let Some(outcome) = stored {
+            return Ok(Sold::Minted(outcome));
+        }
+        // Delivered again: queue the email if the first mint's is missing (the
+        // outbox queues a license's email once).
+        let key = minted.license.key.to_string();
+        if let Err(error) = self.licensing.outbox().queue_issued(&minted.license, actor).await {
             return Err(Fault::Failed(format!(
                 "license {key} is minted but its email could not be queued ({error}); replay this event to queue it"
             )));
         }
-        let status = if issued.minted.replayed { EventStatus::Duplicate } else { EventStatus::Processed };
-        Ok((status, key))
+        Ok(Sold::Replayed(key))
     }
 
     async fn apply_charge(
@@ -526,6 +573,53 @@ impl FulfillmentService {
 }
 
 /// An error and its causes on one line, printable.
+/// What a sale did.
+enum Sold {
+    /// A new license, stored with its email and the event's outcome (this one).
+    Minted(EventOutcome),
+    /// The sale's license existed already (its key).
+    Replayed(String),
+}
+
+/// Stores a sale's new license with its first email and the event's outcome,
+/// in one transaction (`StorefrontEventLog::create_license_and_finish`).
+struct SaleWriter<'a> {
+    service: &'a FulfillmentService,
+    storefront: &'a str,
+    actor: &'a Actor,
+    event_id: Uuid,
+    /// The outcome, but for the license key.
+    template: EventOutcome,
+}
+
+#[async_trait::async_trait]
+impl NewLicenseWriter for SaleWriter<'_> {
+    type Stored = EventOutcome;
+
+    async fn create(
+        &self,
+        license: &License,
+        idempotency: Option<&IdempotencyRecord>,
+        license_audit: &AuditEvent,
+    ) -> Result<EventOutcome, CreateLicenseError> {
+        let (delivery, delivery_audit) = self.service.licensing.outbox().first_license_email(license, self.actor);
+        let outcome = EventOutcome { license_key: Some(license.key.to_string()), ..self.template.clone() };
+        let outcome_audit = self.service.outcome_audit(self.storefront, self.event_id, &outcome);
+        let sale = FinishedSale {
+            license,
+            idempotency,
+            license_audit,
+            delivery: &delivery,
+            delivery_audit: &delivery_audit,
+            event_id: self.event_id,
+            outcome: &outcome,
+            outcome_audit: &outcome_audit,
+        };
+        self.service.log.create_license_and_finish(&sale).await?;
+        Ok(outcome)
+    }
+}
+
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();

@@ -8,7 +8,7 @@ mod fulfillment;
 
 use std::fmt;
 
-pub use event_log::{EventFilter, EventOutcome, EventStatus, RecordedEvent, StorefrontEventLog};
+pub use event_log::{EventFilter, EventOutcome, EventStatus, FinishedSale, RecordedEvent, StorefrontEventLog};
 pub use fulfillment::{
     ConfiguredStorefront, FulfillmentDeps, FulfillmentService, ProductMapping, Receipt, ReceiveError, RefundPolicy,
     ReplayError,
