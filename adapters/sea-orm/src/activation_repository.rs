@@ -110,37 +110,70 @@ fn seat_claim(license_id: &str, churn: Option<ChurnLimit>) -> sea_orm::sea_query
     claim.as_query().to_owned()
 }
 
-/// Why a claim that changed nothing was refused, from the license as the
-/// claim saw it: the churn cap when a seat was free, else `None` (no seat, or
-/// the machine holds one; the caller looks).
-fn refused_by_churn(
+/// The query that says what a seat claim did, run in the claim's own
+/// transaction or statement: `taken` (`taken_expr`: the seats used once the
+/// seat was taken, NULL when it was not), then the license as the claim saw it
+/// and, with a churn cap, its deactivations in the window.
+fn claim_report(
+    license_id: &str,
     churn: Option<ChurnLimit>,
-    state: &str,
+    taken_expr: sea_orm::sea_query::SimpleExpr,
+) -> sea_orm::sea_query::SelectStatement {
+    use licenses::Column;
+    use sea_orm::sea_query::{Alias, Query};
+    let int8 = |column: Column| Expr::col(column).cast_as(Alias::new("int8"));
+    let churned = churn.map_or_else(
+        || Expr::val(0i64).cast_as(Alias::new("int8")),
+        |churn| Expr::expr(churned_since(license_id, churn.since)).cast_as(Alias::new("int8")),
+    );
+    Query::select()
+        .expr_as(taken_expr, Alias::new("taken"))
+        .expr_as(int8(Column::SeatsUsed), Alias::new("seats_used"))
+        .expr_as(int8(Column::Seats), Alias::new("seats"))
+        .column(Column::State)
+        .expr_as(churned, Alias::new("churned"))
+        .from(licenses::Entity)
+        .and_where(Column::Id.eq(license_id))
+        .to_owned()
+}
+
+/// What [`claim_report`]'s row means. `None`: no seat was free, or the
+/// machine holds one already (the caller looks).
+struct ClaimReport {
+    taken: Option<i64>,
     seats_used: i64,
     seats: i64,
+    state: String,
     churned: i64,
-) -> Option<SeatOutcome> {
-    let seat_free = state == "active" && seats_used < seats;
-    match churn {
-        Some(churn) if seat_free && churned >= i64::from(churn.limit) => Some(SeatOutcome::ChurnLimited),
-        _ => None,
+}
+
+impl ClaimReport {
+    fn outcome(self, churn: Option<ChurnLimit>) -> Result<Option<SeatOutcome>, RepositoryError> {
+        if let Some(seats_used) = self.taken {
+            let seats_used = u32::try_from(seats_used).map_err(|error| corrupt("seats_used", error))?;
+            return Ok(Some(SeatOutcome::Taken { seats_used }));
+        }
+        // A seat was free, so the churn cap refused it.
+        let seat_free = self.state == "active" && self.seats_used < self.seats;
+        Ok(match churn {
+            Some(churn) if seat_free && self.churned >= i64::from(churn.limit) => Some(SeatOutcome::ChurnLimited),
+            _ => None,
+        })
     }
 }
 
 impl SeaOrmStore {
     /// SQLite's `take_seat`: the claim of a seat (and the churn count), the
     /// activation and its audit event as one call to the writer's thread,
-    /// each step guarded by the one before (`changes() = 1`); a last query
-    /// inside the transaction says what happened. `None`: no seat was free
-    /// (or the machine holds one already: the caller looks).
+    /// each step guarded by the one before (`changes() = 1`); the report
+    /// inside the transaction says what happened.
     async fn take_seat_in_one_call(
         &self,
         activation: &Activation,
         churn: Option<ChurnLimit>,
         audit: &AuditEvent,
     ) -> Result<Option<SeatOutcome>, RepositoryError> {
-        use licenses::Column;
-        use sea_orm::sea_query::{Query, SqliteQueryBuilder};
+        use sea_orm::sea_query::SqliteQueryBuilder;
         use sea_orm::sqlx::Row;
         let license_id = activation.license_id.to_string();
         let statements = [
@@ -148,15 +181,10 @@ impl SeaOrmStore {
             crate::writes::insert_if_changed(activation_row(activation)),
             crate::writes::audit_insert_if_changed(audit),
         ];
-        // Whether all three happened, and the license as they left it.
-        let churn_since = churn.map_or(OffsetDateTime::UNIX_EPOCH, |churn| churn.since);
-        let report = Query::select()
-            .expr(Expr::cust("changes()"))
-            .columns([Column::SeatsUsed, Column::Seats, Column::State])
-            .expr(churned_since(&license_id, churn_since))
-            .from(licenses::Entity)
-            .and_where(Column::Id.eq(license_id.as_str()))
-            .to_string(SqliteQueryBuilder);
+        // `changes()` is the audit insert's: 1 only when all three happened, and
+        // then SQLite shows the license as they left it.
+        let taken = Expr::cust("CASE WHEN changes() = 1 THEN seats_used END");
+        let report = claim_report(&license_id, churn, taken).to_string(SqliteQueryBuilder);
         let row = match self.db.sqlite_transaction_then(&statements, &report).await {
             Ok(row) => row,
             // A concurrent activation of the same machine won (the partial unique index).
@@ -164,14 +192,18 @@ impl SeaOrmStore {
             Err(error) => return Err(repository_error(error)),
         };
         let Some(row) = row else { return Ok(None) };
-        let field = |index: usize| row.try_get::<i64, _>(index).map_err(|error| corrupt("seat claim", error));
-        if field(0)? == 1 {
+        let corrupt = |error| corrupt("seat claim", error);
+        let report = ClaimReport {
+            taken: row.try_get("taken").map_err(corrupt)?,
+            seats_used: row.try_get("seats_used").map_err(corrupt)?,
+            seats: row.try_get("seats").map_err(corrupt)?,
+            state: row.try_get("state").map_err(corrupt)?,
+            churned: row.try_get("churned").map_err(corrupt)?,
+        };
+        if report.taken.is_some() {
             self.db.synced().await?;
-            let seats_used = u32::try_from(field(1)?).map_err(|error| corrupt("seats_used", error))?;
-            return Ok(Some(SeatOutcome::Taken { seats_used }));
         }
-        let state: String = row.try_get(3).map_err(|error| corrupt("seat claim", error))?;
-        Ok(refused_by_churn(churn, &state, field(1)?, field(2)?, field(4)?))
+        report.outcome(churn)
     }
 
     /// Postgres's `take_seat`: one statement — the claim of a seat (with the
@@ -179,53 +211,46 @@ impl SeaOrmStore {
     /// other instances as data-modifying CTEs, each feeding the next — run on
     /// its own, so the license row's lock is held for one statement, not for
     /// a transaction's round trips. Activations of one license serialize on
-    /// that lock. `None`: no seat was free, or the machine holds one already
-    /// (a unique index refuses a second; the caller looks).
+    /// that lock.
     async fn take_seat_in_one_statement(
         &self,
         activation: &Activation,
         churn: Option<ChurnLimit>,
         audit: &AuditEvent,
     ) -> Result<Option<SeatOutcome>, RepositoryError> {
-        use licenses::Column;
-        use sea_orm::sea_query::{Alias, PostgresQueryBuilder, Query};
+        use sea_orm::sea_query::PostgresQueryBuilder;
         use sea_orm::{ConnectionTrait, Statement};
         let license_id = activation.license_id.to_string();
-        let claim = seat_claim(&license_id, churn).returning_col(Column::SeatsUsed).to_string(PostgresQueryBuilder);
-        let churn_since = churn.map_or(OffsetDateTime::UNIX_EPOCH, |churn| churn.since);
-        // The outer query sees the license as it was before the statement.
-        let int8 = |column: Column| Expr::col(column).cast_as(Alias::new("int8"));
-        let before = Query::select()
-            .expr_as(int8(Column::SeatsUsed), Alias::new("seats_used"))
-            .expr_as(int8(Column::Seats), Alias::new("seats"))
-            .column(Column::State)
-            .expr_as(churned_since(&license_id, churn_since), Alias::new("churned"))
-            .from(licenses::Entity)
-            .and_where(Column::Id.eq(license_id.as_str()))
-            .to_string(PostgresQueryBuilder);
+        let claim =
+            seat_claim(&license_id, churn).returning_col(licenses::Column::SeatsUsed).to_string(PostgresQueryBuilder);
+        // The report sees the license as it was before the statement; what the
+        // claim took comes from its RETURNING.
+        let taken = Expr::cust("(SELECT seats_used FROM claimed)::int8");
+        let report = claim_report(&license_id, churn, taken).to_string(PostgresQueryBuilder);
         let sql = format!(
             "WITH claimed AS ({claim}), inserted AS ({}), audited AS ({}), \
              notified AS (SELECT pg_notify('{CHANGES_CHANNEL}', '') FROM audited) \
-             SELECT (SELECT seats_used FROM claimed)::int8 AS taken, (SELECT count(*) FROM notified) AS notified, \
-             before.* FROM ({before}) AS before",
+             SELECT report.*, (SELECT count(*) FROM notified) AS notified FROM ({report}) AS report",
             crate::writes::postgres_insert_for_each(activation_row(activation), "claimed", "id"),
             crate::writes::postgres_insert_for_each(audit_row(audit), "inserted", "id"),
         );
         let row = match self.db.writer.query_one_raw(Statement::from_string(sea_orm::DbBackend::Postgres, sql)).await {
             Ok(row) => row,
+            // A concurrent activation of the same machine won (the partial unique index).
             Err(error) if unique_violation(&error).is_some() => return Ok(None),
             Err(error) => return Err(repository_error(error)),
         };
         self.db.views.invalidate();
         let Some(row) = row else { return Ok(None) };
-        let get = |column: &str| row.try_get::<Option<i64>>("", column).map_err(|error| corrupt("seat claim", error));
-        if let Some(seats_used) = get("taken")? {
-            let seats_used = u32::try_from(seats_used).map_err(|error| corrupt("seats_used", error))?;
-            return Ok(Some(SeatOutcome::Taken { seats_used }));
-        }
-        let state: String = row.try_get("", "state").map_err(|error| corrupt("seat claim", error))?;
-        let count = |column| get(column).map(|value| value.unwrap_or(0));
-        Ok(refused_by_churn(churn, &state, count("seats_used")?, count("seats")?, count("churned")?))
+        let corrupt = |error| corrupt("seat claim", error);
+        let report = ClaimReport {
+            taken: row.try_get("", "taken").map_err(corrupt)?,
+            seats_used: row.try_get("", "seats_used").map_err(corrupt)?,
+            seats: row.try_get("", "seats").map_err(corrupt)?,
+            state: row.try_get("", "state").map_err(corrupt)?,
+            churned: row.try_get("", "churned").map_err(corrupt)?,
+        };
+        report.outcome(churn)
     }
 
     /// The license of `key` and, when a fingerprint is given, that machine's
