@@ -311,34 +311,29 @@ impl FulfillmentService {
             Err(error) => return (outcome(EventStatus::Failed, None, Some(error.to_string()), None), false),
         };
         let name = configured.adapter.name();
-        if event.kind == EventKind::Sale {
-            return match self.fulfill_sale(name, configured, &event, id, processed_at).await {
-                Ok(Sold::Minted(outcome)) => (outcome, true),
-                Ok(Sold::Replayed(key)) => (outcome(EventStatus::Duplicate, Some(&event), None, Some(key)), false),
-                Err(Fault::Failed(error)) => (outcome(EventStatus::Failed, Some(&event), Some(error), None), false),
-                Err(Fault::Ignored(reason)) => (outcome(EventStatus::Ignored, Some(&event), Some(reason), None), false),
-            };
-        }
         let result = match event.kind {
-            EventKind::Sale => unreachable!("a sale was handled above"),
+            EventKind::Sale => {
+                let processed = outcome(EventStatus::Processed, Some(&event), None, None);
+                self.fulfill_sale(name, configured, &event, id, processed).await
+            }
             EventKind::Refund if configured.on_refund == RefundPolicy::Ignore => {
                 Err(Fault::Ignored("refunds are ignored (on_refund = \"ignore\")".into()))
             }
-            EventKind::Refund => self.change_sale(name, &event, Change::Revoke).await,
-            EventKind::Dispute => self.change_sale(name, &event, Change::Suspend).await,
-            EventKind::DisputeWon => self.change_sale(name, &event, Change::Reinstate).await,
-            EventKind::RecurringCharge => self.apply_charge(name, configured, &event).await,
-            EventKind::Cancellation => self.set_renewing(name, &event, false).await,
-            EventKind::SubscriptionRestarted => self.set_renewing(name, &event, true).await,
-            EventKind::SubscriptionEnded => self.end_subscription(name, &event).await,
-            EventKind::SubscriptionUpdated => self.change_plan(name, configured, &event).await,
+            EventKind::Refund => self.change_sale(name, &event, Change::Revoke).await.map(Done::from),
+            EventKind::Dispute => self.change_sale(name, &event, Change::Suspend).await.map(Done::from),
+            EventKind::DisputeWon => self.change_sale(name, &event, Change::Reinstate).await.map(Done::from),
+            EventKind::RecurringCharge => self.apply_charge(name, configured, &event).await.map(Done::from),
+            EventKind::Cancellation => self.set_renewing(name, &event, false).await.map(Done::from),
+            EventKind::SubscriptionRestarted => self.set_renewing(name, &event, true).await.map(Done::from),
+            EventKind::SubscriptionEnded => self.end_subscription(name, &event).await.map(Done::from),
+            EventKind::SubscriptionUpdated => self.change_plan(name, configured, &event).await.map(Done::from),
         };
-        let outcome = match result {
-            Ok((status, key)) => outcome(status, Some(&event), None, Some(key)),
-            Err(Fault::Failed(error)) => outcome(EventStatus::Failed, Some(&event), Some(error), None),
-            Err(Fault::Ignored(reason)) => outcome(EventStatus::Ignored, Some(&event), Some(reason), None),
-        };
-        (outcome, false)
+        match result {
+            Ok(Done::Recorded(outcome)) => (outcome, true),
+            Ok(Done::Changed(status, key)) => (outcome(status, Some(&event), None, Some(key)), false),
+            Err(Fault::Failed(error)) => (outcome(EventStatus::Failed, Some(&event), Some(error), None), false),
+            Err(Fault::Ignored(reason)) => (outcome(EventStatus::Ignored, Some(&event), Some(reason), None), false),
+        }
     }
 
     /// Mints the sale's license. A new license is stored with its email and
@@ -350,8 +345,8 @@ impl FulfillmentService {
         configured: &ConfiguredStorefront,
         event: &StorefrontEvent,
         event_id: Uuid,
-        processed_at: time::OffsetDateTime,
-    ) -> Result<Sold, Fault> {
+        processed: EventOutcome,
+    ) -> Result<Done, Fault> {
         let mapping = configured.products.get(&event.product_ref).ok_or_else(|| {
             Fault::Failed(format!(
                 "no product mapping for {storefront} product `{}`; add [storefronts.{storefront}.products.\"{}\"] and replay",
@@ -390,20 +385,7 @@ impl FulfillmentService {
             idempotency_key: Some(sale_key(storefront, &sale_id)?),
         };
         let actor = Actor::Storefront(storefront.to_owned());
-        let writer = SaleWriter {
-            service: self,
-            storefront,
-            actor: &actor,
-            event_id,
-            template: EventOutcome {
-                status: EventStatus::Processed,
-                kind: Some(event.kind.to_string()),
-                dedupe_key: Some(event.dedupe_key()),
-                error: None,
-                license_key: None,
-                processed_at,
-            },
-        };
+        let writer = SaleWriter { service: self, storefront, actor: &actor, event_id, processed };
         let (minted, stored) = match self.issuance.mint_with(request, actor.clone(), &writer).await {
             Ok(minted) => minted,
             Err(MintError::IdempotencyKeyReused) => {
@@ -414,7 +396,7 @@ impl FulfillmentService {
             Err(error) => return Err(Fault::Failed(error.to_string())),
         };
         if let Some(outcome) = stored {
-            return Ok(Sold::Minted(outcome));
+            return Ok(Done::Recorded(outcome));
         }
         // Delivered again: queue the email if the first mint's is missing (the
         // outbox queues a license's email once).
@@ -424,7 +406,7 @@ impl FulfillmentService {
                 "license {key} is minted but its email could not be queued ({error}); replay this event to queue it"
             )));
         }
-        Ok(Sold::Replayed(key))
+        Ok(Done::Changed(EventStatus::Duplicate, key))
     }
 
     async fn apply_charge(
@@ -572,13 +554,19 @@ impl FulfillmentService {
     }
 }
 
-/// An error and its causes on one line, printable.
-/// What a sale did.
-enum Sold {
+/// What processing an event did.
+enum Done {
     /// A new license, stored with its email and the event's outcome (this one).
-    Minted(EventOutcome),
-    /// The sale's license existed already (its key).
-    Replayed(String),
+    Recorded(EventOutcome),
+    /// What changed (or was found), and the license's key; the outcome is
+    /// still to be stored.
+    Changed(EventStatus, String),
+}
+
+impl From<(EventStatus, String)> for Done {
+    fn from((status, key): (EventStatus, String)) -> Self {
+        Self::Changed(status, key)
+    }
 }
 
 /// Stores a sale's new license with its first email and the event's outcome,
@@ -589,7 +577,7 @@ struct SaleWriter<'a> {
     actor: &'a Actor,
     event_id: Uuid,
     /// The outcome, but for the license key.
-    template: EventOutcome,
+    processed: EventOutcome,
 }
 
 #[async_trait::async_trait]
@@ -603,7 +591,7 @@ impl NewLicenseWriter for SaleWriter<'_> {
         license_audit: &AuditEvent,
     ) -> Result<EventOutcome, CreateLicenseError> {
         let (delivery, delivery_audit) = self.service.licensing.outbox().first_license_email(license, self.actor);
-        let outcome = EventOutcome { license_key: Some(license.key.to_string()), ..self.template.clone() };
+        let outcome = EventOutcome { license_key: Some(license.key.to_string()), ..self.processed.clone() };
         let outcome_audit = self.service.outcome_audit(self.storefront, self.event_id, &outcome);
         let sale = FinishedSale {
             license,
@@ -620,6 +608,7 @@ impl NewLicenseWriter for SaleWriter<'_> {
     }
 }
 
+/// An error and its causes on one line, printable.
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
