@@ -102,7 +102,9 @@ impl SeaOrmStore {
         also: Option<(sea_orm::UpdateMany<crate::entities::storefront_events::Entity>, &AuditEvent)>,
     ) -> Result<(), CreateLicenseError> {
         let NewLicense { license, idempotency, license_audit, delivery, delivery_audit } = *new;
-        let mut audits = vec![audit_row(license_audit), audit_row(delivery_audit)];
+        let (update, update_audit) = also.unzip();
+        // The audit events stored beside the license's own.
+        let audits: Vec<_> = [Some(delivery_audit), update_audit].into_iter().flatten().map(audit_row).collect();
         if self.db.backend() == sea_orm::DbBackend::Sqlite {
             // The one writer bounds a sale: its inserts (and update) go as one
             // call to the driver's thread (values inlined by sea-query's SQLite
@@ -119,11 +121,9 @@ impl SeaOrmStore {
                     .as_query()
                     .to_string(SqliteQueryBuilder),
             );
-            if let Some((update, audit)) = also {
-                statements.push(update.as_query().to_string(SqliteQueryBuilder));
-                audits.push(audit_row(audit));
-            }
-            statements.push(audit_events::Entity::insert_many(audits).as_query().to_string(SqliteQueryBuilder));
+            statements.extend(update.map(|update| update.as_query().to_string(SqliteQueryBuilder)));
+            let all_audits = std::iter::once(audit_row(license_audit)).chain(audits);
+            statements.push(audit_events::Entity::insert_many(all_audits).as_query().to_string(SqliteQueryBuilder));
             self.db
                 .sqlite_transaction(&statements)
                 .await
@@ -137,10 +137,8 @@ impl SeaOrmStore {
             .exec_without_returning(&txn)
             .await
             .map_err(repository_error)?;
-        audits.remove(0); // stored with the license
-        if let Some((update, audit)) = also {
+        if let Some(update) = update {
             update.exec(&txn).await.map_err(repository_error)?;
-            audits.push(audit_row(audit));
         }
         audit_events::Entity::insert_many(audits).exec_without_returning(&txn).await.map_err(repository_error)?;
         self.db.commit(txn).await?;

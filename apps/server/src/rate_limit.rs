@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -76,8 +76,6 @@ impl<K: Clone + Eq + std::hash::Hash> Budget<K> {
 /// The budget shared through Redis, and whether it is answering.
 pub struct SharedBudget {
     redis: RedisBudget,
-    /// Set while Redis cannot answer and the per-process budgets apply.
-    falling_back: AtomicBool,
     health: SharedBudgetHealth,
 }
 
@@ -94,7 +92,7 @@ impl SharedBudget {
     pub fn new(redis: RedisBudget) -> Self {
         let health = SharedBudgetHealth::default();
         health.up.set(1);
-        Self { redis, falling_back: AtomicBool::new(false), health }
+        Self { redis, health }
     }
 }
 
@@ -178,8 +176,8 @@ impl RateLimits {
             let quota = tessera_redis_limits::Quota { count: budget.count, period: budget.period };
             match shared.redis.check(budget.name, &key.to_string(), quota).await {
                 Ok(decision) => {
-                    if shared.falling_back.swap(false, Ordering::Relaxed) {
-                        shared.health.up.set(1);
+                    // The gauge is the state: it was 0 while falling back.
+                    if shared.health.up.set(1) == 0 {
                         tracing::info!("Redis answers again: every instance shares one rate-limit budget again");
                     }
                     return match decision {
@@ -189,8 +187,7 @@ impl RateLimits {
                 }
                 Err(error) => {
                     shared.health.fallback_checks.inc();
-                    if !shared.falling_back.swap(true, Ordering::Relaxed) {
-                        shared.health.up.set(0);
+                    if shared.health.up.set(0) == 1 {
                         tracing::warn!(
                             error = %error,
                             "the shared rate-limit budget is unavailable: each instance enforces its own limits until Redis answers"
