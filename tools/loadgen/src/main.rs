@@ -263,8 +263,31 @@ enum Load {
 
 #[derive(Default)]
 pub(crate) struct Tally {
-    pub(crate) latencies_us: Vec<u32>,
-    pub(crate) statuses: BTreeMap<String, u64>,
+    latencies_us: Vec<u32>,
+    statuses: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    /// Sends `request` and counts its answer, named by `name_answer` (from
+    /// its status and body), and how long it took.
+    pub(crate) async fn send(
+        &mut self,
+        request: reqwest::RequestBuilder,
+        name_answer: impl FnOnce(String, &[u8]) -> String,
+    ) {
+        let started = Instant::now();
+        let status = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16().to_string();
+                let body = response.bytes().await.unwrap_or_default();
+                name_answer(status, &body)
+            }
+            Err(error) if error.is_timeout() => "timeout".to_owned(),
+            Err(_) => "connection error".to_owned(),
+        };
+        self.latencies_us.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+        *self.statuses.entry(status).or_default() += 1;
+    }
 }
 
 /// Runs so far: a run's sale ids start with its number, so no run repeats an
@@ -314,37 +337,45 @@ async fn connection(
                 request.body(body)
             }
         };
-        let started = Instant::now();
-        let status = match request.send().await {
-            Ok(response) => {
-                let status = response.status().as_u16().to_string();
-                let body = response.bytes().await.unwrap_or_default();
-                match &load {
-                    // A sale counts only when it was processed (a license minted,
-                    // its email queued), not merely stored.
-                    Load::Webhook | Load::Storefront { .. } if status == "200" => {
-                        let answer: Value = serde_json::from_slice(&body).unwrap_or_default();
-                        format!("200 {}", answer["status"].as_str().unwrap_or("?"))
-                    }
-                    _ => status,
+        tally
+            .send(request, |status, body| match &load {
+                // A sale counts only when it was processed (a license minted,
+                // its email queued), not merely stored.
+                Load::Webhook | Load::Storefront { .. } if status == "200" => {
+                    let answer: Value = serde_json::from_slice(body).unwrap_or_default();
+                    format!("200 {}", answer["status"].as_str().unwrap_or("?"))
                 }
-            }
-            Err(error) if error.is_timeout() => "timeout".to_owned(),
-            Err(_) => "connection error".to_owned(),
-        };
-        tally.latencies_us.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
-        *tally.statuses.entry(status).or_default() += 1;
+                _ => status,
+            })
+            .await;
     }
     tally
 }
 
-/// Samples the server's RSS until `deadline`, then waits for the connections:
-/// every latency (sorted), the answers by status, and the peak RSS in KiB.
-pub(crate) async fn gather(
-    tasks: Vec<tokio::task::JoinHandle<Tally>>,
+/// One run of connections: every latency (sorted), the answers by status,
+/// the server's peak RSS, and the cores the server and this generator used.
+pub(crate) struct Measured {
+    latencies: Vec<u32>,
+    pub(crate) statuses: BTreeMap<String, u64>,
+    peak_rss_kib: u64,
+    elapsed: f64,
+    server_cpu: f64,
+    own_cpu: f64,
+}
+
+/// Starts the connections `spawn` makes (given their deadline), samples the
+/// server's RSS (`pid`) until then, and gathers what they counted.
+pub(crate) async fn measure(
     pid: Option<u32>,
-    deadline: Instant,
-) -> (Vec<u32>, BTreeMap<String, u64>, u64) {
+    seconds: f64,
+    spawn: impl FnOnce(Instant) -> Vec<tokio::task::JoinHandle<Tally>>,
+) -> Measured {
+    let pid_text = pid.map(|pid| pid.to_string());
+    let server_cpu = pid_text.as_deref().map_or(0.0, cpu_seconds);
+    let own_cpu = cpu_seconds("self");
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let tasks = spawn(deadline);
     let mut peak_rss_kib = 0;
     while Instant::now() < deadline {
         peak_rss_kib = peak_rss_kib.max(pid.and_then(|pid| proc_status_kib(pid, "VmRSS:")).unwrap_or(0));
@@ -360,7 +391,39 @@ pub(crate) async fn gather(
         }
     }
     latencies.sort_unstable();
-    (latencies, statuses, peak_rss_kib)
+    let elapsed = started.elapsed().as_secs_f64();
+    Measured {
+        latencies,
+        statuses,
+        peak_rss_kib,
+        elapsed,
+        server_cpu: pid_text.as_deref().map_or(0.0, |pid| (cpu_seconds(pid) - server_cpu) / elapsed),
+        own_cpu: (cpu_seconds("self") - own_cpu) / elapsed,
+    }
+}
+
+impl Measured {
+    /// The table's row: `errors` of the requests were not answers that did the work.
+    pub(crate) fn row(&self, workload: &str, connections: usize, errors: u64) -> Value {
+        let (latencies, elapsed) = (&self.latencies, self.elapsed);
+        json!({
+            "workload": workload,
+            "connections": connections,
+            "requests": latencies.len(),
+            "seconds": (elapsed * 100.0).round() / 100.0,
+            "req_per_s": (latencies.len() as f64 / elapsed).round(),
+            "ok_per_s": ((latencies.len() as u64).saturating_sub(errors) as f64 / elapsed).round(),
+            "p50_ms": percentile(latencies, 0.50),
+            "p99_ms": percentile(latencies, 0.99),
+            "max_ms": latencies.last().map_or(0.0, |max| f64::from(*max) / 1000.0),
+            "errors": errors,
+            "statuses": self.statuses,
+            "peak_rss_mib": (self.peak_rss_kib as f64 / 1024.0 * 10.0).round() / 10.0,
+            // Cores busy on average: the server, and this load generator on the same machine.
+            "server_cpu_cores": (self.server_cpu * 100.0).round() / 100.0,
+            "loadgen_cpu_cores": (self.own_cpu * 100.0).round() / 100.0,
+        })
+    }
 }
 
 pub(crate) fn percentile(sorted: &[u32], fraction: f64) -> f64 {
@@ -406,41 +469,30 @@ async fn run(server: &Server, http: &reqwest::Client, workload: &str, connection
         other => panic!("unknown workload {other}"),
     };
     let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let pid = server.child.id();
-    let (server_cpu, own_cpu) = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(seconds);
-    let tasks: Vec<_> = (0..connections)
-        .map(|index| {
-            tokio::spawn(connection(http.clone(), server.public.clone(), load.clone(), (run, index), deadline))
-        })
-        .collect();
-    let (latencies, statuses, peak_rss_kib) = gather(tasks, Some(pid), deadline).await;
-    let elapsed = started.elapsed().as_secs_f64();
-    let server_cpu = (cpu_seconds(&pid.to_string()) - server_cpu) / elapsed;
-    let own_cpu = (cpu_seconds("self") - own_cpu) / elapsed;
+    let measured = measure(Some(server.child.id()), seconds, |deadline| {
+        (0..connections)
+            .map(|index| {
+                tokio::spawn(connection(http.clone(), server.public.clone(), load.clone(), (run, index), deadline))
+            })
+            .collect()
+    })
+    .await;
     // A storefront delivery that was stored but not processed is an error too.
-    let errors: u64 = statuses
+    let errors: u64 = measured
+        .statuses
         .iter()
         .filter(|(status, _)| !status.starts_with('2') || (status.starts_with("200 ") && *status != "200 processed"))
         .map(|(_, count)| count)
         .sum();
-    json!({
-        "workload": workload,
-        "connections": connections,
-        "requests": latencies.len(),
-        "seconds": (elapsed * 100.0).round() / 100.0,
-        "req_per_s": (latencies.len() as f64 / elapsed).round(),
-        "p50_ms": percentile(&latencies, 0.50),
-        "p99_ms": percentile(&latencies, 0.99),
-        "max_ms": latencies.last().map_or(0.0, |max| f64::from(*max) / 1000.0),
-        "errors": errors,
-        "statuses": statuses,
-        "peak_rss_mib": (peak_rss_kib as f64 / 1024.0 * 10.0).round() / 10.0,
-        // Cores busy on average: the server, and this load generator on the same machine.
-        "server_cpu_cores": (server_cpu * 100.0).round() / 100.0,
-        "loadgen_cpu_cores": (own_cpu * 100.0).round() / 100.0,
-    })
+    measured.row(workload, connections, errors)
+}
+
+/// The table's heading.
+pub(crate) fn print_header() {
+    println!(
+        "{:<20} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9} {:>6} {:>6}   statuses",
+        "workload", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "RSS MiB", "srvCPU", "genCPU"
+    );
 }
 
 pub(crate) fn print_row(row: &Value) {
@@ -479,10 +531,7 @@ async fn main() {
         args.sqlite_synchronous,
         server.ready.as_secs_f64()
     );
-    println!(
-        "{:<20} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9} {:>6} {:>6}   statuses",
-        "workload", "conns", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "RSS MiB", "srvCPU", "genCPU"
-    );
+    print_header();
     let mut rows = Vec::new();
     for workload in args.workloads.iter().filter(|workload| WORKLOADS.contains(&workload.as_str())) {
         for &connections in &args.connections {
