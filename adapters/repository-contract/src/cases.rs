@@ -1098,9 +1098,11 @@ pub async fn adds_files_only_to_a_draft_and_replaces_by_name(store: &impl Store)
     assert!(!store.count_download(uuid::Uuid::nil(), &delivery_audit(200)).await.unwrap());
 }
 
-/// The read a validation makes (`find_for_machine`) sees every write made
-/// before it, however often it was read before that write (an adapter may
-/// keep those reads between writes).
+/// The reads a validation (`find_for_machine`) and a heartbeat
+/// (`find_by_activation`) make see every write made before them, however
+/// often they were read before that write (an adapter may keep those reads
+/// between writes) — except a check-in's `last_seen_at` and `app_version`,
+/// which may lag there and are current in `live_activations`.
 pub async fn validation_reads_see_every_write_before_them(store: &impl Store) {
     let original = license(1);
     let machine = activation(&original, 1, "machine-1");
@@ -1118,19 +1120,35 @@ pub async fn validation_reads_see_every_write_before_them(store: &impl Store) {
             views.pop().unwrap()
         }
     };
+    let read_by_activation = || async {
+        let first = store.find_by_activation(machine.id).await.unwrap();
+        assert_eq!(first, store.find_by_activation(machine.id).await.unwrap());
+        first
+    };
     assert!(read(false).await.is_none(), "not minted yet");
+    assert!(read_by_activation().await.is_none());
     store.create(&original, None, &audit_for(&original, "license.minted", 1)).await.unwrap();
     assert_eq!(read(false).await.unwrap().license.key, original.key, "a mint is seen");
     assert_eq!(read(true).await.unwrap().activation, None);
+    assert!(read_by_activation().await.is_none());
 
     store.take_seat(&machine, None, &audit_for(&original, "activation.created", 2)).await.unwrap();
     let view = read(true).await.unwrap();
     assert_eq!((view.seats_used, view.activation.map(|activation| activation.id)), (1, Some(machine.id)));
     assert_eq!(read(false).await.unwrap().seats_used, 1, "a seat is seen");
+    let view = read_by_activation().await.expect("the new activation");
+    assert_eq!((view.seats_used, view.activation.map(|activation| activation.id)), (1, Some(machine.id)));
 
     let later = T0 + Duration::days(3);
-    store.touch(machine.id, later, Some("2.0.0")).await.unwrap();
-    assert_eq!(read(true).await.unwrap().activation.unwrap().last_seen_at, later, "a heartbeat is seen");
+    assert!(store.touch(machine.id, later, Some("2.0.0")).await.unwrap());
+    let live = store.live_activations(original.id).await.unwrap();
+    assert_eq!(
+        live.iter().map(|live| (live.last_seen_at, live.app_version.as_deref())).collect::<Vec<_>>(),
+        [(later, Some("2.0.0"))]
+    );
+    let after_check_in = read_by_activation().await.unwrap().activation.unwrap();
+    assert!(after_check_in.is_live(), "a check-in leaves the machine live");
+    assert!([machine.last_seen_at, later].contains(&after_check_in.last_seen_at), "then or now, nothing else");
 
     let mut revoked = original.clone();
     revoked.state = LicenseState::Revoked;
@@ -1138,10 +1156,13 @@ pub async fn validation_reads_see_every_write_before_them(store: &impl Store) {
     store.update(&revoked, 1, &audit_for(&revoked, "license.revoked", 3)).await.unwrap();
     assert_eq!(read(false).await.unwrap().license.state, LicenseState::Revoked, "a revoke is seen");
     assert_eq!(read(true).await.unwrap().license.state, LicenseState::Revoked);
+    assert_eq!(read_by_activation().await.unwrap().license.state, LicenseState::Revoked);
 
     store.release_seat(machine.id, later, &audit_for(&original, "activation.deactivated", 4)).await.unwrap();
     let view = read(true).await.unwrap();
     assert_eq!((view.seats_used, view.activation), (0, None), "a deactivation is seen");
+    let view = read_by_activation().await.unwrap();
+    assert_eq!((view.seats_used, view.activation.unwrap().deactivated_at), (0, Some(later)));
 }
 
 /// A sale's new license, its first email and the outcome of the event that

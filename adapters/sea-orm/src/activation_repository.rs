@@ -26,6 +26,7 @@ use uuid::Uuid;
 use crate::connection::CHANGES_CHANNEL;
 use crate::entities::{activations, audit_events, licenses};
 use crate::errors::{repository_error, unique_violation};
+use crate::read_cache::ViewKey;
 use crate::rows::{audit_row, corrupt, from_timestamp, license_from_row, timestamp};
 use crate::SeaOrmStore;
 
@@ -280,27 +281,9 @@ impl SeaOrmStore {
             .map_err(repository_error)?;
         found.map(|(license, activation)| view(license, activation)).transpose()
     }
-}
 
-#[async_trait]
-impl ActivationRepository for SeaOrmStore {
-    async fn find_for_machine(
-        &self,
-        key: &LicenseKey,
-        fingerprint: Option<&Fingerprint>,
-    ) -> Result<Option<MachineView>, RepositoryError> {
-        // Validation's read: kept between writes (see `read_cache`).
-        let cache_key = (key.as_str().to_owned(), fingerprint.map(|fingerprint| fingerprint.as_str().to_owned()));
-        let ticket = match self.db.views.get(&cache_key) {
-            Ok(view) => return Ok(view),
-            Err(ticket) => ticket,
-        };
-        let view = self.read_for_machine(key, fingerprint).await?;
-        self.db.views.keep(ticket, cache_key, &view);
-        Ok(view)
-    }
-
-    async fn find_by_activation(&self, id: Uuid) -> Result<Option<MachineView>, RepositoryError> {
+    /// The license holding activation `id`, with that activation: one query.
+    async fn read_by_activation(&self, id: Uuid) -> Result<Option<MachineView>, RepositoryError> {
         let found = activations::Entity::find_by_id(id.to_string())
             .find_also_related(licenses::Entity)
             .one(&self.db.reader)
@@ -311,6 +294,38 @@ impl ActivationRepository for SeaOrmStore {
             Some((_, None)) => Err(corrupt("activation", "its license is missing")),
             None => Ok(None),
         }
+    }
+}
+
+#[async_trait]
+impl ActivationRepository for SeaOrmStore {
+    async fn find_for_machine(
+        &self,
+        key: &LicenseKey,
+        fingerprint: Option<&Fingerprint>,
+    ) -> Result<Option<MachineView>, RepositoryError> {
+        // Validation's read: kept between writes (see `read_cache`).
+        let cache_key =
+            ViewKey::Machine(key.as_str().to_owned(), fingerprint.map(|fingerprint| fingerprint.as_str().to_owned()));
+        let ticket = match self.db.views.get(&cache_key) {
+            Ok(view) => return Ok(view),
+            Err(ticket) => ticket,
+        };
+        let view = self.read_for_machine(key, fingerprint).await?;
+        self.db.views.keep(ticket, cache_key, &view);
+        Ok(view)
+    }
+
+    async fn find_by_activation(&self, id: Uuid) -> Result<Option<MachineView>, RepositoryError> {
+        // A heartbeat's read: kept between writes like a validation's.
+        let cache_key = ViewKey::Activation(id);
+        let ticket = match self.db.views.get(&cache_key) {
+            Ok(view) => return Ok(view),
+            Err(ticket) => ticket,
+        };
+        let view = self.read_by_activation(id).await?;
+        self.db.views.keep(ticket, cache_key, &view);
+        Ok(view)
     }
 
     async fn live_activations(&self, license_id: Uuid) -> Result<Vec<Activation>, RepositoryError> {
@@ -360,7 +375,10 @@ impl ActivationRepository for SeaOrmStore {
             .exec(&self.db.writer)
             .await
             .map_err(repository_error)?;
-        self.db.synced().await?;
+        // Durable, but no other view goes stale: a check-in changes only what
+        // the kept views may show late (see `read_cache`), so the caches stay
+        // warm and, on Postgres, no other instance is notified.
+        self.db.durable().await?;
         Ok(updated.rows_affected > 0)
     }
 
@@ -381,6 +399,10 @@ impl ActivationRepository for SeaOrmStore {
             .map_err(repository_error)?;
         if released.rows_affected == 0 {
             let _ = txn.rollback().await;
+            // Someone else released it, maybe on another instance whose
+            // notification is still on its way: the caller reads the
+            // activation next and must see that release, not a kept view.
+            self.db.views.invalidate();
             return Ok(false);
         }
         licenses::Entity::update_many()

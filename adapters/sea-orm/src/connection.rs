@@ -253,8 +253,9 @@ impl Database {
     }
 
     /// Makes the writer's commits so far durable (SQLite with durable commits;
-    /// Postgres and `normal` SQLite need nothing).
-    async fn durable(&self) -> Result<(), RepositoryError> {
+    /// Postgres and `normal` SQLite need nothing). On its own — without
+    /// [`Self::synced`] — only for a write no kept view needs to see.
+    pub(crate) async fn durable(&self) -> Result<(), RepositoryError> {
         match &self.wal_sync {
             Some(wal) => wal.sync().await.map_err(RepositoryError::unavailable),
             None => Ok(()),

@@ -2,13 +2,20 @@
 //!
 //! Validation is the hot read: an app checks its license at every start and
 //! every few hours, and each check was one query on the driver's thread (a
-//! hand-off there and back, most of a validation's cost). Here a view is
-//! kept until *anything* is written, by this process or — on Postgres — by
-//! any other: every write bumps one generation number and a generation that
+//! hand-off there and back, most of a validation's cost). A heartbeat reads
+//! its machine's view by activation id the same way. Here a view is kept
+//! until *anything* is written, by this process or — on Postgres — by any
+//! other: every write bumps one generation number and a generation that
 //! moved empties the cache. That is coarse on purpose. It needs no reasoning
 //! about which write touches which license, so a revoke, a suspension or a
 //! deactivation can never be missed; writes are rare next to validations,
 //! so the cache stays warm where it pays.
+//!
+//! The one write that does not empty it is a check-in (`touch`): it changes
+//! only an activation's `last_seen_at` and `app_version`, which no decision
+//! reads from these views (the port says they may lag there). Heartbeats are
+//! the most frequent write of a deployment, so otherwise every machine's
+//! check-in would empty every other machine's validation.
 //!
 //! The order that makes it exact in one process: a reader notes the
 //! generation *before* it queries, and stores its answer only if the
@@ -31,8 +38,14 @@ use tessera_domain::license::MachineView;
 /// cannot grow it without bound).
 const MAX_ENTRIES: usize = 50_000;
 
-/// (license key, fingerprint): what one validation asks.
-pub(crate) type ViewKey = (String, Option<String>);
+/// What a view is looked up by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum ViewKey {
+    /// (license key, fingerprint): what one validation asks.
+    Machine(String, Option<String>),
+    /// An activation's id: what a heartbeat asks.
+    Activation(uuid::Uuid),
+}
 
 #[derive(Default)]
 pub(crate) struct ReadCache {
@@ -122,7 +135,7 @@ mod tests {
     use super::*;
 
     fn key(name: &str) -> ViewKey {
-        (name.to_owned(), None)
+        ViewKey::Machine(name.to_owned(), None)
     }
 
     #[test]

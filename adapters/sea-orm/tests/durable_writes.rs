@@ -1,8 +1,10 @@
 //! Every write of the store is durable before it returns: transactions commit
 //! through `Database::commit` (commit, then the WAL's group fsync) and every
-//! autocommit statement on the writer is followed by `Database::synced` in the
-//! same method (a batch run inside a transaction commits through the former). A write that skips both would be acknowledged while only in
-//! the page cache; this reads the sources so that such a write fails here.
+//! autocommit statement on the writer is followed by `Database::synced` (or,
+//! for a check-in no kept view needs to see, `Database::durable`) in the same
+//! method (a batch run inside a transaction commits through the former). A
+//! write that skips them would be acknowledged while only in the page cache;
+//! this reads the sources so that such a write fails here.
 
 use std::path::Path;
 
@@ -29,7 +31,8 @@ fn no_write_returns_before_it_is_on_disk() {
             let autocommit = method.contains(".exec(&self.db.writer)")
                 || method.contains(".exec_without_returning(&self.db.writer)")
                 || method.contains("self.db.writer.execute_unprepared(");
-            if autocommit && !method.contains("self.db.synced()") {
+            let made_durable = method.contains("self.db.synced()") || method.contains("self.db.durable()");
+            if autocommit && !made_durable {
                 let signature = method.lines().next().unwrap_or_default();
                 problems.push(format!("{name}: `{signature}` writes without Database::synced"));
             }

@@ -207,6 +207,11 @@ pub struct ChurnLimit {
 pub trait ActivationRepository: Send + Sync + 'static {
     /// The license with `key` and, when `fingerprint` is given, that machine's
     /// live activation; `Ok(None)` when there is no such license.
+    ///
+    /// MUST reflect every write that returned before the call (an adapter may
+    /// keep views between writes), with one exception: the activation's
+    /// `last_seen_at` and `app_version` may lag behind [`Self::touch`], which
+    /// no decision reads from here ([`Self::live_activations`] shows them).
     async fn find_for_machine(
         &self,
         key: &LicenseKey,
@@ -214,7 +219,8 @@ pub trait ActivationRepository: Send + Sync + 'static {
     ) -> Result<Option<MachineView>, RepositoryError>;
 
     /// The license holding activation `id` and that activation, live or not;
-    /// `Ok(None)` when there is no such activation.
+    /// `Ok(None)` when there is no such activation. Current as
+    /// [`Self::find_for_machine`] is, with the same exception.
     async fn find_by_activation(&self, id: Uuid) -> Result<Option<MachineView>, RepositoryError>;
 
     /// Live activations of a license, oldest first.
@@ -242,7 +248,8 @@ pub trait ActivationRepository: Send + Sync + 'static {
 
     /// Frees the seat of a live activation and stores `audit`, atomically. MUST
     /// return `Ok(false)` (writing nothing) when it was already deactivated or
-    /// does not exist.
+    /// does not exist; [`Self::find_by_activation`] then MUST show that
+    /// release, even one made a moment ago by another instance.
     async fn release_seat(&self, id: Uuid, at: OffsetDateTime, audit: &AuditEvent) -> Result<bool, RepositoryError>;
 }
 
