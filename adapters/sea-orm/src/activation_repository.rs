@@ -261,6 +261,10 @@ impl SeaOrmStore {
         key: &LicenseKey,
         fingerprint: Option<&Fingerprint>,
     ) -> Result<Option<MachineView>, RepositoryError> {
+        if let Some(inline) = &self.db.inline {
+            let found = inline.machine(key.as_str(), fingerprint.map(Fingerprint::as_str))?;
+            return found.map(|(license, activation)| view(license, activation)).transpose();
+        }
         let by_key = licenses::Entity::find().filter(licenses::Column::Key.eq(key.as_str()));
         let Some(fingerprint) = fingerprint else {
             let license = by_key.one(&self.db.reader).await.map_err(repository_error)?;
@@ -284,11 +288,14 @@ impl SeaOrmStore {
 
     /// The license holding activation `id`, with that activation: one query.
     async fn read_by_activation(&self, id: Uuid) -> Result<Option<MachineView>, RepositoryError> {
-        let found = activations::Entity::find_by_id(id.to_string())
-            .find_also_related(licenses::Entity)
-            .one(&self.db.reader)
-            .await
-            .map_err(repository_error)?;
+        let found = match &self.db.inline {
+            Some(inline) => inline.by_activation(&id.to_string())?,
+            None => activations::Entity::find_by_id(id.to_string())
+                .find_also_related(licenses::Entity)
+                .one(&self.db.reader)
+                .await
+                .map_err(repository_error)?,
+        };
         match found {
             Some((activation, Some(license))) => view(license, Some(activation)).map(Some),
             Some((_, None)) => Err(corrupt("activation", "its license is missing")),

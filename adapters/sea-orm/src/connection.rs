@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::inline_reads::InlineReader;
 use crate::read_cache::ReadCache;
 use sea_orm::sqlx::postgres::PgPoolOptions;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -81,6 +82,8 @@ pub struct Database {
     _checkpoints: Option<Arc<tokio::sync::watch::Sender<()>>>,
     /// The views validations read, kept between writes.
     pub(crate) views: Arc<ReadCache>,
+    /// SQLite files: the hot point reads, run in place (see `inline_reads`).
+    pub(crate) inline: Option<Arc<InlineReader>>,
     /// Postgres: keeps the listener for other instances' writes running while held.
     _listener: Option<Arc<tokio::sync::watch::Sender<()>>>,
 }
@@ -401,11 +404,13 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
                 wal_sync: None,
                 _checkpoints: None,
                 views: Arc::new(ReadCache::new(true)),
+                inline: None,
                 _listener: None,
             });
         }
         let wal_sync = (options.sqlite_durability == SqliteDurability::Full)
             .then(|| Arc::new(WalSync::new(connect_options.get_filename().to_path_buf())));
+        let inline = Some(Arc::new(InlineReader::new(connect_options.get_filename().to_path_buf())));
         let reader_pool = SqlitePoolOptions::new()
             .max_connections(options.sqlite_readers.max(1))
             .acquire_timeout(options.acquire_timeout)
@@ -416,7 +421,7 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
         let checkpoints = checkpoint_in_background(reader.clone());
         // One process owns a SQLite file: its own writes are all there is to notice.
         let views = Arc::new(ReadCache::new(true));
-        Ok(Database { writer, reader, wal_sync, _checkpoints: Some(checkpoints), views, _listener: None })
+        Ok(Database { writer, reader, wal_sync, _checkpoints: Some(checkpoints), views, inline, _listener: None })
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
@@ -435,6 +440,7 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
             wal_sync: None,
             _checkpoints: None,
             views,
+            inline: None,
             _listener: Some(listener),
         })
     } else {

@@ -15,7 +15,9 @@
 //! | `releases` | `ReleaseRepository` |
 //!
 //! `rows` converts rows and domain values; `writes` holds the writes several
-//! ports make inside their own transaction.
+//! ports make inside their own transaction; `read_cache` keeps the views
+//! validations and heartbeats read, and `inline_reads` runs those reads in
+//! place on a SQLite file.
 //!
 //! Correctness rests on what both databases enforce: unique indexes (license
 //! keys, idempotency keys) and conditional updates (`WHERE version = ?`) inside
@@ -27,6 +29,7 @@ mod connection;
 mod customers;
 mod entities;
 mod errors;
+mod inline_reads;
 mod license_repository;
 mod outbox;
 mod paging;
