@@ -220,22 +220,24 @@ impl SeaOrmStore {
         audit: &AuditEvent,
     ) -> Result<Option<SeatOutcome>, RepositoryError> {
         use sea_orm::sea_query::PostgresQueryBuilder;
-        use sea_orm::{ConnectionTrait, Statement};
+        use sea_orm::ConnectionTrait;
         let license_id = activation.license_id.to_string();
-        let claim =
-            seat_claim(&license_id, churn).returning_col(licenses::Column::SeatsUsed).to_string(PostgresQueryBuilder);
+        let mut parts = crate::writes::PostgresParts::default();
+        let claim = parts.push(
+            seat_claim(&license_id, churn).returning_col(licenses::Column::SeatsUsed).build(PostgresQueryBuilder),
+        );
+        let inserted = parts.push(crate::writes::postgres_insert_for_each(activation_row(activation), "claimed", "id"));
+        let audited = parts.push(crate::writes::postgres_insert_for_each(audit_row(audit), "inserted", "id"));
         // The report sees the license as it was before the statement; what the
         // claim took comes from its RETURNING.
         let taken = Expr::cust("(SELECT seats_used FROM claimed)::int8");
-        let report = claim_report(&license_id, churn, taken).to_string(PostgresQueryBuilder);
+        let report = parts.push(claim_report(&license_id, churn, taken).build(PostgresQueryBuilder));
         let sql = format!(
-            "WITH claimed AS ({claim}), inserted AS ({}), audited AS ({}), \
+            "WITH claimed AS ({claim}), inserted AS ({inserted}), audited AS ({audited}), \
              notified AS (SELECT pg_notify('{CHANGES_CHANNEL}', '') FROM audited) \
              SELECT report.*, (SELECT count(*) FROM notified) AS notified FROM ({report}) AS report",
-            crate::writes::postgres_insert_for_each(activation_row(activation), "claimed", "id"),
-            crate::writes::postgres_insert_for_each(audit_row(audit), "inserted", "id"),
         );
-        let row = match self.db.writer.query_one_raw(Statement::from_string(sea_orm::DbBackend::Postgres, sql)).await {
+        let row = match self.db.writer.query_one_raw(parts.statement(sql)).await {
             Ok(row) => row,
             // A concurrent activation of the same machine won (the partial unique index).
             Err(error) if unique_violation(&error).is_some() => return Ok(None),

@@ -1,11 +1,12 @@
-//! The two hot reads on a SQLite file, run in place on the calling thread.
+//! The hot reads on a SQLite file, run in place on the calling thread.
 //!
 //! sqlx runs every SQLite call on the connection's own thread, so each query
 //! is a hand-off there and back, and on these 2-core machines a hand-off cost
 //! more CPU than the query itself (one fewer per heartbeat took heartbeats
-//! from 2,699 to 4,682/s). The reads that activations, heartbeats and
+//! from 2,699 to 4,682/s). The reads that activations, heartbeats, sales and
 //! validations the read cache cannot answer make — a machine's view by license
-//! key and fingerprint, or by activation id — are lookups on a unique index
+//! key and fingerprint or by activation id, a license by its key or its
+//! idempotency key (a storefront's sale id) — are lookups on a unique index
 //! that take tens of microseconds, less than an Ed25519 signature the same
 //! request computes in place. So they run here, on read-only connections of
 //! their own: in WAL mode a reader never waits for the writer. Everything
@@ -84,6 +85,20 @@ impl InlineReader {
             let license = row.get::<_, Option<String>>("l_id")?.is_some().then(|| license(row)).transpose()?;
             Ok((activation(row)?, license))
         })
+    }
+
+    /// The license whose unique `column` (its key, its idempotency key) is `value`.
+    pub(crate) fn license_where(
+        &self,
+        column: licenses::Column,
+        value: &str,
+    ) -> Result<Option<licenses::Model>, RepositoryError> {
+        let sql = format!(
+            "SELECT {} FROM licenses AS l WHERE l.{} = ?1 LIMIT 1",
+            columns::<licenses::Entity>("l", "l_"),
+            column.as_str()
+        );
+        self.read(&sql, (value,), license)
     }
 
     /// Runs `sql` on a kept connection (its prepared statement is cached there)

@@ -97,6 +97,9 @@ impl LicenseRepository for SeaOrmStore {
     }
 
     async fn find_by_key(&self, key: &LicenseKey) -> Result<Option<License>, RepositoryError> {
+        if let Some(inline) = &self.db.inline {
+            return inline.license_where(licenses::Column::Key, key.as_str())?.map(license_from_row).transpose();
+        }
         licenses::Entity::find()
             .filter(licenses::Column::Key.eq(key.as_str()))
             .one(&self.db.reader)
@@ -110,12 +113,15 @@ impl LicenseRepository for SeaOrmStore {
         &self,
         key: &IdempotencyKey,
     ) -> Result<Option<(License, IdempotencyRecord)>, RepositoryError> {
-        let Some(row) = licenses::Entity::find()
-            .filter(licenses::Column::IdempotencyKey.eq(key.as_str()))
-            .one(&self.db.reader)
-            .await
-            .map_err(repository_error)?
-        else {
+        let found = match &self.db.inline {
+            Some(inline) => inline.license_where(licenses::Column::IdempotencyKey, key.as_str())?,
+            None => licenses::Entity::find()
+                .filter(licenses::Column::IdempotencyKey.eq(key.as_str()))
+                .one(&self.db.reader)
+                .await
+                .map_err(repository_error)?,
+        };
+        let Some(row) = found else {
             return Ok(None);
         };
         let record =

@@ -120,7 +120,7 @@ fn columns_and_values<A: sea_orm::ActiveModelTrait>(
 
 /// Postgres text of an insert of `row` once for each row of `from` (a CTE
 /// of the same statement), returning `returning`.
-pub(crate) fn postgres_insert_for_each<A>(row: A, from: &str, returning: &str) -> String
+pub(crate) fn postgres_insert_for_each<A>(row: A, from: &str, returning: &str) -> (String, sea_orm::sea_query::Values)
 where
     A: sea_orm::ActiveModelTrait,
     A::Entity: Default,
@@ -134,7 +134,43 @@ where
         .select_from(each)
         .expect("as many values as columns")
         .returning_col(Alias::new(returning))
-        .to_string(PostgresQueryBuilder)
+        .build(PostgresQueryBuilder)
+}
+
+/// Postgres statements built apart (each numbering its parameters from `$1`)
+/// joined into one: [`Self::push`] renumbers a part's parameters after those
+/// already pushed and answers its text, [`Self::statement`] binds them all.
+/// The text is the same from call to call, so the driver prepares it once per
+/// connection instead of Postgres parsing and planning it every time.
+#[derive(Default)]
+pub(crate) struct PostgresParts {
+    values: Vec<sea_orm::Value>,
+}
+
+impl PostgresParts {
+    pub(crate) fn push(&mut self, (sql, values): (String, sea_orm::sea_query::Values)) -> String {
+        let offset = self.values.len();
+        self.values.extend(values.0);
+        // Every value is a parameter, so each `$` followed by digits is one.
+        let mut renumbered = String::with_capacity(sql.len() + 16);
+        let mut rest = sql.as_str();
+        while let Some(dollar) = rest.find('$') {
+            renumbered.push_str(&rest[..=dollar]);
+            rest = &rest[dollar + 1..];
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            match rest[..digits].parse::<usize>() {
+                Ok(number) => renumbered.push_str(&(number + offset).to_string()),
+                Err(_) => renumbered.push_str(&rest[..digits]),
+            }
+            rest = &rest[digits..];
+        }
+        renumbered.push_str(rest);
+        renumbered
+    }
+
+    pub(crate) fn statement(self, sql: String) -> sea_orm::Statement {
+        sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, self.values)
+    }
 }
 
 /// [`ensure_customers`]'s inserts as SQLite text (values inlined by sea-query),
@@ -183,4 +219,27 @@ pub(crate) async fn ensure_customers(db: &impl ConnectionTrait, licenses: &[Lice
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sea_query::Values;
+    use sea_orm::Value;
+
+    use super::PostgresParts;
+
+    /// Each part's parameters follow the ones pushed before it, `$10` and up
+    /// included, and the values are bound in that order.
+    #[test]
+    fn parts_number_their_parameters_after_the_ones_before() {
+        let mut parts = PostgresParts::default();
+        let values = |numbers: std::ops::Range<i64>| Values(numbers.map(|n| Value::BigInt(Some(n))).collect());
+        let first = parts.push(("SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10".into(), values(1..11)));
+        assert_eq!(first, "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10");
+        let second = parts.push(("UPDATE t SET a = $1 WHERE b = $2 AND c = 'x'".into(), values(11..13)));
+        assert_eq!(second, "UPDATE t SET a = $11 WHERE b = $12 AND c = 'x'");
+        let statement = parts.statement(format!("{first}; {second}"));
+        let bound = statement.values.expect("values").0;
+        assert_eq!(bound, (1..13).map(|n| Value::BigInt(Some(n))).collect::<Vec<_>>());
+    }
 }
