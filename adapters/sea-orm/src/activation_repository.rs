@@ -316,25 +316,12 @@ impl ActivationRepository for SeaOrmStore {
         // Validation's read: kept between writes (see `read_cache`).
         let cache_key =
             ViewKey::Machine(key.as_str().to_owned(), fingerprint.map(|fingerprint| fingerprint.as_str().to_owned()));
-        let ticket = match self.db.views.get(&cache_key) {
-            Ok(view) => return Ok(view),
-            Err(ticket) => ticket,
-        };
-        let view = self.read_for_machine(key, fingerprint).await?;
-        self.db.views.keep(ticket, cache_key, &view);
-        Ok(view)
+        self.db.views.get_or_read(cache_key, self.read_for_machine(key, fingerprint)).await
     }
 
     async fn find_by_activation(&self, id: Uuid) -> Result<Option<MachineView>, RepositoryError> {
         // A heartbeat's read: kept between writes like a validation's.
-        let cache_key = ViewKey::Activation(id);
-        let ticket = match self.db.views.get(&cache_key) {
-            Ok(view) => return Ok(view),
-            Err(ticket) => ticket,
-        };
-        let view = self.read_by_activation(id).await?;
-        self.db.views.keep(ticket, cache_key, &view);
-        Ok(view)
+        self.db.views.get_or_read(ViewKey::Activation(id), self.read_by_activation(id)).await
     }
 
     async fn live_activations(&self, license_id: Uuid) -> Result<Vec<Activation>, RepositoryError> {

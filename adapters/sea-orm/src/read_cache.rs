@@ -33,6 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use tessera_domain::license::MachineView;
+use tessera_domain::repository::RepositoryError;
 
 /// Above this many views the cache starts over (a stream of unknown keys
 /// cannot grow it without bound).
@@ -97,9 +98,25 @@ impl ReadCache {
         self.invalidate();
     }
 
+    /// The view of `key`: the kept one while no write came after it, else
+    /// what `read` answers, kept for the next caller unless a write raced it.
+    pub(crate) async fn get_or_read(
+        &self,
+        key: ViewKey,
+        read: impl std::future::Future<Output = Result<Option<MachineView>, RepositoryError>>,
+    ) -> Result<Option<MachineView>, RepositoryError> {
+        let ticket = match self.get(&key) {
+            Ok(view) => return Ok(view),
+            Err(ticket) => ticket,
+        };
+        let view = read.await?;
+        self.keep(ticket, key, &view);
+        Ok(view)
+    }
+
     /// The view of `key` if one is kept and current; otherwise a ticket to
     /// [`Self::keep`] what the caller then reads.
-    pub(crate) fn get(&self, key: &ViewKey) -> Result<Option<MachineView>, Ticket> {
+    fn get(&self, key: &ViewKey) -> Result<Option<MachineView>, Ticket> {
         let ticket = Ticket(self.generation.load(Ordering::SeqCst));
         if !self.enabled.load(Ordering::SeqCst) {
             return Err(ticket);
@@ -112,7 +129,7 @@ impl ReadCache {
     }
 
     /// Keeps `view`, read under `ticket`, unless something was written since.
-    pub(crate) fn keep(&self, ticket: Ticket, key: ViewKey, view: &Option<MachineView>) {
+    fn keep(&self, ticket: Ticket, key: ViewKey, view: &Option<MachineView>) {
         if !self.enabled.load(Ordering::SeqCst) {
             return;
         }
