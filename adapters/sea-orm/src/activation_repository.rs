@@ -149,6 +149,18 @@ struct ClaimReport {
 }
 
 impl ClaimReport {
+    /// The report's row, by column name, from either database.
+    fn read(row: &sea_orm::QueryResult) -> Result<Self, RepositoryError> {
+        let corrupt = |error| corrupt("seat claim", error);
+        Ok(Self {
+            taken: row.try_get("", "taken").map_err(corrupt)?,
+            seats_used: row.try_get("", "seats_used").map_err(corrupt)?,
+            seats: row.try_get("", "seats").map_err(corrupt)?,
+            state: row.try_get("", "state").map_err(corrupt)?,
+            churned: row.try_get("", "churned").map_err(corrupt)?,
+        })
+    }
+
     fn outcome(self, churn: Option<ChurnLimit>) -> Result<Option<SeatOutcome>, RepositoryError> {
         if let Some(seats_used) = self.taken {
             let seats_used = u32::try_from(seats_used).map_err(|error| corrupt("seats_used", error))?;
@@ -175,7 +187,6 @@ impl SeaOrmStore {
         audit: &AuditEvent,
     ) -> Result<Option<SeatOutcome>, RepositoryError> {
         use sea_orm::sea_query::SqliteQueryBuilder;
-        use sea_orm::sqlx::Row;
         let license_id = activation.license_id.to_string();
         let statements = [
             seat_claim(&license_id, churn).to_string(SqliteQueryBuilder),
@@ -193,14 +204,7 @@ impl SeaOrmStore {
             Err(error) => return Err(repository_error(error)),
         };
         let Some(row) = row else { return Ok(None) };
-        let corrupt = |error| corrupt("seat claim", error);
-        let report = ClaimReport {
-            taken: row.try_get("taken").map_err(corrupt)?,
-            seats_used: row.try_get("seats_used").map_err(corrupt)?,
-            seats: row.try_get("seats").map_err(corrupt)?,
-            state: row.try_get("state").map_err(corrupt)?,
-            churned: row.try_get("churned").map_err(corrupt)?,
-        };
+        let report = ClaimReport::read(&row.into())?;
         if report.taken.is_some() {
             self.db.synced().await?;
         }
@@ -245,15 +249,7 @@ impl SeaOrmStore {
         };
         self.db.views.invalidate();
         let Some(row) = row else { return Ok(None) };
-        let corrupt = |error| corrupt("seat claim", error);
-        let report = ClaimReport {
-            taken: row.try_get("", "taken").map_err(corrupt)?,
-            seats_used: row.try_get("", "seats_used").map_err(corrupt)?,
-            seats: row.try_get("", "seats").map_err(corrupt)?,
-            state: row.try_get("", "state").map_err(corrupt)?,
-            churned: row.try_get("", "churned").map_err(corrupt)?,
-        };
-        report.outcome(churn)
+        ClaimReport::read(&row)?.outcome(churn)
     }
 
     /// The license of `key` and, when a fingerprint is given, that machine's

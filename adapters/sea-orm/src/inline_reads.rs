@@ -57,8 +57,8 @@ impl InlineReader {
             format!(
                 "SELECT {}, {} FROM licenses AS l LEFT JOIN activations AS a ON a.license_id = l.id \
                  AND a.fingerprint = ?2 AND a.deactivated_at IS NULL WHERE l.key = ?1 LIMIT 1",
-                columns::<licenses::Entity>("l", "l_"),
-                columns::<activations::Entity>("a", "a_"),
+                license_columns(),
+                activation_columns(),
             )
         });
         self.read(sql, (key, fingerprint), |row| {
@@ -77,8 +77,8 @@ impl InlineReader {
         let sql = SQL.get_or_init(|| {
             format!(
                 "SELECT {}, {} FROM activations AS a LEFT JOIN licenses AS l ON l.id = a.license_id WHERE a.id = ?1",
-                columns::<licenses::Entity>("l", "l_"),
-                columns::<activations::Entity>("a", "a_"),
+                license_columns(),
+                activation_columns(),
             )
         });
         self.read(sql, (id,), |row| {
@@ -93,11 +93,7 @@ impl InlineReader {
         column: licenses::Column,
         value: &str,
     ) -> Result<Option<licenses::Model>, RepositoryError> {
-        let sql = format!(
-            "SELECT {} FROM licenses AS l WHERE l.{} = ?1 LIMIT 1",
-            columns::<licenses::Entity>("l", "l_"),
-            column.as_str()
-        );
+        let sql = format!("SELECT {} FROM licenses AS l WHERE l.{} = ?1 LIMIT 1", license_columns(), column.as_str());
         self.read(&sql, (value,), license)
     }
 
@@ -140,6 +136,18 @@ fn columns<E: EntityTrait>(alias: &str, prefix: &str) -> String {
         .map(|column| format!("{alias}.{0} AS {prefix}{0}", column.as_str()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `licenses AS l`'s columns, named `l_…` ([`license`] reads them), built once.
+fn license_columns() -> &'static str {
+    static COLUMNS: OnceLock<String> = OnceLock::new();
+    COLUMNS.get_or_init(|| columns::<licenses::Entity>("l", "l_"))
+}
+
+/// `activations AS a`'s columns, named `a_…` ([`activation`] reads them), built once.
+fn activation_columns() -> &'static str {
+    static COLUMNS: OnceLock<String> = OnceLock::new();
+    COLUMNS.get_or_init(|| columns::<activations::Entity>("a", "a_"))
 }
 
 fn license(row: &Row<'_>) -> rusqlite::Result<licenses::Model> {

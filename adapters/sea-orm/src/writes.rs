@@ -158,11 +158,10 @@ impl PostgresParts {
             renumbered.push_str(&rest[..=dollar]);
             rest = &rest[dollar + 1..];
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            match rest[..digits].parse::<usize>() {
-                Ok(number) => renumbered.push_str(&(number + offset).to_string()),
-                Err(_) => renumbered.push_str(&rest[..digits]),
+            if let Ok(number) = rest[..digits].parse::<usize>() {
+                renumbered.push_str(&(number + offset).to_string());
+                rest = &rest[digits..];
             }
-            rest = &rest[digits..];
         }
         renumbered.push_str(rest);
         renumbered
