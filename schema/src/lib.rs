@@ -14,6 +14,7 @@ mod m20261123_000008_machine_names;
 mod m20261201_000009_wider_audit_entity;
 mod m20261201_000010_console_indexes;
 mod m20261202_000011_releases;
+mod m20261203_000012_machine_lookup;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_wider_audit_entity::Migration),
             Box::new(m20261201_000010_console_indexes::Migration),
             Box::new(m20261202_000011_releases::Migration),
+            Box::new(m20261203_000012_machine_lookup::Migration),
         ]
     }
 }

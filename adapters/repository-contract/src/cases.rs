@@ -332,6 +332,67 @@ pub async fn one_machine_holds_one_seat_even_when_racing(store: &impl Store) {
     assert_eq!(view.activation.map(|activation| activation.id), Some(winners[0]));
 }
 
+/// Many machines at once on a license with seats to spare, some of them
+/// the same machine racing itself: every distinct machine gets a seat and its
+/// own count, the racing one exactly one. (An adapter may claim concurrent
+/// seats of one license together; each caller still hears its own outcome.)
+pub async fn concurrent_activations_of_one_license_each_get_their_own_seat(store: &impl Store) {
+    let mut stored = license(1);
+    stored.seats = 100;
+    store.create(&stored, None, &audit_for(&stored, "license.minted", 1)).await.unwrap();
+    let mut machines: Vec<_> = (0..48u64).map(|n| activation(&stored, n, &format!("machine-{n}"))).collect();
+    machines.extend((48..56u64).map(|n| activation(&stored, n, "same-machine")));
+    let stored = &stored;
+    // A churn cap not reached (no machine was ever deactivated) is no obstacle.
+    let churn = Some(tessera_domain::license::ChurnLimit { since: T0, limit: 2 });
+    let outcomes = join_all(machines.iter().enumerate().map(|(n, machine)| async move {
+        store.take_seat(machine, churn, &audit_for(stored, "activation.created", 100 + n as u64)).await.unwrap()
+    }))
+    .await;
+    let mut counts = Vec::new();
+    let mut same_machine_winner = None;
+    for (machine, outcome) in machines.iter().zip(&outcomes) {
+        match outcome {
+            SeatOutcome::Taken { seats_used } => {
+                counts.push(*seats_used);
+                if machine.fingerprint.as_str() == "same-machine" {
+                    assert_eq!(same_machine_winner.replace(machine.id), None, "one seat for one machine: {outcomes:?}");
+                }
+            }
+            SeatOutcome::AlreadyActive(_) => assert_eq!(machine.fingerprint.as_str(), "same-machine"),
+            other => panic!("seats were free: {other:?}"),
+        }
+    }
+    let same_machine_winner = same_machine_winner.expect("the racing machine got a seat");
+    for (machine, outcome) in machines.iter().zip(&outcomes) {
+        if let SeatOutcome::AlreadyActive(existing) = outcome {
+            assert_eq!(existing.id, same_machine_winner, "{} saw the winner", machine.id);
+        }
+    }
+    counts.sort();
+    assert_eq!(counts, (1..=49).collect::<Vec<u32>>(), "each taken seat counted once, in some order");
+    assert_eq!(seats_used(store, &stored.key).await, 49);
+    assert_eq!(store.live_activations(stored.id).await.unwrap().len(), 49);
+    assert_eq!(audit_count(store).await, 1 + 49, "every taken seat audited once, nothing else");
+
+    // Two releases reach the cap: a crowd of new machines is refused, each told why.
+    let at = T0 + Duration::hours(1);
+    for (n, machine) in machines.iter().take(2).enumerate() {
+        assert!(store
+            .release_seat(machine.id, at, &audit_for(stored, "activation.deactivated", 200 + n as u64))
+            .await
+            .unwrap());
+    }
+    let latecomers: Vec<_> = (60..80u64).map(|n| activation(stored, n, &format!("machine-{n}"))).collect();
+    let outcomes = join_all(latecomers.iter().enumerate().map(|(n, machine)| async move {
+        store.take_seat(machine, churn, &audit_for(stored, "activation.created", 300 + n as u64)).await.unwrap()
+    }))
+    .await;
+    assert!(outcomes.iter().all(|outcome| *outcome == SeatOutcome::ChurnLimited), "{outcomes:?}");
+    assert_eq!(seats_used(store, &stored.key).await, 47);
+    assert_eq!(audit_count(store).await, 1 + 49 + 2);
+}
+
 pub async fn releasing_frees_the_seat_once(store: &impl Store) {
     let stored = license(1);
     store.create(&stored, None, &audit_for(&stored, "license.minted", 1)).await.unwrap();

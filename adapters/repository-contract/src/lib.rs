@@ -36,6 +36,7 @@ macro_rules! license_repository_contract {
             answers_ping,
             takes_seats_up_to_the_limit_exactly_under_concurrency,
             one_machine_holds_one_seat_even_when_racing,
+            concurrent_activations_of_one_license_each_get_their_own_seat,
             releasing_frees_the_seat_once,
             touch_updates_only_live_activations,
             no_seat_for_a_license_that_is_not_active,

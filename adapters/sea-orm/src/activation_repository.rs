@@ -28,6 +28,7 @@ use crate::entities::{activations, audit_events, licenses};
 use crate::errors::{repository_error, unique_violation};
 use crate::read_cache::ViewKey;
 use crate::rows::{audit_row, corrupt, from_timestamp, license_from_row, timestamp};
+use crate::seat_claims::{Claim, Run};
 use crate::SeaOrmStore;
 
 fn activation_from_row(row: activations::Model) -> Result<Activation, RepositoryError> {
@@ -95,17 +96,22 @@ fn churned_since(license_id: &str, since: OffsetDateTime) -> sea_orm::sea_query:
     sea_orm::sea_query::SimpleExpr::SubQuery(None, Box::new(count.into_sub_query_statement()))
 }
 
-/// The claim of one seat: one more seat used, only while the license is
-/// active, a seat is free and (with `churn`) the churn cap is not reached.
-fn seat_claim(license_id: &str, churn: Option<ChurnLimit>) -> sea_orm::sea_query::UpdateStatement {
+/// The claim of `seats` seats (one per activation): that many more used, only
+/// while the license is active, that many are free and (with each of
+/// `churn`) the churn cap is not reached.
+fn seat_claim(
+    license_id: &str,
+    seats: i64,
+    churn: impl IntoIterator<Item = ChurnLimit>,
+) -> sea_orm::sea_query::UpdateStatement {
     use licenses::Column;
     use sea_orm::QueryTrait;
     let mut claim = licenses::Entity::update_many()
-        .col_expr(Column::SeatsUsed, Expr::col(Column::SeatsUsed).add(1))
+        .col_expr(Column::SeatsUsed, Expr::col(Column::SeatsUsed).add(seats))
         .filter(Column::Id.eq(license_id))
         .filter(Column::State.eq("active"))
-        .filter(Expr::col(Column::SeatsUsed).lt(Expr::col(Column::Seats)));
-    if let Some(churn) = churn {
+        .filter(Expr::col(Column::SeatsUsed).add(seats).lte(Expr::col(Column::Seats)));
+    for churn in churn {
         claim = claim.filter(Expr::expr(churned_since(license_id, churn.since)).lt(i64::from(churn.limit)));
     }
     claim.as_query().to_owned()
@@ -137,6 +143,45 @@ fn claim_report(
         .and_where(Column::Id.eq(license_id))
         .to_owned()
 }
+
+/// [`SeaOrmStore::take_seats_together`]'s statement: `$1` the license,
+/// `$2`–`$8` the activations' columns and `$9`–`$15` their audit events' as
+/// arrays in batch order, `$16` and `$17` the churn window's start and cap
+/// (NULL: no cap).
+const CLAIM_SEATS_TOGETHER: &str = "\
+WITH batch AS (
+    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::int8[],
+                         $9::text[], $10::int8[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+        AS batch(id, fingerprint, machine_name, platform, app_version, activated_at, last_seen_at,
+                 audit_id, audit_at, actor, action, entity_type, entity_id, details)
+), claimed AS (
+    UPDATE licenses SET seats_used = seats_used + (SELECT count(*) FROM batch)
+    WHERE id = $1 AND state = 'active' AND seats_used + (SELECT count(*) FROM batch) <= seats
+      AND NOT EXISTS (SELECT 1 FROM batch, LATERAL (
+                          -- LIMIT keeps this a lookup in the live-fingerprint index per
+                          -- machine, not a scan of every live activation of the license.
+                          SELECT 1 FROM activations
+                          WHERE license_id = $1 AND fingerprint = batch.fingerprint AND deactivated_at IS NULL
+                          LIMIT 1) AS live)
+      AND ($16::int8 IS NULL OR (SELECT count(*) FROM activations
+                                 WHERE license_id = $1 AND deactivated_at >= $16::int8) < $17::int8)
+    RETURNING seats_used
+), inserted AS (
+    INSERT INTO activations (id, license_id, fingerprint, machine_name, platform, app_version,
+                             activated_at, last_seen_at, deactivated_at)
+    SELECT batch.id, $1, fingerprint, machine_name, platform, app_version, activated_at, last_seen_at, NULL
+    FROM batch, claimed
+    RETURNING id
+), audited AS (
+    INSERT INTO audit_events (id, at, actor, action, entity_type, entity_id, details)
+    SELECT audit_id, audit_at, actor, action, entity_type, entity_id, details
+    FROM batch JOIN inserted USING (id)
+    RETURNING id
+), notified AS (
+    SELECT pg_notify('tessera_changes', '') FROM claimed
+)
+SELECT (SELECT seats_used FROM claimed)::int8 AS taken, (SELECT count(*) FROM notified) AS notified,
+       (SELECT count(*) FROM audited) AS audited";
 
 /// What [`claim_report`]'s row means. `None`: no seat was free, or the
 /// machine holds one already (the caller looks).
@@ -189,7 +234,7 @@ impl SeaOrmStore {
         use sea_orm::sea_query::SqliteQueryBuilder;
         let license_id = activation.license_id.to_string();
         let statements = [
-            seat_claim(&license_id, churn).to_string(SqliteQueryBuilder),
+            seat_claim(&license_id, 1, churn).to_string(SqliteQueryBuilder),
             crate::writes::insert_if_changed(activation_row(activation)),
             crate::writes::audit_insert_if_changed(audit),
         ];
@@ -211,7 +256,123 @@ impl SeaOrmStore {
         report.outcome(churn)
     }
 
-    /// Postgres's `take_seat`: one statement — the claim of a seat (with the
+    /// Postgres's `take_seat`: the claim joins the run of claims on its
+    /// license (see `seat_claims`), starting one if there is none, and waits
+    /// for its answer. The run goes on in a task of its own, so a caller that
+    /// gives up does not stop the claims queued behind it.
+    async fn take_seat_combined(
+        &self,
+        activation: &Activation,
+        churn: Option<ChurnLimit>,
+        audit: &AuditEvent,
+    ) -> Result<Option<SeatOutcome>, RepositoryError> {
+        let (claim, answered) = Claim::new(activation.clone(), churn, audit.clone());
+        if let Some(first) = self.seat_claims.join(claim) {
+            let store = self.clone();
+            tokio::spawn(async move { store.run_claims(first).await });
+        }
+        answered.await.map_err(|_| RepositoryError::unexpected("the seat claims stopped before answering"))?
+    }
+
+    /// Claims batch after batch on one license until none is waiting.
+    async fn run_claims(&self, first: Claim) {
+        let mut run = Run::new(&self.seat_claims, first.activation.license_id);
+        let mut batch = vec![first];
+        while !batch.is_empty() {
+            self.claim_batch(batch).await;
+            batch = run.next_batch();
+        }
+    }
+
+    /// Several claims go as one statement that takes a seat for every one or
+    /// for none. When it takes none (too few seats left, the license changed,
+    /// a machine already active, the churn cap), each claim runs alone and
+    /// answers for itself, as it would have without the others. A machine
+    /// claiming twice in one batch is claimed once together; its other
+    /// claims run alone after, and find it active.
+    async fn claim_batch(&self, batch: Vec<Claim>) {
+        let mut fingerprints = std::collections::HashSet::new();
+        let (together, repeats): (Vec<Claim>, Vec<Claim>) =
+            batch.into_iter().partition(|claim| fingerprints.insert(claim.activation.fingerprint.clone()));
+        let alone = if together.len() < 2 {
+            together
+        } else {
+            match self.take_seats_together(&together).await {
+                Ok(Some(seats_used)) => {
+                    // The claims took the seats up to `seats_used`, in batch order.
+                    let first = seats_used + 1 - together.len() as u32;
+                    for (claim, seats_used) in together.into_iter().zip(first..) {
+                        claim.answer(Ok(Some(SeatOutcome::Taken { seats_used })));
+                    }
+                    Vec::new()
+                }
+                Ok(None) => together,
+                // A concurrent activation of one of the machines won: alone,
+                // that claim finds it.
+                Err(error) if unique_violation(&error).is_some() => together,
+                Err(error) => {
+                    tracing::debug!(%error, "claiming seats together failed; claiming them one by one");
+                    together
+                }
+            }
+        };
+        for claims in [alone, repeats] {
+            futures::future::join_all(claims.into_iter().map(|claim| async move {
+                let answer = self.take_seat_in_one_statement(&claim.activation, claim.churn, &claim.audit).await;
+                claim.answer(answer);
+            }))
+            .await;
+        }
+    }
+
+    /// One statement for the claims of `batch` (one license, distinct
+    /// machines): a seat for each — all or none — with every activation and
+    /// its audit event and the notification to other instances, as
+    /// data-modifying CTEs fed by the claim. Answers the seats used after the
+    /// claim, `None` when it took none. A machine already active fails the
+    /// claim (or, active a moment ago on another connection, the statement
+    /// with a unique violation). The claims go as arrays, so the text is one
+    /// whatever the batch's size and each connection prepares it once.
+    async fn take_seats_together(&self, batch: &[Claim]) -> Result<Option<u32>, sea_orm::DbErr> {
+        let license_id = batch[0].activation.license_id.to_string();
+        // Every claim's churn cap at once: the earliest window start and the
+        // lowest cap hold whenever each does (and when that is too strict,
+        // the claims run alone and answer for themselves).
+        let churn = batch.iter().filter_map(|claim| claim.churn).reduce(|one, other| ChurnLimit {
+            since: Ord::min(one.since, other.since),
+            limit: Ord::min(one.limit, other.limit),
+        });
+        let column = |value: fn(&Claim) -> String| batch.iter().map(value).collect::<Vec<_>>();
+        let optional = |value: fn(&Claim) -> Option<String>| batch.iter().map(value).collect::<Vec<_>>();
+        let number = |value: fn(&Claim) -> i64| batch.iter().map(value).collect::<Vec<_>>();
+        let query = sea_orm::sqlx::query(CLAIM_SEATS_TOGETHER)
+            .bind(&license_id)
+            .bind(column(|claim| claim.activation.id.to_string()))
+            .bind(column(|claim| claim.activation.fingerprint.as_str().to_owned()))
+            .bind(optional(|claim| claim.activation.name.clone()))
+            .bind(optional(|claim| claim.activation.platform.clone()))
+            .bind(optional(|claim| claim.activation.app_version.clone()))
+            .bind(number(|claim| timestamp(claim.activation.activated_at)))
+            .bind(number(|claim| timestamp(claim.activation.last_seen_at)))
+            .bind(column(|claim| claim.audit.id.to_string()))
+            .bind(number(|claim| timestamp(claim.audit.at)))
+            .bind(column(|claim| claim.audit.actor.to_string()))
+            .bind(column(|claim| claim.audit.action.clone()))
+            .bind(column(|claim| claim.audit.entity_type.clone()))
+            .bind(column(|claim| claim.audit.entity_id.clone()))
+            .bind(column(|claim| claim.audit.details.to_string()))
+            .bind(churn.map(|churn| timestamp(churn.since)))
+            .bind(churn.map(|churn| i64::from(churn.limit)));
+        let row = query.fetch_one(self.db.writer.get_postgres_connection_pool()).await;
+        self.db.views.invalidate();
+        let sqlx_error = |error| sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(error)));
+        let taken: Option<i64> = sea_orm::sqlx::Row::try_get(&row.map_err(sqlx_error)?, "taken").map_err(sqlx_error)?;
+        taken
+            .map(|seats_used| u32::try_from(seats_used).map_err(|error| sea_orm::DbErr::Custom(error.to_string())))
+            .transpose()
+    }
+
+    /// Postgres's claim alone: one statement — the claim of a seat (with the
     /// churn count), the activation, its audit event and the notification to
     /// other instances as data-modifying CTEs, each feeding the next — run on
     /// its own, so the license row's lock is held for one statement, not for
@@ -228,7 +389,7 @@ impl SeaOrmStore {
         let license_id = activation.license_id.to_string();
         let mut parts = crate::writes::PostgresParts::default();
         let claim = parts.push(
-            seat_claim(&license_id, churn).returning_col(licenses::Column::SeatsUsed).build(PostgresQueryBuilder),
+            seat_claim(&license_id, 1, churn).returning_col(licenses::Column::SeatsUsed).build(PostgresQueryBuilder),
         );
         let inserted = parts.push(crate::writes::postgres_insert_for_each(activation_row(activation), "claimed", "id"));
         let audited = parts.push(crate::writes::postgres_insert_for_each(audit_row(audit), "inserted", "id"));
@@ -347,7 +508,7 @@ impl ActivationRepository for SeaOrmStore {
         };
         let taken = match self.db.backend() {
             sea_orm::DbBackend::Sqlite => self.take_seat_in_one_call(activation, churn, audit).await?,
-            _ => self.take_seat_in_one_statement(activation, churn, audit).await?,
+            _ => self.take_seat_combined(activation, churn, audit).await?,
         };
         match taken {
             Some(outcome) => Ok(outcome),
@@ -407,5 +568,16 @@ impl ActivationRepository for SeaOrmStore {
         audit_events::Entity::insert(audit_row(audit)).exec_without_returning(&txn).await.map_err(repository_error)?;
         self.db.commit(txn).await?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statement written out in full notifies the channel every instance listens on.
+    #[test]
+    fn claims_together_notify_the_changes_channel() {
+        assert!(CLAIM_SEATS_TOGETHER.contains(&format!("pg_notify('{CHANGES_CHANNEL}', '')")));
     }
 }

@@ -17,7 +17,8 @@
 //! `rows` converts rows and domain values; `writes` holds the writes several
 //! ports make inside their own transaction; `read_cache` keeps the views
 //! validations and heartbeats read, and `inline_reads` runs those reads in
-//! place on a SQLite file.
+//! place on a SQLite file; `seat_claims` combines concurrent activations of
+//! one license on Postgres.
 //!
 //! Correctness rests on what both databases enforce: unique indexes (license
 //! keys, idempotency keys) and conditional updates (`WHERE version = ?`) inside
@@ -36,6 +37,7 @@ mod paging;
 mod read_cache;
 mod releases;
 mod rows;
+mod seat_claims;
 mod stats;
 mod store;
 mod storefront_event_log;
