@@ -19,34 +19,42 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const UP: [&str; 4] = [
-    "CREATE UNIQUE INDEX ux_activations_live_machine ON activations (fingerprint, license_id) \
-     WHERE deactivated_at IS NULL",
-    "DROP INDEX ux_activations_live_fingerprint",
-    "CREATE INDEX ix_activations_license_deactivated_fingerprint ON activations (license_id, deactivated_at, fingerprint)",
-    "DROP INDEX ix_activations_license_deactivated",
+/// Each index replaced: (old name, old definition, new name, new definition).
+const REPLACED: [(&str, &str, &str, &str); 2] = [
+    (
+        "ux_activations_live_fingerprint",
+        "UNIQUE INDEX ux_activations_live_fingerprint ON activations (license_id, fingerprint) WHERE deactivated_at IS NULL",
+        "ux_activations_live_machine",
+        "UNIQUE INDEX ux_activations_live_machine ON activations (fingerprint, license_id) WHERE deactivated_at IS NULL",
+    ),
+    (
+        "ix_activations_license_deactivated",
+        "INDEX ix_activations_license_deactivated ON activations (license_id, deactivated_at)",
+        "ix_activations_license_deactivated_fingerprint",
+        "INDEX ix_activations_license_deactivated_fingerprint ON activations (license_id, deactivated_at, fingerprint)",
+    ),
 ];
 
-const DOWN: [&str; 4] = [
-    "CREATE UNIQUE INDEX ux_activations_live_fingerprint ON activations (license_id, fingerprint) \
-     WHERE deactivated_at IS NULL",
-    "DROP INDEX ux_activations_live_machine",
-    "CREATE INDEX ix_activations_license_deactivated ON activations (license_id, deactivated_at)",
-    "DROP INDEX ix_activations_license_deactivated_fingerprint",
-];
+/// Creates `create` before dropping `drop`, so uniqueness holds throughout.
+async fn swap(manager: &SchemaManager<'_>, create: &str, drop: &str) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    db.execute_unprepared(&format!("CREATE {create}")).await?;
+    db.execute_unprepared(&format!("DROP INDEX {drop}")).await?;
+    Ok(())
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for statement in UP {
-            manager.get_connection().execute_unprepared(statement).await?;
+        for (old_name, _, _, new_definition) in REPLACED {
+            swap(manager, new_definition, old_name).await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for statement in DOWN {
-            manager.get_connection().execute_unprepared(statement).await?;
+        for (_, old_definition, new_name, _) in REPLACED {
+            swap(manager, old_definition, new_name).await?;
         }
         Ok(())
     }
