@@ -580,4 +580,42 @@ mod tests {
     fn claims_together_notify_the_changes_channel() {
         assert!(CLAIM_SEATS_TOGETHER.contains(&format!("pg_notify('{CHANGES_CHANNEL}', '')")));
     }
+
+    /// On Postgres, activations of one license that arrive together are
+    /// written together: rows of one statement share its transaction id
+    /// (`xmin`), so 64 concurrent activations take far fewer than 64.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs Postgres: set TESSERA_TEST_DATABASE_URL and run with --include-ignored (CI does)"]
+    async fn concurrent_activations_of_one_license_share_their_statements() {
+        use tessera_domain::license::LicenseRepository;
+        use tessera_repository_contract::{activation, audit_for, license};
+
+        let store = SeaOrmStore::new(crate::test_support::postgres_database().await);
+        let mut stored = license(1);
+        stored.seats = 1000;
+        store.create(&stored, None, &audit_for(&stored, "license.minted", 1)).await.unwrap();
+        let machines: Vec<_> = (0..64u64).map(|n| activation(&stored, n, &format!("machine-{n}"))).collect();
+        let stored = &stored;
+        let store = &store;
+        let outcomes = futures::future::join_all(machines.iter().enumerate().map(|(n, machine)| async move {
+            store.take_seat(machine, None, &audit_for(stored, "activation.created", 10 + n as u64)).await.unwrap()
+        }))
+        .await;
+        assert!(outcomes.iter().all(|outcome| matches!(outcome, SeatOutcome::Taken { .. })), "{outcomes:?}");
+        let transactions = store
+            .db
+            .writer
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT count(*) AS rows, count(DISTINCT xmin::text) AS transactions FROM activations WHERE license_id = $1",
+                [stored.id.to_string().into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let rows: i64 = transactions.try_get("", "rows").unwrap();
+        let transactions: i64 = transactions.try_get("", "transactions").unwrap();
+        assert_eq!(rows, 64);
+        assert!(transactions <= 16, "64 activations written in {transactions} transactions");
+    }
 }
