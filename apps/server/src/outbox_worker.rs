@@ -9,8 +9,9 @@ use tokio::sync::watch;
 
 use crate::http::errors::chain;
 
-/// How many deliveries one pass claims.
-const BATCH: u32 = 10;
+/// How many deliveries one pass claims, and sends side by side: at most this
+/// many requests to the mail provider at once.
+const BATCH: u32 = 32;
 
 /// Runs until `stop` turns true. Between passes that found nothing to do it
 /// waits `poll`; a full batch is followed at once by the next.

@@ -278,41 +278,46 @@ impl OutboxService {
     }
 
     /// One pass: settles deliveries abandoned by stopped workers, then claims
-    /// and sends up to `limit` due deliveries.
+    /// up to `limit` due deliveries and sends them side by side. Each
+    /// delivery is claimed, sent and settled on its own, as alone; together,
+    /// their settles reach the store at once instead of one after another,
+    /// which under a burst of sales is what kept emails behind (each settle
+    /// waits its turn behind the sales' writes).
     pub async fn deliver_due(&self, limit: u32) -> Result<DeliveryRun, RepositoryError> {
         let mut run = DeliveryRun::default();
         let now = self.now();
         run.interrupted = self.deliveries.fail_abandoned(now, INTERRUPTED).await?.into_iter().map(|d| d.id).collect();
-        for delivery in self.deliveries.claim_due(now, now + CLAIM, limit).await? {
-            let outcome = match self.render(&delivery).await {
-                Ok(email) => {
-                    let (outcome, misconfigured) = self.send(&delivery, &email).await;
-                    run.misconfigured = misconfigured.or(run.misconfigured);
-                    outcome
-                }
-                Err(outcome) => outcome,
-            };
-            let (action, details) = match outcome.status {
-                DeliveryStatus::Sent => {
-                    run.sent += 1;
-                    ("delivery.sent", json!({ "provider_message_id": outcome.provider_message_id }))
-                }
-                DeliveryStatus::Failed => {
-                    run.failed += 1;
-                    ("delivery.failed", json!({ "error": outcome.last_error }))
-                }
-                _ => {
-                    run.deferred += 1;
-                    ("delivery.deferred", json!({ "error": outcome.last_error }))
-                }
-            };
-            let mut details = details;
-            details["attempt"] = json!(delivery.attempts);
-            let audit = self.audit(&Actor::System, action, &delivery, details);
-            // `false`: the claim lapsed and the delivery was settled as interrupted meanwhile.
-            self.deliveries.settle(delivery.id, delivery.attempts, &outcome, &audit).await?;
+        let claimed = self.deliveries.claim_due(now, now + CLAIM, limit).await?;
+        let attempts = futures_util::future::join_all(claimed.iter().map(|delivery| self.attempt(delivery))).await;
+        for attempt in attempts {
+            let (status, misconfigured) = attempt?;
+            run.misconfigured = misconfigured.or(run.misconfigured);
+            match status {
+                DeliveryStatus::Sent => run.sent += 1,
+                DeliveryStatus::Failed => run.failed += 1,
+                _ => run.deferred += 1,
+            }
         }
         Ok(run)
+    }
+
+    /// One claimed delivery: rendered, sent, settled. Answers what it came to
+    /// and, when the provider refused our credentials, why.
+    async fn attempt(&self, delivery: &Delivery) -> Result<(DeliveryStatus, Option<String>), RepositoryError> {
+        let (outcome, misconfigured) = match self.render(delivery).await {
+            Ok(email) => self.send(delivery, &email).await,
+            Err(outcome) => (outcome, None),
+        };
+        let (action, mut details) = match outcome.status {
+            DeliveryStatus::Sent => ("delivery.sent", json!({ "provider_message_id": outcome.provider_message_id })),
+            DeliveryStatus::Failed => ("delivery.failed", json!({ "error": outcome.last_error })),
+            _ => ("delivery.deferred", json!({ "error": outcome.last_error })),
+        };
+        details["attempt"] = json!(delivery.attempts);
+        let audit = self.audit(&Actor::System, action, delivery, details);
+        // `false`: the claim lapsed and the delivery was settled as interrupted meanwhile.
+        self.deliveries.settle(delivery.id, delivery.attempts, &outcome, &audit).await?;
+        Ok((outcome.status, misconfigured))
     }
 
     /// The email of a claimed delivery, rendered from the license as it is now;
