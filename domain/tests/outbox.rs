@@ -11,8 +11,8 @@ use tessera_domain::catalog::{Catalog, Product, Tier};
 use tessera_domain::issuance::{IssuanceService, MintLicense};
 use tessera_domain::license::{CustomerName, EmailAddress, License, LicenseKind};
 use tessera_domain::mail::{
-    Delivery, DeliveryRepository, DeliveryStatus, MailSettings, OutboxDeps, OutboxService, QueueError,
-    RetryDeliveryError, RetryPolicy, SendError,
+    Delivery, DeliveryRepository, DeliveryStatus, Email, MailSettings, Mailer, OutboxDeps, OutboxService, QueueError,
+    RetryDeliveryError, RetryPolicy, SendError, Sent,
 };
 use tessera_domain::page::PageRequest;
 use tessera_memory::{InMemoryMailer, InMemorySigner, InMemoryStore, ManualClock, SeededRandomSource};
@@ -28,6 +28,11 @@ struct World {
 }
 
 fn world() -> World {
+    world_sending_through(|mailer| mailer)
+}
+
+/// A world whose outbox sends through `outbox_mailer` (given the world's fake mailer).
+fn world_sending_through(outbox_mailer: impl FnOnce(Arc<InMemoryMailer>) -> Arc<dyn Mailer>) -> World {
     let store = Arc::new(InMemoryStore::new());
     let tier = Tier {
         name: Some("Pro Edition".into()),
@@ -64,7 +69,7 @@ fn world() -> World {
     let outbox = OutboxService::new(OutboxDeps {
         deliveries: store.clone(),
         licenses: store.clone(),
-        mailer: mailer.clone(),
+        mailer: outbox_mailer(mailer.clone()),
         clock: clock.clone(),
         random,
         catalog,
@@ -352,4 +357,55 @@ fn issuing_with_the_email_queues_it_once_and_only_when_asked() {
         assert!(quiet.email.is_none());
         assert_eq!(world.outbox.deliver_due(10).await.unwrap().sent, 1, "one email in all");
     })
+}
+
+/// Counts the sends in flight at once: each send waits one turn of the
+/// executor before it completes, so sends made side by side overlap.
+struct OverlapMailer {
+    inner: Arc<InMemoryMailer>,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl Mailer for OverlapMailer {
+    async fn send(&self, email: &Email) -> Result<Sent, SendError> {
+        use std::sync::atomic::Ordering;
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        let mut waited = false;
+        std::future::poll_fn(|cx| {
+            if std::mem::replace(&mut waited, true) {
+                return std::task::Poll::Ready(());
+            }
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        })
+        .await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.inner.send(email).await
+    }
+}
+
+/// A pass sends its deliveries side by side, not one after another, and
+/// settles each: all sent, none left claimed.
+#[test]
+fn a_pass_sends_its_deliveries_side_by_side() {
+    block_on(async {
+        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let world = world_sending_through(|inner| {
+            Arc::new(OverlapMailer { inner, in_flight: Default::default(), most: most.clone() })
+        });
+        let mut deliveries = Vec::new();
+        for _ in 0..5 {
+            deliveries.push(queued(&world).await);
+        }
+        let run = world.outbox.deliver_due(10).await.unwrap();
+        assert_eq!(run.sent, 5);
+        assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 5, "all five sends in flight at once");
+        assert_eq!(world.mailer.sent().len(), 5);
+        for delivery in &deliveries {
+            assert_eq!(reload(&world, delivery).await.status, DeliveryStatus::Sent);
+        }
+    });
 }
