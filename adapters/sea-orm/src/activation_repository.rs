@@ -96,22 +96,17 @@ fn churned_since(license_id: &str, since: OffsetDateTime) -> sea_orm::sea_query:
     sea_orm::sea_query::SimpleExpr::SubQuery(None, Box::new(count.into_sub_query_statement()))
 }
 
-/// The claim of `seats` seats (one per activation): that many more used, only
-/// while the license is active, that many are free and (with each of
-/// `churn`) the churn cap is not reached.
-fn seat_claim(
-    license_id: &str,
-    seats: i64,
-    churn: impl IntoIterator<Item = ChurnLimit>,
-) -> sea_orm::sea_query::UpdateStatement {
+/// The claim of one seat: one more seat used, only while the license is
+/// active, a seat is free and (with `churn`) the churn cap is not reached.
+fn seat_claim(license_id: &str, churn: Option<ChurnLimit>) -> sea_orm::sea_query::UpdateStatement {
     use licenses::Column;
     use sea_orm::QueryTrait;
     let mut claim = licenses::Entity::update_many()
-        .col_expr(Column::SeatsUsed, Expr::col(Column::SeatsUsed).add(seats))
+        .col_expr(Column::SeatsUsed, Expr::col(Column::SeatsUsed).add(1))
         .filter(Column::Id.eq(license_id))
         .filter(Column::State.eq("active"))
-        .filter(Expr::col(Column::SeatsUsed).add(seats).lte(Expr::col(Column::Seats)));
-    for churn in churn {
+        .filter(Expr::col(Column::SeatsUsed).lt(Expr::col(Column::Seats)));
+    if let Some(churn) = churn {
         claim = claim.filter(Expr::expr(churned_since(license_id, churn.since)).lt(i64::from(churn.limit)));
     }
     claim.as_query().to_owned()
@@ -176,12 +171,10 @@ WITH batch AS (
     INSERT INTO audit_events (id, at, actor, action, entity_type, entity_id, details)
     SELECT audit_id, audit_at, actor, action, entity_type, entity_id, details
     FROM batch JOIN inserted USING (id)
-    RETURNING id
 ), notified AS (
     SELECT pg_notify('tessera_changes', '') FROM claimed
 )
-SELECT (SELECT seats_used FROM claimed)::int8 AS taken, (SELECT count(*) FROM notified) AS notified,
-       (SELECT count(*) FROM audited) AS audited";
+SELECT (SELECT seats_used FROM claimed)::int8 AS taken, (SELECT count(*) FROM notified) AS notified";
 
 /// What [`claim_report`]'s row means. `None`: no seat was free, or the
 /// machine holds one already (the caller looks).
@@ -234,7 +227,7 @@ impl SeaOrmStore {
         use sea_orm::sea_query::SqliteQueryBuilder;
         let license_id = activation.license_id.to_string();
         let statements = [
-            seat_claim(&license_id, 1, churn).to_string(SqliteQueryBuilder),
+            seat_claim(&license_id, churn).to_string(SqliteQueryBuilder),
             crate::writes::insert_if_changed(activation_row(activation)),
             crate::writes::audit_insert_if_changed(audit),
         ];
@@ -307,11 +300,12 @@ impl SeaOrmStore {
                     Vec::new()
                 }
                 Ok(None) => together,
-                // A concurrent activation of one of the machines won: alone,
-                // that claim finds it.
-                Err(error) if unique_violation(&error).is_some() => together,
                 Err(error) => {
-                    tracing::debug!(%error, "claiming seats together failed; claiming them one by one");
+                    // A unique violation: a concurrent activation of one of the
+                    // machines won, which that claim alone finds.
+                    if unique_violation(&error).is_none() {
+                        tracing::debug!(%error, "claiming seats together failed; claiming them one by one");
+                    }
                     together
                 }
             }
@@ -389,7 +383,7 @@ impl SeaOrmStore {
         let license_id = activation.license_id.to_string();
         let mut parts = crate::writes::PostgresParts::default();
         let claim = parts.push(
-            seat_claim(&license_id, 1, churn).returning_col(licenses::Column::SeatsUsed).build(PostgresQueryBuilder),
+            seat_claim(&license_id, churn).returning_col(licenses::Column::SeatsUsed).build(PostgresQueryBuilder),
         );
         let inserted = parts.push(crate::writes::postgres_insert_for_each(activation_row(activation), "claimed", "id"));
         let audited = parts.push(crate::writes::postgres_insert_for_each(audit_row(audit), "inserted", "id"));

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 /// At most this many claims go into one statement (Postgres allows 65,535
 /// parameters; a claim binds about twenty).
-pub(crate) const MOST_CLAIMS_AT_ONCE: usize = 64;
+const MOST_CLAIMS_AT_ONCE: usize = 64;
 
 /// What a claim's run answers: the outcome, or `None` when no seat was taken
 /// and the caller must look at why (as `take_seat` does for a claim alone).
