@@ -86,6 +86,8 @@ pub struct Database {
     pub(crate) inline: Option<Arc<InlineReader>>,
     /// Postgres: keeps the listener for other instances' writes running while held.
     _listener: Option<Arc<tokio::sync::watch::Sender<()>>>,
+    /// SQLite: the one-call transactions waiting to be committed together.
+    pub(crate) sqlite_writes: Arc<crate::sqlite_writes::SqliteWrites>,
 }
 
 /// The Postgres channel every committed write notifies (see [`ReadCache`]).
@@ -211,33 +213,20 @@ impl Database {
     /// Like [`Self::sqlite_transaction`], and answers the first row `query`
     /// returns, run last inside the transaction (so it sees exactly what the
     /// statements did, and `changes()` there is the last statement's).
+    ///
+    /// Transactions that arrive while one runs are committed together, each
+    /// as if alone (see `sqlite_writes`).
     pub(crate) async fn sqlite_transaction_then(
         &self,
         statements: &[String],
         query: &str,
     ) -> Result<Option<sea_orm::sqlx::sqlite::SqliteRow>, DbErr> {
-        use sea_orm::sqlx::{AssertSqlSafe, Executor};
-        let pool = self.writer.get_sqlite_connection_pool().clone();
-        let sql = format!("BEGIN IMMEDIATE;\n{};\n{query};\nCOMMIT", statements.join(";\n"));
-        let sqlx_error = |error: sea_orm::sqlx::Error| DbErr::Exec(sea_orm::RuntimeErr::SqlxError(Arc::new(error)));
-        let result = tokio::spawn(async move {
-            let mut connection = pool.acquire().await.map_err(sqlx_error)?;
-            match connection.fetch_all(sea_orm::sqlx::raw_sql(AssertSqlSafe(sql))).await {
-                Ok(rows) => Ok(rows.into_iter().next()),
-                Err(error) => {
-                    // Still inside the transaction (a constraint failed, say).
-                    // If even the rollback fails, the connection is not reused.
-                    if connection.execute(sea_orm::sqlx::raw_sql("ROLLBACK")).await.is_err() {
-                        connection.close_on_drop();
-                    }
-                    Err(sqlx_error(error))
-                }
-            }
-        })
-        .await;
+        let (job, answered) = crate::sqlite_writes::Job::new(statements, query);
+        self.sqlite_writes.run(self.writer.get_sqlite_connection_pool(), job);
+        let result = answered.await;
         // Whatever the answer, before the caller can answer anyone.
         self.views.invalidate();
-        result.map_err(|error| DbErr::Custom(format!("the SQLite write task failed: {error}")))?
+        result.map_err(|_| DbErr::Custom("the SQLite write run stopped before this write's turn".into()))?
     }
 
     /// Called after every write that did not go through [`Self::commit`] (an
@@ -406,6 +395,7 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
                 views: Arc::new(ReadCache::new(true)),
                 inline: None,
                 _listener: None,
+                sqlite_writes: Arc::default(),
             });
         }
         let wal_sync = (options.sqlite_durability == SqliteDurability::Full)
@@ -421,7 +411,16 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
         let checkpoints = checkpoint_in_background(reader.clone());
         // One process owns a SQLite file: its own writes are all there is to notice.
         let views = Arc::new(ReadCache::new(true));
-        Ok(Database { writer, reader, wal_sync, _checkpoints: Some(checkpoints), views, inline, _listener: None })
+        Ok(Database {
+            writer,
+            reader,
+            wal_sync,
+            _checkpoints: Some(checkpoints),
+            views,
+            inline,
+            _listener: None,
+            sqlite_writes: Arc::default(),
+        })
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
@@ -442,6 +441,7 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
             views,
             inline: None,
             _listener: Some(listener),
+            sqlite_writes: Arc::default(),
         })
     } else {
         Err(ConnectError::UnsupportedUrl(redact_url(url)))

@@ -18,7 +18,8 @@
 //! ports make inside their own transaction; `read_cache` keeps the views
 //! validations and heartbeats read, and `inline_reads` runs those reads in
 //! place on a SQLite file; `seat_claims` combines concurrent activations of
-//! one license on Postgres.
+//! one license on Postgres, `sqlite_writes` concurrent one-call transactions
+//! on SQLite.
 //!
 //! Correctness rests on what both databases enforce: unique indexes (license
 //! keys, idempotency keys) and conditional updates (`WHERE version = ?`) inside
@@ -38,6 +39,7 @@ mod read_cache;
 mod releases;
 mod rows;
 mod seat_claims;
+mod sqlite_writes;
 mod stats;
 mod store;
 mod storefront_event_log;

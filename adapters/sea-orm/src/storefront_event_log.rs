@@ -65,10 +65,15 @@ impl StorefrontEventLog for SeaOrmStore {
             attempts: i32::try_from(event.attempts).unwrap_or(i32::MAX),
             processed_at: event.processed_at.map(timestamp),
         };
-        storefront_events::Entity::insert(row.into_active_model())
-            .exec_without_returning(&self.db.writer)
-            .await
-            .map_err(repository_error)?;
+        let insert = storefront_events::Entity::insert(row.into_active_model());
+        if self.db.backend() == sea_orm::DbBackend::Sqlite {
+            // Committed together with the writes queued beside it.
+            use sea_orm::QueryTrait;
+            let statement = insert.as_query().to_string(sea_orm::sea_query::SqliteQueryBuilder);
+            self.db.sqlite_transaction(&[statement]).await.map_err(repository_error)?;
+        } else {
+            insert.exec_without_returning(&self.db.writer).await.map_err(repository_error)?;
+        }
         self.db.synced().await
     }
 
