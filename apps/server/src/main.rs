@@ -167,6 +167,8 @@ async fn serve(mut config: Config) -> Result<(), StartupError> {
     config.server.public_addr = public_addr;
     config.server.base_url = Some(config.server.base_url());
     let state = bootstrap::app_state(&config, checked, database);
+    let (public_endpoint, admin_endpoint) = (public_app(state.clone()), admin_app(state.clone()));
+    return_freed_memory();
     tracing::info!(public = %format!("http://{public_addr}"), admin = %format!("http://{admin_addr}"), docs = %format!("http://{admin_addr}/docs"), base_url = %config.server.base_url(), "tessera-server listening");
 
     let mut limits = config.server.connection_limits();
@@ -184,13 +186,10 @@ async fn serve(mut config: Config) -> Result<(), StartupError> {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
     let grace = Some(std::time::Duration::from_secs(10));
-    let public_server = Server::new_with_acceptor(public).run_with_graceful_shutdown(
-        public_app(state.clone()),
-        wait(stopped.clone()),
-        grace,
-    );
+    let public_server =
+        Server::new_with_acceptor(public).run_with_graceful_shutdown(public_endpoint, wait(stopped.clone()), grace);
     let admin_server =
-        Server::new_with_acceptor(admin).run_with_graceful_shutdown(admin_app(state), wait(stopped), grace);
+        Server::new_with_acceptor(admin).run_with_graceful_shutdown(admin_endpoint, wait(stopped), grace);
     let signal = async move {
         shutdown_signal().await;
         let _ = stop.send(true);
@@ -202,6 +201,19 @@ async fn serve(mut config: Config) -> Result<(), StartupError> {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(20), worker).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Hands the heap that start-up used and freed (migrations, configuration,
+/// the OpenAPI documents' building) back to the OS. glibc keeps freed memory
+/// for reuse and returns only what sits at the top of its heap: about 2.5 MB
+/// of an idle server's 23 MiB, which it would otherwise hold for good.
+fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator; it is
+    // safe to call at any time, from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// One `GET /health` over plain HTTP/1.0, with a three-second budget.
