@@ -264,7 +264,13 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.join("writes.db").display());
         let database = connect(&url, &DatabaseOptions::default()).await.unwrap();
         database.writer.execute_unprepared("CREATE TABLE t (n INTEGER PRIMARY KEY)").await.unwrap();
+        database.sqlite_transaction(&[insert(0)]).await.unwrap();
         database
+    }
+
+    /// Transactions begun so far, grouped or alone.
+    fn transactions(database: &Database) -> u64 {
+        database.sqlite_writes.transactions.load(super::Ordering::Relaxed)
     }
 
     fn insert(n: i64) -> String {
@@ -281,7 +287,7 @@ mod tests {
         failing: &[i64],
     ) -> Vec<Result<(i64, i64), sea_orm::DbErr>> {
         let held = database.writer.get_sqlite_connection_pool().acquire().await.unwrap();
-        let before = database.sqlite_writes.transactions.load(super::Ordering::Relaxed);
+        let before = transactions(database);
         let calls: Vec<_> = (1..=count)
             .map(|n| {
                 let database = database.clone();
@@ -303,7 +309,7 @@ mod tests {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert_eq!(database.sqlite_writes.transactions.load(super::Ordering::Relaxed), before, "none ran yet");
+        assert_eq!(transactions(database), before, "none ran yet");
         drop(held);
         let mut answers = Vec::new();
         for call in calls {
@@ -316,12 +322,11 @@ mod tests {
     async fn transactions_that_queue_commit_together_each_as_if_alone() {
         let dir = tempfile::tempdir().unwrap();
         let database = database(dir.path()).await;
-        database.sqlite_transaction(&[insert(0)]).await.unwrap();
-        let before = database.sqlite_writes.transactions.load(super::Ordering::Relaxed);
+        let before = transactions(&database);
         let answers = queued_behind_a_held_writer(&database, 40, &[]).await;
         // The first ran alone as soon as the writer was free; the 39 that
         // queued meanwhile went as one transaction.
-        assert_eq!(database.sqlite_writes.transactions.load(super::Ordering::Relaxed) - before, 2);
+        assert_eq!(transactions(&database) - before, 2);
         // Each saw what it would have seen alone after those before it: one
         // more row each time, and its own insert as the last change.
         let mut seen: Vec<i64> = answers.iter().map(|answer| answer.as_ref().unwrap().0).collect();
@@ -338,8 +343,7 @@ mod tests {
     async fn a_transaction_that_fails_in_a_group_fails_alone() {
         let dir = tempfile::tempdir().unwrap();
         let database = database(dir.path()).await;
-        database.sqlite_transaction(&[insert(0)]).await.unwrap();
-        let before = database.sqlite_writes.transactions.load(super::Ordering::Relaxed);
+        let before = transactions(&database);
         let answers = queued_behind_a_held_writer(&database, 30, &[7, 19]).await;
         for (n, answer) in (1..=30).zip(&answers) {
             match answer {
@@ -351,7 +355,7 @@ mod tests {
             }
         }
         // The first alone, the group (rolled back), then each of the 29 alone.
-        assert_eq!(database.sqlite_writes.transactions.load(super::Ordering::Relaxed) - before, 1 + 1 + 29);
+        assert_eq!(transactions(&database) - before, 1 + 1 + 29);
         let rows = database
             .reader
             .query_all_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, "SELECT n FROM t ORDER BY n"));
