@@ -80,12 +80,14 @@ impl SqliteWrites {
     /// own) until no job is waiting.
     pub(crate) fn run(self: &Arc<Self>, pool: &SqlitePool, job: Job) {
         if let Some(first) = self.join(job) {
-            let (writes, pool) = (self.clone(), pool.clone());
+            // Made before the task, so that a task dropped before it ever
+            // runs (the runtime shutting down) still ends the run.
+            let mut run = Run { writes: self.clone(), finished: false };
+            let pool = pool.clone();
             tokio::spawn(async move {
-                let mut run = Run { writes: &writes, finished: false };
                 let mut batch = vec![first];
                 while !batch.is_empty() {
-                    run_together(&writes, &pool, batch).await;
+                    run_together(&run.writes, &pool, batch).await;
                     batch = run.next_batch();
                 }
             });
@@ -125,12 +127,12 @@ impl SqliteWrites {
 /// A run of batches. If its task stops midway (a panic, the runtime shutting
 /// down), the run ends and the jobs still queued are dropped, so their
 /// callers get an error rather than a wait forever.
-struct Run<'a> {
-    writes: &'a SqliteWrites,
+struct Run {
+    writes: Arc<SqliteWrites>,
     finished: bool,
 }
 
-impl Run<'_> {
+impl Run {
     fn next_batch(&mut self) -> Vec<Job> {
         let batch = self.writes.next_batch();
         self.finished = batch.is_empty();
@@ -138,7 +140,7 @@ impl Run<'_> {
     }
 }
 
-impl Drop for Run<'_> {
+impl Drop for Run {
     fn drop(&mut self) {
         if !self.finished {
             *self.writes.waiting.lock().unwrap_or_else(PoisonError::into_inner) = None;
@@ -371,7 +373,7 @@ mod tests {
         assert!(writes.join(first).is_some(), "no run yet: this one starts it");
         let (second, second_answer) = super::Job::new(&[], "SELECT 2");
         assert!(writes.join(second).is_none(), "queued behind the run");
-        drop(super::Run { writes: &writes, finished: false });
+        drop(super::Run { writes: writes.clone(), finished: false });
         assert!(second_answer.await.is_err(), "the queued caller is told, not left waiting");
         let (third, _) = super::Job::new(&[], "SELECT 3");
         assert!(writes.join(third).is_some(), "the next job starts a new run");
