@@ -260,16 +260,15 @@ impl SeaOrmStore {
         audit: &AuditEvent,
     ) -> Result<Option<SeatOutcome>, RepositoryError> {
         let (claim, answered) = Claim::new(activation.clone(), churn, audit.clone());
-        if let Some(first) = self.seat_claims.join(claim) {
+        if let Some((run, first)) = self.seat_claims.join(activation.license_id, claim) {
             let store = self.clone();
-            tokio::spawn(async move { store.run_claims(first).await });
+            tokio::spawn(async move { store.run_claims(run, first).await });
         }
         answered.await.map_err(|_| RepositoryError::unexpected("the seat claims stopped before answering"))?
     }
 
     /// Claims batch after batch on one license until none is waiting.
-    async fn run_claims(&self, first: Claim) {
-        let mut run = Run::new(&self.seat_claims, first.activation.license_id);
+    async fn run_claims(&self, mut run: Run, first: Claim) {
         let mut batch = vec![first];
         while !batch.is_empty() {
             self.claim_batch(batch).await;

@@ -19,7 +19,7 @@
 //! validations and heartbeats read, and `inline_reads` runs those reads in
 //! place on a SQLite file; `seat_claims` combines concurrent activations of
 //! one license on Postgres, `sqlite_writes` concurrent one-call transactions
-//! on SQLite.
+//! on SQLite, both queued by `runs`.
 //!
 //! Correctness rests on what both databases enforce: unique indexes (license
 //! keys, idempotency keys) and conditional updates (`WHERE version = ?`) inside
@@ -38,6 +38,7 @@ mod paging;
 mod read_cache;
 mod releases;
 mod rows;
+mod runs;
 mod seat_claims;
 mod sqlite_writes;
 mod stats;

@@ -10,9 +10,6 @@
 //! Nothing here decides whether a claim succeeds; the statements do, as for
 //! a claim alone.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-
 use tessera_domain::audit::AuditEvent;
 use tessera_domain::license::{Activation, ChurnLimit, SeatOutcome};
 use tessera_domain::repository::RepositoryError;
@@ -53,84 +50,10 @@ impl Claim {
 
 /// The licenses with a run of claims in progress, and the claims waiting for
 /// it to finish.
-#[derive(Debug, Default)]
-pub(crate) struct SeatClaims {
-    waiting: Mutex<HashMap<Uuid, Vec<Claim>>>,
-}
+pub(crate) type SeatClaims = crate::runs::Runs<Uuid, Claim, MOST_CLAIMS_AT_ONCE>;
 
-impl std::fmt::Debug for Claim {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("Claim").field("activation", &self.activation.id).finish_non_exhaustive()
-    }
-}
-
-impl SeatClaims {
-    /// Queues `claim` behind the run in progress on its license and answers
-    /// `None`, or, when there is none, starts one: answers the claim back as
-    /// the run's first batch, which the caller MUST hand to a [`Run`].
-    pub(crate) fn join(&self, claim: Claim) -> Option<Claim> {
-        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        match waiting.get_mut(&claim.activation.license_id) {
-            Some(queue) => {
-                queue.push(claim);
-                None
-            }
-            None => {
-                waiting.insert(claim.activation.license_id, Vec::new());
-                Some(claim)
-            }
-        }
-    }
-
-    /// The claims that queued on `license_id` during the last batch (at most
-    /// [`MOST_CLAIMS_AT_ONCE`]); when there are none the run ends here.
-    fn next_batch(&self, license_id: Uuid) -> Vec<Claim> {
-        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(queue) = waiting.get_mut(&license_id) else { return Vec::new() };
-        if queue.is_empty() {
-            waiting.remove(&license_id);
-            return Vec::new();
-        }
-        let rest = queue.split_off(queue.len().min(MOST_CLAIMS_AT_ONCE));
-        std::mem::replace(queue, rest)
-    }
-
-    /// Ends the run on `license_id` whatever its state; the claims still
-    /// queued are dropped, so their callers get an error, not a wait forever.
-    fn abandon(&self, license_id: Uuid) {
-        self.waiting.lock().unwrap_or_else(PoisonError::into_inner).remove(&license_id);
-    }
-}
-
-/// A run of batches on one license, from the claim that started it until
-/// no claim is waiting. If the task running it stops midway (a panic), the
-/// run is abandoned rather than left to block the license.
-pub(crate) struct Run<'a> {
-    claims: &'a SeatClaims,
-    license_id: Uuid,
-    finished: bool,
-}
-
-impl<'a> Run<'a> {
-    pub(crate) fn new(claims: &'a SeatClaims, license_id: Uuid) -> Self {
-        Self { claims, license_id, finished: false }
-    }
-
-    /// The next batch, empty when the run is over.
-    pub(crate) fn next_batch(&mut self) -> Vec<Claim> {
-        let batch = self.claims.next_batch(self.license_id);
-        self.finished = batch.is_empty();
-        batch
-    }
-}
-
-impl Drop for Run<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.claims.abandon(self.license_id);
-        }
-    }
-}
+/// A run of batches of claims on one license.
+pub(crate) type Run = crate::runs::Run<Uuid, Claim, MOST_CLAIMS_AT_ONCE>;
 
 #[cfg(test)]
 mod tests {
@@ -169,13 +92,12 @@ mod tests {
     /// run ends when none is left. Another license is not held up.
     #[test]
     fn claims_queue_behind_the_run_on_their_license() {
-        let claims = SeatClaims::default();
+        let claims = std::sync::Arc::new(SeatClaims::default());
         let (one, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        let first = claims.join(claim(one, 0).0).expect("the first claim starts the run");
-        assert!(claims.join(claim(other, 1).0).is_some(), "another license has a run of its own");
-        let mut run = Run::new(&claims, one);
+        let (mut run, first) = claims.join(one, claim(one, 0).0).expect("the first claim starts the run");
+        assert!(claims.join(other, claim(other, 1).0).is_some(), "another license has a run of its own");
         for n in 1..=MOST_CLAIMS_AT_ONCE as u128 + 3 {
-            assert!(claims.join(claim(one, n).0).is_none(), "queued behind the first");
+            assert!(claims.join(one, claim(one, n).0).is_none(), "queued behind the first");
         }
         first.answer(Ok(None));
         let batch = run.next_batch();
@@ -184,23 +106,23 @@ mod tests {
         assert_eq!(run.next_batch().len(), 3);
         assert!(run.next_batch().is_empty());
         drop(run);
-        assert!(claims.join(claim(one, 99).0).is_some(), "the run ended: the next claim starts one");
+        assert!(claims.join(one, claim(one, 99).0).is_some(), "the run ended: the next claim starts one");
     }
 
     /// A run that stops midway drops the claims waiting on it, whose callers
     /// hear so, and the license is free for the next claim.
     #[test]
     fn an_abandoned_run_frees_the_license_and_its_waiting_callers() {
-        let claims = SeatClaims::default();
+        let claims = std::sync::Arc::new(SeatClaims::default());
         let license = Uuid::from_u128(1);
-        let _first = claims.join(claim(license, 0).0).expect("starts the run");
+        let (run, _first) = claims.join(license, claim(license, 0).0).expect("starts the run");
         let (queued, mut answered) = claim(license, 1);
-        assert!(claims.join(queued).is_none());
-        drop(Run::new(&claims, license));
+        assert!(claims.join(license, queued).is_none());
+        drop(run);
         assert!(
             matches!(answered.try_recv(), Err(oneshot::error::TryRecvError::Closed)),
             "the waiting caller hears the claim was dropped"
         );
-        assert!(claims.join(claim(license, 2).0).is_some(), "the license is free again");
+        assert!(claims.join(license, claim(license, 2).0).is_some(), "the license is free again");
     }
 }

@@ -18,12 +18,15 @@
 //! caller gets the answer, and the error, its job would have had alone.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
+use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::sqlite::{SqlitePool, SqliteRow};
-use sea_orm::sqlx::{AssertSqlSafe, Column, Executor, Row};
+use sea_orm::sqlx::{AssertSqlSafe, Column, Executor, Row, Sqlite};
 use sea_orm::DbErr;
 use tokio::sync::oneshot;
+
+use crate::runs::Runs;
 
 /// At most this many jobs go into one transaction: enough to take a wave of
 /// 64 connections' writes, few enough that a run's parse time stays short.
@@ -60,18 +63,12 @@ impl Job {
 }
 
 /// The run of one-call transactions in progress, if any, and the jobs waiting
-/// for it: `None` while no run is going.
-#[derive(Default)]
+/// for it.
+#[derive(Debug, Default)]
 pub(crate) struct SqliteWrites {
-    waiting: Mutex<Option<Vec<Job>>>,
+    runs: Arc<Runs<(), Job, MOST_JOBS_AT_ONCE>>,
     /// Transactions begun, grouped or alone (tests read it).
     transactions: AtomicU64,
-}
-
-impl std::fmt::Debug for SqliteWrites {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("SqliteWrites").finish_non_exhaustive()
-    }
 }
 
 impl SqliteWrites {
@@ -79,72 +76,70 @@ impl SqliteWrites {
     /// is none, in a new run started here that keeps going (in a task of its
     /// own) until no job is waiting.
     pub(crate) fn run(self: &Arc<Self>, pool: &SqlitePool, job: Job) {
-        if let Some(first) = self.join(job) {
-            // Made before the task, so that a task dropped before it ever
-            // runs (the runtime shutting down) still ends the run.
-            let mut run = Run { writes: self.clone(), finished: false };
-            let pool = pool.clone();
+        if let Some((mut run, first)) = self.runs.join((), job) {
+            let (writes, pool) = (self.clone(), pool.clone());
             tokio::spawn(async move {
                 let mut batch = vec![first];
                 while !batch.is_empty() {
-                    run_together(&run.writes, &pool, batch).await;
+                    writes.run_together(&pool, batch).await;
                     batch = run.next_batch();
                 }
             });
         }
     }
 
-    /// Queues `job` behind the run in progress and answers `None`, or, when
-    /// there is none, starts one: answers the job back as its first batch.
-    fn join(&self, job: Job) -> Option<Job> {
-        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        match waiting.as_mut() {
-            Some(queue) => {
-                queue.push(job);
-                None
+    /// Runs `jobs` as one transaction, or, if that fails, each alone.
+    async fn run_together(&self, pool: &SqlitePool, jobs: Vec<Job>) {
+        if jobs.len() > 1 {
+            let mut connection = match pool.acquire().await {
+                Ok(connection) => connection,
+                Err(error) => {
+                    for job in jobs {
+                        job.answer(Err(sqlx_error(same_acquire_error(&error))));
+                    }
+                    return;
+                }
+            };
+            let body: Vec<String> = jobs.iter().map(|job| format!("{};\nSELECT 1 AS {JOB_END}", job.sql)).collect();
+            if let Ok(rows) = self.in_transaction(&mut connection, &body.join(";\n")).await {
+                let mut answers = answers_of(rows).into_iter();
+                for job in jobs {
+                    job.answer(Ok(answers.next().flatten()));
+                }
+                return;
             }
-            None => {
-                *waiting = Some(Vec::new());
-                Some(job)
-            }
+            // Nothing of the group is kept: each job runs again alone, for
+            // the answer it would have had alone.
+        }
+        for job in jobs {
+            let answer = self.run_alone(pool, &job.sql).await;
+            job.answer(answer);
         }
     }
 
-    /// The jobs that queued during the last batch (at most
-    /// [`MOST_JOBS_AT_ONCE`]); when there are none the run ends here.
-    fn next_batch(&self) -> Vec<Job> {
-        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(queue) = waiting.as_mut() else { return Vec::new() };
-        if queue.is_empty() {
-            *waiting = None;
-            return Vec::new();
-        }
-        let rest = queue.split_off(queue.len().min(MOST_JOBS_AT_ONCE));
-        std::mem::replace(queue, rest)
+    /// `sql` in a transaction of its own; its first row.
+    async fn run_alone(&self, pool: &SqlitePool, sql: &str) -> JobAnswer {
+        let mut connection = pool.acquire().await.map_err(sqlx_error)?;
+        let rows = self.in_transaction(&mut connection, sql).await.map_err(sqlx_error)?;
+        Ok(rows.into_iter().next())
     }
-}
 
-/// A run of batches. If its task stops midway (a panic, the runtime shutting
-/// down), the run ends and the jobs still queued are dropped, so their
-/// callers get an error rather than a wait forever.
-struct Run {
-    writes: Arc<SqliteWrites>,
-    finished: bool,
-}
-
-impl Run {
-    fn next_batch(&mut self) -> Vec<Job> {
-        let batch = self.writes.next_batch();
-        self.finished = batch.is_empty();
-        batch
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        if !self.finished {
-            *self.writes.waiting.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    /// `body` between `BEGIN IMMEDIATE` and `COMMIT`: every row it returned,
+    /// or the error of the statement that stopped it, after which the
+    /// transaction is rolled back on the same connection (if even that
+    /// fails, the connection is not reused).
+    async fn in_transaction(
+        &self,
+        connection: &mut PoolConnection<Sqlite>,
+        body: &str,
+    ) -> Result<Vec<SqliteRow>, sea_orm::sqlx::Error> {
+        self.transactions.fetch_add(1, Ordering::Relaxed);
+        let sql = format!("BEGIN IMMEDIATE;\n{body};\nCOMMIT");
+        let result = connection.fetch_all(sea_orm::sqlx::raw_sql(AssertSqlSafe(sql))).await;
+        if result.is_err() && connection.execute(sea_orm::sqlx::raw_sql("ROLLBACK")).await.is_err() {
+            connection.close_on_drop();
         }
+        result
     }
 }
 
@@ -163,61 +158,6 @@ fn same_acquire_error(error: &sea_orm::sqlx::Error) -> sea_orm::sqlx::Error {
     }
 }
 
-/// Runs `jobs` as one transaction, or, if that fails, each alone.
-async fn run_together(writes: &SqliteWrites, pool: &SqlitePool, jobs: Vec<Job>) {
-    let mut connection = match pool.acquire().await {
-        Ok(connection) => connection,
-        Err(error) => {
-            for job in jobs {
-                job.answer(Err(sqlx_error(same_acquire_error(&error))));
-            }
-            return;
-        }
-    };
-    if jobs.len() == 1 {
-        let job = jobs.into_iter().next().expect("one job");
-        let answer = run_alone(writes, &mut connection, &job.sql).await;
-        job.answer(answer);
-        return;
-    }
-    let mut sql = String::from("BEGIN IMMEDIATE;\n");
-    for job in &jobs {
-        sql.push_str(&job.sql);
-        sql.push_str(";\nSELECT 1 AS ");
-        sql.push_str(JOB_END);
-        sql.push_str(";\n");
-    }
-    sql.push_str("COMMIT");
-    writes.transactions.fetch_add(1, Ordering::Relaxed);
-    match connection.fetch_all(sea_orm::sqlx::raw_sql(AssertSqlSafe(sql))).await {
-        Ok(rows) => {
-            let mut answers = answers_of(rows).into_iter();
-            for job in jobs {
-                job.answer(Ok(answers.next().flatten()));
-            }
-        }
-        Err(_) => {
-            // Nothing of the group is kept; each job gets its own answer.
-            if connection.execute(sea_orm::sqlx::raw_sql("ROLLBACK")).await.is_err() {
-                connection.close_on_drop();
-                drop(connection);
-                for job in jobs {
-                    let answer = match pool.acquire().await {
-                        Ok(mut connection) => run_alone(writes, &mut connection, &job.sql).await,
-                        Err(error) => Err(sqlx_error(error)),
-                    };
-                    job.answer(answer);
-                }
-                return;
-            }
-            for job in jobs {
-                let answer = run_alone(writes, &mut connection, &job.sql).await;
-                job.answer(answer);
-            }
-        }
-    }
-}
-
 /// Each job's first row, in order: a job's rows end at its marker row.
 fn answers_of(rows: Vec<SqliteRow>) -> Vec<Option<SqliteRow>> {
     let mut answers = Vec::new();
@@ -230,27 +170,6 @@ fn answers_of(rows: Vec<SqliteRow>) -> Vec<Option<SqliteRow>> {
         }
     }
     answers
-}
-
-/// `sql` in a transaction of its own. A statement that fails stops it, and
-/// the transaction is rolled back on the same connection; if even that fails
-/// the connection is not reused.
-async fn run_alone(
-    writes: &SqliteWrites,
-    connection: &mut sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Sqlite>,
-    sql: &str,
-) -> JobAnswer {
-    writes.transactions.fetch_add(1, Ordering::Relaxed);
-    let sql = format!("BEGIN IMMEDIATE;\n{sql};\nCOMMIT");
-    match connection.fetch_all(sea_orm::sqlx::raw_sql(AssertSqlSafe(sql))).await {
-        Ok(rows) => Ok(rows.into_iter().next()),
-        Err(error) => {
-            if connection.execute(sea_orm::sqlx::raw_sql("ROLLBACK")).await.is_err() {
-                connection.close_on_drop();
-            }
-            Err(sqlx_error(error))
-        }
-    }
 }
 
 #[cfg(test)]
@@ -305,7 +224,7 @@ mod tests {
             .collect();
         // Every call has queued (or, the first, is waiting for the writer).
         for _ in 0..200 {
-            let queued = database.sqlite_writes.waiting.lock().unwrap().as_ref().map_or(0, Vec::len);
+            let queued = database.sqlite_writes.runs.queued(&());
             if queued as i64 == count - 1 {
                 break;
             }
@@ -368,14 +287,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_run_whose_task_stops_fails_its_queue_rather_than_hanging_it() {
-        let writes = std::sync::Arc::new(super::SqliteWrites::default());
+        let writes = super::SqliteWrites::default();
         let (first, _first_answer) = super::Job::new(&[], "SELECT 1");
-        assert!(writes.join(first).is_some(), "no run yet: this one starts it");
+        let started = writes.runs.join((), first);
+        assert!(started.is_some(), "no run yet: this one starts it");
         let (second, second_answer) = super::Job::new(&[], "SELECT 2");
-        assert!(writes.join(second).is_none(), "queued behind the run");
-        drop(super::Run { writes: writes.clone(), finished: false });
+        assert!(writes.runs.join((), second).is_none(), "queued behind the run");
+        drop(started);
         assert!(second_answer.await.is_err(), "the queued caller is told, not left waiting");
         let (third, _) = super::Job::new(&[], "SELECT 3");
-        assert!(writes.join(third).is_some(), "the next job starts a new run");
+        assert!(writes.runs.join((), third).is_some(), "the next job starts a new run");
     }
 }
