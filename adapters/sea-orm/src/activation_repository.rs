@@ -199,6 +199,18 @@ impl ClaimReport {
         })
     }
 
+    /// The report's row from SQLite's one-call transaction.
+    fn read_written(row: &crate::sqlite_writes::WrittenRow) -> Result<Self, RepositoryError> {
+        let corrupt = |error| corrupt("seat claim", error);
+        Ok(Self {
+            taken: row.get("taken").map_err(corrupt)?,
+            seats_used: row.get("seats_used").map_err(corrupt)?,
+            seats: row.get("seats").map_err(corrupt)?,
+            state: row.get("state").map_err(corrupt)?,
+            churned: row.get("churned").map_err(corrupt)?,
+        })
+    }
+
     fn outcome(self, churn: Option<ChurnLimit>) -> Result<Option<SeatOutcome>, RepositoryError> {
         if let Some(seats_used) = self.taken {
             let seats_used = u32::try_from(seats_used).map_err(|error| corrupt("seats_used", error))?;
@@ -224,25 +236,25 @@ impl SeaOrmStore {
         churn: Option<ChurnLimit>,
         audit: &AuditEvent,
     ) -> Result<Option<SeatOutcome>, RepositoryError> {
-        use sea_orm::sea_query::SqliteQueryBuilder;
+        use crate::sqlite_writes::WriteStatement;
         let license_id = activation.license_id.to_string();
-        let statements = [
-            seat_claim(&license_id, churn).to_string(SqliteQueryBuilder),
+        let statements = vec![
+            WriteStatement::of(&seat_claim(&license_id, churn)),
             crate::writes::insert_if_changed(activation_row(activation)),
             crate::writes::audit_insert_if_changed(audit),
         ];
         // `changes()` is the audit insert's: 1 only when all three happened, and
         // then SQLite shows the license as they left it.
         let taken = Expr::cust("CASE WHEN changes() = 1 THEN seats_used END");
-        let report = claim_report(&license_id, churn, taken).to_string(SqliteQueryBuilder);
-        let row = match self.db.sqlite_transaction_then(&statements, &report).await {
+        let report = WriteStatement::of(&claim_report(&license_id, churn, taken));
+        let row = match self.db.sqlite_transaction_then(statements, report).await {
             Ok(row) => row,
             // A concurrent activation of the same machine won (the partial unique index).
-            Err(error) if unique_violation(&error).is_some() => return Ok(None),
-            Err(error) => return Err(repository_error(error)),
+            Err(error) if error.unique_violation().is_some() => return Ok(None),
+            Err(error) => return Err(error.into()),
         };
         let Some(row) = row else { return Ok(None) };
-        let report = ClaimReport::read(&row.into())?;
+        let report = ClaimReport::read_written(&row)?;
         if report.taken.is_some() {
             self.db.synced().await?;
         }

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use crate::inline_reads::InlineReader;
 use crate::read_cache::ReadCache;
-use sea_orm::sqlx::postgres::PgPoolOptions;
+use crate::sqlite_writes::{WriteError, WriteStatement, WrittenRow};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlxPostgresConnector,
-    SqlxSqliteConnector, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector,
+    TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use tessera_domain::repository::RepositoryError;
@@ -189,24 +190,21 @@ impl Database {
         self.durable().await
     }
 
-    /// SQLite: runs `statements` as one transaction in a single call to the
-    /// driver's thread — `BEGIN IMMEDIATE`, the statements, `COMMIT` — and
-    /// returns the rows the last statement changed (SQLite's `changes()`).
-    /// Like a commit of a [`DatabaseTransaction`], the caller then awaits
-    /// [`Self::synced`].
+    /// SQLite: runs `statements` as one transaction — `BEGIN IMMEDIATE`, the
+    /// statements, `COMMIT` — on the writer, and returns the rows the last
+    /// statement changed (SQLite's `changes()`). Like a commit of a
+    /// [`DatabaseTransaction`], the caller then awaits [`Self::synced`].
     ///
-    /// Why: every SQLite call is a hand-off between a tokio thread and the
-    /// connection's own thread, and the one writer connection is held from
-    /// `BEGIN` to `COMMIT`; three calls per transaction made the writer wait
-    /// on thread wake-ups more than it worked. A statement that fails stops the
-    /// batch and the transaction is rolled back on the same connection before
-    /// it goes back to the pool. The work runs in its own task, so a caller that
-    /// gives up midway (a client hanging up) never leaves a transaction open.
-    pub(crate) async fn sqlite_transaction(&self, statements: &[String]) -> Result<u64, DbErr> {
-        use sea_orm::sqlx::Row;
-        let sqlx_error = |error: sea_orm::sqlx::Error| DbErr::Exec(sea_orm::RuntimeErr::SqlxError(Arc::new(error)));
-        let row = self.sqlite_transaction_then(statements, "SELECT changes()").await?;
-        let changed = row.map(|row| row.try_get::<i64, _>(0)).transpose().map_err(sqlx_error)?;
+    /// Why: the one writer connection is held from `BEGIN` to `COMMIT`, and
+    /// every call through sqlx is a hand-off between a tokio thread and the
+    /// connection's own; a call per statement made the writer wait on thread
+    /// wake-ups more than it worked. A statement that fails stops the job and
+    /// its transaction is rolled back before the writer is let go. The work
+    /// runs in a task of its own, so a caller that gives up midway (a client
+    /// hanging up) never leaves a transaction open.
+    pub(crate) async fn sqlite_transaction(&self, statements: Vec<WriteStatement>) -> Result<u64, WriteError> {
+        let row = self.sqlite_transaction_then(statements, WriteStatement::text("SELECT changes()")).await?;
+        let changed = row.map(|row| row.at::<i64>(0)).transpose()?;
         Ok(changed.and_then(|changed| u64::try_from(changed).ok()).unwrap_or(0))
     }
 
@@ -218,15 +216,15 @@ impl Database {
     /// as if alone (see `sqlite_writes`).
     pub(crate) async fn sqlite_transaction_then(
         &self,
-        statements: &[String],
-        query: &str,
-    ) -> Result<Option<sea_orm::sqlx::sqlite::SqliteRow>, DbErr> {
+        statements: Vec<WriteStatement>,
+        query: WriteStatement,
+    ) -> Result<Option<WrittenRow>, WriteError> {
         let (job, answered) = crate::sqlite_writes::Job::new(statements, query);
         self.sqlite_writes.run(self.writer.get_sqlite_connection_pool(), job);
         let result = answered.await;
         // Whatever the answer, before the caller can answer anyone.
         self.views.invalidate();
-        result.map_err(|_| DbErr::Custom("the SQLite write run stopped before this write's turn".into()))?
+        result.map_err(|_| WriteError::Stopped)?
     }
 
     /// Called after every write that did not go through [`Self::commit`] (an
@@ -312,13 +310,21 @@ fn checkpoint_in_background(reader: DatabaseConnection) -> Arc<tokio::sync::watc
 /// again (and what was kept before is dropped then).
 /// It has a connection of its own, outside the pool, so it never takes one
 /// that requests need.
-fn listen_for_changes(url: String, views: Arc<ReadCache>) -> Arc<tokio::sync::watch::Sender<()>> {
+fn listen_for_changes(options: PgConnectOptions, views: Arc<ReadCache>) -> Arc<tokio::sync::watch::Sender<()>> {
     use sea_orm::sqlx::postgres::PgListener;
     let (running, mut stopped) = tokio::sync::watch::channel(());
     tokio::spawn(async move {
         loop {
             let listening = async {
-                let mut listener = PgListener::connect(&url).await?;
+                // A pool of one, only to reconnect: the listener's connection is its own.
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .max_lifetime(None)
+                    .idle_timeout(None)
+                    .connect_with(options.clone())
+                    .await?;
+                let mut listener = PgListener::connect_with(&pool).await?;
+                listener.ignore_pool_close_event(true);
                 listener.listen(CHANGES_CHANNEL).await?;
                 views.set_enabled(true);
                 loop {
@@ -344,6 +350,32 @@ fn listen_for_changes(url: String, views: Arc<ReadCache>) -> Arc<tokio::sync::wa
         }
     });
     Arc::new(running)
+}
+
+/// The connect options of a Postgres URL. On this machine's own Postgres (a
+/// loopback address, `localhost` or a Unix socket) TLS is off unless the URL
+/// or `PGSSLMODE` asks for it: there it protects nothing, as the traffic never
+/// leaves the kernel, and sqlx 0.9.0 (which leaves Nagle's algorithm on) takes
+/// about 90 ms to negotiate it, twice stalled by delayed ACKs — per connection.
+/// Anywhere else sqlx's default stands: `prefer`, TLS when the server offers it.
+fn postgres_options(url: &str) -> Result<PgConnectOptions, sea_orm::sqlx::Error> {
+    postgres_options_given(url, std::env::var_os("PGSSLMODE").is_some())
+}
+
+fn postgres_options_given(url: &str, env_names_ssl_mode: bool) -> Result<PgConnectOptions, sea_orm::sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?;
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let names_ssl_mode = env_names_ssl_mode
+        || query.split('&').any(|pair| matches!(pair.split('=').next(), Some("sslmode" | "ssl-mode")));
+    let on_this_machine = options.get_socket().is_some() || is_loopback_host(options.get_host());
+    Ok(if on_this_machine && !names_ssl_mode { options.ssl_mode(PgSslMode::Disable) } else { options })
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.starts_with('/')
+        || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
 }
 
 /// A URL without its password, for logs.
@@ -377,9 +409,12 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
             // Checkpoints run beside the writer (`checkpoint_in_background`);
             // the writer checkpoints itself only if those fall far behind.
             .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES.to_string());
+        // A connection to a local file does not go stale: no ping (a round
+        // trip to the connection's thread) before every use.
         let writer_pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect_options.clone())
             .await
@@ -403,6 +438,7 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
         let inline = Some(Arc::new(InlineReader::new(connect_options.get_filename().to_path_buf())));
         let reader_pool = SqlitePoolOptions::new()
             .max_connections(options.sqlite_readers.max(1))
+            .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect_options)
             .await
@@ -422,16 +458,17 @@ pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Database, C
             sqlite_writes: Arc::default(),
         })
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let connect_options = postgres_options(url).map_err(open)?;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .min_connections(1)
             .acquire_timeout(options.acquire_timeout)
-            .connect(url)
+            .connect_with(connect_options.clone())
             .await
             .map_err(open)?;
         // Off until the listener hears every instance's writes.
         let views = Arc::new(ReadCache::new(false));
-        let listener = listen_for_changes(url.to_owned(), views.clone());
+        let listener = listen_for_changes(connect_options, views.clone());
         let connection = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
         Ok(Database {
             reader: connection.clone(),
@@ -453,6 +490,58 @@ mod tests {
     use sea_orm::{ConnectionTrait, Statement};
 
     use super::*;
+
+    fn ssl_mode_of(url: &str, env_names_ssl_mode: bool) -> PgSslMode {
+        postgres_options_given(url, env_names_ssl_mode).expect("a Postgres URL").get_ssl_mode()
+    }
+
+    /// The pool's connections to the test server (on loopback) really are
+    /// plain: Postgres's own view of them says so.
+    #[tokio::test]
+    #[ignore = "needs Postgres: set TESSERA_TEST_DATABASE_URL and run with --include-ignored (CI does)"]
+    async fn postgres_on_loopback_connections_are_plain() {
+        let url = crate::test_support::postgres_test_url();
+        assert!(
+            !url.contains("sslmode") && is_loopback_host(postgres_options(&url).unwrap().get_host()),
+            "the test expects a Postgres on loopback without sslmode: {url}"
+        );
+        let database = connect(&url, &DatabaseOptions { max_connections: 1, ..Default::default() }).await.unwrap();
+        let row = database
+            .writer
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false) AS tls",
+            ))
+            .await
+            .unwrap()
+            .expect("a row");
+        assert!(!row.try_get::<bool>("", "tls").unwrap());
+        database.close().await;
+    }
+
+    /// TLS is off for this machine's own Postgres unless asked for, and
+    /// sqlx's `prefer` stands for any other host.
+    #[test]
+    fn postgres_on_loopback_connects_without_tls_unless_asked() {
+        for local in [
+            "postgres://postgres@127.0.0.1:5432/test",
+            "postgres://u:p@localhost/db",
+            "postgresql://[::1]:5432/db",
+            "postgres://127.0.0.2/db?application_name=tessera",
+            "postgres:///db?host=/var/run/postgresql",
+        ] {
+            assert!(matches!(ssl_mode_of(local, false), PgSslMode::Disable), "{local}");
+            assert!(matches!(ssl_mode_of(local, true), PgSslMode::Prefer), "{local} with PGSSLMODE set");
+        }
+        assert!(matches!(ssl_mode_of("postgres://127.0.0.1/db?sslmode=require", false), PgSslMode::Require));
+        assert!(matches!(
+            ssl_mode_of("postgres://localhost/db?foo=1&ssl-mode=verify-full", false),
+            PgSslMode::VerifyFull
+        ));
+        for remote in ["postgres://db.example.com/tessera", "postgres://10.0.0.5:5432/tessera"] {
+            assert!(matches!(ssl_mode_of(remote, false), PgSslMode::Prefer), "{remote}");
+        }
+    }
 
     async fn opened(durability: Option<SqliteDurability>) -> (Database, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -530,11 +619,12 @@ mod tests {
     async fn a_failed_one_call_transaction_leaves_nothing_behind() {
         let (database, _dir) = opened(None).await;
         database.writer.execute_unprepared("CREATE TABLE t (n INTEGER PRIMARY KEY)").await.unwrap();
-        let insert = |n: i64| format!("INSERT INTO t VALUES ({n})");
-        assert_eq!(database.sqlite_transaction(&[insert(1), insert(2)]).await.unwrap(), 1);
-        let failed = database.sqlite_transaction(&[insert(3), insert(1)]).await;
-        assert!(failed.is_err(), "a duplicate key fails the batch");
-        assert_eq!(database.sqlite_transaction(&[insert(4), "DELETE FROM t WHERE n > 100".into()]).await.unwrap(), 0);
+        let insert = |n: i64| WriteStatement::text(format!("INSERT INTO t VALUES ({n})"));
+        assert_eq!(database.sqlite_transaction(vec![insert(1), insert(2)]).await.unwrap(), 1);
+        let failed = database.sqlite_transaction(vec![insert(3), insert(1)]).await;
+        assert!(failed.unwrap_err().unique_violation().is_some(), "a duplicate key fails the batch");
+        let delete = WriteStatement::text("DELETE FROM t WHERE n > 100");
+        assert_eq!(database.sqlite_transaction(vec![insert(4), delete]).await.unwrap(), 0);
         let count = |sql: &'static str| {
             let database = database.clone();
             async move {

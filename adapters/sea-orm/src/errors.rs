@@ -43,3 +43,31 @@ pub(crate) fn unique_violation(error: &DbErr) -> Option<String> {
         _ => None,
     }
 }
+
+/// A failed write, from sea-orm or from SQLite's one-call transactions.
+pub(crate) trait WriteFailure {
+    /// What [`unique_violation`] says of it.
+    fn unique_violation(&self) -> Option<String>;
+    /// What [`repository_error`] says of it.
+    fn into_repository_error(self) -> RepositoryError;
+}
+
+impl WriteFailure for DbErr {
+    fn unique_violation(&self) -> Option<String> {
+        unique_violation(self)
+    }
+
+    fn into_repository_error(self) -> RepositoryError {
+        repository_error(self)
+    }
+}
+
+impl WriteFailure for crate::sqlite_writes::WriteError {
+    fn unique_violation(&self) -> Option<String> {
+        crate::sqlite_writes::WriteError::unique_violation(self)
+    }
+
+    fn into_repository_error(self) -> RepositoryError {
+        self.into()
+    }
+}

@@ -15,7 +15,7 @@ use tessera_domain::page::{Page, PageRequest};
 use tessera_domain::repository::RepositoryError;
 
 use crate::entities::{audit_events, license_effects, licenses};
-use crate::errors::{repository_error, unique_violation};
+use crate::errors::{repository_error, unique_violation, WriteFailure};
 use crate::paging::newest_first;
 use crate::rows::{audit_row, contains_ignoring_case, corrupt, license_from_row, license_row, timestamp};
 use crate::writes::update_license_in;
@@ -248,14 +248,14 @@ impl LicenseRepository for SeaOrmStore {
 /// commit through `Database::commit`.
 /// What a failed insert of `license` means: a key, idempotency key or
 /// subscription already taken, or a storage failure.
-pub(crate) fn create_error(error: sea_orm::DbErr, license: &License) -> CreateLicenseError {
-    match unique_violation(&error) {
+pub(crate) fn create_error(error: impl WriteFailure, license: &License) -> CreateLicenseError {
+    match error.unique_violation() {
         Some(index) if index.contains("idempotency_key") => CreateLicenseError::IdempotencyKeyTaken,
         Some(index) if index.contains("subscription") => CreateLicenseError::SubscriptionTaken,
         Some(index) if index.contains("licenses.key") || index.contains("ux_licenses_key") => {
             CreateLicenseError::KeyTaken(license.key.clone())
         }
-        _ => repository_error(error).into(),
+        _ => error.into_repository_error().into(),
     }
 }
 

@@ -106,26 +106,23 @@ impl SeaOrmStore {
         // The audit events stored beside the license's own.
         let audits: Vec<_> = [Some(delivery_audit), update_audit].into_iter().flatten().map(audit_row).collect();
         if self.db.backend() == sea_orm::DbBackend::Sqlite {
-            // The one writer bounds a sale: its inserts (and update) go as one
-            // call to the driver's thread (values inlined by sea-query's SQLite
-            // writer, no SQL text of ours), in one transaction.
-            use sea_orm::sea_query::SqliteQueryBuilder;
-            let mut statements = vec![crate::entities::licenses::Entity::insert(
-                crate::rows::license_row(license, idempotency).into_active_model(),
-            )
-            .as_query()
-            .to_string(SqliteQueryBuilder)];
+            // The one writer bounds a sale: its inserts (and update) go to it
+            // as one transaction, committed with the ones queued beside it.
+            use crate::sqlite_writes::WriteStatement;
+            let mut statements = vec![WriteStatement::of(
+                crate::entities::licenses::Entity::insert(
+                    crate::rows::license_row(license, idempotency).into_active_model(),
+                )
+                .as_query(),
+            )];
             statements.extend(crate::writes::customer_inserts(std::slice::from_ref(license)));
-            statements.push(
-                deliveries::Entity::insert(to_row(delivery).into_active_model())
-                    .as_query()
-                    .to_string(SqliteQueryBuilder),
-            );
-            statements.extend(update.map(|update| update.as_query().to_string(SqliteQueryBuilder)));
+            statements
+                .push(WriteStatement::of(deliveries::Entity::insert(to_row(delivery).into_active_model()).as_query()));
+            statements.extend(update.map(|update| WriteStatement::of(update.as_query())));
             let all_audits = std::iter::once(audit_row(license_audit)).chain(audits);
-            statements.push(audit_events::Entity::insert_many(all_audits).as_query().to_string(SqliteQueryBuilder));
+            statements.push(WriteStatement::of(audit_events::Entity::insert_many(all_audits).as_query()));
             self.db
-                .sqlite_transaction(&statements)
+                .sqlite_transaction(statements)
                 .await
                 .map_err(|error| crate::license_repository::create_error(error, license))?;
             self.db.synced().await?;

@@ -15,6 +15,7 @@ use crate::entities::storefront_events;
 use crate::errors::repository_error;
 use crate::paging::newest_first;
 use crate::rows::{corrupt, from_timestamp, timestamp};
+use crate::sqlite_writes::WriteStatement;
 use crate::SeaOrmStore;
 
 /// Writes one processing attempt's outcome on event `id` and counts it.
@@ -69,8 +70,7 @@ impl StorefrontEventLog for SeaOrmStore {
         if self.db.backend() == sea_orm::DbBackend::Sqlite {
             // Committed together with the writes queued beside it.
             use sea_orm::QueryTrait;
-            let statement = insert.as_query().to_string(sea_orm::sea_query::SqliteQueryBuilder);
-            self.db.sqlite_transaction(&[statement]).await.map_err(repository_error)?;
+            self.db.sqlite_transaction(vec![WriteStatement::of(insert.as_query())]).await?;
         } else {
             insert.exec_without_returning(&self.db.writer).await.map_err(repository_error)?;
         }

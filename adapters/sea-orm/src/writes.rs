@@ -11,6 +11,7 @@ use tessera_domain::repository::RepositoryError;
 use crate::entities::{audit_events, customers, licenses};
 use crate::errors::repository_error;
 use crate::rows::{audit_row, license_row, timestamp};
+use crate::sqlite_writes::WriteStatement;
 
 /// The conditional license update and its audit event, inside `txn`.
 pub(crate) async fn update_license_in(
@@ -61,10 +62,9 @@ pub(crate) async fn update_with_audit<E: sea_orm::EntityTrait>(
 ) -> Result<bool, RepositoryError> {
     use sea_orm::{QueryTrait, TransactionTrait};
     if db.backend() == sea_orm::DbBackend::Sqlite {
-        let statements =
-            [update.as_query().to_string(sea_orm::sea_query::SqliteQueryBuilder), audit_insert_if_changed(audit)];
+        let statements = vec![WriteStatement::of(update.as_query()), audit_insert_if_changed(audit)];
         // The audit event was stored only if the update changed its row.
-        let applied = db.sqlite_transaction(&statements).await.map_err(repository_error)? == 1;
+        let applied = db.sqlite_transaction(statements).await? == 1;
         if applied {
             db.synced().await?;
         }
@@ -80,30 +80,31 @@ pub(crate) async fn update_with_audit<E: sea_orm::EntityTrait>(
     Ok(true)
 }
 
-/// `INSERT INTO audit_events (…) SELECT … WHERE changes() = 1` as SQLite
-/// text: the audit event of the conditional update just before it, stored
-/// only if that update changed its row.
-pub(crate) fn audit_insert_if_changed(audit: &AuditEvent) -> String {
+/// `INSERT INTO audit_events (…) SELECT … WHERE changes() = 1` for SQLite:
+/// the audit event of the conditional update just before it, stored only if
+/// that update changed its row.
+pub(crate) fn audit_insert_if_changed(audit: &AuditEvent) -> WriteStatement {
     insert_if_changed(audit_row(audit))
 }
 
-/// SQLite text of an insert of `row` that happens only when the statement
-/// before it changed exactly one row (`changes() = 1`), for one-call
-/// transactions that chain conditions.
-pub(crate) fn insert_if_changed<A>(row: A) -> String
+/// A SQLite insert of `row` that happens only when the statement before it
+/// changed exactly one row (`changes() = 1`), for one-call transactions that
+/// chain conditions.
+pub(crate) fn insert_if_changed<A>(row: A) -> WriteStatement
 where
     A: sea_orm::ActiveModelTrait,
     A::Entity: Default,
 {
-    use sea_orm::sea_query::{Expr, Query, SqliteQueryBuilder};
+    use sea_orm::sea_query::{Expr, Query};
     let (columns, values) = columns_and_values(&row);
     let guarded = Query::select().exprs(values).and_where(Expr::cust("changes() = 1")).to_owned();
-    Query::insert()
+    let insert = Query::insert()
         .into_table(A::Entity::default())
         .columns(columns)
         .select_from(guarded)
         .expect("as many values as columns")
-        .to_string(SqliteQueryBuilder)
+        .to_owned();
+    WriteStatement::of(&insert)
 }
 
 /// The columns `row` sets, and their values as expressions.
@@ -172,17 +173,17 @@ impl PostgresParts {
     }
 }
 
-/// [`ensure_customers`]'s inserts as SQLite text (values inlined by sea-query),
-/// for statements sent at once.
-pub(crate) fn customer_inserts(licenses: &[License]) -> Vec<String> {
+/// [`ensure_customers`]'s inserts for SQLite's one-call transactions.
+pub(crate) fn customer_inserts(licenses: &[License]) -> Vec<WriteStatement> {
     use sea_orm::QueryTrait;
     customer_rows(licenses)
         .chunks(500)
         .map(|chunk| {
-            customers::Entity::insert_many(chunk.to_vec())
-                .on_conflict(OnConflict::column(customers::Column::Email).do_nothing().to_owned())
-                .as_query()
-                .to_string(sea_orm::sea_query::SqliteQueryBuilder)
+            WriteStatement::of(
+                customers::Entity::insert_many(chunk.to_vec())
+                    .on_conflict(OnConflict::column(customers::Column::Email).do_nothing().to_owned())
+                    .as_query(),
+            )
         })
         .collect()
 }
