@@ -25,6 +25,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sea_orm::sea_query::{QueryStatementWriter, SqliteQueryBuilder, Value};
 use sea_orm::sqlx::pool::PoolConnection;
@@ -34,7 +35,7 @@ use tessera_domain::repository::RepositoryError;
 use thiserror::Error;
 use tokio::sync::oneshot;
 
-use crate::runs::Runs;
+use crate::runs::{Run, Runs};
 
 /// At most this many jobs go into one transaction: enough to take a wave of
 /// 64 connections' writes, few enough that one run holds the writer briefly.
@@ -264,26 +265,46 @@ impl SqliteWrites {
                         }
                     };
                     let transactions = transactions.clone();
-                    // The jobs come back answered, or (a panic) dropped: their callers hear.
-                    let _ = tokio::task::spawn_blocking(move || run_on_writer(connection, batch, &transactions)).await;
-                    batch = run.next_batch();
+                    let writing = tokio::task::spawn_blocking(move || {
+                        let next = write_while_busy(connection, &mut run, batch, &transactions);
+                        (run, next)
+                    });
+                    match writing.await {
+                        Ok((carried_on, next)) => (run, batch) = (carried_on, next),
+                        // A panic dropped the run with the jobs: their callers
+                        // hear, and so do the ones queued (the run is abandoned).
+                        Err(_) => return,
+                    }
                 }
             });
         }
     }
 }
 
-/// Runs `jobs` on the writer's SQLite handle, in place: as one transaction,
-/// or, if that fails, each alone. Called on a blocking thread.
-fn run_on_writer(mut connection: PoolConnection<Sqlite>, jobs: Vec<Job>, transactions: &AtomicU64) {
+/// How long a run keeps the writer while batches keep coming, before letting
+/// the store's other writes (a mail claim, a check-in, an operator's change)
+/// have it: taking it again costs a pool acquire, a thread and a lock.
+const HOLD_WRITER_FOR: Duration = Duration::from_millis(5);
+
+/// Runs `first`, then the batches that queue meanwhile, on the writer's
+/// SQLite handle in place, each as one transaction (or its jobs alone, if
+/// that fails), for up to [`HOLD_WRITER_FOR`]; answers the next batch to run
+/// (empty: the run is over). Called on a blocking thread.
+fn write_while_busy(
+    mut connection: PoolConnection<Sqlite>,
+    run: &mut Run<(), Job, MOST_JOBS_AT_ONCE>,
+    first: Vec<Job>,
+    transactions: &AtomicU64,
+) -> Vec<Job> {
+    let held = Instant::now();
     let runtime = tokio::runtime::Handle::current();
     let mut locked = match runtime.block_on(connection.lock_handle()) {
         Ok(locked) => locked,
         Err(error) => {
-            for job in jobs {
+            for job in first {
                 job.answer(Err(WriteError::Writer(same_acquire_error(&error))));
             }
-            return;
+            return run.next_batch();
         }
     };
     // SAFETY: the handle is the writer's open connection, locked for this run
@@ -291,24 +312,32 @@ fn run_on_writer(mut connection: PoolConnection<Sqlite>, jobs: Vec<Job>, transac
     // does not close it, finalizes its prepared statements when dropped, and
     // is dropped before the lock.
     let opened = unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) };
-    let mut broken = false;
-    match opened {
+    let (next, broken) = match opened {
         Ok(sqlite) => {
             sqlite.set_prepared_statement_cache_capacity(PREPARED_STATEMENTS);
-            broken = run_jobs(&sqlite, jobs, transactions);
+            let mut batch = first;
+            loop {
+                let broken = run_jobs(&sqlite, batch, transactions);
+                batch = run.next_batch();
+                if broken || batch.is_empty() || held.elapsed() >= HOLD_WRITER_FOR {
+                    break (batch, broken);
+                }
+            }
         }
         Err(error) => {
             let message = error.to_string();
-            for job in jobs {
+            for job in first {
                 job.answer(Err(WriteError::Writer(sea_orm::sqlx::Error::Protocol(message.clone()))));
             }
+            (run.next_batch(), false)
         }
-    }
+    };
     drop(locked);
     if broken {
         // A transaction that could not even be rolled back: not reused.
         connection.close_on_drop();
     }
+    next
 }
 
 /// `jobs` as one transaction, or each alone; whether the connection was left
@@ -499,6 +528,42 @@ mod tests {
         let kept: Vec<i64> = rows.await.unwrap().iter().map(|row| row.try_get::<i64>("", "n").unwrap()).collect();
         let expected: Vec<i64> = (0..=30).filter(|n| *n != 7 && *n != 19).collect();
         assert_eq!(kept, expected, "every other transaction committed, once");
+    }
+
+    /// A run keeps the writer while batches keep coming, but only for
+    /// `HOLD_WRITER_FOR` at a time: a write through the pool (a mail claim,
+    /// an operator's change) gets its turn long before a deep queue drains.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deep_queue_lets_other_writes_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = database(dir.path()).await;
+        let held = database.writer.get_sqlite_connection_pool().acquire().await.unwrap();
+        let before = transactions(&database);
+        const QUEUED: i64 = 12_000;
+        let calls: Vec<_> = (1..=QUEUED)
+            .map(|n| {
+                let database = database.clone();
+                tokio::spawn(async move { database.sqlite_transaction(vec![insert(n)]).await.unwrap() })
+            })
+            .collect();
+        while (database.sqlite_writes.runs.queued(&()) as i64) < QUEUED - 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let released = std::time::Instant::now();
+        drop(held);
+        // Once the run has the writer, another write asks for it.
+        while transactions(&database) == before {
+            tokio::task::yield_now().await;
+        }
+        let asked = std::time::Instant::now();
+        database.writer.execute_unprepared("INSERT INTO t (n) VALUES (-1)").await.unwrap();
+        let waited = asked.elapsed();
+        for call in calls {
+            call.await.unwrap();
+        }
+        let drained = released.elapsed();
+        assert!(drained > Duration::from_millis(40), "{QUEUED} transactions took {drained:?}");
+        assert!(waited * 3 < drained, "the other write waited {waited:?} of the queue's {drained:?}");
     }
 
     #[tokio::test]
