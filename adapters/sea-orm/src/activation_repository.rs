@@ -527,17 +527,23 @@ impl ActivationRepository for SeaOrmStore {
         if let Some(version) = app_version {
             update = update.col_expr(Column::AppVersion, Expr::value(version));
         }
-        let updated = update
-            .filter(Column::Id.eq(id.to_string()))
-            .filter(Column::DeactivatedAt.is_null())
-            .exec(&self.db.writer)
-            .await
-            .map_err(repository_error)?;
-        // Durable, but no other view goes stale: a check-in changes only what
-        // the kept views may show late (see `read_cache`), so the caches stay
-        // warm and, on Postgres, no other instance is notified.
+        let update = update.filter(Column::Id.eq(id.to_string())).filter(Column::DeactivatedAt.is_null());
+        // No other view goes stale: a check-in changes only what the kept
+        // views may show late (see `read_cache`), so the caches stay warm and,
+        // on Postgres, no other instance is notified.
+        let touched = if self.db.backend() == sea_orm::DbBackend::Sqlite {
+            // Committed with the writes queued beside it (a wave of heartbeats).
+            use crate::sqlite_writes::WriteStatement;
+            use sea_orm::QueryTrait;
+            let changes = WriteStatement::text("SELECT changes()");
+            let row = self.db.sqlite_transaction_keeping_views(vec![WriteStatement::of(update.as_query())], changes);
+            row.await?.map(|row| row.at::<i64>(0)).transpose()?.unwrap_or(0) > 0
+        } else {
+            update.exec(&self.db.writer).await.map_err(repository_error)?.rows_affected > 0
+        };
+        // Durable before it is answered.
         self.db.durable().await?;
-        Ok(updated.rows_affected > 0)
+        Ok(touched)
     }
 
     async fn release_seat(&self, id: Uuid, at: OffsetDateTime, audit: &AuditEvent) -> Result<bool, RepositoryError> {
@@ -579,6 +585,29 @@ impl ActivationRepository for SeaOrmStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On SQLite a check-in commits with the writes queued beside it and,
+    /// like before, empties no kept view; taking a seat empties them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_check_in_on_sqlite_keeps_the_views() {
+        use tessera_domain::license::LicenseRepository;
+        use tessera_repository_contract::{activation, audit_for, license};
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = SeaOrmStore::new(crate::test_support::sqlite_database(dir.path()).await);
+        let stored = license(1);
+        store.create(&stored, None, &audit_for(&stored, "license.minted", 1)).await.unwrap();
+        let machine = activation(&stored, 1, "machine-1");
+        let invalidations = store.db.views.invalidations();
+        store.take_seat(&machine, None, &audit_for(&stored, "activation.created", 2)).await.unwrap();
+        assert!(store.db.views.invalidations() > invalidations, "a new seat empties the views");
+        let invalidations = store.db.views.invalidations();
+        let later = machine.last_seen_at + time::Duration::minutes(5);
+        let touched = futures::future::join_all((0..8).map(|_| store.touch(machine.id, later, Some("2.0.0")))).await;
+        assert!(touched.into_iter().all(|touched| touched.unwrap()));
+        assert!(!store.touch(Uuid::from_u128(7), later, None).await.unwrap(), "no such activation");
+        assert_eq!(store.db.views.invalidations(), invalidations, "check-ins keep the views");
+    }
 
     /// The statement written out in full notifies the channel every instance listens on.
     #[test]

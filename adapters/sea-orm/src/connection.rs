@@ -219,12 +219,22 @@ impl Database {
         statements: Vec<WriteStatement>,
         query: WriteStatement,
     ) -> Result<Option<WrittenRow>, WriteError> {
-        let (job, answered) = crate::sqlite_writes::Job::new(statements, query);
-        self.sqlite_writes.run(self.writer.get_sqlite_connection_pool(), job);
-        let result = answered.await;
+        let result = self.sqlite_transaction_keeping_views(statements, query).await;
         // Whatever the answer, before the caller can answer anyone.
         self.views.invalidate();
-        result.map_err(|_| WriteError::Stopped)?
+        result
+    }
+
+    /// [`Self::sqlite_transaction_then`] for a write that changes nothing the
+    /// kept views show (a check-in): they stay as they are.
+    pub(crate) async fn sqlite_transaction_keeping_views(
+        &self,
+        statements: Vec<WriteStatement>,
+        query: WriteStatement,
+    ) -> Result<Option<WrittenRow>, WriteError> {
+        let (job, answered) = crate::sqlite_writes::Job::new(statements, query);
+        self.sqlite_writes.run(self.writer.get_sqlite_connection_pool(), job);
+        answered.await.map_err(|_| WriteError::Stopped)?
     }
 
     /// Called after every write that did not go through [`Self::commit`] (an

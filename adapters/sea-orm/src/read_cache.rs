@@ -91,6 +91,12 @@ impl ReadCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// Writes that emptied the views so far (for tests).
+    #[cfg(test)]
+    pub(crate) fn invalidations(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
     /// Turns keeping views on or off (off empties the cache).
     pub(crate) fn set_enabled(&self, enabled: bool) {
         self.invalidate();
