@@ -533,11 +533,9 @@ impl ActivationRepository for SeaOrmStore {
         // on Postgres, no other instance is notified.
         let touched = if self.db.backend() == sea_orm::DbBackend::Sqlite {
             // Committed with the writes queued beside it (a wave of heartbeats).
-            use crate::sqlite_writes::WriteStatement;
             use sea_orm::QueryTrait;
-            let changes = WriteStatement::text("SELECT changes()");
-            let row = self.db.sqlite_transaction_keeping_views(vec![WriteStatement::of(update.as_query())], changes);
-            row.await?.map(|row| row.at::<i64>(0)).transpose()?.unwrap_or(0) > 0
+            let touch = crate::sqlite_writes::WriteStatement::of(update.as_query());
+            self.db.sqlite_transaction_keeping_views(vec![touch]).await? > 0
         } else {
             update.exec(&self.db.writer).await.map_err(repository_error)?.rows_affected > 0
         };

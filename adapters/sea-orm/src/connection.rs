@@ -203,9 +203,16 @@ impl Database {
     /// runs in a task of its own, so a caller that gives up midway (a client
     /// hanging up) never leaves a transaction open.
     pub(crate) async fn sqlite_transaction(&self, statements: Vec<WriteStatement>) -> Result<u64, WriteError> {
-        let row = self.sqlite_transaction_then(statements, WriteStatement::text("SELECT changes()")).await?;
-        let changed = row.map(|row| row.at::<i64>(0)).transpose()?;
-        Ok(changed.and_then(|changed| u64::try_from(changed).ok()).unwrap_or(0))
+        changes(self.sqlite_transaction_then(statements, WriteStatement::text("SELECT changes()")).await?)
+    }
+
+    /// [`Self::sqlite_transaction`] for a write that changes nothing the kept
+    /// views show (a check-in): they stay as they are.
+    pub(crate) async fn sqlite_transaction_keeping_views(
+        &self,
+        statements: Vec<WriteStatement>,
+    ) -> Result<u64, WriteError> {
+        changes(self.sqlite_job(statements, WriteStatement::text("SELECT changes()")).await?)
     }
 
     /// Like [`Self::sqlite_transaction`], and answers the first row `query`
@@ -219,15 +226,14 @@ impl Database {
         statements: Vec<WriteStatement>,
         query: WriteStatement,
     ) -> Result<Option<WrittenRow>, WriteError> {
-        let result = self.sqlite_transaction_keeping_views(statements, query).await;
+        let result = self.sqlite_job(statements, query).await;
         // Whatever the answer, before the caller can answer anyone.
         self.views.invalidate();
         result
     }
 
-    /// [`Self::sqlite_transaction_then`] for a write that changes nothing the
-    /// kept views show (a check-in): they stay as they are.
-    pub(crate) async fn sqlite_transaction_keeping_views(
+    /// The one-call transaction itself, queued for the writer (see `sqlite_writes`).
+    async fn sqlite_job(
         &self,
         statements: Vec<WriteStatement>,
         query: WriteStatement,
@@ -384,8 +390,13 @@ fn postgres_options_given(url: &str, env_names_ssl_mode: bool) -> Result<PgConne
 fn is_loopback_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
-        || host.starts_with('/')
         || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
+}
+
+/// The count a one-call transaction's `SELECT changes()` answered.
+fn changes(row: Option<WrittenRow>) -> Result<u64, WriteError> {
+    let changed = row.map(|row| row.at::<i64>(0)).transpose()?;
+    Ok(changed.and_then(|changed| u64::try_from(changed).ok()).unwrap_or(0))
 }
 
 /// A URL without its password, for logs.

@@ -229,6 +229,11 @@ impl Job {
         rows.next()?.map(WrittenRow::read).transpose()
     }
 
+    /// Answers every job of `jobs` with an error made by `error`.
+    fn fail_all(jobs: Vec<Job>, error: impl Fn() -> WriteError) {
+        jobs.into_iter().for_each(|job| job.answer(Err(error())));
+    }
+
     fn answer(self, answer: JobAnswer) {
         // The caller may have gone (a client hanging up); the write stands.
         let _ = self.answer.send(answer);
@@ -257,9 +262,7 @@ impl SqliteWrites {
                     let connection = match pool.acquire().await {
                         Ok(connection) => connection,
                         Err(error) => {
-                            for job in batch {
-                                job.answer(Err(WriteError::Writer(same_acquire_error(&error))));
-                            }
+                            Job::fail_all(batch, || WriteError::Writer(same_acquire_error(&error)));
                             batch = run.next_batch();
                             continue;
                         }
@@ -301,9 +304,7 @@ fn write_while_busy(
     let mut locked = match runtime.block_on(connection.lock_handle()) {
         Ok(locked) => locked,
         Err(error) => {
-            for job in first {
-                job.answer(Err(WriteError::Writer(same_acquire_error(&error))));
-            }
+            Job::fail_all(first, || WriteError::Writer(same_acquire_error(&error)));
             return run.next_batch();
         }
     };
@@ -325,10 +326,7 @@ fn write_while_busy(
             }
         }
         Err(error) => {
-            let message = error.to_string();
-            for job in first {
-                job.answer(Err(WriteError::Writer(sea_orm::sqlx::Error::Protocol(message.clone()))));
-            }
+            Job::fail_all(first, || WriteError::Writer(sea_orm::sqlx::Error::Protocol(error.to_string())));
             (run.next_batch(), false)
         }
     };
@@ -355,9 +353,7 @@ fn run_jobs(sqlite: &rusqlite::Connection, jobs: Vec<Job>, transactions: &Atomic
                 return false;
             }
             Err(Failed { rolled_back: false, .. }) => {
-                for job in jobs {
-                    job.answer(Err(WriteError::Stopped));
-                }
+                Job::fail_all(jobs, || WriteError::Stopped);
                 return true;
             }
             // Nothing of the group is kept: each job runs again alone, for
@@ -372,7 +368,7 @@ fn run_jobs(sqlite: &rusqlite::Connection, jobs: Vec<Job>, transactions: &Atomic
             Err(Failed { error, rolled_back }) => {
                 job.answer(Err(error.into()));
                 if !rolled_back {
-                    jobs.for_each(|job| job.answer(Err(WriteError::Stopped)));
+                    Job::fail_all(jobs.collect(), || WriteError::Stopped);
                     return true;
                 }
             }
